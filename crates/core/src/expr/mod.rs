@@ -1,0 +1,6 @@
+//! The guard language: small boolean expressions over facts, payload fields, tracks,
+//! documents and the case's history, written as TOML strings and type-checked at load.
+
+mod types;
+
+pub use types::{Env, EvalContext, TrackInfo, Type, Value, VarInfo, VarSlot};

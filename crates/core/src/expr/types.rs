@@ -1,0 +1,135 @@
+//! Types, values and the naming environment shared by the checker and the evaluator.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use rust_decimal::Decimal;
+
+/// The type of a fact, a payload field or an expression.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Type {
+    /// `true` or `false`.
+    Bool,
+    /// A whole number (i64).
+    Integer,
+    /// A decimal amount of money, e.g. `200.00`.
+    Amount,
+    /// Free text.
+    Text,
+    /// A calendar date, `2025-10-08`.
+    Date,
+    /// One of a closed list of values, in declaration order.
+    Enum(Arc<[String]>),
+    /// The current state of the track with this index; its values are the track's states.
+    TrackState(usize, Arc<[String]>),
+}
+
+impl Type {
+    /// The name of the type as rule authors write it (`bool`, `integer`, `amount`, `text`, `date`, `enum`).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Type::Bool => "bool",
+            Type::Integer => "integer",
+            Type::Amount => "amount",
+            Type::Text => "text",
+            Type::Date => "date",
+            Type::Enum(_) => "enum",
+            Type::TrackState(..) => "track state",
+        }
+    }
+}
+
+impl fmt::Display for Type {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Type::Enum(values) | Type::TrackState(_, values) => {
+                write!(f, "{} of ", self.name())?;
+                for (i, v) in values.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    write!(f, "`{v}`")?;
+                }
+                Ok(())
+            }
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+/// A runtime value. Enum values are stored as their index in the enum's value list.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Value {
+    /// A boolean.
+    Bool(bool),
+    /// An integer.
+    Integer(i64),
+    /// A decimal amount.
+    Amount(Decimal),
+    /// Text.
+    Text(Arc<str>),
+    /// A date.
+    Date(NaiveDate),
+    /// The index of an enum value (or of a track state) in its declaration.
+    Enum(u16),
+}
+
+/// Where the value of a variable is read from at evaluation time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum VarSlot {
+    /// The fact at this index in the procedure's fact list.
+    Fact(usize),
+    /// The field at this index in the current action's payload schema.
+    Payload(usize),
+}
+
+/// A name the checker can resolve: its slot and its type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VarInfo {
+    /// Where the value lives.
+    pub slot: VarSlot,
+    /// Its declared type.
+    pub ty: Type,
+}
+
+/// A track as the checker sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrackInfo {
+    /// The track's index in the procedure.
+    pub index: usize,
+    /// The track's states, in declaration order.
+    pub states: Arc<[String]>,
+}
+
+/// The names visible to one guard: facts (bare), payload fields (`payload.x`), tracks,
+/// actions and document kinds. Built by the loader for each place a guard appears.
+#[derive(Debug, Clone, Default)]
+pub struct Env {
+    /// Variables by the name written in guards: `urgent`, `payload.amount`.
+    pub vars: BTreeMap<String, VarInfo>,
+    /// Tracks by id.
+    pub tracks: BTreeMap<String, TrackInfo>,
+    /// Actions by id, with their index.
+    pub actions: BTreeMap<String, usize>,
+    /// Document kinds by id, with their index.
+    pub documents: BTreeMap<String, usize>,
+}
+
+/// What a guard can read while it is evaluated. Implemented by the runtime over a case and
+/// a command; `None` from [`EvalContext::var`] means the variable has no value yet.
+pub trait EvalContext {
+    /// The value in a slot, or `None` when it is not set.
+    fn var(&self, slot: VarSlot) -> Option<&Value>;
+    /// The index of the track's current state, or `None` when the track is not active.
+    fn track_state(&self, track: usize) -> Option<usize>;
+    /// Whether the track is finished: inactive, or in one of its final states.
+    fn track_done(&self, track: usize) -> bool;
+    /// Whether a document of this kind is attached to the command being decided.
+    fn attached(&self, document: usize) -> bool;
+    /// Whether a document of this kind is on file in the case (any event, or this command).
+    fn on_file(&self, document: usize) -> bool;
+    /// Whether the action has been taken at least once in the case.
+    fn taken(&self, action: usize) -> bool;
+}

@@ -1,0 +1,1 @@
+//! The typed procedure: states, tracks, actions, facts, time rules and invariants.

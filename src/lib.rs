@@ -1,0 +1,3 @@
+//! fazhi: a thin facade over [`fazhi_core`] for the command line.
+
+pub use fazhi_core as core;

@@ -1,0 +1,3 @@
+//! The `fazhi` command line.
+
+fn main() {}
