@@ -1,3 +1,6 @@
-//! fazhi: a thin facade over [`fazhi_core`] for the command line.
+//! fazhi: the command line's library side (file discovery, rendering) over [`fazhi_core`].
 
 pub use fazhi_core as core;
+
+pub mod cmd_check;
+pub mod files;

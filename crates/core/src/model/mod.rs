@@ -1,1 +1,15 @@
-//! The typed procedure: states, tracks, actions, facts, time rules and invariants.
+//! The typed procedure: what a rule file means once it is loaded and verified.
+//!
+//! Every reference is resolved to an index, every guard is compiled and type-checked, and
+//! every declared invariant has been proved on the graph. A [`Procedure`] is immutable and
+//! cheap to share behind an [`Arc`](std::sync::Arc).
+
+mod procedure;
+mod rules;
+
+pub(crate) use procedure::procedure_index;
+pub use procedure::{
+    Action, Anchor, Document, Fact, Field, Invariant, InvariantKind, Meta, Node, Place, Procedure,
+    ReasonRule, Role, State, TimeRule, TimeRuleKind, Track,
+};
+pub use rules::RuleSet;

@@ -1,0 +1,378 @@
+//! The raw procedure file: what the TOML says, with spans, before any reference is resolved.
+
+use std::ops::Range;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::reader::{Cx, Lit, S, TableReader};
+
+/// Id, titles and basis of an element.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RawMeta {
+    pub(crate) id: S<String>,
+    pub(crate) title: Option<S<String>>,
+    pub(crate) title_en: Option<S<String>>,
+    pub(crate) basis: Option<S<String>>,
+}
+
+impl Default for S<String> {
+    fn default() -> Self {
+        S::new(String::new(), 0..0)
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RawHeader {
+    pub(crate) meta: RawMeta,
+    pub(crate) version: Option<S<i64>>,
+    pub(crate) initial: Option<S<String>>,
+    pub(crate) terminal: Vec<S<String>>,
+    pub(crate) span: Range<usize>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RawField {
+    pub(crate) meta: RawMeta,
+    pub(crate) ty: Option<S<String>>,
+    pub(crate) values: Option<S<Vec<S<String>>>>,
+    pub(crate) required: Option<S<bool>>,
+    pub(crate) default: Option<S<Lit>>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RawState {
+    pub(crate) meta: RawMeta,
+    pub(crate) tracks: Vec<S<String>>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RawTrack {
+    pub(crate) meta: RawMeta,
+    pub(crate) active_if: Option<S<String>>,
+    pub(crate) initial: Option<S<String>>,
+    pub(crate) finals: Vec<S<String>>,
+    pub(crate) states: Vec<RawMeta>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) enum RawReason {
+    Always(bool),
+    When(S<String>),
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RawAction {
+    pub(crate) meta: RawMeta,
+    pub(crate) from: Option<S<Vec<S<String>>>>,
+    pub(crate) to: Option<S<String>>,
+    pub(crate) by: Option<S<Vec<S<String>>>>,
+    pub(crate) when: Option<S<String>>,
+    pub(crate) documents: Vec<S<String>>,
+    pub(crate) payload: Vec<RawField>,
+    pub(crate) sets: Vec<(S<String>, S<String>)>,
+    pub(crate) reason: Option<S<RawReason>>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RawPeriod {
+    pub(crate) unit: S<String>,
+    pub(crate) n: S<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RawTime {
+    pub(crate) meta: RawMeta,
+    pub(crate) at_least: Option<S<Option<RawPeriod>>>,
+    pub(crate) within: Option<S<Option<RawPeriod>>>,
+    pub(crate) after: Option<S<String>>,
+    pub(crate) actions: Option<S<Vec<S<String>>>>,
+    pub(crate) unless: Option<S<String>>,
+    pub(crate) below_with_reason: Option<S<bool>>,
+    pub(crate) strict: Option<S<bool>>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct RawInvariant {
+    pub(crate) meta: RawMeta,
+    pub(crate) first: Option<S<String>>,
+    pub(crate) then: Option<S<String>>,
+    pub(crate) reach: Option<S<String>>,
+    pub(crate) only_if: Option<S<String>>,
+}
+
+/// A whole procedure file.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct RawProcedure {
+    pub(crate) header: RawHeader,
+    pub(crate) roles: Vec<RawMeta>,
+    pub(crate) documents: Vec<RawMeta>,
+    pub(crate) facts: Vec<RawField>,
+    pub(crate) states: Vec<RawState>,
+    pub(crate) tracks: Vec<RawTrack>,
+    pub(crate) actions: Vec<RawAction>,
+    pub(crate) time: Vec<RawTime>,
+    pub(crate) invariants: Vec<RawInvariant>,
+}
+
+/// The language version this loader reads.
+pub const LANGUAGE_VERSION: i64 = 1;
+
+const META_KEYS: [&str; 3] = ["title", "title_en", "basis"];
+
+fn keys(extra: &[&'static str]) -> Vec<&'static str> {
+    META_KEYS.iter().copied().chain(extra.iter().copied()).collect()
+}
+
+fn meta(cx: &mut Cx<'_>, t: &mut TableReader<'_, '_>, id: S<String>) -> RawMeta {
+    check_id(cx, &id);
+    RawMeta {
+        id,
+        title: t.opt_str(cx, "title"),
+        title_en: t.opt_str(cx, "title_en"),
+        basis: t.opt_str(cx, "basis"),
+    }
+}
+
+/// Ids are what guards and other files refer to: they must be plain identifiers.
+fn check_id(cx: &mut Cx<'_>, id: &S<String>) {
+    let mut chars = id.v.chars();
+    let ok = chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
+        && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '-');
+    if !ok {
+        cx.error("invalid-id", id.span.clone(), format!("`{}` is not a valid id", id.v))
+            .help = Some("ids start with a letter or `_` and hold only letters, digits, `_` and `-`".into());
+    }
+}
+
+/// Reads `[name]` as a table of named items, each a table.
+fn named<'t, 'i>(
+    cx: &mut Cx<'_>,
+    top: &mut TableReader<'t, 'i>,
+    name: &str,
+) -> Vec<(S<String>, TableReader<'t, 'i>)> {
+    let Some(v) = top.value(name) else { return Vec::new() };
+    let Some(mut t) = TableReader::of(cx, v, name) else { return Vec::new() };
+    let mut out = Vec::new();
+    for (key, value) in t.entries() {
+        let path = format!("{name}.{}", key.v);
+        if let Some(item) = TableReader::of(cx, value, path) {
+            out.push((key, item));
+        }
+    }
+    out
+}
+
+fn field(cx: &mut Cx<'_>, id: S<String>, mut t: TableReader<'_, '_>, with_default: bool) -> RawField {
+    let meta = meta(cx, &mut t, id);
+    let ty = t.req_str(cx, "type");
+    let values = t.str_list(cx, "values");
+    let required = t.opt_bool(cx, "required");
+    let default = if with_default { t.opt_lit(cx, "default") } else { None };
+    let allowed: &[&str] = if with_default {
+        &["title", "title_en", "basis", "type", "values", "required", "default"]
+    } else {
+        &["title", "title_en", "basis", "type", "values", "required"]
+    };
+    t.finish(cx, allowed);
+    RawField { meta, ty, values, required, default }
+}
+
+fn period(cx: &mut Cx<'_>, v: &Spanned<DeValue<'_>>, path: &str) -> S<Option<RawPeriod>> {
+    let span = v.span();
+    let Some(mut t) = TableReader::of(cx, v, path) else { return S::new(None, span) };
+    let units = ["days", "working_days", "hours"];
+    let mut found: Vec<(S<String>, S<i64>)> = Vec::new();
+    for unit in units {
+        if let Some(n) = t.opt_int(cx, unit) {
+            found.push((S::new(unit.to_owned(), n.span.clone()), n));
+        }
+    }
+    t.finish(cx, &units);
+    let mut found = found.into_iter();
+    match (found.next(), found.next()) {
+        (Some((unit, n)), None) => S::new(Some(RawPeriod { unit, n }), span),
+        (None, _) => {
+            cx.error("invalid-period", span.clone(), format!("`{path}` gives no length"))
+                .help = Some("write one of `{ days = 30 }`, `{ working_days = 7 }`, `{ hours = 48 }`".into());
+            S::new(None, span)
+        }
+        (Some(_), Some((second, _))) => {
+            cx.error("invalid-period", second.span, format!("`{path}` gives more than one unit"))
+                .help = Some("a period has one unit: `days`, `working_days` or `hours`".into());
+            S::new(None, span)
+        }
+    }
+}
+
+/// Parses the spanned tree of a procedure file into its raw form, reporting every
+/// structural problem (unknown keys, wrong types, missing keys).
+pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>) -> RawProcedure {
+    let mut top = TableReader::new(root, root_span.clone(), "the file");
+    let mut raw = RawProcedure::default();
+
+    if let Some(lang) = top.opt_int(cx, "language") {
+        if lang.v != LANGUAGE_VERSION {
+            cx.error("unsupported-language", lang.span, format!("this fazhi reads rule language version {LANGUAGE_VERSION}, not {}", lang.v))
+                .help = Some(format!("write `language = {LANGUAGE_VERSION}`, or use a fazhi that reads version {}", lang.v));
+        }
+    }
+
+    match top.value("procedure") {
+        Some(v) => {
+            if let Some(mut t) = TableReader::of(cx, v, "procedure") {
+                let id = t.req_str(cx, "id").unwrap_or_default();
+                let meta = meta(cx, &mut t, id);
+                let version = t.opt_int(cx, "version");
+                if version.is_none() {
+                    t.missing(cx, "version", "an integer, 1 for the first version");
+                }
+                let initial = t.req_str(cx, "initial");
+                let terminal = t.str_list(cx, "terminal").map(|s| s.v).unwrap_or_default();
+                if terminal.is_empty() {
+                    t.missing(cx, "terminal", "the list of states where the procedure ends");
+                }
+                let span = t.span.clone();
+                t.finish(cx, &keys(&["id", "version", "initial", "terminal"]));
+                raw.header = RawHeader { meta, version, initial, terminal, span };
+            }
+        }
+        None => {
+            cx.error("missing-key", root_span.start..root_span.start, "this file has no `[procedure]` table")
+                .help = Some("start a procedure file with `[procedure]` giving `id`, `version`, `title`, `initial` and `terminal`".into());
+        }
+    }
+
+    for (id, mut t) in named(cx, &mut top, "roles") {
+        let m = meta(cx, &mut t, id);
+        t.finish(cx, &META_KEYS);
+        raw.roles.push(m);
+    }
+    for (id, mut t) in named(cx, &mut top, "documents") {
+        let m = meta(cx, &mut t, id);
+        t.finish(cx, &META_KEYS);
+        raw.documents.push(m);
+    }
+    for (id, t) in named(cx, &mut top, "facts") {
+        raw.facts.push(field(cx, id, t, true));
+    }
+    for (id, mut t) in named(cx, &mut top, "states") {
+        let m = meta(cx, &mut t, id);
+        let tracks = t.str_list(cx, "tracks").map(|s| s.v).unwrap_or_default();
+        t.finish(cx, &keys(&["tracks"]));
+        raw.states.push(RawState { meta: m, tracks });
+    }
+    for (id, mut t) in named(cx, &mut top, "tracks") {
+        let path = t.path.clone();
+        let m = meta(cx, &mut t, id);
+        let active_if = t.opt_str(cx, "active_if");
+        let initial = t.req_str(cx, "initial");
+        let finals = t.str_list(cx, "final").map(|s| s.v).unwrap_or_default();
+        if finals.is_empty() {
+            t.missing(cx, "final", "the list of states in which the track is finished");
+        }
+        let mut states = Vec::new();
+        match t.value("states") {
+            Some(v) => {
+                if let Some(mut st) = TableReader::of(cx, v, format!("{path}.states")) {
+                    for (sid, sv) in st.entries() {
+                        if let Some(mut s) = TableReader::of(cx, sv, format!("{path}.states.{}", sid.v)) {
+                            let sm = meta(cx, &mut s, sid);
+                            s.finish(cx, &META_KEYS);
+                            states.push(sm);
+                        }
+                    }
+                }
+            }
+            None => t.missing(cx, "states", "a table of the track's states"),
+        }
+        t.finish(cx, &keys(&["active_if", "initial", "final", "states"]));
+        raw.tracks.push(RawTrack { meta: m, active_if, initial, finals, states });
+    }
+    for (id, mut t) in named(cx, &mut top, "actions") {
+        let path = t.path.clone();
+        let m = meta(cx, &mut t, id);
+        let from = t.str_list(cx, "from");
+        if from.is_none() {
+            t.missing(cx, "from", "the state or states the action is taken in");
+        }
+        let to = t.opt_str(cx, "to");
+        let by = t.str_list(cx, "by");
+        if by.is_none() {
+            t.missing(cx, "by", "the list of roles that may take the action");
+        }
+        let when = t.opt_str(cx, "when");
+        let documents = t.str_list(cx, "documents").map(|s| s.v).unwrap_or_default();
+        let mut payload = Vec::new();
+        if let Some(v) = t.value("payload") {
+            if let Some(mut p) = TableReader::of(cx, v, format!("{path}.payload")) {
+                for (fid, fv) in p.entries() {
+                    if let Some(ft) = TableReader::of(cx, fv, format!("{path}.payload.{}", fid.v)) {
+                        payload.push(field(cx, fid, ft, false));
+                    }
+                }
+            }
+        }
+        let mut sets = Vec::new();
+        if let Some(v) = t.value("sets") {
+            if let Some(mut s) = TableReader::of(cx, v, format!("{path}.sets")) {
+                for (fact, ev) in s.entries() {
+                    match ev.get_ref() {
+                        DeValue::String(e) => sets.push((fact, S::new(e.to_string(), ev.span()))),
+                        other => {
+                            cx.error("wrong-type", ev.span(), format!("`{path}.sets.{}` must be an expression written as a string, found {}", fact.v, super::reader::kind_of(other)))
+                                .help = Some(format!("write `{} = \"payload.{}\"`, or a literal such as `\"true\"`", fact.v, fact.v));
+                        }
+                    }
+                }
+            }
+        }
+        let reason = match t.value("reason_required") {
+            None => None,
+            Some(v) => match v.get_ref() {
+                DeValue::Boolean(b) => Some(S::new(RawReason::Always(*b), v.span())),
+                DeValue::String(s) => Some(S::new(RawReason::When(S::new(s.to_string(), v.span())), v.span())),
+                other => {
+                    cx.error("wrong-type", v.span(), format!("`{path}.reason_required` must be `true`, `false` or a guard string, found {}", super::reader::kind_of(other)));
+                    None
+                }
+            },
+        };
+        t.finish(cx, &keys(&["from", "to", "by", "when", "documents", "payload", "sets", "reason_required"]));
+        raw.actions.push(RawAction { meta: m, from, to, by, when, documents, payload, sets, reason });
+    }
+    for (id, mut t) in named(cx, &mut top, "time") {
+        let path = t.path.clone();
+        let m = meta(cx, &mut t, id);
+        let at_least = t.value("at_least").map(|v| period(cx, v, &format!("{path}.at_least")));
+        let within = t.value("within").map(|v| period(cx, v, &format!("{path}.within")));
+        if at_least.is_none() && within.is_none() {
+            cx.error("invalid-period", t.span.clone(), format!("`{path}` is neither a minimum (`at_least`) nor a deadline (`within`)"))
+                .help = Some("add `at_least = { days = 30 }` or `within = { working_days = 7 }`".into());
+        }
+        let after = t.req_str(cx, "after");
+        let actions = t.str_list(cx, "actions");
+        if actions.is_none() {
+            t.missing(cx, "actions", "the actions this period restrains or expects");
+        }
+        let unless = t.opt_str(cx, "unless");
+        let below_with_reason = t.opt_bool(cx, "below_with_reason");
+        let strict = t.opt_bool(cx, "strict");
+        t.finish(cx, &keys(&["at_least", "within", "after", "actions", "unless", "below_with_reason", "strict"]));
+        raw.time.push(RawTime { meta: m, at_least, within, after, actions, unless, below_with_reason, strict });
+    }
+    for (id, mut t) in named(cx, &mut top, "invariants") {
+        let m = meta(cx, &mut t, id);
+        let first = t.opt_str(cx, "first");
+        let then = t.opt_str(cx, "then");
+        let reach = t.opt_str(cx, "reach");
+        let only_if = t.opt_str(cx, "only_if");
+        t.finish(cx, &keys(&["first", "then", "reach", "only_if"]));
+        raw.invariants.push(RawInvariant { meta: m, first, then, reach, only_if });
+    }
+    top.finish(
+        cx,
+        &["language", "procedure", "roles", "documents", "facts", "states", "tracks", "actions", "time", "invariants"],
+    );
+    raw
+}

@@ -1,0 +1,273 @@
+//! Reading the spanned TOML tree: typed fields, unknown keys, and every problem collected.
+
+use std::ops::Range;
+
+use toml::Spanned;
+use toml::de::{DeTable, DeValue};
+
+use super::diagnostic::{Diagnostic, Severity, SourceFile, did_you_mean};
+
+/// A value with the byte range it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct S<T> {
+    pub(crate) v: T,
+    pub(crate) span: Range<usize>,
+}
+
+impl<T> S<T> {
+    pub(crate) fn new(v: T, span: Range<usize>) -> Self {
+        S { v, span }
+    }
+}
+
+/// A scalar literal from the TOML file (a default value of a fact, for instance).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Lit {
+    Bool(bool),
+    Integer(i64),
+    Float(String),
+    Str(String),
+    Date(String),
+}
+
+/// Collects diagnostics for one file.
+pub(crate) struct Cx<'a> {
+    pub(crate) file: &'a SourceFile,
+    pub(crate) diags: &'a mut Vec<Diagnostic>,
+}
+
+impl Cx<'_> {
+    pub(crate) fn error(&mut self, code: &'static str, span: Range<usize>, message: impl Into<String>) -> &mut Diagnostic {
+        self.push(Severity::Error, code, span, message)
+    }
+
+    pub(crate) fn warning(&mut self, code: &'static str, span: Range<usize>, message: impl Into<String>) -> &mut Diagnostic {
+        self.push(Severity::Warning, code, span, message)
+    }
+
+    fn push(&mut self, severity: Severity, code: &'static str, span: Range<usize>, message: impl Into<String>) -> &mut Diagnostic {
+        self.diags.push(Diagnostic::new(severity, code, self.file, span, message));
+        // The vector was just pushed to, so it has a last element.
+        let last = self.diags.len() - 1;
+        #[expect(clippy::indexing_slicing, reason = "the element was pushed on the line above")]
+        &mut self.diags[last]
+    }
+
+    /// The content span of a string value: without its quotes, when the text between them
+    /// is exactly the value (no escapes), so that guard columns are exact.
+    pub(crate) fn string_content_span(&self, value: &str, span: &Range<usize>) -> Range<usize> {
+        let raw = self.file.text.get(span.clone()).unwrap_or_default();
+        for delim in ["\"\"\"", "'''", "\"", "'"] {
+            if raw.len() >= 2 * delim.len() && raw.starts_with(delim) && raw.ends_with(delim) {
+                let inner_start = span.start + delim.len();
+                let inner = raw.get(delim.len()..raw.len() - delim.len()).unwrap_or_default();
+                // A multi-line string drops a newline right after the opening delimiter.
+                let (inner, skip) = match inner.strip_prefix('\n') {
+                    Some(rest) if delim.len() == 3 => (rest, 1),
+                    _ => (inner, 0),
+                };
+                if inner == value {
+                    return inner_start + skip..inner_start + skip + value.len();
+                }
+                return span.clone();
+            }
+        }
+        span.clone()
+    }
+}
+
+/// Which TOML type a value has, for messages.
+pub(crate) fn kind_of(v: &DeValue<'_>) -> &'static str {
+    match v {
+        DeValue::String(_) => "a string",
+        DeValue::Integer(_) => "an integer",
+        DeValue::Float(_) => "a float",
+        DeValue::Boolean(_) => "a boolean",
+        DeValue::Datetime(_) => "a date",
+        DeValue::Array(_) => "an array",
+        DeValue::Table(_) => "a table",
+    }
+}
+
+/// Reads the keys of one table, remembering which were used so that the rest can be reported
+/// as unknown.
+pub(crate) struct TableReader<'t, 'i> {
+    entries: Vec<(&'t Spanned<toml::de::DeString<'i>>, &'t Spanned<DeValue<'i>>)>,
+    used: Vec<bool>,
+    /// The span of the table (its header or its braces).
+    pub(crate) span: Range<usize>,
+    /// Where this table is, for messages: `actions.close_consultation`.
+    pub(crate) path: String,
+}
+
+impl<'t, 'i> TableReader<'t, 'i> {
+    pub(crate) fn new(table: &'t DeTable<'i>, span: Range<usize>, path: impl Into<String>) -> Self {
+        let mut entries: Vec<_> = table.iter().collect();
+        entries.sort_by_key(|(k, _)| k.span().start);
+        let used = vec![false; entries.len()];
+        TableReader {
+            entries,
+            used,
+            span,
+            path: path.into(),
+        }
+    }
+
+    /// A sub-table given by value, or a diagnostic when the value is not a table.
+    pub(crate) fn of(cx: &mut Cx<'_>, value: &'t Spanned<DeValue<'i>>, path: impl Into<String>) -> Option<Self> {
+        let path = path.into();
+        match value.get_ref() {
+            DeValue::Table(t) => Some(TableReader::new(t, value.span(), path)),
+            other => {
+                cx.error("wrong-type", value.span(), format!("`{path}` must be a table, found {}", kind_of(other)))
+                    .help = Some(format!("write it as `[{path}]` with keys below it, or as an inline table `{{ ... }}`"));
+                None
+            }
+        }
+    }
+
+    fn take(&mut self, key: &str) -> Option<(&'t Spanned<toml::de::DeString<'i>>, &'t Spanned<DeValue<'i>>)> {
+        let i = self.entries.iter().position(|(k, _)| k.get_ref().as_ref() == key)?;
+        if let Some(u) = self.used.get_mut(i) {
+            *u = true;
+        }
+        self.entries.get(i).copied()
+    }
+
+    /// The raw value of a key.
+    pub(crate) fn value(&mut self, key: &str) -> Option<&'t Spanned<DeValue<'i>>> {
+        self.take(key).map(|(_, v)| v)
+    }
+
+    /// Every remaining entry, in source order, each marked used: for tables of named items
+    /// (`[states]`, `[facts]`).
+    pub(crate) fn entries(&mut self) -> Vec<(S<String>, &'t Spanned<DeValue<'i>>)> {
+        self.used.iter_mut().for_each(|u| *u = true);
+        self.entries
+            .iter()
+            .map(|(k, v)| (S::new(k.get_ref().to_string(), k.span()), *v))
+            .collect()
+    }
+
+    /// A required string.
+    pub(crate) fn req_str(&mut self, cx: &mut Cx<'_>, key: &str) -> Option<S<String>> {
+        let s = self.opt_str(cx, key);
+        if s.is_none() && self.take(key).is_none() {
+            self.missing(cx, key, "a string");
+        }
+        s
+    }
+
+    /// An optional string.
+    pub(crate) fn opt_str(&mut self, cx: &mut Cx<'_>, key: &str) -> Option<S<String>> {
+        let v = self.value(key)?;
+        match v.get_ref() {
+            DeValue::String(s) => Some(S::new(s.to_string(), v.span())),
+            other => {
+                self.wrong(cx, key, v.span(), "a string", kind_of(other));
+                None
+            }
+        }
+    }
+
+    /// An optional boolean.
+    pub(crate) fn opt_bool(&mut self, cx: &mut Cx<'_>, key: &str) -> Option<S<bool>> {
+        let v = self.value(key)?;
+        match v.get_ref() {
+            DeValue::Boolean(b) => Some(S::new(*b, v.span())),
+            other => {
+                self.wrong(cx, key, v.span(), "`true` or `false`", kind_of(other));
+                None
+            }
+        }
+    }
+
+    /// An optional integer.
+    pub(crate) fn opt_int(&mut self, cx: &mut Cx<'_>, key: &str) -> Option<S<i64>> {
+        let v = self.value(key)?;
+        match v.get_ref() {
+            DeValue::Integer(i) => match i64::from_str_radix(i.as_str().replace('_', "").trim_start_matches('+'), i.radix()) {
+                Ok(n) => Some(S::new(n, v.span())),
+                Err(_) => {
+                    cx.error("wrong-type", v.span(), format!("`{}.{key}` is not a whole number that fits in 64 bits", self.path));
+                    None
+                }
+            },
+            other => {
+                self.wrong(cx, key, v.span(), "an integer", kind_of(other));
+                None
+            }
+        }
+    }
+
+    /// A string or a list of strings (`from = "drafting"` or `from = ["a", "b"]`); absent is empty.
+    pub(crate) fn str_list(&mut self, cx: &mut Cx<'_>, key: &str) -> Option<S<Vec<S<String>>>> {
+        let v = self.value(key)?;
+        match v.get_ref() {
+            DeValue::String(s) => Some(S::new(vec![S::new(s.to_string(), v.span())], v.span())),
+            DeValue::Array(items) => {
+                let mut out = Vec::new();
+                for item in items.iter() {
+                    match item.get_ref() {
+                        DeValue::String(s) => out.push(S::new(s.to_string(), item.span())),
+                        other => {
+                            cx.error("wrong-type", item.span(), format!("the items of `{}.{key}` must be strings, found {}", self.path, kind_of(other)));
+                        }
+                    }
+                }
+                Some(S::new(out, v.span()))
+            }
+            other => {
+                self.wrong(cx, key, v.span(), "a string or a list of strings", kind_of(other));
+                None
+            }
+        }
+    }
+
+    /// A scalar literal.
+    pub(crate) fn opt_lit(&mut self, cx: &mut Cx<'_>, key: &str) -> Option<S<Lit>> {
+        let v = self.value(key)?;
+        let lit = match v.get_ref() {
+            DeValue::Boolean(b) => Lit::Bool(*b),
+            DeValue::Integer(i) => match i.as_str().replace('_', "").parse::<i64>() {
+                Ok(n) => Lit::Integer(n),
+                Err(_) => Lit::Float(i.as_str().to_owned()),
+            },
+            DeValue::Float(f) => Lit::Float(f.as_str().replace('_', "")),
+            DeValue::String(s) => Lit::Str(s.to_string()),
+            DeValue::Datetime(d) => Lit::Date(d.to_string()),
+            other => {
+                self.wrong(cx, key, v.span(), "a single value", kind_of(other));
+                return None;
+            }
+        };
+        Some(S::new(lit, v.span()))
+    }
+
+    pub(crate) fn missing(&self, cx: &mut Cx<'_>, key: &str, what: &str) {
+        cx.error("missing-key", self.span.clone(), format!("`{}` has no `{key}`", self.path))
+            .help = Some(format!("add `{key} = ...` ({what}) to `{}`", self.path));
+    }
+
+    fn wrong(&self, cx: &mut Cx<'_>, key: &str, span: Range<usize>, expected: &str, found: &str) {
+        cx.error("wrong-type", span, format!("`{}.{key}` must be {expected}, found {found}", self.path));
+    }
+
+    /// Reports every key not read, with the closest known key as help.
+    pub(crate) fn finish(self, cx: &mut Cx<'_>, known: &[&str]) {
+        for ((k, _), used) in self.entries.iter().zip(&self.used) {
+            if !used {
+                let name = k.get_ref().as_ref();
+                let help = did_you_mean(name, known.iter().copied())
+                    .unwrap_or_else(|| format!("the keys allowed here are {}", list(known)));
+                cx.error("unknown-key", k.span(), format!("unknown key `{name}` in `{}`", self.path))
+                    .help = Some(help);
+            }
+        }
+    }
+}
+
+/// `a`, `b` and `c` as a readable list.
+pub(crate) fn list(items: &[&str]) -> String {
+    items.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+}

@@ -1,0 +1,383 @@
+use std::collections::HashMap;
+
+use serde::Serialize;
+
+use crate::expr::{Expr, Type, Value};
+use crate::time::Period;
+
+/// What every element of a procedure carries: its id, its Chinese title, an optional
+/// English title and the article it implements.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Meta {
+    /// The id used in rule files and in the API (`legality_review`).
+    pub id: String,
+    /// The Chinese title (`合法性审查`). Falls back to the id when the file gives none.
+    pub title: String,
+    /// The English title, when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title_en: Option<String>,
+    /// The legal basis (`《重大行政决策程序暂行条例》第二十五条`), when given.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
+}
+
+/// A role that actors hold (`sponsor`: 决策承办单位).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Role {
+    /// Id, titles and basis.
+    #[serde(flatten)]
+    pub meta: Meta,
+}
+
+/// A kind of document that actions may require (`hearing_record`: 听证笔录).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Document {
+    /// Id, titles and basis.
+    #[serde(flatten)]
+    pub meta: Meta,
+}
+
+/// A typed case variable: given when the case opens, or set by actions.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Fact {
+    /// Id, titles and basis.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// Its type.
+    #[serde(serialize_with = "ser_type")]
+    pub ty: Type,
+    /// Whether opening a case must give it.
+    pub required: bool,
+    /// Its value when the case opens without it.
+    #[serde(skip)]
+    pub default: Option<Value>,
+}
+
+/// A field of an action's payload.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Field {
+    /// Id, titles and basis.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// Its type.
+    #[serde(serialize_with = "ser_type")]
+    pub ty: Type,
+    /// Whether the command must give it.
+    pub required: bool,
+}
+
+/// A state of the procedure's main machine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct State {
+    /// Id, titles and basis.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// The tracks that run side by side while the case is in this state (indices into
+    /// [`Procedure::tracks`]).
+    pub tracks: Vec<usize>,
+    /// Whether the procedure ends here.
+    pub terminal: bool,
+}
+
+/// A parallel track inside a state: a small machine of its own.
+#[derive(Debug, Clone, Serialize)]
+pub struct Track {
+    /// Id, titles and basis.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// The state this track runs in (index into [`Procedure::states`]).
+    pub parent: usize,
+    /// The track's own states.
+    pub states: Vec<Meta>,
+    /// The state a track starts in when its parent state is entered.
+    pub initial: usize,
+    /// The states in which the track is finished.
+    pub finals: Vec<usize>,
+    /// When present, the track runs only if this guard holds when the parent state is entered.
+    #[serde(serialize_with = "ser_opt_expr")]
+    pub active_if: Option<Expr>,
+}
+
+impl Track {
+    /// Whether `state` is one of this track's final states.
+    pub fn is_final(&self, state: usize) -> bool {
+        self.finals.contains(&state)
+    }
+}
+
+/// A place a case can be: a state of the main machine, or a state of a track.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Place {
+    /// A state of the main machine.
+    State(usize),
+    /// A state of a track.
+    Track {
+        /// The track.
+        track: usize,
+        /// The state within the track.
+        state: usize,
+    },
+}
+
+/// Whether an action needs a recorded reason.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonRule {
+    /// No reason is asked for (one may still be given).
+    Optional,
+    /// A reason is always required.
+    Required,
+    /// A reason is required when this guard holds.
+    RequiredWhen(#[serde(serialize_with = "ser_expr")] Expr),
+}
+
+/// One thing the law allows: an edge of the procedure's graph.
+#[derive(Debug, Clone, Serialize)]
+pub struct Action {
+    /// Id, titles and basis.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// Where the action may be taken from. All places are of the main machine, or all of
+    /// one track.
+    pub from: Vec<Place>,
+    /// Where it leads; `None` keeps the case where it is (a record, not a move).
+    pub to: Option<Place>,
+    /// The track this action moves within, when it is a track action.
+    pub track: Option<usize>,
+    /// The roles that may take it (indices into [`Procedure::roles`]).
+    pub by: Vec<usize>,
+    /// The guard, when present.
+    #[serde(serialize_with = "ser_opt_expr")]
+    pub when: Option<Expr>,
+    /// Kinds of document that must be attached (indices into [`Procedure::documents`]).
+    pub documents: Vec<usize>,
+    /// The payload schema.
+    pub payload: Vec<Field>,
+    /// Facts set when the action is taken: the fact's index and the value expression.
+    #[serde(skip)]
+    pub sets: Vec<(usize, Expr)>,
+    /// Whether a reason must be recorded.
+    pub reason: ReasonRule,
+}
+
+/// What a period is counted from: the latest time an action was taken, a place entered, or
+/// the date in a date fact.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Anchor {
+    /// The latest time this action was taken.
+    Action(usize),
+    /// The latest time the case entered this place.
+    Entered(Place),
+    /// The date held by this date fact (the period starts at the end of that day).
+    Date(usize),
+}
+
+/// Whether a time rule is a minimum period or a deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TimeRuleKind {
+    /// The actions may not be taken before the period has run (一般不少于 / 不得少于).
+    AtLeast,
+    /// One of the actions must be taken before the period ends.
+    Within,
+}
+
+/// A minimum period or a deadline.
+#[derive(Debug, Clone, Serialize)]
+pub struct TimeRule {
+    /// Id, titles and basis.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// Minimum or deadline.
+    pub kind: TimeRuleKind,
+    /// The length of the period.
+    pub period: Period,
+    /// What the period is counted from.
+    pub after: Anchor,
+    /// The actions it restrains (at least) or expects (within).
+    pub actions: Vec<usize>,
+    /// When this guard holds the rule does not apply.
+    #[serde(serialize_with = "ser_opt_expr")]
+    pub unless: Option<Expr>,
+    /// For a minimum: it may be cut short when the command records a reason (一般不少于).
+    pub below_with_reason: bool,
+    /// For a deadline: an action after the deadline is refused (otherwise it is allowed and
+    /// the deadline is reported overdue).
+    pub strict: bool,
+}
+
+/// A node of the main graph an invariant can speak of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Node {
+    /// Entering a state of the main machine.
+    State(usize),
+    /// Taking an action of the main machine.
+    Action(usize),
+}
+
+/// What an invariant states.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InvariantKind {
+    /// On every path, `first` happens before `then`.
+    Before {
+        /// What must come first.
+        first: Node,
+        /// What may only come after it.
+        then: Node,
+    },
+    /// `reach` is never reached unless `only_if` holds at that moment.
+    OnlyIf {
+        /// The state entered or action taken.
+        reach: Node,
+        /// The condition.
+        #[serde(serialize_with = "ser_expr")]
+        only_if: Expr,
+    },
+}
+
+/// A statement proved on the graph at load, and so true of every case.
+#[derive(Debug, Clone, Serialize)]
+pub struct Invariant {
+    /// Id, titles and basis.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// What it states.
+    #[serde(flatten)]
+    pub kind: InvariantKind,
+}
+
+/// A verified procedure, one version of it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Procedure {
+    /// Id, titles and basis.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// Its version; a case stays on the version it was opened with.
+    pub version: u32,
+    /// The state a case starts in.
+    pub initial: usize,
+    /// Roles.
+    pub roles: Vec<Role>,
+    /// Document kinds.
+    pub documents: Vec<Document>,
+    /// Facts.
+    pub facts: Vec<Fact>,
+    /// States of the main machine.
+    pub states: Vec<State>,
+    /// Tracks.
+    pub tracks: Vec<Track>,
+    /// Actions.
+    pub actions: Vec<Action>,
+    /// Time rules.
+    pub time_rules: Vec<TimeRule>,
+    /// Invariants (all proved at load).
+    pub invariants: Vec<Invariant>,
+    /// Indices by id.
+    #[serde(skip)]
+    pub(crate) index: Index,
+}
+
+/// Lookup tables from ids to indices.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Index {
+    pub(crate) roles: HashMap<String, usize>,
+    pub(crate) documents: HashMap<String, usize>,
+    pub(crate) facts: HashMap<String, usize>,
+    pub(crate) states: HashMap<String, usize>,
+    pub(crate) tracks: HashMap<String, usize>,
+    pub(crate) actions: HashMap<String, usize>,
+}
+
+impl Procedure {
+    /// The action with this id.
+    pub fn action(&self, id: &str) -> Option<(usize, &Action)> {
+        let i = *self.index.actions.get(id)?;
+        self.actions.get(i).map(|a| (i, a))
+    }
+    /// The state with this id.
+    pub fn state(&self, id: &str) -> Option<(usize, &State)> {
+        let i = *self.index.states.get(id)?;
+        self.states.get(i).map(|s| (i, s))
+    }
+    /// The fact with this id.
+    pub fn fact(&self, id: &str) -> Option<(usize, &Fact)> {
+        let i = *self.index.facts.get(id)?;
+        self.facts.get(i).map(|f| (i, f))
+    }
+    /// The role with this id.
+    pub fn role(&self, id: &str) -> Option<usize> {
+        self.index.roles.get(id).copied()
+    }
+    /// The track with this id.
+    pub fn track(&self, id: &str) -> Option<(usize, &Track)> {
+        let i = *self.index.tracks.get(id)?;
+        self.tracks.get(i).map(|t| (i, t))
+    }
+    /// The document kind with this id.
+    pub fn document(&self, id: &str) -> Option<usize> {
+        self.index.documents.get(id).copied()
+    }
+    /// The id of a place: `drafting`, or `participation.open` for a track state.
+    pub fn place_id(&self, place: Place) -> String {
+        match place {
+            Place::State(s) => self.states.get(s).map(|s| s.meta.id.clone()).unwrap_or_default(),
+            Place::Track { track, state } => match self.tracks.get(track) {
+                Some(t) => format!(
+                    "{}.{}",
+                    t.meta.id,
+                    t.states.get(state).map(|s| s.id.as_str()).unwrap_or_default()
+                ),
+                None => String::new(),
+            },
+        }
+    }
+    /// Whether a state is terminal.
+    pub fn is_terminal(&self, state: usize) -> bool {
+        self.states.get(state).is_some_and(|s| s.terminal)
+    }
+}
+
+fn ser_type<S: serde::Serializer>(ty: &Type, s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::SerializeMap;
+    let mut m = s.serialize_map(None)?;
+    m.serialize_entry("type", ty.name())?;
+    if let Type::Enum(values) = ty {
+        m.serialize_entry("values", &values[..])?;
+    }
+    m.end()
+}
+
+fn ser_expr<S: serde::Serializer>(e: &Expr, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(e.source())
+}
+
+fn ser_opt_expr<S: serde::Serializer>(e: &Option<Expr>, s: S) -> Result<S::Ok, S::Error> {
+    match e {
+        Some(e) => s.serialize_str(e.source()),
+        None => s.serialize_none(),
+    }
+}
+
+/// Builds the id → index tables (used by the loader).
+pub(crate) fn procedure_index(
+    roles: &[&str],
+    documents: &[&str],
+    facts: &[&str],
+    states: &[&str],
+    tracks: &[&str],
+    actions: &[&str],
+) -> Index {
+    let map = |ids: &[&str]| ids.iter().enumerate().map(|(i, s)| ((*s).to_owned(), i)).collect();
+    Index {
+        roles: map(roles),
+        documents: map(documents),
+        facts: map(facts),
+        states: map(states),
+        tracks: map(tracks),
+        actions: map(actions),
+    }
+}
