@@ -73,11 +73,15 @@ impl miette::Diagnostic for Named<'_> {
 /// Renders one diagnostic for people: the message, the source line with a caret under the
 /// problem (the box names file, line and column), and the help line.
 pub fn render_human(d: &Diagnostic) -> String {
-    let handler = miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
-        .with_context_lines(1);
+    let handler =
+        miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
+            .with_context_lines(1);
     let named = Named {
         d,
-        source: d.source.clone().map(|s| miette::NamedSource::new(d.file.clone(), s)),
+        source: d
+            .source
+            .clone()
+            .map(|s| miette::NamedSource::new(d.file.clone(), s)),
     };
     let mut out = String::new();
     if handler.render_report(&mut out, &named).is_err() {

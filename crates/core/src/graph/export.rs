@@ -33,30 +33,83 @@ fn node_id(p: &Procedure, place: Place) -> String {
 pub fn to_dot(p: &Procedure) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "digraph \"{}\" {{", esc(&p.meta.id));
-    let _ = writeln!(out, "  compound=true; rankdir=TB; node [shape=box, style=rounded, fontname=\"sans-serif\"]; edge [fontname=\"sans-serif\", fontsize=10];");
-    let _ = writeln!(out, "  label=\"{} v{}\"; labelloc=t;", esc(&p.meta.title), p.version);
+    let _ = writeln!(
+        out,
+        "  compound=true; rankdir=TB; node [shape=box, style=rounded, fontname=\"sans-serif\"]; edge [fontname=\"sans-serif\", fontsize=10];"
+    );
+    let _ = writeln!(
+        out,
+        "  label=\"{} v{}\"; labelloc=t;",
+        esc(&p.meta.title),
+        p.version
+    );
     let _ = writeln!(out, "  \"__start\" [shape=point];");
     for (si, s) in p.states.iter().enumerate() {
         let shape = if s.terminal { ", peripheries=2" } else { "" };
-        let basis = s.meta.basis.as_deref().map(|b| format!("\\n{}", esc(b))).unwrap_or_default();
-        let _ = writeln!(out, "  {} [label=\"{}\\n({}){basis}\"{shape}];", node_id(p, Place::State(si)), esc(&s.meta.title), esc(&s.meta.id));
+        let basis = s
+            .meta
+            .basis
+            .as_deref()
+            .map(|b| format!("\\n{}", esc(b)))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {} [label=\"{}\\n({}){basis}\"{shape}];",
+            node_id(p, Place::State(si)),
+            esc(&s.meta.title),
+            esc(&s.meta.id)
+        );
         for &ti in &s.tracks {
             let Some(t) = p.tracks.get(ti) else { continue };
             let _ = writeln!(out, "  subgraph \"cluster_{}\" {{", esc(&t.meta.id));
-            let cond = t.active_if.as_ref().map(|e| format!(" (if {})", esc(e.source()))).unwrap_or_default();
-            let _ = writeln!(out, "    label=\"{} · {}{cond}\"; style=dashed;", esc(&s.meta.id), esc(&t.meta.title));
+            let cond = t
+                .active_if
+                .as_ref()
+                .map(|e| format!(" (if {})", esc(e.source())))
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "    label=\"{} · {}{cond}\"; style=dashed;",
+                esc(&s.meta.id),
+                esc(&t.meta.title)
+            );
             for (tsi, ts) in t.states.iter().enumerate() {
-                let periph = if t.is_final(tsi) { ", peripheries=2" } else { "" };
-                let _ = writeln!(out, "    {} [label=\"{}\"{periph}];", node_id(p, Place::Track { track: ti, state: tsi }), esc(&ts.title));
+                let periph = if t.is_final(tsi) {
+                    ", peripheries=2"
+                } else {
+                    ""
+                };
+                let _ = writeln!(
+                    out,
+                    "    {} [label=\"{}\"{periph}];",
+                    node_id(
+                        p,
+                        Place::Track {
+                            track: ti,
+                            state: tsi
+                        }
+                    ),
+                    esc(&ts.title)
+                );
             }
             let _ = writeln!(out, "  }}");
         }
     }
-    let _ = writeln!(out, "  \"__start\" -> {};", node_id(p, Place::State(p.initial)));
+    let _ = writeln!(
+        out,
+        "  \"__start\" -> {};",
+        node_id(p, Place::State(p.initial))
+    );
     for a in &p.actions {
         for from in &a.from {
             let to = a.to.unwrap_or(*from);
-            let _ = writeln!(out, "  {} -> {} [label=\"{}\"];", node_id(p, *from), node_id(p, to), edge_label(p, a));
+            let _ = writeln!(
+                out,
+                "  {} -> {} [label=\"{}\"];",
+                node_id(p, *from),
+                node_id(p, to),
+                edge_label(p, a)
+            );
         }
     }
     out.push_str("}\n");
@@ -82,10 +135,22 @@ pub fn to_mermaid(p: &Procedure) -> String {
             if n > 0 {
                 out.push_str("        --\n");
             }
-            let init = mermaid_id(p, Place::Track { track: ti, state: t.initial });
+            let init = mermaid_id(
+                p,
+                Place::Track {
+                    track: ti,
+                    state: t.initial,
+                },
+            );
             let _ = writeln!(out, "        [*] --> {init}");
             for (tsi, ts) in t.states.iter().enumerate() {
-                let tid = mermaid_id(p, Place::Track { track: ti, state: tsi });
+                let tid = mermaid_id(
+                    p,
+                    Place::Track {
+                        track: ti,
+                        state: tsi,
+                    },
+                );
                 let _ = writeln!(out, "        {tid} : {}", ts.title.replace(':', "："));
                 if t.is_final(tsi) {
                     let _ = writeln!(out, "        {tid} --> [*]");
@@ -94,17 +159,34 @@ pub fn to_mermaid(p: &Procedure) -> String {
             for a in p.actions.iter().filter(|a| a.track == Some(ti)) {
                 for from in &a.from {
                     let to = a.to.unwrap_or(*from);
-                    let _ = writeln!(out, "        {} --> {} : {}", mermaid_id(p, *from), mermaid_id(p, to), a.meta.title.replace(':', "："));
+                    let _ = writeln!(
+                        out,
+                        "        {} --> {} : {}",
+                        mermaid_id(p, *from),
+                        mermaid_id(p, to),
+                        a.meta.title.replace(':', "：")
+                    );
                 }
             }
         }
         out.push_str("    }\n");
     }
-    let _ = writeln!(out, "    [*] --> {}", mermaid_id(p, Place::State(p.initial)));
+    let _ = writeln!(
+        out,
+        "    [*] --> {}",
+        mermaid_id(p, Place::State(p.initial))
+    );
     for a in p.actions.iter().filter(|a| a.track.is_none()) {
         for from in &a.from {
             let to = a.to.unwrap_or(*from);
-            let _ = writeln!(out, "    {} --> {} : {} [{}]", mermaid_id(p, *from), mermaid_id(p, to), a.meta.title.replace(':', "："), roles(p, a));
+            let _ = writeln!(
+                out,
+                "    {} --> {} : {} [{}]",
+                mermaid_id(p, *from),
+                mermaid_id(p, to),
+                a.meta.title.replace(':', "："),
+                roles(p, a)
+            );
         }
     }
     for (si, s) in p.states.iter().enumerate() {

@@ -36,7 +36,11 @@ pub struct Path {
 impl Path {
     /// The path written for people: `initiated —start→ drafting —submit→ legality_review`.
     pub fn render(&self, p: &Procedure) -> String {
-        let mut out = p.states.get(self.start).map(|s| s.meta.id.clone()).unwrap_or_default();
+        let mut out = p
+            .states
+            .get(self.start)
+            .map(|s| s.meta.id.clone())
+            .unwrap_or_default();
         for s in &self.steps {
             let a = p.actions.get(s.action).map_or("?", |a| a.meta.id.as_str());
             let st = p.states.get(s.state).map_or("?", |s| s.meta.id.as_str());
@@ -127,7 +131,9 @@ fn co_reachable(g: &DiGraph<usize, usize>, targets: &[usize]) -> Vec<bool> {
 /// States of the main machine that no path from the initial state reaches.
 pub fn unreachable_states(p: &Procedure) -> Vec<usize> {
     let seen = reachable_from(&main_graph(p), p.initial);
-    (0..p.states.len()).filter(|i| !seen.get(*i).copied().unwrap_or(false)).collect()
+    (0..p.states.len())
+        .filter(|i| !seen.get(*i).copied().unwrap_or(false))
+        .collect()
 }
 
 /// Reachable, non-terminal states from which no terminal state can be reached: a case there
@@ -138,20 +144,28 @@ pub fn stuck_states(p: &Procedure) -> Vec<usize> {
     let terminals: Vec<usize> = (0..p.states.len()).filter(|s| p.is_terminal(*s)).collect();
     let co = co_reachable(&g, &terminals);
     (0..p.states.len())
-        .filter(|i| reach.get(*i).copied().unwrap_or(false) && !co.get(*i).copied().unwrap_or(false))
+        .filter(|i| {
+            reach.get(*i).copied().unwrap_or(false) && !co.get(*i).copied().unwrap_or(false)
+        })
         .collect()
 }
 
 /// For one track: its states unreachable from its initial state, and its reachable states
 /// from which no final state can be reached.
 pub fn track_problems(p: &Procedure, track: usize) -> (Vec<usize>, Vec<usize>) {
-    let Some(t) = p.tracks.get(track) else { return (Vec::new(), Vec::new()) };
+    let Some(t) = p.tracks.get(track) else {
+        return (Vec::new(), Vec::new());
+    };
     let g = track_graph(p, track);
     let reach = reachable_from(&g, t.initial);
     let co = co_reachable(&g, &t.finals);
-    let unreachable = (0..t.states.len()).filter(|i| !reach.get(*i).copied().unwrap_or(false)).collect();
+    let unreachable = (0..t.states.len())
+        .filter(|i| !reach.get(*i).copied().unwrap_or(false))
+        .collect();
     let stuck = (0..t.states.len())
-        .filter(|i| reach.get(*i).copied().unwrap_or(false) && !co.get(*i).copied().unwrap_or(false))
+        .filter(|i| {
+            reach.get(*i).copied().unwrap_or(false) && !co.get(*i).copied().unwrap_or(false)
+        })
         .collect();
     (unreachable, stuck)
 }
@@ -184,11 +198,17 @@ pub fn prove_before(p: &Procedure, first: Node, then: Node) -> Result<(), Path> 
             steps.push(l);
         }
         while let Some(Some((from, action))) = prev.get(s) {
-            steps.push(Step { action: *action, state: s });
+            steps.push(Step {
+                action: *action,
+                state: s,
+            });
             s = *from;
         }
         steps.reverse();
-        Path { start: p.initial, steps }
+        Path {
+            start: p.initial,
+            steps,
+        }
     };
     while let Some(s) = queue.pop_front() {
         if then == Node::State(s) {

@@ -7,8 +7,14 @@ use crate::model::{InvariantKind, Node, Place, Procedure};
 
 fn node_name(p: &Procedure, n: Node) -> String {
     match n {
-        Node::State(s) => format!("state `{}`", p.states.get(s).map_or("?", |s| s.meta.id.as_str())),
-        Node::Action(a) => format!("action `{}`", p.actions.get(a).map_or("?", |a| a.meta.id.as_str())),
+        Node::State(s) => format!(
+            "state `{}`",
+            p.states.get(s).map_or("?", |s| s.meta.id.as_str())
+        ),
+        Node::Action(a) => format!(
+            "action `{}`",
+            p.actions.get(a).map_or("?", |a| a.meta.id.as_str())
+        ),
     }
 }
 
@@ -20,12 +26,27 @@ fn counterexample(p: &Procedure, path: &Path) -> Vec<String> {
 pub(crate) fn check(cx: &mut Cx<'_>, p: &Procedure, spans: &Spans) {
     let unreachable = graph::unreachable_states(p);
     for &s in &unreachable {
-        let (Some(state), Some(span)) = (p.states.get(s), spans.states.get(s)) else { continue };
-        cx.error("unreachable-state", span.clone(), format!("state `{}` cannot be reached from the initial state `{}`", state.meta.id, p.place_id(Place::State(p.initial))))
-            .help = Some(format!("add an action with `to = \"{}\"` from a reachable state, or remove the state", state.meta.id));
+        let (Some(state), Some(span)) = (p.states.get(s), spans.states.get(s)) else {
+            continue;
+        };
+        cx.error(
+            "unreachable-state",
+            span.clone(),
+            format!(
+                "state `{}` cannot be reached from the initial state `{}`",
+                state.meta.id,
+                p.place_id(Place::State(p.initial))
+            ),
+        )
+        .help = Some(format!(
+            "add an action with `to = \"{}\"` from a reachable state, or remove the state",
+            state.meta.id
+        ));
     }
     for s in graph::stuck_states(p) {
-        let (Some(state), Some(span)) = (p.states.get(s), spans.states.get(s)) else { continue };
+        let (Some(state), Some(span)) = (p.states.get(s), spans.states.get(s)) else {
+            continue;
+        };
         let path = graph::prove_before(p, Node::Action(usize::MAX), Node::State(s)).err();
         let d = cx.error("stuck-state", span.clone(), format!("no terminal state can be reached from state `{}`: a case there would be stuck forever", state.meta.id));
         d.help = Some("add an action that leads on towards a terminal state, or list this state in `terminal`".into());
@@ -36,23 +57,58 @@ pub(crate) fn check(cx: &mut Cx<'_>, p: &Procedure, spans: &Spans) {
     for (ti, t) in p.tracks.iter().enumerate() {
         let (unreach, stuck) = graph::track_problems(p, ti);
         for s in unreach {
-            let (Some(ts), Some(span)) = (t.states.get(s), spans.track_states.get(ti).and_then(|v| v.get(s))) else { continue };
-            cx.error("unreachable-state", span.clone(), format!("track state `{}.{}` cannot be reached from the track's initial state", t.meta.id, ts.id))
-                .help = Some(format!("add a track action with `to = \"{}.{}\"`, or remove the state", t.meta.id, ts.id));
+            let (Some(ts), Some(span)) = (
+                t.states.get(s),
+                spans.track_states.get(ti).and_then(|v| v.get(s)),
+            ) else {
+                continue;
+            };
+            cx.error(
+                "unreachable-state",
+                span.clone(),
+                format!(
+                    "track state `{}.{}` cannot be reached from the track's initial state",
+                    t.meta.id, ts.id
+                ),
+            )
+            .help = Some(format!(
+                "add a track action with `to = \"{}.{}\"`, or remove the state",
+                t.meta.id, ts.id
+            ));
         }
         for s in stuck {
-            let (Some(ts), Some(span)) = (t.states.get(s), spans.track_states.get(ti).and_then(|v| v.get(s))) else { continue };
+            let (Some(ts), Some(span)) = (
+                t.states.get(s),
+                spans.track_states.get(ti).and_then(|v| v.get(s)),
+            ) else {
+                continue;
+            };
             cx.error("track-final-unreachable", span.clone(), format!("no final state of track `{}` can be reached from `{}.{}`", t.meta.id, t.meta.id, ts.id))
                 .help = Some("add a track action that leads on to a final state, or list this state in the track's `final`".into());
         }
     }
     for (ii, inv) in p.invariants.iter().enumerate() {
-        let Some(span) = spans.invariants.get(ii) else { continue };
+        let Some(span) = spans.invariants.get(ii) else {
+            continue;
+        };
         match &inv.kind {
             InvariantKind::Before { first, then } => {
                 if let Err(path) = graph::prove_before(p, *first, *then) {
-                    cx.error("invariant-violated", span.clone(), format!("invariant `{}` does not hold: {} can happen without {} before it", inv.meta.id, node_name(p, *then), node_name(p, *first)))
-                        .help = Some(format!("every path to {} must pass through {}: guard or remove the action that bypasses it", node_name(p, *then), node_name(p, *first)));
+                    cx.error(
+                        "invariant-violated",
+                        span.clone(),
+                        format!(
+                            "invariant `{}` does not hold: {} can happen without {} before it",
+                            inv.meta.id,
+                            node_name(p, *then),
+                            node_name(p, *first)
+                        ),
+                    )
+                    .help = Some(format!(
+                        "every path to {} must pass through {}: guard or remove the action that bypasses it",
+                        node_name(p, *then),
+                        node_name(p, *first)
+                    ));
                     if let Some(d) = cx.diags.last_mut() {
                         d.notes = counterexample(p, &path);
                     }
@@ -66,7 +122,9 @@ pub(crate) fn check(cx: &mut Cx<'_>, p: &Procedure, spans: &Spans) {
                         .actions
                         .iter()
                         .enumerate()
-                        .filter(|(_, a)| a.to == Some(Place::State(*s)) && !a.from.contains(&Place::State(*s)))
+                        .filter(|(_, a)| {
+                            a.to == Some(Place::State(*s)) && !a.from.contains(&Place::State(*s))
+                        })
                         .map(|(i, _)| i)
                         .collect(),
                 };
@@ -76,9 +134,17 @@ pub(crate) fn check(cx: &mut Cx<'_>, p: &Procedure, spans: &Spans) {
                     if wanted.iter().all(|w| have.contains(w)) {
                         continue;
                     }
-                    let aspan = spans.actions.get(ai).cloned().unwrap_or_else(|| span.clone());
+                    let aspan = spans
+                        .actions
+                        .get(ai)
+                        .cloned()
+                        .unwrap_or_else(|| span.clone());
                     let d = cx.error("invariant-violated", aspan, format!("invariant `{}` is not proved: action `{}` reaches {} without requiring `{}`", inv.meta.id, a.meta.id, node_name(p, *reach), only_if.source()));
-                    d.help = Some(format!("add `&& {}` to the guard (`when`) of `{}`", only_if.source(), a.meta.id));
+                    d.help = Some(format!(
+                        "add `&& {}` to the guard (`when`) of `{}`",
+                        only_if.source(),
+                        a.meta.id
+                    ));
                     if let Some(path) = graph::path_to_action(p, ai) {
                         d.notes = counterexample(p, &path);
                     }

@@ -195,7 +195,10 @@ impl miette::Diagnostic for Diagnostic {
 }
 
 /// "did you mean `x`?" for the closest of `candidates` to `name`, if any is close.
-pub fn did_you_mean<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+pub fn did_you_mean<'a>(
+    name: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<String> {
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
         let d = edit_distance(name, c);

@@ -75,9 +75,14 @@ pub fn load_procedure(file: &SourceFile) -> (Option<Procedure>, Vec<Diagnostic>)
     (p.map(|(p, _)| p), diags)
 }
 
-fn load_with_span(file: &SourceFile) -> (Option<(Procedure, std::ops::Range<usize>)>, Vec<Diagnostic>) {
+fn load_with_span(
+    file: &SourceFile,
+) -> (Option<(Procedure, std::ops::Range<usize>)>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
-    let mut cx = Cx { file, diags: &mut diags };
+    let mut cx = Cx {
+        file,
+        diags: &mut diags,
+    };
     let (root, errors) = DeTable::parse_recoverable(&file.text);
     if !errors.is_empty() {
         for e in errors {
@@ -92,10 +97,9 @@ fn load_with_span(file: &SourceFile) -> (Option<(Procedure, std::ops::Range<usiz
     let raw = raw::read(&mut cx, root.get_ref(), span);
     let resolved = resolve::resolve(&mut cx, &raw);
     let procedure = resolved.and_then(|(p, spans)| {
-        let before = cx.diags.iter().filter(|d| d.is_error()).count();
         checks::check(&mut cx, &p, &spans);
-        let after = cx.diags.iter().filter(|d| d.is_error()).count();
-        (after == before).then_some((p, spans.header))
+        let clean = !cx.diags.iter().any(Diagnostic::is_error);
+        clean.then_some((p, spans.header))
     });
     sort(&mut diags);
     (procedure, diags)
@@ -115,8 +119,16 @@ pub fn load(files: &[SourceFile]) -> Loaded {
             let (id, version) = (p.meta.id.clone(), p.version);
             if loaded.rules.insert(p).is_err() {
                 diags.push(
-                    Diagnostic::new(Severity::Error, "duplicate-procedure", file, header, format!("procedure `{id}` version {version} is already defined by another file"))
-                        .with_help("give this file a new `version`, or remove one of the two"),
+                    Diagnostic::new(
+                        Severity::Error,
+                        "duplicate-procedure",
+                        file,
+                        header,
+                        format!(
+                            "procedure `{id}` version {version} is already defined by another file"
+                        ),
+                    )
+                    .with_help("give this file a new `version`, or remove one of the two"),
                 );
             }
         }

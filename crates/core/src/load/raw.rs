@@ -121,7 +121,11 @@ pub const LANGUAGE_VERSION: i64 = 1;
 const META_KEYS: [&str; 3] = ["title", "title_en", "basis"];
 
 fn keys(extra: &[&'static str]) -> Vec<&'static str> {
-    META_KEYS.iter().copied().chain(extra.iter().copied()).collect()
+    META_KEYS
+        .iter()
+        .copied()
+        .chain(extra.iter().copied())
+        .collect()
 }
 
 fn meta(cx: &mut Cx<'_>, t: &mut TableReader<'_, '_>, id: S<String>) -> RawMeta {
@@ -140,8 +144,14 @@ fn check_id(cx: &mut Cx<'_>, id: &S<String>) {
     let ok = chars.next().is_some_and(|c| c.is_alphabetic() || c == '_')
         && chars.all(|c| c.is_alphanumeric() || c == '_' || c == '-');
     if !ok {
-        cx.error("invalid-id", id.span.clone(), format!("`{}` is not a valid id", id.v))
-            .help = Some("ids start with a letter or `_` and hold only letters, digits, `_` and `-`".into());
+        cx.error(
+            "invalid-id",
+            id.span.clone(),
+            format!("`{}` is not a valid id", id.v),
+        )
+        .help = Some(
+            "ids start with a letter or `_` and hold only letters, digits, `_` and `-`".into(),
+        );
     }
 }
 
@@ -151,8 +161,12 @@ fn named<'t, 'i>(
     top: &mut TableReader<'t, 'i>,
     name: &str,
 ) -> Vec<(S<String>, TableReader<'t, 'i>)> {
-    let Some(v) = top.value(name) else { return Vec::new() };
-    let Some(mut t) = TableReader::of(cx, v, name) else { return Vec::new() };
+    let Some(v) = top.value(name) else {
+        return Vec::new();
+    };
+    let Some(mut t) = TableReader::of(cx, v, name) else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
     for (key, value) in t.entries() {
         let path = format!("{name}.{}", key.v);
@@ -163,24 +177,43 @@ fn named<'t, 'i>(
     out
 }
 
-fn field(cx: &mut Cx<'_>, id: S<String>, mut t: TableReader<'_, '_>, with_default: bool) -> RawField {
+fn field(
+    cx: &mut Cx<'_>,
+    id: S<String>,
+    mut t: TableReader<'_, '_>,
+    with_default: bool,
+) -> RawField {
     let meta = meta(cx, &mut t, id);
     let ty = t.req_str(cx, "type");
     let values = t.str_list(cx, "values");
     let required = t.opt_bool(cx, "required");
-    let default = if with_default { t.opt_lit(cx, "default") } else { None };
+    let default = if with_default {
+        t.opt_lit(cx, "default")
+    } else {
+        None
+    };
     let allowed: &[&str] = if with_default {
-        &["title", "title_en", "basis", "type", "values", "required", "default"]
+        &[
+            "title", "title_en", "basis", "type", "values", "required", "default",
+        ]
     } else {
         &["title", "title_en", "basis", "type", "values", "required"]
     };
     t.finish(cx, allowed);
-    RawField { meta, ty, values, required, default }
+    RawField {
+        meta,
+        ty,
+        values,
+        required,
+        default,
+    }
 }
 
 fn period(cx: &mut Cx<'_>, v: &Spanned<DeValue<'_>>, path: &str) -> S<Option<RawPeriod>> {
     let span = v.span();
-    let Some(mut t) = TableReader::of(cx, v, path) else { return S::new(None, span) };
+    let Some(mut t) = TableReader::of(cx, v, path) else {
+        return S::new(None, span);
+    };
     let units = ["days", "working_days", "hours"];
     let mut found: Vec<(S<String>, S<i64>)> = Vec::new();
     for unit in units {
@@ -193,13 +226,23 @@ fn period(cx: &mut Cx<'_>, v: &Spanned<DeValue<'_>>, path: &str) -> S<Option<Raw
     match (found.next(), found.next()) {
         (Some((unit, n)), None) => S::new(Some(RawPeriod { unit, n }), span),
         (None, _) => {
-            cx.error("invalid-period", span.clone(), format!("`{path}` gives no length"))
-                .help = Some("write one of `{ days = 30 }`, `{ working_days = 7 }`, `{ hours = 48 }`".into());
+            cx.error(
+                "invalid-period",
+                span.clone(),
+                format!("`{path}` gives no length"),
+            )
+            .help = Some(
+                "write one of `{ days = 30 }`, `{ working_days = 7 }`, `{ hours = 48 }`".into(),
+            );
             S::new(None, span)
         }
         (Some(_), Some((second, _))) => {
-            cx.error("invalid-period", second.span, format!("`{path}` gives more than one unit"))
-                .help = Some("a period has one unit: `days`, `working_days` or `hours`".into());
+            cx.error(
+                "invalid-period",
+                second.span,
+                format!("`{path}` gives more than one unit"),
+            )
+            .help = Some("a period has one unit: `days`, `working_days` or `hours`".into());
             S::new(None, span)
         }
     }
@@ -213,8 +256,18 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
 
     if let Some(lang) = top.opt_int(cx, "language") {
         if lang.v != LANGUAGE_VERSION {
-            cx.error("unsupported-language", lang.span, format!("this fazhi reads rule language version {LANGUAGE_VERSION}, not {}", lang.v))
-                .help = Some(format!("write `language = {LANGUAGE_VERSION}`, or use a fazhi that reads version {}", lang.v));
+            cx.error(
+                "unsupported-language",
+                lang.span,
+                format!(
+                    "this fazhi reads rule language version {LANGUAGE_VERSION}, not {}",
+                    lang.v
+                ),
+            )
+            .help = Some(format!(
+                "write `language = {LANGUAGE_VERSION}`, or use a fazhi that reads version {}",
+                lang.v
+            ));
         }
     }
 
@@ -224,17 +277,27 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
                 let id = t.req_str(cx, "id").unwrap_or_default();
                 let meta = meta(cx, &mut t, id);
                 let version = t.opt_int(cx, "version");
-                if version.is_none() {
+                if version.is_none() && !t.has("version") {
                     t.missing(cx, "version", "an integer, 1 for the first version");
                 }
                 let initial = t.req_str(cx, "initial");
                 let terminal = t.str_list(cx, "terminal").map(|s| s.v).unwrap_or_default();
-                if terminal.is_empty() {
-                    t.missing(cx, "terminal", "the list of states where the procedure ends");
+                if terminal.is_empty() && !t.has("terminal") {
+                    t.missing(
+                        cx,
+                        "terminal",
+                        "the list of states where the procedure ends",
+                    );
                 }
                 let span = t.span.clone();
                 t.finish(cx, &keys(&["id", "version", "initial", "terminal"]));
-                raw.header = RawHeader { meta, version, initial, terminal, span };
+                raw.header = RawHeader {
+                    meta,
+                    version,
+                    initial,
+                    terminal,
+                    span,
+                };
             }
         }
         None => {
@@ -268,15 +331,21 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
         let active_if = t.opt_str(cx, "active_if");
         let initial = t.req_str(cx, "initial");
         let finals = t.str_list(cx, "final").map(|s| s.v).unwrap_or_default();
-        if finals.is_empty() {
-            t.missing(cx, "final", "the list of states in which the track is finished");
+        if finals.is_empty() && !t.has("final") {
+            t.missing(
+                cx,
+                "final",
+                "the list of states in which the track is finished",
+            );
         }
         let mut states = Vec::new();
         match t.value("states") {
             Some(v) => {
                 if let Some(mut st) = TableReader::of(cx, v, format!("{path}.states")) {
                     for (sid, sv) in st.entries() {
-                        if let Some(mut s) = TableReader::of(cx, sv, format!("{path}.states.{}", sid.v)) {
+                        if let Some(mut s) =
+                            TableReader::of(cx, sv, format!("{path}.states.{}", sid.v))
+                        {
                             let sm = meta(cx, &mut s, sid);
                             s.finish(cx, &META_KEYS);
                             states.push(sm);
@@ -287,18 +356,24 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
             None => t.missing(cx, "states", "a table of the track's states"),
         }
         t.finish(cx, &keys(&["active_if", "initial", "final", "states"]));
-        raw.tracks.push(RawTrack { meta: m, active_if, initial, finals, states });
+        raw.tracks.push(RawTrack {
+            meta: m,
+            active_if,
+            initial,
+            finals,
+            states,
+        });
     }
     for (id, mut t) in named(cx, &mut top, "actions") {
         let path = t.path.clone();
         let m = meta(cx, &mut t, id);
         let from = t.str_list(cx, "from");
-        if from.is_none() {
+        if from.is_none() && !t.has("from") {
             t.missing(cx, "from", "the state or states the action is taken in");
         }
         let to = t.opt_str(cx, "to");
         let by = t.str_list(cx, "by");
-        if by.is_none() {
+        if by.is_none() && !t.has("by") {
             t.missing(cx, "by", "the list of roles that may take the action");
         }
         let when = t.opt_str(cx, "when");
@@ -331,35 +406,93 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
             None => None,
             Some(v) => match v.get_ref() {
                 DeValue::Boolean(b) => Some(S::new(RawReason::Always(*b), v.span())),
-                DeValue::String(s) => Some(S::new(RawReason::When(S::new(s.to_string(), v.span())), v.span())),
+                DeValue::String(s) => Some(S::new(
+                    RawReason::When(S::new(s.to_string(), v.span())),
+                    v.span(),
+                )),
                 other => {
                     cx.error("wrong-type", v.span(), format!("`{path}.reason_required` must be `true`, `false` or a guard string, found {}", super::reader::kind_of(other)));
                     None
                 }
             },
         };
-        t.finish(cx, &keys(&["from", "to", "by", "when", "documents", "payload", "sets", "reason_required"]));
-        raw.actions.push(RawAction { meta: m, from, to, by, when, documents, payload, sets, reason });
+        t.finish(
+            cx,
+            &keys(&[
+                "from",
+                "to",
+                "by",
+                "when",
+                "documents",
+                "payload",
+                "sets",
+                "reason_required",
+            ]),
+        );
+        raw.actions.push(RawAction {
+            meta: m,
+            from,
+            to,
+            by,
+            when,
+            documents,
+            payload,
+            sets,
+            reason,
+        });
     }
     for (id, mut t) in named(cx, &mut top, "time") {
         let path = t.path.clone();
         let m = meta(cx, &mut t, id);
-        let at_least = t.value("at_least").map(|v| period(cx, v, &format!("{path}.at_least")));
-        let within = t.value("within").map(|v| period(cx, v, &format!("{path}.within")));
+        let at_least = t
+            .value("at_least")
+            .map(|v| period(cx, v, &format!("{path}.at_least")));
+        let within = t
+            .value("within")
+            .map(|v| period(cx, v, &format!("{path}.within")));
         if at_least.is_none() && within.is_none() {
-            cx.error("invalid-period", t.span.clone(), format!("`{path}` is neither a minimum (`at_least`) nor a deadline (`within`)"))
-                .help = Some("add `at_least = { days = 30 }` or `within = { working_days = 7 }`".into());
+            cx.error(
+                "invalid-period",
+                t.span.clone(),
+                format!("`{path}` is neither a minimum (`at_least`) nor a deadline (`within`)"),
+            )
+            .help =
+                Some("add `at_least = { days = 30 }` or `within = { working_days = 7 }`".into());
         }
         let after = t.req_str(cx, "after");
         let actions = t.str_list(cx, "actions");
-        if actions.is_none() {
-            t.missing(cx, "actions", "the actions this period restrains or expects");
+        if actions.is_none() && !t.has("actions") {
+            t.missing(
+                cx,
+                "actions",
+                "the actions this period restrains or expects",
+            );
         }
         let unless = t.opt_str(cx, "unless");
         let below_with_reason = t.opt_bool(cx, "below_with_reason");
         let strict = t.opt_bool(cx, "strict");
-        t.finish(cx, &keys(&["at_least", "within", "after", "actions", "unless", "below_with_reason", "strict"]));
-        raw.time.push(RawTime { meta: m, at_least, within, after, actions, unless, below_with_reason, strict });
+        t.finish(
+            cx,
+            &keys(&[
+                "at_least",
+                "within",
+                "after",
+                "actions",
+                "unless",
+                "below_with_reason",
+                "strict",
+            ]),
+        );
+        raw.time.push(RawTime {
+            meta: m,
+            at_least,
+            within,
+            after,
+            actions,
+            unless,
+            below_with_reason,
+            strict,
+        });
     }
     for (id, mut t) in named(cx, &mut top, "invariants") {
         let m = meta(cx, &mut t, id);
@@ -368,11 +501,28 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
         let reach = t.opt_str(cx, "reach");
         let only_if = t.opt_str(cx, "only_if");
         t.finish(cx, &keys(&["first", "then", "reach", "only_if"]));
-        raw.invariants.push(RawInvariant { meta: m, first, then, reach, only_if });
+        raw.invariants.push(RawInvariant {
+            meta: m,
+            first,
+            then,
+            reach,
+            only_if,
+        });
     }
     top.finish(
         cx,
-        &["language", "procedure", "roles", "documents", "facts", "states", "tracks", "actions", "time", "invariants"],
+        &[
+            "language",
+            "procedure",
+            "roles",
+            "documents",
+            "facts",
+            "states",
+            "tracks",
+            "actions",
+            "time",
+            "invariants",
+        ],
     );
     raw
 }

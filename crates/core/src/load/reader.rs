@@ -37,19 +37,39 @@ pub(crate) struct Cx<'a> {
 }
 
 impl Cx<'_> {
-    pub(crate) fn error(&mut self, code: &'static str, span: Range<usize>, message: impl Into<String>) -> &mut Diagnostic {
+    pub(crate) fn error(
+        &mut self,
+        code: &'static str,
+        span: Range<usize>,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
         self.push(Severity::Error, code, span, message)
     }
 
-    pub(crate) fn warning(&mut self, code: &'static str, span: Range<usize>, message: impl Into<String>) -> &mut Diagnostic {
+    pub(crate) fn warning(
+        &mut self,
+        code: &'static str,
+        span: Range<usize>,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
         self.push(Severity::Warning, code, span, message)
     }
 
-    fn push(&mut self, severity: Severity, code: &'static str, span: Range<usize>, message: impl Into<String>) -> &mut Diagnostic {
-        self.diags.push(Diagnostic::new(severity, code, self.file, span, message));
+    fn push(
+        &mut self,
+        severity: Severity,
+        code: &'static str,
+        span: Range<usize>,
+        message: impl Into<String>,
+    ) -> &mut Diagnostic {
+        self.diags
+            .push(Diagnostic::new(severity, code, self.file, span, message));
         // The vector was just pushed to, so it has a last element.
         let last = self.diags.len() - 1;
-        #[expect(clippy::indexing_slicing, reason = "the element was pushed on the line above")]
+        #[expect(
+            clippy::indexing_slicing,
+            reason = "the element was pushed on the line above"
+        )]
         &mut self.diags[last]
     }
 
@@ -60,7 +80,9 @@ impl Cx<'_> {
         for delim in ["\"\"\"", "'''", "\"", "'"] {
             if raw.len() >= 2 * delim.len() && raw.starts_with(delim) && raw.ends_with(delim) {
                 let inner_start = span.start + delim.len();
-                let inner = raw.get(delim.len()..raw.len() - delim.len()).unwrap_or_default();
+                let inner = raw
+                    .get(delim.len()..raw.len() - delim.len())
+                    .unwrap_or_default();
                 // A multi-line string drops a newline right after the opening delimiter.
                 let (inner, skip) = match inner.strip_prefix('\n') {
                     Some(rest) if delim.len() == 3 => (rest, 1),
@@ -92,7 +114,10 @@ pub(crate) fn kind_of(v: &DeValue<'_>) -> &'static str {
 /// Reads the keys of one table, remembering which were used so that the rest can be reported
 /// as unknown.
 pub(crate) struct TableReader<'t, 'i> {
-    entries: Vec<(&'t Spanned<toml::de::DeString<'i>>, &'t Spanned<DeValue<'i>>)>,
+    entries: Vec<(
+        &'t Spanned<toml::de::DeString<'i>>,
+        &'t Spanned<DeValue<'i>>,
+    )>,
     used: Vec<bool>,
     /// The span of the table (its header or its braces).
     pub(crate) span: Range<usize>,
@@ -114,24 +139,50 @@ impl<'t, 'i> TableReader<'t, 'i> {
     }
 
     /// A sub-table given by value, or a diagnostic when the value is not a table.
-    pub(crate) fn of(cx: &mut Cx<'_>, value: &'t Spanned<DeValue<'i>>, path: impl Into<String>) -> Option<Self> {
+    pub(crate) fn of(
+        cx: &mut Cx<'_>,
+        value: &'t Spanned<DeValue<'i>>,
+        path: impl Into<String>,
+    ) -> Option<Self> {
         let path = path.into();
         match value.get_ref() {
             DeValue::Table(t) => Some(TableReader::new(t, value.span(), path)),
             other => {
-                cx.error("wrong-type", value.span(), format!("`{path}` must be a table, found {}", kind_of(other)))
-                    .help = Some(format!("write it as `[{path}]` with keys below it, or as an inline table `{{ ... }}`"));
+                cx.error(
+                    "wrong-type",
+                    value.span(),
+                    format!("`{path}` must be a table, found {}", kind_of(other)),
+                )
+                .help = Some(format!(
+                    "write it as `[{path}]` with keys below it, or as an inline table `{{ ... }}`"
+                ));
                 None
             }
         }
     }
 
-    fn take(&mut self, key: &str) -> Option<(&'t Spanned<toml::de::DeString<'i>>, &'t Spanned<DeValue<'i>>)> {
-        let i = self.entries.iter().position(|(k, _)| k.get_ref().as_ref() == key)?;
+    fn take(
+        &mut self,
+        key: &str,
+    ) -> Option<(
+        &'t Spanned<toml::de::DeString<'i>>,
+        &'t Spanned<DeValue<'i>>,
+    )> {
+        let i = self
+            .entries
+            .iter()
+            .position(|(k, _)| k.get_ref().as_ref() == key)?;
         if let Some(u) = self.used.get_mut(i) {
             *u = true;
         }
         self.entries.get(i).copied()
+    }
+
+    /// Whether the table has this key.
+    pub(crate) fn has(&self, key: &str) -> bool {
+        self.entries
+            .iter()
+            .any(|(k, _)| k.get_ref().as_ref() == key)
     }
 
     /// The raw value of a key.
@@ -152,7 +203,7 @@ impl<'t, 'i> TableReader<'t, 'i> {
     /// A required string.
     pub(crate) fn req_str(&mut self, cx: &mut Cx<'_>, key: &str) -> Option<S<String>> {
         let s = self.opt_str(cx, key);
-        if s.is_none() && self.take(key).is_none() {
+        if s.is_none() && !self.has(key) {
             self.missing(cx, key, "a string");
         }
         s
@@ -186,13 +237,19 @@ impl<'t, 'i> TableReader<'t, 'i> {
     pub(crate) fn opt_int(&mut self, cx: &mut Cx<'_>, key: &str) -> Option<S<i64>> {
         let v = self.value(key)?;
         match v.get_ref() {
-            DeValue::Integer(i) => match i64::from_str_radix(i.as_str().replace('_', "").trim_start_matches('+'), i.radix()) {
-                Ok(n) => Some(S::new(n, v.span())),
-                Err(_) => {
-                    cx.error("wrong-type", v.span(), format!("`{}.{key}` is not a whole number that fits in 64 bits", self.path));
-                    None
+            DeValue::Integer(i) => {
+                match i64::from_str_radix(
+                    i.as_str().replace('_', "").trim_start_matches('+'),
+                    i.radix(),
+                ) {
+                    Ok(n) => Some(S::new(n, v.span())),
+                    Err(_) => {
+                        cx.error("wrong-type", v.span(), format!("`{}.{key}` is not a whole number that fits in 64 bits", self.path))
+                        .help = Some("write a whole number between -9223372036854775808 and 9223372036854775807".into());
+                        None
+                    }
                 }
-            },
+            }
             other => {
                 self.wrong(cx, key, v.span(), "an integer", kind_of(other));
                 None
@@ -211,14 +268,29 @@ impl<'t, 'i> TableReader<'t, 'i> {
                     match item.get_ref() {
                         DeValue::String(s) => out.push(S::new(s.to_string(), item.span())),
                         other => {
-                            cx.error("wrong-type", item.span(), format!("the items of `{}.{key}` must be strings, found {}", self.path, kind_of(other)));
+                            cx.error(
+                                "wrong-type",
+                                item.span(),
+                                format!(
+                                    "the items of `{}.{key}` must be strings, found {}",
+                                    self.path,
+                                    kind_of(other)
+                                ),
+                            )
+                            .help = Some("quote each item: `[\"a\", \"b\"]`".into());
                         }
                     }
                 }
                 Some(S::new(out, v.span()))
             }
             other => {
-                self.wrong(cx, key, v.span(), "a string or a list of strings", kind_of(other));
+                self.wrong(
+                    cx,
+                    key,
+                    v.span(),
+                    "a string or a list of strings",
+                    kind_of(other),
+                );
                 None
             }
         }
@@ -245,12 +317,21 @@ impl<'t, 'i> TableReader<'t, 'i> {
     }
 
     pub(crate) fn missing(&self, cx: &mut Cx<'_>, key: &str, what: &str) {
-        cx.error("missing-key", self.span.clone(), format!("`{}` has no `{key}`", self.path))
-            .help = Some(format!("add `{key} = ...` ({what}) to `{}`", self.path));
+        cx.error(
+            "missing-key",
+            self.span.clone(),
+            format!("`{}` has no `{key}`", self.path),
+        )
+        .help = Some(format!("add `{key} = ...` ({what}) to `{}`", self.path));
     }
 
     fn wrong(&self, cx: &mut Cx<'_>, key: &str, span: Range<usize>, expected: &str, found: &str) {
-        cx.error("wrong-type", span, format!("`{}.{key}` must be {expected}, found {found}", self.path));
+        cx.error(
+            "wrong-type",
+            span,
+            format!("`{}.{key}` must be {expected}, found {found}", self.path),
+        )
+        .help = Some(format!("write `{key} = ` followed by {expected}"));
     }
 
     /// Reports every key not read, with the closest known key as help.
@@ -260,8 +341,12 @@ impl<'t, 'i> TableReader<'t, 'i> {
                 let name = k.get_ref().as_ref();
                 let help = did_you_mean(name, known.iter().copied())
                     .unwrap_or_else(|| format!("the keys allowed here are {}", list(known)));
-                cx.error("unknown-key", k.span(), format!("unknown key `{name}` in `{}`", self.path))
-                    .help = Some(help);
+                cx.error(
+                    "unknown-key",
+                    k.span(),
+                    format!("unknown key `{name}` in `{}`", self.path),
+                )
+                .help = Some(help);
             }
         }
     }
@@ -269,5 +354,9 @@ impl<'t, 'i> TableReader<'t, 'i> {
 
 /// `a`, `b` and `c` as a readable list.
 pub(crate) fn list(items: &[&str]) -> String {
-    items.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+    items
+        .iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

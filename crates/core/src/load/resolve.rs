@@ -10,11 +10,11 @@ use rust_decimal::Decimal;
 use super::raw::{RawField, RawMeta, RawPeriod, RawProcedure, RawReason};
 use super::reader::{Cx, Lit, S};
 use crate::expr::{self, Env, Expr, Satisfiability, TrackInfo, Type, Value, VarInfo, VarSlot};
+use crate::model::procedure_index as index;
 use crate::model::{
     Action, Anchor, Document, Fact, Field, Invariant, InvariantKind, Meta, Node, Place, Procedure,
     ReasonRule, Role, State, TimeRule, TimeRuleKind, Track,
 };
-use crate::model::procedure_index as index;
 use crate::time::Period;
 
 use super::diagnostic::did_you_mean;
@@ -35,7 +35,10 @@ pub(crate) struct Spans {
 fn meta(m: &RawMeta) -> Meta {
     Meta {
         id: m.id.v.clone(),
-        title: m.title.as_ref().map_or_else(|| m.id.v.clone(), |t| t.v.clone()),
+        title: m
+            .title
+            .as_ref()
+            .map_or_else(|| m.id.v.clone(), |t| t.v.clone()),
         title_en: m.title_en.as_ref().map(|t| t.v.clone()),
         basis: m.basis.as_ref().map(|t| t.v.clone()),
     }
@@ -57,35 +60,65 @@ fn field_type(cx: &mut Cx<'_>, f: &RawField) -> Option<Type> {
         "date" => Type::Date,
         "enum" => {
             let Some(values) = &f.values else {
-                cx.error("enum-without-values", ty.span.clone(), format!("`{}` is an enum but lists no `values`", f.meta.id.v))
-                    .help = Some("add `values = [\"a\", \"b\"]` listing every value the enum may take".into());
+                cx.error(
+                    "enum-without-values",
+                    ty.span.clone(),
+                    format!("`{}` is an enum but lists no `values`", f.meta.id.v),
+                )
+                .help = Some(
+                    "add `values = [\"a\", \"b\"]` listing every value the enum may take".into(),
+                );
                 return None;
             };
             if values.v.is_empty() {
-                cx.error("enum-without-values", values.span.clone(), format!("enum `{}` has an empty list of values", f.meta.id.v))
-                    .help = Some("list at least one value".into());
+                cx.error(
+                    "enum-without-values",
+                    values.span.clone(),
+                    format!("enum `{}` has an empty list of values", f.meta.id.v),
+                )
+                .help = Some("list at least one value".into());
                 return None;
             }
             let mut seen: Vec<&str> = Vec::new();
             for v in &values.v {
                 if seen.contains(&v.v.as_str()) {
-                    cx.error("duplicate-id", v.span.clone(), format!("enum value `{}` is listed twice", v.v))
-                        .help = Some("remove the second one".into());
+                    cx.error(
+                        "duplicate-id",
+                        v.span.clone(),
+                        format!("enum value `{}` is listed twice", v.v),
+                    )
+                    .help = Some("remove the second one".into());
                 } else {
                     seen.push(&v.v);
                 }
             }
-            Type::Enum(seen.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>().into())
+            Type::Enum(
+                seen.iter()
+                    .map(|s| (*s).to_owned())
+                    .collect::<Vec<_>>()
+                    .into(),
+            )
         }
         other => {
-            let help = did_you_mean(other, TYPES).unwrap_or_else(|| format!("the types are {}", super::reader::list(&TYPES)));
-            cx.error("unknown-type", ty.span.clone(), format!("unknown type `{other}`")).help = Some(help);
+            let help = did_you_mean(other, TYPES)
+                .unwrap_or_else(|| format!("the types are {}", super::reader::list(&TYPES)));
+            cx.error(
+                "unknown-type",
+                ty.span.clone(),
+                format!("unknown type `{other}`"),
+            )
+            .help = Some(help);
             return None;
         }
     };
     if let (Some(values), false) = (&f.values, matches!(parsed, Type::Enum(_))) {
-        cx.error("values-on-non-enum", values.span.clone(), format!("`{}` has `values` but its type is `{}`", f.meta.id.v, ty.v))
-            .help = Some("only `type = \"enum\"` takes `values`; remove them or change the type".into());
+        cx.error(
+            "values-on-non-enum",
+            values.span.clone(),
+            format!("`{}` has `values` but its type is `{}`", f.meta.id.v, ty.v),
+        )
+        .help =
+            Some("only `type = \"enum\"` takes `values`; remove them or change the type".into());
     }
     Some(parsed)
 }
@@ -98,18 +131,35 @@ fn literal(cx: &mut Cx<'_>, lit: &S<Lit>, ty: &Type, what: &str) -> Option<Value
         (Lit::Integer(i), Type::Amount) => Some(Value::Amount(Decimal::from(*i))),
         (Lit::Float(s) | Lit::Str(s), Type::Amount) => s.parse::<Decimal>().ok().map(Value::Amount),
         (Lit::Str(s), Type::Text) => Some(Value::Text(s.as_str().into())),
-        (Lit::Date(s) | Lit::Str(s), Type::Date) => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().map(Value::Date),
-        (Lit::Str(s), Type::Enum(values)) => values.iter().position(|v| v == s).and_then(|i| u16::try_from(i).ok()).map(Value::Enum),
+        (Lit::Date(s) | Lit::Str(s), Type::Date) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+            .ok()
+            .map(Value::Date),
+        (Lit::Str(s), Type::Enum(values)) => values
+            .iter()
+            .position(|v| v == s)
+            .and_then(|i| u16::try_from(i).ok())
+            .map(Value::Enum),
         _ => None,
     };
     if v.is_none() {
-        cx.error("wrong-type", lit.span.clone(), format!("{what} is not a valid {ty}"))
-            .help = Some(match ty {
-                Type::Enum(values) => format!("write one of the values: {}", values.iter().map(|v| format!("\"{v}\"")).collect::<Vec<_>>().join(", ")),
-                Type::Date => "write a date as `2025-10-08`".into(),
-                Type::Amount => "write an amount as a number, e.g. `200` or `3000.50`".into(),
-                other => format!("write a {} value", other.name()),
-            });
+        cx.error(
+            "wrong-type",
+            lit.span.clone(),
+            format!("{what} is not a valid {ty}"),
+        )
+        .help = Some(match ty {
+            Type::Enum(values) => format!(
+                "write one of the values: {}",
+                values
+                    .iter()
+                    .map(|v| format!("\"{v}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Type::Date => "write a date as `2025-10-08`".into(),
+            Type::Amount => "write an amount as a number, e.g. `200` or `3000.50`".into(),
+            other => format!("write a {} value", other.name()),
+        });
     }
     v
 }
@@ -146,8 +196,12 @@ fn period(cx: &mut Cx<'_>, p: &RawPeriod) -> Option<Period> {
     let n = match u32::try_from(p.n.v) {
         Ok(n) if n > 0 => n,
         _ => {
-            cx.error("invalid-period", p.n.span.clone(), format!("a period of {} {} is not allowed", p.n.v, p.unit.v))
-                .help = Some("write a positive whole number".into());
+            cx.error(
+                "invalid-period",
+                p.n.span.clone(),
+                format!("a period of {} {} is not allowed", p.n.v, p.unit.v),
+            )
+            .help = Some("write a positive whole number".into());
             return None;
         }
     };
@@ -195,35 +249,57 @@ fn unknown_place(cx: &mut Cx<'_>, names: &Names, r: &S<String>, what: &str) {
     let help = did_you_mean(&r.v, candidates.iter().map(String::as_str)).unwrap_or_else(|| {
         "a place is a state id (`drafting`) or a track state written `track.state` (`participation.open`)".into()
     });
-    cx.error("unknown-state", r.span.clone(), format!("{what} `{}` is not a declared state", r.v)).help = Some(help);
+    cx.error(
+        "unknown-state",
+        r.span.clone(),
+        format!("{what} `{}` is not a declared state", r.v),
+    )
+    .help = Some(help);
 }
 
 fn index_of(items: &[&str], id: &str) -> Option<usize> {
     items.iter().position(|i| *i == id)
 }
 
-fn unknown(cx: &mut Cx<'_>, code: &'static str, r: &S<String>, what: &str, known: &[&str], declare: &str) {
+fn unknown(
+    cx: &mut Cx<'_>,
+    code: &'static str,
+    r: &S<String>,
+    what: &str,
+    known: &[&str],
+    declare: &str,
+) {
     let help = did_you_mean(&r.v, known.iter().copied()).unwrap_or_else(|| {
         if known.is_empty() {
             format!("declare it under `[{declare}]`")
         } else {
-            format!("declare it under `[{declare}]`, or use one of {}", super::reader::list(known))
+            format!(
+                "declare it under `[{declare}]`, or use one of {}",
+                super::reader::list(known)
+            )
         }
     });
-    cx.error(code, r.span.clone(), format!("unknown {what} `{}`", r.v)).help = Some(help);
+    cx.error(code, r.span.clone(), format!("unknown {what} `{}`", r.v))
+        .help = Some(help);
 }
 
 /// Resolves a raw procedure into the model. Returns `None` when there were errors (they are
 /// in `cx`); warnings do not stop it.
 pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure, Spans)> {
-    let errors_before = cx.diags.iter().filter(|d| d.is_error()).count();
     let h = &raw.header;
-    let mut spans = Spans { header: h.span.clone(), ..Spans::default() };
+    let mut spans = Spans {
+        header: h.span.clone(),
+        ..Spans::default()
+    };
 
     if let Some(v) = &h.version {
         if v.v < 1 || u32::try_from(v.v).is_err() {
-            cx.error("invalid-version", v.span.clone(), format!("version {} is not allowed", v.v))
-                .help = Some("versions are whole numbers from 1 up".into());
+            cx.error(
+                "invalid-version",
+                v.span.clone(),
+                format!("version {} is not allowed", v.v),
+            )
+            .help = Some("versions are whole numbers from 1 up".into());
         }
     }
 
@@ -244,13 +320,31 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
         let required = f.required.as_ref().is_some_and(|r| r.v);
         if required && f.default.is_some() {
             if let Some(d) = &f.default {
-                cx.warning("required-with-default", d.span.clone(), format!("fact `{}` is required, so its default is never used", f.meta.id.v))
-                    .help = Some("remove `default`, or `required = true`".into());
+                cx.warning(
+                    "required-with-default",
+                    d.span.clone(),
+                    format!(
+                        "fact `{}` is required, so its default is never used",
+                        f.meta.id.v
+                    ),
+                )
+                .help = Some("remove `default`, or `required = true`".into());
             }
         }
         let ty = ty.unwrap_or(Type::Bool);
-        env.vars.insert(f.meta.id.v.clone(), VarInfo { slot: VarSlot::Fact(i), ty: ty.clone() });
-        facts.push(Fact { meta: meta(&f.meta), ty, required, default });
+        env.vars.insert(
+            f.meta.id.v.clone(),
+            VarInfo {
+                slot: VarSlot::Fact(i),
+                ty: ty.clone(),
+            },
+        );
+        facts.push(Fact {
+            meta: meta(&f.meta),
+            ty,
+            required,
+            default,
+        });
     }
 
     // States and tracks: names first, so that references resolve in any order.
@@ -260,7 +354,11 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
     spans.states = raw.states.iter().map(|s| s.meta.id.span.clone()).collect();
     spans.tracks = raw.tracks.iter().map(|t| t.meta.id.span.clone()).collect();
     spans.actions = raw.actions.iter().map(|a| a.meta.id.span.clone()).collect();
-    spans.track_states = raw.tracks.iter().map(|t| t.states.iter().map(|s| s.id.span.clone()).collect()).collect();
+    spans.track_states = raw
+        .tracks
+        .iter()
+        .map(|t| t.states.iter().map(|s| s.id.span.clone()).collect())
+        .collect();
 
     for a in &raw.actions {
         if state_ids.contains(&a.meta.id.v.as_str()) {
@@ -270,24 +368,64 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
     }
     for t in &raw.tracks {
         if env.vars.contains_key(&t.meta.id.v) {
-            cx.error("duplicate-id", t.meta.id.span.clone(), format!("`{}` is both a fact and a track", t.meta.id.v))
-                .help = Some("guards read facts and tracks by the same bare name: rename one".into());
+            cx.error(
+                "duplicate-id",
+                t.meta.id.span.clone(),
+                format!("`{}` is both a fact and a track", t.meta.id.v),
+            )
+            .help = Some("guards read facts and tracks by the same bare name: rename one".into());
         }
     }
 
     let names = Names {
-        states: state_ids.iter().enumerate().map(|(i, s)| ((*s).to_owned(), i)).collect(),
-        tracks: track_ids.iter().enumerate().map(|(i, s)| ((*s).to_owned(), i)).collect(),
-        track_states: raw.tracks.iter().map(|t| t.states.iter().enumerate().map(|(i, s)| (s.id.v.clone(), i)).collect()).collect(),
-        actions: action_ids.iter().enumerate().map(|(i, s)| ((*s).to_owned(), i)).collect(),
+        states: state_ids
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ((*s).to_owned(), i))
+            .collect(),
+        tracks: track_ids
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ((*s).to_owned(), i))
+            .collect(),
+        track_states: raw
+            .tracks
+            .iter()
+            .map(|t| {
+                t.states
+                    .iter()
+                    .enumerate()
+                    .map(|(i, s)| (s.id.v.clone(), i))
+                    .collect()
+            })
+            .collect(),
+        actions: action_ids
+            .iter()
+            .enumerate()
+            .map(|(i, s)| ((*s).to_owned(), i))
+            .collect(),
     };
 
     for (i, t) in raw.tracks.iter().enumerate() {
-        let states: Arc<[String]> = t.states.iter().map(|s| s.id.v.clone()).collect::<Vec<_>>().into();
-        env.tracks.insert(t.meta.id.v.clone(), TrackInfo { index: i, states });
+        let states: Arc<[String]> = t
+            .states
+            .iter()
+            .map(|s| s.id.v.clone())
+            .collect::<Vec<_>>()
+            .into();
+        env.tracks
+            .insert(t.meta.id.v.clone(), TrackInfo { index: i, states });
     }
-    env.actions = names.actions.iter().map(|(k, v)| (k.clone(), *v)).collect::<BTreeMap<_, _>>();
-    env.documents = doc_ids.iter().enumerate().map(|(i, d)| ((*d).to_owned(), i)).collect();
+    env.actions = names
+        .actions
+        .iter()
+        .map(|(k, v)| (k.clone(), *v))
+        .collect::<BTreeMap<_, _>>();
+    env.documents = doc_ids
+        .iter()
+        .enumerate()
+        .map(|(i, d)| ((*d).to_owned(), i))
+        .collect();
 
     // Header references.
     let initial = match &h.initial {
@@ -296,7 +434,14 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             match names.states.get(&i.v) {
                 Some(s) => Some(*s),
                 None => {
-                    unknown(cx, "unknown-state", i, "initial state", &state_ids, "states");
+                    unknown(
+                        cx,
+                        "unknown-state",
+                        i,
+                        "initial state",
+                        &state_ids,
+                        "states",
+                    );
                     None
                 }
             }
@@ -309,13 +454,24 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             Some(s) => {
                 if let Some(flag) = terminal.get_mut(*s) {
                     if *flag {
-                        cx.error("duplicate-id", t.span.clone(), format!("terminal state `{}` is listed twice", t.v))
-                            .help = Some("remove the second one".into());
+                        cx.error(
+                            "duplicate-id",
+                            t.span.clone(),
+                            format!("terminal state `{}` is listed twice", t.v),
+                        )
+                        .help = Some("remove the second one".into());
                     }
                     *flag = true;
                 }
             }
-            None => unknown(cx, "unknown-state", t, "terminal state", &state_ids, "states"),
+            None => unknown(
+                cx,
+                "unknown-state",
+                t,
+                "terminal state",
+                &state_ids,
+                "states",
+            ),
         }
     }
 
@@ -343,39 +499,80 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             }
         }
         if !tracks.is_empty() && terminal.get(si).copied().unwrap_or(false) {
-            cx.error("terminal-with-tracks", s.meta.id.span.clone(), format!("terminal state `{}` has tracks", s.meta.id.v))
-                .help = Some("nothing happens in a terminal state: move the tracks to a state before it".into());
+            cx.error(
+                "terminal-with-tracks",
+                s.meta.id.span.clone(),
+                format!("terminal state `{}` has tracks", s.meta.id.v),
+            )
+            .help = Some(
+                "nothing happens in a terminal state: move the tracks to a state before it".into(),
+            );
         }
-        states.push(State { meta: meta(&s.meta), tracks, terminal: terminal.get(si).copied().unwrap_or(false) });
+        states.push(State {
+            meta: meta(&s.meta),
+            tracks,
+            terminal: terminal.get(si).copied().unwrap_or(false),
+        });
     }
 
     let mut tracks = Vec::new();
     for (ti, t) in raw.tracks.iter().enumerate() {
         let tstate_ids = ids(&t.states, |s| s.id.v.as_str());
         if tstate_ids.is_empty() {
-            cx.error("empty-track", t.meta.id.span.clone(), format!("track `{}` has no states", t.meta.id.v))
-                .help = Some(format!("add `[tracks.{}.states]` with at least an initial and a final state", t.meta.id.v));
+            cx.error(
+                "empty-track",
+                t.meta.id.span.clone(),
+                format!("track `{}` has no states", t.meta.id.v),
+            )
+            .help = Some(format!(
+                "add `[tracks.{}.states]` with at least an initial and a final state",
+                t.meta.id.v
+            ));
         }
         let p = match parent.get(ti).copied().flatten() {
             Some(p) => p,
             None => {
-                cx.warning("unused-track", t.meta.id.span.clone(), format!("track `{}` runs in no state", t.meta.id.v))
-                    .help = Some(format!("list it in a state: `tracks = [\"{}\"]`", t.meta.id.v));
+                cx.warning(
+                    "unused-track",
+                    t.meta.id.span.clone(),
+                    format!("track `{}` runs in no state", t.meta.id.v),
+                )
+                .help = Some(format!(
+                    "list it in a state: `tracks = [\"{}\"]`",
+                    t.meta.id.v
+                ));
                 usize::MAX
             }
         };
-        let initial = t.initial.as_ref().and_then(|i| match index_of(&tstate_ids, &i.v) {
-            Some(x) => Some(x),
-            None => {
-                unknown(cx, "unknown-state", i, &format!("initial state of track `{}`:", t.meta.id.v), &tstate_ids, &format!("tracks.{}.states", t.meta.id.v));
-                None
-            }
-        });
+        let initial = t
+            .initial
+            .as_ref()
+            .and_then(|i| match index_of(&tstate_ids, &i.v) {
+                Some(x) => Some(x),
+                None => {
+                    unknown(
+                        cx,
+                        "unknown-state",
+                        i,
+                        &format!("initial state of track `{}`:", t.meta.id.v),
+                        &tstate_ids,
+                        &format!("tracks.{}.states", t.meta.id.v),
+                    );
+                    None
+                }
+            });
         let mut finals = Vec::new();
         for f in &t.finals {
             match index_of(&tstate_ids, &f.v) {
                 Some(x) => finals.push(x),
-                None => unknown(cx, "unknown-state", f, &format!("final state of track `{}`:", t.meta.id.v), &tstate_ids, &format!("tracks.{}.states", t.meta.id.v)),
+                None => unknown(
+                    cx,
+                    "unknown-state",
+                    f,
+                    &format!("final state of track `{}`:", t.meta.id.v),
+                    &tstate_ids,
+                    &format!("tracks.{}.states", t.meta.id.v),
+                ),
             }
         }
         let mut track_env = env.clone();
@@ -402,8 +599,12 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
         let mut from = Vec::new();
         if let Some(f) = &a.from {
             if f.v.is_empty() {
-                cx.error("missing-key", f.span.clone(), format!("action `{aid}` is taken from no state"))
-                    .help = Some("list at least one state in `from`".into());
+                cx.error(
+                    "missing-key",
+                    f.span.clone(),
+                    format!("action `{aid}` is taken from no state"),
+                )
+                .help = Some("list at least one state in `from`".into());
             }
             for r in &f.v {
                 match names.place(&r.v) {
@@ -433,17 +634,25 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             Place::Track { track, .. } => Some(*track),
         };
         let track = from.first().and_then(machine);
-        let mixed = from.iter().any(|p| machine(p) != track) || to.as_ref().is_some_and(|p| machine(p) != track);
+        let mixed = from.iter().any(|p| machine(p) != track)
+            || to.as_ref().is_some_and(|p| machine(p) != track);
         if mixed && !from.is_empty() {
-            let span = a.to.as_ref().map_or_else(|| a.meta.id.span.clone(), |t| t.span.clone());
+            let span =
+                a.to.as_ref()
+                    .map_or_else(|| a.meta.id.span.clone(), |t| t.span.clone());
             cx.error("mixed-machines", span, format!("action `{aid}` mixes states of different machines"))
                 .help = Some("an action moves within the main machine (`drafting` → `legality_review`) or within one track (`participation.open` → `participation.closed`)".into());
         }
         let mut by = Vec::new();
         if let Some(b) = &a.by {
             if b.v.is_empty() {
-                cx.warning("no-role", b.span.clone(), format!("no role may take action `{aid}`"))
-                    .help = Some("list the roles that may take it in `by`, or remove the action".into());
+                cx.warning(
+                    "no-role",
+                    b.span.clone(),
+                    format!("no role may take action `{aid}`"),
+                )
+                .help =
+                    Some("list the roles that may take it in `by`, or remove the action".into());
             }
             for r in &b.v {
                 match index_of(&role_ids, &r.v) {
@@ -456,15 +665,32 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
         for d in &a.documents {
             match index_of(&doc_ids, &d.v) {
                 Some(x) => documents.push(x),
-                None => unknown(cx, "unknown-document", d, "document kind", &doc_ids, "documents"),
+                None => unknown(
+                    cx,
+                    "unknown-document",
+                    d,
+                    "document kind",
+                    &doc_ids,
+                    "documents",
+                ),
             }
         }
         let mut payload = Vec::new();
         let mut action_env = env.clone();
         for (pi, f) in a.payload.iter().enumerate() {
             let ty = field_type(cx, f).unwrap_or(Type::Bool);
-            action_env.vars.insert(format!("payload.{}", f.meta.id.v), VarInfo { slot: VarSlot::Payload(pi), ty: ty.clone() });
-            payload.push(Field { meta: meta(&f.meta), ty, required: f.required.as_ref().is_some_and(|r| r.v) });
+            action_env.vars.insert(
+                format!("payload.{}", f.meta.id.v),
+                VarInfo {
+                    slot: VarSlot::Payload(pi),
+                    ty: ty.clone(),
+                },
+            );
+            payload.push(Field {
+                meta: meta(&f.meta),
+                ty,
+                required: f.required.as_ref().is_some_and(|r| r.v),
+            });
         }
         let when = a.when.as_ref().and_then(|g| {
             let e = compile(cx, g, &action_env, &Type::Bool)?;
@@ -474,7 +700,10 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
         let mut sets = Vec::new();
         for (fact, value) in &a.sets {
             match env.vars.get(&fact.v) {
-                Some(VarInfo { slot: VarSlot::Fact(fi), ty }) => {
+                Some(VarInfo {
+                    slot: VarSlot::Fact(fi),
+                    ty,
+                }) => {
                     if let Some(e) = compile(cx, value, &action_env, ty) {
                         sets.push((*fi, e));
                     }
@@ -486,14 +715,35 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             }
         }
         let reason = match &a.reason {
-            None | Some(S { v: RawReason::Always(false), .. }) => ReasonRule::Optional,
-            Some(S { v: RawReason::Always(true), .. }) => ReasonRule::Required,
-            Some(S { v: RawReason::When(g), .. }) => match compile(cx, g, &action_env, &Type::Bool) {
+            None
+            | Some(S {
+                v: RawReason::Always(false),
+                ..
+            }) => ReasonRule::Optional,
+            Some(S {
+                v: RawReason::Always(true),
+                ..
+            }) => ReasonRule::Required,
+            Some(S {
+                v: RawReason::When(g),
+                ..
+            }) => match compile(cx, g, &action_env, &Type::Bool) {
                 Some(e) => ReasonRule::RequiredWhen(e),
                 None => ReasonRule::Optional,
             },
         };
-        actions.push(Action { meta: meta(&a.meta), from, to, track, by, when, documents, payload, sets, reason });
+        actions.push(Action {
+            meta: meta(&a.meta),
+            from,
+            to,
+            track,
+            by,
+            when,
+            documents,
+            payload,
+            sets,
+            reason,
+        });
     }
 
     // Time rules.
@@ -506,13 +756,20 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             (Some(p), None) => (TimeRuleKind::AtLeast, p),
             (None, Some(p)) => (TimeRuleKind::Within, p),
             (Some(_), Some(w)) => {
-                cx.error("invalid-period", w.span.clone(), format!("time rule `{tid}` is both a minimum and a deadline"))
-                    .help = Some("write two time rules, one with `at_least` and one with `within`".into());
+                cx.error(
+                    "invalid-period",
+                    w.span.clone(),
+                    format!("time rule `{tid}` is both a minimum and a deadline"),
+                )
+                .help =
+                    Some("write two time rules, one with `at_least` and one with `within`".into());
                 continue;
             }
             (None, None) => continue,
         };
-        let Some(period) = p.v.as_ref().and_then(|p| period(cx, p)) else { continue };
+        let Some(period) = p.v.as_ref().and_then(|p| period(cx, p)) else {
+            continue;
+        };
         let after = t.after.as_ref().and_then(|r| {
             if let Some(a) = names.actions.get(&r.v) {
                 return Some(Anchor::Action(*a));
@@ -538,8 +795,13 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
         let mut restrained = Vec::new();
         if let Some(list) = &t.actions {
             if list.v.is_empty() {
-                cx.error("missing-key", list.span.clone(), format!("time rule `{tid}` names no action"))
-                    .help = Some("list the actions it restrains (`at_least`) or expects (`within`)".into());
+                cx.error(
+                    "missing-key",
+                    list.span.clone(),
+                    format!("time rule `{tid}` names no action"),
+                )
+                .help =
+                    Some("list the actions it restrains (`at_least`) or expects (`within`)".into());
             }
             for r in &list.v {
                 match names.actions.get(&r.v) {
@@ -555,16 +817,33 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
         });
         let below_with_reason = t.below_with_reason.as_ref().is_some_and(|b| b.v);
         if let (Some(b), TimeRuleKind::Within) = (&t.below_with_reason, kind) {
-            cx.error("misplaced-option", b.span.clone(), "`below_with_reason` applies only to minimum periods (`at_least`)")
-                .help = Some("remove it, or make the rule `at_least`".into());
+            cx.error(
+                "misplaced-option",
+                b.span.clone(),
+                "`below_with_reason` applies only to minimum periods (`at_least`)",
+            )
+            .help = Some("remove it, or make the rule `at_least`".into());
         }
         let strict = t.strict.as_ref().is_some_and(|b| b.v);
         if let (Some(s), TimeRuleKind::AtLeast) = (&t.strict, kind) {
-            cx.error("misplaced-option", s.span.clone(), "`strict` applies only to deadlines (`within`)")
-                .help = Some("a minimum period always refuses an early action; remove `strict`".into());
+            cx.error(
+                "misplaced-option",
+                s.span.clone(),
+                "`strict` applies only to deadlines (`within`)",
+            )
+            .help = Some("a minimum period always refuses an early action; remove `strict`".into());
         }
         let Some(after) = after else { continue };
-        time_rules.push(TimeRule { meta: meta(&t.meta), kind, period, after, actions: restrained, unless, below_with_reason, strict });
+        time_rules.push(TimeRule {
+            meta: meta(&t.meta),
+            kind,
+            period,
+            after,
+            actions: restrained,
+            unless,
+            below_with_reason,
+            strict,
+        });
     }
 
     // Invariants.
@@ -583,8 +862,14 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
         }
         let mut known: Vec<&str> = state_ids.clone();
         known.extend(action_ids.iter().copied());
-        let help = did_you_mean(&r.v, known.iter().copied()).unwrap_or_else(|| "name a state or an action of the main machine".into());
-        cx.error("unknown-reference", r.span.clone(), format!("`{}` is neither a state nor an action", r.v)).help = Some(help);
+        let help = did_you_mean(&r.v, known.iter().copied())
+            .unwrap_or_else(|| "name a state or an action of the main machine".into());
+        cx.error(
+            "unknown-reference",
+            r.span.clone(),
+            format!("`{}` is neither a state nor an action", r.v),
+        )
+        .help = Some(help);
         None
     };
     for inv in &raw.invariants {
@@ -609,14 +894,17 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             }
         };
         if let Some(kind) = kind {
-            invariants.push(Invariant { meta: meta(&inv.meta), kind });
+            invariants.push(Invariant {
+                meta: meta(&inv.meta),
+                kind,
+            });
         } else {
             spans.invariants.pop();
         }
     }
 
-    let errors_after = cx.diags.iter().filter(|d| d.is_error()).count();
-    if errors_after > errors_before {
+    // Any error so far (here or while reading the file) leaves no model to check further.
+    if cx.diags.iter().any(|d| d.is_error()) {
         return None;
     }
     let initial = initial?;
@@ -626,14 +914,28 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
         version,
         initial,
         roles: raw.roles.iter().map(|r| Role { meta: meta(r) }).collect(),
-        documents: raw.documents.iter().map(|d| Document { meta: meta(d) }).collect(),
+        documents: raw
+            .documents
+            .iter()
+            .map(|d| Document { meta: meta(d) })
+            .collect(),
         facts,
         states,
         tracks,
         actions,
         time_rules,
         invariants,
-        index: index(&role_ids, &doc_ids, &raw.facts.iter().map(|f| f.meta.id.v.as_str()).collect::<Vec<_>>(), &state_ids, &track_ids, &action_ids),
+        index: index(
+            &role_ids,
+            &doc_ids,
+            &raw.facts
+                .iter()
+                .map(|f| f.meta.id.v.as_str())
+                .collect::<Vec<_>>(),
+            &state_ids,
+            &track_ids,
+            &action_ids,
+        ),
     };
     Some((procedure, spans))
 }

@@ -324,12 +324,19 @@ impl Procedure {
     /// The id of a place: `drafting`, or `participation.open` for a track state.
     pub fn place_id(&self, place: Place) -> String {
         match place {
-            Place::State(s) => self.states.get(s).map(|s| s.meta.id.clone()).unwrap_or_default(),
+            Place::State(s) => self
+                .states
+                .get(s)
+                .map(|s| s.meta.id.clone())
+                .unwrap_or_default(),
             Place::Track { track, state } => match self.tracks.get(track) {
                 Some(t) => format!(
                     "{}.{}",
                     t.meta.id,
-                    t.states.get(state).map(|s| s.id.as_str()).unwrap_or_default()
+                    t.states
+                        .get(state)
+                        .map(|s| s.id.as_str())
+                        .unwrap_or_default()
                 ),
                 None => String::new(),
             },
@@ -371,7 +378,12 @@ pub(crate) fn procedure_index(
     tracks: &[&str],
     actions: &[&str],
 ) -> Index {
-    let map = |ids: &[&str]| ids.iter().enumerate().map(|(i, s)| ((*s).to_owned(), i)).collect();
+    let map = |ids: &[&str]| {
+        ids.iter()
+            .enumerate()
+            .map(|(i, s)| ((*s).to_owned(), i))
+            .collect()
+    };
     Index {
         roles: map(roles),
         documents: map(documents),

@@ -18,7 +18,10 @@ impl RuleSet {
 
     /// Adds a procedure; returns it back if that id and version are already present.
     pub fn insert(&mut self, procedure: Procedure) -> Result<(), Procedure> {
-        let versions = self.procedures.entry(procedure.meta.id.clone()).or_default();
+        let versions = self
+            .procedures
+            .entry(procedure.meta.id.clone())
+            .or_default();
         if versions.contains_key(&procedure.version) {
             return Err(procedure);
         }
@@ -37,7 +40,9 @@ impl RuleSet {
 
     /// The newest version of every procedure, by id.
     pub fn latest(&self) -> impl Iterator<Item = &Arc<Procedure>> {
-        self.procedures.values().filter_map(|v| v.values().next_back())
+        self.procedures
+            .values()
+            .filter_map(|v| v.values().next_back())
     }
 
     /// Every version of every procedure.

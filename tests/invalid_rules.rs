@@ -1,0 +1,93 @@
+//! The corpus of invalid rule files: one file per kind of error and warning the language can
+//! give, each ending with the diagnostics it must produce, written by hand as
+//! `# expect: <severity> <code> <line>:<column>`. The test asserts that loading the file gives
+//! exactly these diagnostics (no more, no fewer) and that each has a message and a help line.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use fazhi_core::load::{SourceFile, load};
+
+fn expectations(text: &str) -> BTreeSet<String> {
+    text.lines()
+        .filter_map(|l| l.strip_prefix("# expect: "))
+        .map(|s| s.trim().to_owned())
+        .collect()
+}
+
+#[test]
+fn every_invalid_file_gives_exactly_its_expected_diagnostics() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/invalid");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 20,
+        "the corpus should hold at least 20 files, found {}",
+        files.len()
+    );
+    let mut failures = Vec::new();
+    let mut codes = BTreeSet::new();
+    for path in &files {
+        let text = std::fs::read_to_string(path).unwrap();
+        let expected = expectations(&text);
+        assert!(
+            !expected.is_empty(),
+            "{} has no `# expect:` line",
+            path.display()
+        );
+        let loaded = load(&[SourceFile::new(path.display().to_string(), text)]);
+        let got: BTreeSet<String> = loaded
+            .diagnostics
+            .iter()
+            .map(|d| format!("{} {} {}:{}", d.severity, d.code, d.line, d.column))
+            .collect();
+        for d in &loaded.diagnostics {
+            if d.message.is_empty() || d.help.is_none() {
+                failures.push(format!(
+                    "{}: `{}` lacks a message or a help line",
+                    path.display(),
+                    d.code
+                ));
+            }
+            codes.insert(d.code);
+        }
+        if got != expected {
+            failures.push(format!(
+                "{}\n  expected: {expected:?}\n  got:      {got:?}\n{}",
+                path.display(),
+                loaded
+                    .diagnostics
+                    .iter()
+                    .map(|d| format!("    {}", d.to_plain()))
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            ));
+        }
+        // A file whose only diagnostics are warnings still loads.
+        let only_warnings = loaded.diagnostics.iter().all(|d| !d.is_error());
+        assert_eq!(
+            only_warnings,
+            !loaded.rules.is_empty(),
+            "{}",
+            path.display()
+        );
+    }
+    assert!(
+        failures.is_empty(),
+        "{} file(s) differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+    // The file name is the code it is about: each file shows its own kind of diagnostic.
+    for path in &files {
+        let stem = path.file_stem().unwrap().to_str().unwrap();
+        assert!(
+            codes.contains(stem),
+            "no diagnostic with code `{stem}` was produced"
+        );
+    }
+}
