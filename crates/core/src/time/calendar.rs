@@ -123,7 +123,11 @@ impl YearBits {
             covered,
         };
         if let Some(jan1) = NaiveDate::from_yo_opt(year, 1) {
-            for (i, d) in jan1.iter_days().take_while(|d| d.year() == year).enumerate() {
+            for (i, d) in jan1
+                .iter_days()
+                .take_while(|d| d.year() == year)
+                .enumerate()
+            {
                 if !is_weekend(d) {
                     bits.set(i, true);
                 }

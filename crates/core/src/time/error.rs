@@ -152,7 +152,7 @@ pub enum CalendarError {
     /// crosses New Year, such as 2018-12-30 to 2019-01-01 in the 2019 notice).
     #[error(
         "{}holiday `{holiday}`: {date} is not in {year}: a calendar file holds one year's notice; fix the year of the date, \
-         or move it to the file of its own year (only a holiday block that contains 1 January or 31 December may reach into the neighbouring year)",
+         or move it to the file of its own year (only a holiday block that contains 1 January or 31 December may reach into the last or first week of the neighbouring year)",
         prefix(.at)
     )]
     #[diagnostic(code(fazhi::calendar::date_outside_year))]

@@ -123,9 +123,10 @@ pub(crate) fn parse_year(source: &str) -> Result<YearTable, CalendarError> {
             .iter_days()
             .take_while(|d| *d <= to)
             .map(|d| {
-                let at = if d == from {
+                // A day inside the block is reported at the end that is out of the year, if any.
+                let at = if d == from || (d != to && d.year() != year && from.year() != year) {
                     from_at
-                } else if d == to {
+                } else if d == to || (d.year() != year && to.year() != year) {
                     to_at
                 } else {
                     off_at
@@ -165,15 +166,21 @@ pub(crate) fn parse_year(source: &str) -> Result<YearTable, CalendarError> {
 }
 
 /// Whether `date` may be listed in the calendar for `year` by a holiday whose days off are
-/// `off`: a date of `year` always; a date of the neighbouring year only when the block
-/// crosses New Year into it. The 2019 notice (国办发明电〔2018〕15号) is such a case: New
-/// Year off 2018-12-30 to 2019-01-01, make-up working day Saturday 2018-12-29.
+/// `off`: a date of `year` always; a date in the last week of the year before (from 25
+/// December) only when the block contains 1 January, and in the first week of the year after
+/// (to 7 January) only when it contains 31 December. The 2019 notice (国办发明电〔2018〕15号)
+/// is such a case: New Year off 2018-12-30 to 2019-01-01, make-up working day Sat 2018-12-29.
 fn in_reach(year: i32, date: NaiveDate, off: &[Placed]) -> bool {
     let has = |m: u32, d: u32| {
         NaiveDate::from_ymd_opt(year, m, d).is_some_and(|x| off.iter().any(|(o, _)| *o == x))
     };
+    let near = |y: i32, m: u32, d: u32, before: bool| {
+        NaiveDate::from_ymd_opt(y, m, d).is_some_and(|x| if before { date >= x } else { date <= x })
+    };
     let y = date.year();
-    y == year || (y == year - 1 && has(1, 1)) || (y == year + 1 && has(12, 31))
+    y == year
+        || (y == year - 1 && has(1, 1) && near(y, 12, 25, true))
+        || (y == year + 1 && has(12, 31) && near(y, 1, 7, false))
 }
 
 /// The checks every year table passes, from a file or built in code: names given, days off
