@@ -935,6 +935,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             &state_ids,
             &track_ids,
             &action_ids,
+            &raw.tracks.iter().map(|t| t.states.len()).collect::<Vec<_>>(),
         ),
     };
     Some((procedure, spans))

@@ -290,6 +290,11 @@ pub(crate) struct Index {
     pub(crate) states: HashMap<String, usize>,
     pub(crate) tracks: HashMap<String, usize>,
     pub(crate) actions: HashMap<String, usize>,
+    /// For each track, the index of its first state in the flat place numbering, which
+    /// puts the main states first and then each track's states.
+    pub(crate) track_offsets: Vec<usize>,
+    /// How many places there are in the flat numbering.
+    pub(crate) places: usize,
 }
 
 impl Procedure {
@@ -342,6 +347,22 @@ impl Procedure {
             },
         }
     }
+    /// The number of a place in one flat numbering of all places (main states first, then
+    /// each track's states), for per-place tables in cases.
+    pub fn place_number(&self, place: Place) -> usize {
+        match place {
+            Place::State(s) => s,
+            Place::Track { track, state } => self.index.track_offsets.get(track).map_or(usize::MAX, |o| o + state),
+        }
+    }
+    /// How many places there are in [`Procedure::place_number`]'s numbering.
+    pub fn place_count(&self) -> usize {
+        self.index.places
+    }
+    /// The ids of a procedure's action by index (empty string when out of range).
+    pub fn action_id(&self, action: usize) -> &str {
+        self.actions.get(action).map_or("", |a| a.meta.id.as_str())
+    }
     /// Whether a state is terminal.
     pub fn is_terminal(&self, state: usize) -> bool {
         self.states.get(state).is_some_and(|s| s.terminal)
@@ -377,6 +398,7 @@ pub(crate) fn procedure_index(
     states: &[&str],
     tracks: &[&str],
     actions: &[&str],
+    track_sizes: &[usize],
 ) -> Index {
     let map = |ids: &[&str]| {
         ids.iter()
@@ -384,7 +406,15 @@ pub(crate) fn procedure_index(
             .map(|(i, s)| ((*s).to_owned(), i))
             .collect()
     };
+    let mut track_offsets = Vec::with_capacity(track_sizes.len());
+    let mut places = states.len();
+    for n in track_sizes {
+        track_offsets.push(places);
+        places += n;
+    }
     Index {
+        track_offsets,
+        places,
         roles: map(roles),
         documents: map(documents),
         facts: map(facts),

@@ -1,1 +1,19 @@
-//! runtime
+//! Cases: open, decide, apply, explain refusals, list deadlines and available actions, and
+//! keep the hash chain.
+//!
+//! Everything here is pure: the time of every command is an argument and the calendar is
+//! passed in. A case is the fold of its events, so replaying them rebuilds it exactly.
+
+mod case;
+mod command;
+mod deadline;
+mod decide;
+mod event;
+mod refusal;
+
+pub use case::{ApplyError, Case, CaseView};
+pub use command::{Actor, Command, DocumentRef, Opening};
+pub use deadline::{Deadline, DeadlineStatus};
+pub use decide::{ActionOption, payload_schema};
+pub use event::{BrokenLink, Event, EventBody, GENESIS, Recorded, sha256_hex, verify};
+pub use refusal::{Reason, ReasonKind, Refusal};

@@ -1,0 +1,567 @@
+//! A case: the state of one matter moving through a procedure, as the fold of its events.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::command::{DocumentRef, Opening};
+use super::event::{Event, EventBody, GENESIS, Recorded};
+use super::refusal::{Reason, ReasonKind, Refusal};
+use crate::expr::{EvalContext, Type, Value, VarSlot};
+use crate::model::{Action, Anchor, Place, Procedure, RuleSet};
+use crate::time::cst_start_of_day;
+
+/// An event that does not fit the case it is applied to (a corrupt or foreign history).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApplyError {
+    /// The event belongs to another case.
+    #[error("event {seq} belongs to case `{found}`, not `{expected}`")]
+    WrongCase {
+        /// The event's position.
+        seq: u64,
+        /// This case.
+        expected: String,
+        /// The event's case.
+        found: String,
+    },
+    /// The event is not the next one.
+    #[error("event {found} cannot follow event {}", expected.saturating_sub(1))]
+    OutOfSequence {
+        /// The position expected.
+        expected: u64,
+        /// The event's position.
+        found: u64,
+    },
+    /// The history does not start with an opening, or has a second one.
+    #[error("event {seq}: {problem}")]
+    BadHistory {
+        /// The event's position.
+        seq: u64,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The event names a procedure version that is not loaded.
+    #[error("procedure `{procedure}` version {version} is not loaded")]
+    UnknownProcedure {
+        /// The procedure's id.
+        procedure: String,
+        /// The version.
+        version: u32,
+    },
+    /// The event names an action the procedure lacks, or its payload does not fit.
+    #[error("event {seq}: {problem}")]
+    Invalid {
+        /// The event's position.
+        seq: u64,
+        /// What is wrong.
+        problem: String,
+    },
+}
+
+/// One matter moving through one version of a procedure.
+///
+/// A case is the fold of its events: [`Case::open`] gives the first, [`Case::decide`] each
+/// next one (or a [`Refusal`]), and [`Case::apply`] moves the case on. Replaying the events of
+/// a case with [`Case::replay`] rebuilds it exactly.
+#[derive(Debug, Clone)]
+pub struct Case {
+    pub(crate) procedure: Arc<Procedure>,
+    pub(crate) id: String,
+    pub(crate) title: String,
+    pub(crate) seq: u64,
+    pub(crate) state: usize,
+    /// Per track: its current state while the case is in the track's parent state and the
+    /// track runs; `None` otherwise.
+    pub(crate) tracks: Vec<Option<usize>>,
+    pub(crate) facts: Vec<Option<Value>>,
+    /// Per place (see [`Procedure::place_number`]): when the case last entered it.
+    pub(crate) entered: Vec<Option<DateTime<Utc>>>,
+    /// Per action: when it was last taken.
+    pub(crate) taken: Vec<Option<DateTime<Utc>>>,
+    /// Per document kind: whether one is on file.
+    pub(crate) on_file: Vec<bool>,
+    pub(crate) opened_at: DateTime<Utc>,
+    pub(crate) last_at: DateTime<Utc>,
+    pub(crate) head: String,
+}
+
+impl PartialEq for Case {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.procedure, &other.procedure)
+            && self.id == other.id
+            && self.title == other.title
+            && self.seq == other.seq
+            && self.state == other.state
+            && self.tracks == other.tracks
+            && self.facts == other.facts
+            && self.entered == other.entered
+            && self.taken == other.taken
+            && self.on_file == other.on_file
+            && self.opened_at == other.opened_at
+            && self.last_at == other.last_at
+            && self.head == other.head
+    }
+}
+
+/// What guards read while a command is decided or an event applied.
+pub(crate) struct Ctx<'a> {
+    pub(crate) case: &'a Case,
+    pub(crate) payload: &'a [Option<Value>],
+    pub(crate) documents: &'a [DocumentRef],
+}
+
+impl EvalContext for Ctx<'_> {
+    fn var(&self, slot: VarSlot) -> Option<&Value> {
+        match slot {
+            VarSlot::Fact(i) => self.case.facts.get(i)?.as_ref(),
+            VarSlot::Payload(i) => self.payload.get(i)?.as_ref(),
+        }
+    }
+    fn track_state(&self, track: usize) -> Option<usize> {
+        self.case.tracks.get(track).copied().flatten()
+    }
+    fn track_done(&self, track: usize) -> bool {
+        match self.track_state(track) {
+            None => true,
+            Some(s) => self.case.procedure.tracks.get(track).is_some_and(|t| t.is_final(s)),
+        }
+    }
+    fn attached(&self, document: usize) -> bool {
+        let Some(kind) = self.case.procedure.documents.get(document) else { return false };
+        self.documents.iter().any(|d| d.kind == kind.meta.id)
+    }
+    fn on_file(&self, document: usize) -> bool {
+        self.case.on_file.get(document).copied().unwrap_or(false) || self.attached(document)
+    }
+    fn taken(&self, action: usize) -> bool {
+        self.case.taken.get(action).is_some_and(Option::is_some)
+    }
+}
+
+/// Reads a JSON object against a list of typed fields. Unknown fields, missing required
+/// ones and values of the wrong type are reasons; `prefix` names them (`payload.` or `facts.`).
+pub(crate) fn decode_fields<'f>(
+    fields: impl ExactSizeIterator<Item = (&'f str, &'f Type, bool)> + Clone,
+    json: &serde_json::Value,
+    prefix: &str,
+    reasons: &mut Vec<Reason>,
+) -> Vec<Option<Value>> {
+    let mut out = vec![None; fields.len()];
+    let empty = serde_json::Map::new();
+    let obj = match json {
+        serde_json::Value::Object(o) => o,
+        serde_json::Value::Null => &empty,
+        other => {
+            let mut r = Reason::new(ReasonKind::PayloadInvalid, format!("`{}` must be a JSON object, found {}", prefix.trim_end_matches('.'), json_kind(other)));
+            r.field = Some(prefix.trim_end_matches('.').to_owned());
+            reasons.push(r);
+            return out;
+        }
+    };
+    for (key, value) in obj {
+        let Some(i) = fields.clone().position(|(id, _, _)| id == key) else {
+            let known: Vec<&str> = fields.clone().map(|(id, _, _)| id).collect();
+            let hint = crate::load::did_you_mean(key, known.iter().copied())
+                .map(|h| format!(" ({h})"))
+                .unwrap_or_default();
+            let mut r = Reason::new(ReasonKind::PayloadInvalid, format!("unknown field `{prefix}{key}`{hint}"));
+            r.field = Some(format!("{prefix}{key}"));
+            reasons.push(r);
+            continue;
+        };
+        let Some((_, ty, _)) = fields.clone().nth(i) else { continue };
+        if value.is_null() {
+            continue;
+        }
+        match Value::from_json(ty, value) {
+            Ok(v) => {
+                if let Some(slot) = out.get_mut(i) {
+                    *slot = Some(v);
+                }
+            }
+            Err(e) => {
+                let mut r = Reason::new(ReasonKind::PayloadInvalid, format!("`{prefix}{key}`: {e}"));
+                r.field = Some(format!("{prefix}{key}"));
+                reasons.push(r);
+            }
+        }
+    }
+    for ((id, _, required), value) in fields.zip(&out) {
+        if required && value.is_none() && !obj.contains_key(id) {
+            let mut r = Reason::new(ReasonKind::PayloadInvalid, format!("`{prefix}{id}` is required"));
+            r.field = Some(format!("{prefix}{id}"));
+            reasons.push(r);
+        }
+    }
+    out
+}
+
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+/// A document digest is 64 lowercase hex digits.
+pub(crate) fn valid_digest(s: &str) -> bool {
+    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+}
+
+impl Case {
+    /// Opens a case on a procedure: validates the initial facts (every required fact given,
+    /// no unknown fact, each of its declared type) and gives the first event.
+    pub fn open(procedure: &Arc<Procedure>, opening: Opening) -> Result<(Case, Event), Refusal> {
+        let mut reasons = Vec::new();
+        let p = procedure.as_ref();
+        decode_fields(
+            p.facts.iter().map(|f| (f.meta.id.as_str(), &f.ty, f.required)),
+            &opening.facts,
+            "facts.",
+            &mut reasons,
+        );
+        if opening.case.is_empty() {
+            let mut r = Reason::new(ReasonKind::PayloadInvalid, "the case needs an id");
+            r.field = Some("case".into());
+            reasons.push(r);
+        }
+        if !reasons.is_empty() {
+            return Err(Refusal { action: "open".into(), reasons });
+        }
+        let event = Event {
+            case: opening.case,
+            seq: 0,
+            body: EventBody::Opened {
+                procedure: p.meta.id.clone(),
+                version: p.version,
+                title: opening.title,
+                facts: opening.facts,
+            },
+            actor: opening.actor,
+            at: opening.at,
+            imported: opening.imported,
+            prev_hash: GENESIS.to_owned(),
+        };
+        let case = Case::from_opening(procedure.clone(), &event).map_err(|e| Refusal {
+            action: "open".into(),
+            reasons: vec![Reason::new(ReasonKind::PayloadInvalid, e.to_string())],
+        })?;
+        Ok((case, event))
+    }
+
+    /// The case as it is right after its opening event (not yet hashed: see [`Case::record`]).
+    fn from_opening(procedure: Arc<Procedure>, event: &Event) -> Result<Case, ApplyError> {
+        let EventBody::Opened { title, facts, .. } = &event.body else {
+            return Err(ApplyError::BadHistory { seq: event.seq, problem: "a case's history must start with its opening".into() });
+        };
+        if event.seq != 0 {
+            return Err(ApplyError::OutOfSequence { expected: 0, found: event.seq });
+        }
+        let p = procedure.as_ref();
+        let mut reasons = Vec::new();
+        let given = decode_fields(p.facts.iter().map(|f| (f.meta.id.as_str(), &f.ty, f.required)), facts, "facts.", &mut reasons);
+        if let Some(r) = reasons.first() {
+            return Err(ApplyError::Invalid { seq: 0, problem: r.message.clone() });
+        }
+        let facts = given
+            .into_iter()
+            .zip(&p.facts)
+            .map(|(v, f)| v.or_else(|| f.default.clone()))
+            .collect();
+        let mut case = Case {
+            id: event.case.clone(),
+            title: title.clone(),
+            seq: 1,
+            state: p.initial,
+            tracks: vec![None; p.tracks.len()],
+            facts,
+            entered: vec![None; p.place_count()],
+            taken: vec![None; p.actions.len()],
+            on_file: vec![false; p.documents.len()],
+            opened_at: event.at,
+            last_at: event.at,
+            head: GENESIS.to_owned(),
+            procedure: procedure.clone(),
+        };
+        case.enter(procedure.initial, event.at, &[], &[]);
+        Ok(case)
+    }
+
+    /// Enters a main state: records the time and starts its tracks (those whose condition
+    /// holds now).
+    fn enter(&mut self, state: usize, at: DateTime<Utc>, payload: &[Option<Value>], documents: &[DocumentRef]) {
+        let procedure = self.procedure.clone();
+        for t in self.tracks.iter_mut() {
+            *t = None;
+        }
+        self.state = state;
+        if let Some(e) = self.entered.get_mut(state) {
+            *e = Some(at);
+        }
+        let Some(s) = procedure.states.get(state) else { return };
+        for &ti in &s.tracks {
+            let Some(track) = procedure.tracks.get(ti) else { continue };
+            let active = match &track.active_if {
+                None => true,
+                Some(cond) => cond.holds(&Ctx { case: self, payload, documents }),
+            };
+            if active {
+                if let Some(slot) = self.tracks.get_mut(ti) {
+                    *slot = Some(track.initial);
+                }
+                let n = procedure.place_number(Place::Track { track: ti, state: track.initial });
+                if let Some(e) = self.entered.get_mut(n) {
+                    *e = Some(at);
+                }
+            }
+        }
+    }
+
+    /// Moves the case on by one event. The event must be the next one of this case; it is
+    /// applied as recorded, without deciding again (use [`Case::decide`] to check a command).
+    pub fn apply(&mut self, event: &Event) -> Result<(), ApplyError> {
+        if event.case != self.id {
+            return Err(ApplyError::WrongCase { seq: event.seq, expected: self.id.clone(), found: event.case.clone() });
+        }
+        if event.seq != self.seq {
+            return Err(ApplyError::OutOfSequence { expected: self.seq, found: event.seq });
+        }
+        let EventBody::Action { action, payload, documents, .. } = &event.body else {
+            return Err(ApplyError::BadHistory { seq: event.seq, problem: "a case is opened only once".into() });
+        };
+        let procedure = self.procedure.clone();
+        let Some((ai, a)) = procedure.action(action) else {
+            return Err(ApplyError::Invalid { seq: event.seq, problem: format!("procedure `{}` version {} has no action `{action}`", procedure.meta.id, procedure.version) });
+        };
+        let mut reasons = Vec::new();
+        let values = decode_fields(a.payload.iter().map(|f| (f.meta.id.as_str(), &f.ty, false)), payload, "payload.", &mut reasons);
+        if let Some(r) = reasons.first() {
+            return Err(ApplyError::Invalid { seq: event.seq, problem: r.message.clone() });
+        }
+        self.apply_action(ai, a, &values, documents, event.at);
+        self.seq += 1;
+        self.last_at = event.at;
+        Ok(())
+    }
+
+    fn apply_action(&mut self, ai: usize, a: &Action, payload: &[Option<Value>], documents: &[DocumentRef], at: DateTime<Utc>) {
+        // Facts are set from the values before the action, all at once.
+        if !a.sets.is_empty() {
+            let ctx = Ctx { case: self, payload, documents };
+            let new: Vec<(usize, Option<Value>)> = a.sets.iter().map(|(f, e)| (*f, e.eval(&ctx))).collect();
+            for (f, v) in new {
+                if let Some(slot) = self.facts.get_mut(f) {
+                    *slot = v;
+                }
+            }
+        }
+        for d in documents {
+            if let Some(i) = self.procedure.document(&d.kind) {
+                if let Some(slot) = self.on_file.get_mut(i) {
+                    *slot = true;
+                }
+            }
+        }
+        if let Some(t) = self.taken.get_mut(ai) {
+            *t = Some(at);
+        }
+        match a.to {
+            Some(Place::State(s)) => self.enter(s, at, payload, documents),
+            Some(place @ Place::Track { track, state }) => {
+                if let Some(slot) = self.tracks.get_mut(track) {
+                    *slot = Some(state);
+                }
+                let n = self.procedure.place_number(place);
+                if let Some(e) = self.entered.get_mut(n) {
+                    *e = Some(at);
+                }
+            }
+            None => {}
+        }
+    }
+
+    /// Applies an event and adds it to the hash chain: sets its `prev_hash` to the case's head,
+    /// serialises it, hashes the bytes, and makes that the new head. This is what a store
+    /// appends.
+    pub fn record(&mut self, mut event: Event) -> Result<Recorded, ApplyError> {
+        event.prev_hash = self.head.clone();
+        if event.seq == 0 {
+            return Err(ApplyError::BadHistory { seq: 0, problem: "record the opening with `Case::open_recorded`".into() });
+        }
+        self.apply(&event)?;
+        let recorded = Recorded::new(event);
+        self.head = recorded.hash.clone();
+        Ok(recorded)
+    }
+
+    /// Opens a case and records its opening event in the hash chain.
+    pub fn open_recorded(procedure: &Arc<Procedure>, opening: Opening) -> Result<(Case, Recorded), Refusal> {
+        let (mut case, event) = Case::open(procedure, opening)?;
+        let recorded = Recorded::new(event);
+        case.head = recorded.hash.clone();
+        Ok((case, recorded))
+    }
+
+    /// Rebuilds a case from its history, on the procedure version its opening names. The head
+    /// is the hash of the last event's bytes ([`Event::to_bytes`]).
+    pub fn replay<'e>(rules: &RuleSet, events: impl IntoIterator<Item = &'e Event>) -> Result<Case, ApplyError> {
+        let mut events = events.into_iter();
+        let Some(first) = events.next() else {
+            return Err(ApplyError::BadHistory { seq: 0, problem: "the history is empty".into() });
+        };
+        let EventBody::Opened { procedure, version, .. } = &first.body else {
+            return Err(ApplyError::BadHistory { seq: first.seq, problem: "a case's history must start with its opening".into() });
+        };
+        let Some(p) = rules.get(procedure, Some(*version)) else {
+            return Err(ApplyError::UnknownProcedure { procedure: procedure.clone(), version: *version });
+        };
+        let mut case = Case::from_opening(p.clone(), first)?;
+        case.head = super::event::sha256_hex(&first.to_bytes());
+        for e in events {
+            case.apply(e)?;
+            case.head = super::event::sha256_hex(&e.to_bytes());
+        }
+        Ok(case)
+    }
+
+    /// The case's id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+    /// The procedure version the case runs on.
+    pub fn procedure(&self) -> &Arc<Procedure> {
+        &self.procedure
+    }
+    /// How many events the case has; the `seq` of the next one.
+    pub fn seq(&self) -> u64 {
+        self.seq
+    }
+    /// The current main state's id.
+    pub fn state(&self) -> &str {
+        self.procedure.states.get(self.state).map_or("", |s| s.meta.id.as_str())
+    }
+    /// Whether the case has reached a terminal state.
+    pub fn is_closed(&self) -> bool {
+        self.procedure.is_terminal(self.state)
+    }
+    /// The state of each running track: `(track, state)`.
+    pub fn track_states(&self) -> Vec<(&str, &str)> {
+        self.tracks
+            .iter()
+            .enumerate()
+            .filter_map(|(ti, s)| {
+                let t = self.procedure.tracks.get(ti)?;
+                let st = t.states.get((*s)?)?;
+                Some((t.meta.id.as_str(), st.id.as_str()))
+            })
+            .collect()
+    }
+    /// A fact's value, rendered as JSON; `None` when it is unset or unknown.
+    pub fn fact(&self, id: &str) -> Option<serde_json::Value> {
+        let (i, f) = self.procedure.fact(id)?;
+        self.facts.get(i)?.as_ref().map(|v| v.to_json(&f.ty))
+    }
+    /// The hash of the last recorded event ([`GENESIS`] before any).
+    pub fn head(&self) -> &str {
+        &self.head
+    }
+    /// When the case was opened.
+    pub fn opened_at(&self) -> DateTime<Utc> {
+        self.opened_at
+    }
+    /// When its last event happened.
+    pub fn last_at(&self) -> DateTime<Utc> {
+        self.last_at
+    }
+
+    /// When the period of a time rule starts, if it has started.
+    pub(crate) fn anchor_time(&self, anchor: Anchor) -> Option<DateTime<Utc>> {
+        match anchor {
+            Anchor::Action(a) => self.taken.get(a).copied().flatten(),
+            Anchor::Entered(p) => self.entered.get(self.procedure.place_number(p)).copied().flatten(),
+            Anchor::Date(f) => match self.facts.get(f)? {
+                Some(Value::Date(d)) => Some(cst_start_of_day(*d)),
+                _ => None,
+            },
+        }
+    }
+
+    /// Whether the case is at a place.
+    pub(crate) fn at_place(&self, place: Place) -> bool {
+        match place {
+            Place::State(s) => self.state == s,
+            Place::Track { track, state } => self.tracks.get(track) == Some(&Some(state)),
+        }
+    }
+
+    /// The case in its stable JSON form.
+    pub fn view(&self) -> CaseView {
+        let p = self.procedure.as_ref();
+        CaseView {
+            id: self.id.clone(),
+            title: self.title.clone(),
+            procedure: p.meta.id.clone(),
+            procedure_version: p.version,
+            seq: self.seq,
+            state: self.state().to_owned(),
+            closed: self.is_closed(),
+            tracks: self
+                .track_states()
+                .into_iter()
+                .map(|(t, s)| (t.to_owned(), s.to_owned()))
+                .collect(),
+            facts: p
+                .facts
+                .iter()
+                .zip(&self.facts)
+                .map(|(f, v)| (f.meta.id.clone(), v.as_ref().map_or(serde_json::Value::Null, |v| v.to_json(&f.ty))))
+                .collect(),
+            documents: p
+                .documents
+                .iter()
+                .zip(&self.on_file)
+                .filter(|(_, on)| **on)
+                .map(|(d, _)| d.meta.id.clone())
+                .collect(),
+            opened_at: self.opened_at,
+            last_at: self.last_at,
+            head: self.head.clone(),
+        }
+    }
+}
+
+/// A case in its stable JSON form.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CaseView {
+    /// The case's id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// The procedure's id.
+    pub procedure: String,
+    /// The procedure version it runs on.
+    pub procedure_version: u32,
+    /// How many events it has (the `expected_seq` of the next append).
+    pub seq: u64,
+    /// The current state.
+    pub state: String,
+    /// Whether it has reached a terminal state.
+    pub closed: bool,
+    /// Running tracks and their states.
+    pub tracks: std::collections::BTreeMap<String, String>,
+    /// Facts by id (`null` when unset).
+    pub facts: std::collections::BTreeMap<String, serde_json::Value>,
+    /// The kinds of document on file.
+    pub documents: Vec<String>,
+    /// When it was opened.
+    pub opened_at: DateTime<Utc>,
+    /// When its last event happened.
+    pub last_at: DateTime<Utc>,
+    /// The hash of its last recorded event.
+    pub head: String,
+}

@@ -1,0 +1,125 @@
+//! Deadlines: every running or past time rule of a case, with its due time and status.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::Serialize;
+
+use super::case::{Case, Ctx};
+use super::decide::anchor_name;
+use crate::model::TimeRuleKind;
+use crate::time::{Calendar, Period};
+
+/// Where a time rule stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeadlineStatus {
+    /// A deadline whose action was taken in time (or late, when not strict: see `late`), or a
+    /// minimum period that has run.
+    Met,
+    /// Still running.
+    Pending,
+    /// A deadline that has passed with none of its actions taken.
+    Overdue,
+    /// The rule's exception (`unless`) holds.
+    Waived,
+}
+
+/// One time rule as it applies to a case now.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Deadline {
+    /// The time rule's id.
+    pub rule: String,
+    /// Its title.
+    pub title: String,
+    /// Its basis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
+    /// A minimum period or a deadline.
+    pub kind: TimeRuleKind,
+    /// The period.
+    pub period: Period,
+    /// What it is counted from, and when that happened.
+    pub after: String,
+    /// When the period started.
+    pub from: DateTime<Utc>,
+    /// For a deadline, when it ends; for a minimum, from when the actions are allowed.
+    pub due: DateTime<Utc>,
+    /// For a period in days, its last day (CST).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_day: Option<NaiveDate>,
+    /// The actions it restrains or expects.
+    pub actions: Vec<String>,
+    /// Where it stands at the time asked.
+    pub status: DeadlineStatus,
+    /// For a met deadline: whether the action came after the due time.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub late: bool,
+    /// Whether the due time was counted on a calendar year that is not covered (weekends only).
+    pub provisional: bool,
+}
+
+impl Case {
+    /// Every time rule whose period has started, with its due time and its status at `now`.
+    /// A closed case lists only the deadlines that were met.
+    pub fn deadlines(&self, now: DateTime<Utc>, calendar: &Calendar) -> Vec<Deadline> {
+        let p = self.procedure.as_ref();
+        let ctx = Ctx { case: self, payload: &[], documents: &[] };
+        let mut out = Vec::new();
+        for rule in &p.time_rules {
+            let Some(from) = self.anchor_time(rule.after) else { continue };
+            let taken_since = rule
+                .actions
+                .iter()
+                .filter_map(|a| self.taken.get(*a).copied().flatten())
+                .filter(|t| *t >= from)
+                .min();
+            let (due, last_day, provisional) = match rule.kind {
+                TimeRuleKind::AtLeast => {
+                    let e = calendar.earliest(from, rule.period);
+                    (e.value, None, e.provisional)
+                }
+                TimeRuleKind::Within => {
+                    let d = calendar.deadline(from, rule.period);
+                    let last = (!matches!(rule.period, Period::Hours(_))).then_some(d.value.last_day);
+                    (d.value.at, last, d.provisional)
+                }
+            };
+            let waived = rule.unless.as_ref().is_some_and(|u| u.holds(&ctx));
+            let (status, late) = match (rule.kind, taken_since) {
+                _ if waived => (DeadlineStatus::Waived, false),
+                (TimeRuleKind::Within, Some(t)) => (DeadlineStatus::Met, t >= due),
+                (TimeRuleKind::Within, None) if now >= due => (DeadlineStatus::Overdue, false),
+                (TimeRuleKind::Within, None) => (DeadlineStatus::Pending, false),
+                (TimeRuleKind::AtLeast, _) if now >= due || taken_since.is_some() => (DeadlineStatus::Met, false),
+                (TimeRuleKind::AtLeast, _) => (DeadlineStatus::Pending, false),
+            };
+            if self.is_closed() && status != DeadlineStatus::Met {
+                continue;
+            }
+            out.push(Deadline {
+                rule: rule.meta.id.clone(),
+                title: rule.meta.title.clone(),
+                basis: rule.meta.basis.clone(),
+                kind: rule.kind,
+                period: rule.period,
+                after: anchor_name(self, rule.after),
+                from,
+                due,
+                last_day,
+                actions: rule.actions.iter().map(|a| p.action_id(*a).to_owned()).collect(),
+                status,
+                late,
+                provisional,
+            });
+        }
+        out
+    }
+
+    /// The earliest due time among the deadlines (`within`) still pending or overdue at `now`.
+    pub fn next_due(&self, now: DateTime<Utc>, calendar: &Calendar) -> Option<DateTime<Utc>> {
+        self.deadlines(now, calendar)
+            .into_iter()
+            .filter(|d| d.kind == TimeRuleKind::Within && matches!(d.status, DeadlineStatus::Pending | DeadlineStatus::Overdue))
+            .map(|d| d.due)
+            .min()
+    }
+}

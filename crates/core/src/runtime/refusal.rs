@@ -1,0 +1,120 @@
+//! Refusals: every reason an action may not be taken now, each with its article and the data
+//! needed to act.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::expr::Falsity;
+
+/// The kind of an unmet condition. Stable: clients match on it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReasonKind {
+    /// The procedure has no action with this id.
+    UnknownAction,
+    /// The case is not in a state the action may be taken from (or has ended).
+    WrongState,
+    /// None of the actor's roles may take the action.
+    RoleNotAllowed,
+    /// The action's guard does not hold.
+    GuardFalse,
+    /// The payload (or, when opening, the facts) does not fit the schema.
+    PayloadInvalid,
+    /// A required document is not attached, or an attached one is malformed.
+    DocumentMissing,
+    /// A minimum period has not run yet.
+    TooEarly,
+    /// A strict deadline has passed.
+    TooLate,
+    /// A reason must be recorded (always, under a condition, or to go below a
+    /// "generally at least" period).
+    ReasonMissing,
+    /// The command's time is before the case's last event.
+    OutOfOrder,
+}
+
+/// One unmet condition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Reason {
+    /// What kind of condition.
+    pub kind: ReasonKind,
+    /// What is wrong, for people.
+    pub message: String,
+    /// The article the condition comes from, when the rule file gives it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
+    /// The time rule, for `too_early`, `too_late` and a `reason_missing` that comes from one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
+    /// The case's current state, for `wrong_state`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// The states the action may be taken from, for `wrong_state`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub expected: Vec<String>,
+    /// The roles that may take the action, for `role_not_allowed`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
+    /// The parts of the guard that were not true, with the values they read.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed: Vec<Falsity>,
+    /// The payload field or fact, for `payload_invalid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+    /// The document kind, for `document_missing`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub document: Option<String>,
+    /// From when the action is allowed, for `too_early` (and for a `reason_missing` that a
+    /// recorded reason would waive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_from: Option<DateTime<Utc>>,
+    /// When the deadline passed, for `too_late`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due: Option<DateTime<Utc>>,
+    /// Whether a date above was counted on a calendar year that is not covered (weekends only).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub provisional: bool,
+}
+
+impl Reason {
+    pub(crate) fn new(kind: ReasonKind, message: impl Into<String>) -> Self {
+        Reason {
+            kind,
+            message: message.into(),
+            basis: None,
+            rule: None,
+            state: None,
+            expected: Vec::new(),
+            roles: Vec::new(),
+            failed: Vec::new(),
+            field: None,
+            document: None,
+            allowed_from: None,
+            due: None,
+            provisional: false,
+        }
+    }
+
+    pub(crate) fn basis(mut self, basis: Option<&String>) -> Self {
+        self.basis = basis.cloned();
+        self
+    }
+}
+
+/// Why a command was refused: every unmet condition, not only the first. A refused command
+/// changes nothing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, thiserror::Error)]
+#[error("action `{action}` refused: {}", reasons.iter().map(|r| r.message.as_str()).collect::<Vec<_>>().join("; "))]
+pub struct Refusal {
+    /// The action asked for (`open` when opening a case).
+    pub action: String,
+    /// Every unmet condition.
+    pub reasons: Vec<Reason>,
+}
+
+impl Refusal {
+    /// The kinds of the reasons, in order.
+    pub fn kinds(&self) -> Vec<ReasonKind> {
+        self.reasons.iter().map(|r| r.kind).collect()
+    }
+}
