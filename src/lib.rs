@@ -2,5 +2,7 @@
 
 pub use fazhi_core as core;
 
+pub mod calendars;
+pub mod cmd_calendar;
 pub mod cmd_check;
 pub mod files;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use fazhi::cmd_check;
+use fazhi::{cmd_calendar, cmd_check};
 
 /// fazhi: a rules engine for statutory administrative procedures.
 #[derive(Debug, Parser)]
@@ -17,11 +17,14 @@ struct Cli {
 enum Command {
     /// Load every procedure below the paths and report every error and warning.
     Check(cmd_check::CheckArgs),
+    /// Working days and holidays from the State Council's notices.
+    #[command(subcommand)]
+    Calendar(cmd_calendar::CalendarCmd),
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match cli.command {
+    match Cli::parse().command {
         Command::Check(args) => cmd_check::run(&args),
+        Command::Calendar(cmd) => cmd_calendar::run(cmd),
     }
 }

@@ -520,6 +520,8 @@ impl Calendar {
     /// The last day of a period of `n` calendar days starting on `date` (not counted): `date + n`,
     /// rolled forward to the next working day if it is not one (CPL Art. 85). Use it for
     /// deadlines; a minimum period does not roll (see [`earliest`](Self::earliest)).
+    /// Provisional when `date + n` or a day it rolls over is in an uncovered year (the days
+    /// in between are not looked at).
     pub fn add_days(&self, date: NaiveDate, n: u32) -> Reckoned<NaiveDate> {
         match date.checked_add_days(Days::new(u64::from(n))) {
             Some(last) => self.roll_forward(last),

@@ -1,0 +1,200 @@
+//! `fazhi calendar`: reckon working days and show a year's holidays from the calendar files.
+
+use crate::calendars::load_calendar_dir;
+use chrono::NaiveDate;
+use clap::{ArgGroup, Args, Subcommand};
+use fazhi_core::time::{Calendar, Reckoned};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Where the calendar files are.
+#[derive(Debug, Clone, Args)]
+pub struct CalendarDir {
+    /// Directory of the calendar files, one `<year>.toml` per year.
+    #[arg(
+        long = "calendars",
+        value_name = "DIR",
+        default_value = "rules/calendars"
+    )]
+    pub calendars: PathBuf,
+}
+
+/// `fazhi calendar` subcommands.
+#[derive(Debug, Clone, Subcommand)]
+pub enum CalendarCmd {
+    /// Print the last day of a period that starts on DATE (not counted), as YYYY-MM-DD.
+    ///
+    /// With --workdays N: the N-th working day after DATE. With --days N: DATE + N, rolled
+    /// forward past rest days (CPL Art. 85). A result that depends on a year with no calendar
+    /// file is still printed, and stderr says it is provisional.
+    #[command(group(ArgGroup::new("length").required(true).args(["workdays", "days"])))]
+    Add {
+        /// The day the period starts (not counted), as YYYY-MM-DD.
+        #[arg(value_parser = parse_date)]
+        date: NaiveDate,
+        /// Count N working days.
+        #[arg(long, value_name = "N")]
+        workdays: Option<u32>,
+        /// Count N calendar days, rolled forward to a working day.
+        #[arg(long, value_name = "N")]
+        days: Option<u32>,
+        /// The calendar files.
+        #[command(flatten)]
+        dir: CalendarDir,
+    },
+    /// List a year's days off and make-up working days by holiday, and the notice cited.
+    Show {
+        /// The year, e.g. 2025.
+        year: i32,
+        /// The calendar files.
+        #[command(flatten)]
+        dir: CalendarDir,
+    },
+}
+
+/// Parses a command-line date; the message is what clap prints after "invalid value".
+fn parse_date(s: &str) -> Result<NaiveDate, String> {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .map_err(|e| format!("`{s}` is not a date ({e}): write it as YYYY-MM-DD, e.g. 2025-01-24"))
+}
+
+/// Runs a `fazhi calendar` subcommand: exit 0 on success, 1 when the calendar cannot be
+/// loaded or does not cover the year asked for. (Bad arguments exit 2, from clap.)
+pub fn run(cmd: CalendarCmd) -> ExitCode {
+    match cmd {
+        CalendarCmd::Add {
+            date,
+            workdays,
+            days,
+            dir,
+        } => with_calendar(&dir.calendars, |cal| {
+            add(cal, &dir.calendars, date, workdays, days)
+        }),
+        CalendarCmd::Show { year, dir } => {
+            with_calendar(&dir.calendars, |cal| show(cal, &dir.calendars, year))
+        }
+    }
+}
+
+fn with_calendar(dir: &Path, f: impl FnOnce(&Calendar) -> ExitCode) -> ExitCode {
+    match load_calendar_dir(dir) {
+        Ok(cal) => f(&cal),
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn add(
+    cal: &Calendar,
+    dir: &Path,
+    date: NaiveDate,
+    workdays: Option<u32>,
+    days: Option<u32>,
+) -> ExitCode {
+    // The first day looked at, and the result.
+    let (first, r): (NaiveDate, Reckoned<NaiveDate>) = match (workdays, days) {
+        (Some(n), _) => (
+            date.succ_opt().unwrap_or(date),
+            cal.add_working_days(date, n),
+        ),
+        (None, Some(n)) => (
+            date.checked_add_days(chrono::Days::new(u64::from(n)))
+                .unwrap_or(NaiveDate::MAX),
+            cal.add_days(date, n),
+        ),
+        // clap's ArgGroup requires one of the two.
+        (None, None) => {
+            eprintln!("error: give --workdays <N> or --days <N>");
+            return ExitCode::from(2);
+        }
+    };
+    println!("{}", r.value.format("%Y-%m-%d"));
+    if r.provisional {
+        let ranges = cal.uncovered_years(first, r.value);
+        let count: i64 = ranges
+            .iter()
+            .map(|y| i64::from(*y.end()) - i64::from(*y.start()) + 1)
+            .sum();
+        let years: Vec<String> = ranges
+            .iter()
+            .map(|y| {
+                if y.start() == y.end() {
+                    y.start().to_string()
+                } else {
+                    format!("{} to {}", y.start(), y.end())
+                }
+            })
+            .collect();
+        let last = cal
+            .last_covered_day()
+            .map_or_else(|| "none".to_owned(), |d| d.to_string());
+        let (is, them) = if count == 1 {
+            ("is", "that year")
+        } else {
+            ("are", "those years")
+        };
+        eprintln!(
+            "warning: provisional: {} {is} not covered by the calendars in `{}` (last covered day: {last}); \
+             days there were counted with weekends only, without holidays or make-up working days. \
+             Add the State Council's holiday notice for {them} as `<year>.toml` there.",
+            years.join(", "),
+            dir.display(),
+        );
+    }
+    ExitCode::SUCCESS
+}
+
+fn show(cal: &Calendar, dir: &Path, year: i32) -> ExitCode {
+    let Some(table) = cal.year(year) else {
+        let covered: Vec<String> = cal.years().map(|t| t.year.to_string()).collect();
+        eprintln!(
+            "error: {year} is not covered by the calendars in `{}` (covered: {}): add `{year}.toml` there from the State Council's holiday notice for {year}",
+            dir.display(),
+            covered.join(", ")
+        );
+        return ExitCode::from(1);
+    };
+    let day = |d: &NaiveDate| d.format("%Y-%m-%d %a").to_string();
+    println!("{year}: {}", table.notice);
+    if let Some(source) = &table.source {
+        println!("source: {source}");
+    }
+    for h in &table.holidays {
+        println!();
+        println!("{}", h.name);
+        let n = h.days_off.len();
+        let contiguous = h
+            .days_off
+            .windows(2)
+            .all(|w| matches!(w, [a, b] if a.succ_opt() == Some(*b)));
+        let plural = if n == 1 { "" } else { "s" };
+        match (h.days_off.first(), h.days_off.last()) {
+            (Some(a), Some(b)) if contiguous && n > 1 => {
+                println!(
+                    "  days off:             {} to {} ({n} day{plural})",
+                    day(a),
+                    day(b)
+                );
+            }
+            _ => {
+                let all: Vec<String> = h.days_off.iter().map(day).collect();
+                println!(
+                    "  days off:             {} ({n} day{plural})",
+                    all.join(", ")
+                );
+            }
+        }
+        let make_up: Vec<String> = h.make_up_days.iter().map(day).collect();
+        println!(
+            "  make-up working days: {}",
+            if make_up.is_empty() {
+                "none".to_owned()
+            } else {
+                make_up.join(", ")
+            }
+        );
+    }
+    ExitCode::SUCCESS
+}
