@@ -222,14 +222,14 @@ pub fn prove_before(p: &Procedure, first: Node, then: Node) -> Result<(), Path> 
             if then == Node::Action(action) {
                 return Err(path_to(&prev, s, Some(Step { action, state: to })));
             }
-            if let Some(seen_to) = seen.get_mut(to) {
-                if !*seen_to {
-                    *seen_to = true;
-                    if let Some(pv) = prev.get_mut(to) {
-                        *pv = Some((s, action));
-                    }
-                    queue.push_back(to);
+            if let Some(seen_to) = seen.get_mut(to)
+                && !*seen_to
+            {
+                *seen_to = true;
+                if let Some(pv) = prev.get_mut(to) {
+                    *pv = Some((s, action));
                 }
+                queue.push_back(to);
             }
         }
     }
@@ -239,8 +239,5 @@ pub fn prove_before(p: &Procedure, first: Node, then: Node) -> Result<(), Path> 
 /// A shortest path from the initial state that ends by taking `action` (for counterexamples).
 pub fn path_to_action(p: &Procedure, action: usize) -> Option<Path> {
     // Reuse the search with nothing blocked: a `first` that can never match.
-    match prove_before(p, Node::Action(usize::MAX), Node::Action(action)) {
-        Err(path) => Some(path),
-        Ok(()) => None,
-    }
+    prove_before(p, Node::Action(usize::MAX), Node::Action(action)).err()
 }

@@ -106,7 +106,7 @@ fn load_with_span(
 }
 
 fn sort(diags: &mut [Diagnostic]) {
-    diags.sort_by(|a, b| (a.line, a.column).cmp(&(b.line, b.column)));
+    diags.sort_by_key(|a| (a.line, a.column));
 }
 
 /// Loads every file into one rule set. A second file with the same procedure id and version
@@ -117,7 +117,7 @@ pub fn load(files: &[SourceFile]) -> Loaded {
         let (procedure, mut diags) = load_with_span(file);
         if let Some((p, header)) = procedure {
             let (id, version) = (p.meta.id.clone(), p.version);
-            if loaded.rules.insert(p).is_err() {
+            if !loaded.rules.insert(p) {
                 diags.push(
                     Diagnostic::new(
                         Severity::Error,

@@ -254,21 +254,21 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
     let mut top = TableReader::new(root, root_span.clone(), "the file");
     let mut raw = RawProcedure::default();
 
-    if let Some(lang) = top.opt_int(cx, "language") {
-        if lang.v != LANGUAGE_VERSION {
-            cx.error(
-                "unsupported-language",
-                lang.span,
-                format!(
-                    "this fazhi reads rule language version {LANGUAGE_VERSION}, not {}",
-                    lang.v
-                ),
-            )
-            .help = Some(format!(
-                "write `language = {LANGUAGE_VERSION}`, or use a fazhi that reads version {}",
+    if let Some(lang) = top.opt_int(cx, "language")
+        && lang.v != LANGUAGE_VERSION
+    {
+        cx.error(
+            "unsupported-language",
+            lang.span,
+            format!(
+                "this fazhi reads rule language version {LANGUAGE_VERSION}, not {}",
                 lang.v
-            ));
-        }
+            ),
+        )
+        .help = Some(format!(
+            "write `language = {LANGUAGE_VERSION}`, or use a fazhi that reads version {}",
+            lang.v
+        ));
     }
 
     match top.value("procedure") {
@@ -379,25 +379,25 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
         let when = t.opt_str(cx, "when");
         let documents = t.str_list(cx, "documents").map(|s| s.v).unwrap_or_default();
         let mut payload = Vec::new();
-        if let Some(v) = t.value("payload") {
-            if let Some(mut p) = TableReader::of(cx, v, format!("{path}.payload")) {
-                for (fid, fv) in p.entries() {
-                    if let Some(ft) = TableReader::of(cx, fv, format!("{path}.payload.{}", fid.v)) {
-                        payload.push(field(cx, fid, ft, false));
-                    }
+        if let Some(v) = t.value("payload")
+            && let Some(mut p) = TableReader::of(cx, v, format!("{path}.payload"))
+        {
+            for (fid, fv) in p.entries() {
+                if let Some(ft) = TableReader::of(cx, fv, format!("{path}.payload.{}", fid.v)) {
+                    payload.push(field(cx, fid, ft, false));
                 }
             }
         }
         let mut sets = Vec::new();
-        if let Some(v) = t.value("sets") {
-            if let Some(mut s) = TableReader::of(cx, v, format!("{path}.sets")) {
-                for (fact, ev) in s.entries() {
-                    match ev.get_ref() {
-                        DeValue::String(e) => sets.push((fact, S::new(e.to_string(), ev.span()))),
-                        other => {
-                            cx.error("wrong-type", ev.span(), format!("`{path}.sets.{}` must be an expression written as a string, found {}", fact.v, super::reader::kind_of(other)))
+        if let Some(v) = t.value("sets")
+            && let Some(mut s) = TableReader::of(cx, v, format!("{path}.sets"))
+        {
+            for (fact, ev) in s.entries() {
+                match ev.get_ref() {
+                    DeValue::String(e) => sets.push((fact, S::new(e.to_string(), ev.span()))),
+                    other => {
+                        cx.error("wrong-type", ev.span(), format!("`{path}.sets.{}` must be an expression written as a string, found {}", fact.v, super::reader::kind_of(other)))
                                 .help = Some(format!("write `{} = \"payload.{}\"`, or a literal such as `\"true\"`", fact.v, fact.v));
-                        }
                     }
                 }
             }

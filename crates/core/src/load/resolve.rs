@@ -292,15 +292,15 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
         ..Spans::default()
     };
 
-    if let Some(v) = &h.version {
-        if v.v < 1 || u32::try_from(v.v).is_err() {
-            cx.error(
-                "invalid-version",
-                v.span.clone(),
-                format!("version {} is not allowed", v.v),
-            )
-            .help = Some("versions are whole numbers from 1 up".into());
-        }
+    if let Some(v) = &h.version
+        && (v.v < 1 || u32::try_from(v.v).is_err())
+    {
+        cx.error(
+            "invalid-version",
+            v.span.clone(),
+            format!("version {} is not allowed", v.v),
+        )
+        .help = Some("versions are whole numbers from 1 up".into());
     }
 
     // Roles, documents.
@@ -318,18 +318,19 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             _ => None,
         };
         let required = f.required.as_ref().is_some_and(|r| r.v);
-        if required && f.default.is_some() {
-            if let Some(d) = &f.default {
-                cx.warning(
-                    "required-with-default",
-                    d.span.clone(),
-                    format!(
-                        "fact `{}` is required, so its default is never used",
-                        f.meta.id.v
-                    ),
-                )
-                .help = Some("remove `default`, or `required = true`".into());
-            }
+        if required
+            && f.default.is_some()
+            && let Some(d) = &f.default
+        {
+            cx.warning(
+                "required-with-default",
+                d.span.clone(),
+                format!(
+                    "fact `{}` is required, so its default is never used",
+                    f.meta.id.v
+                ),
+            )
+            .help = Some("remove `default`, or `required = true`".into());
         }
         let ty = ty.unwrap_or(Type::Bool);
         env.vars.insert(
@@ -609,11 +610,11 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             for r in &f.v {
                 match names.place(&r.v) {
                     Some(p) => {
-                        if let Place::State(s) = p {
-                            if terminal.get(s).copied().unwrap_or(false) {
-                                cx.error("action-from-terminal", r.span.clone(), format!("action `{aid}` leaves terminal state `{}`", r.v))
+                        if let Place::State(s) = p
+                            && terminal.get(s).copied().unwrap_or(false)
+                        {
+                            cx.error("action-from-terminal", r.span.clone(), format!("action `{aid}` leaves terminal state `{}`", r.v))
                                     .help = Some("a terminal state ends the procedure; make the state non-terminal or remove it from `from`".into());
-                            }
                         }
                         from.push(p);
                     }
@@ -935,7 +936,10 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             &state_ids,
             &track_ids,
             &action_ids,
-            &raw.tracks.iter().map(|t| t.states.len()).collect::<Vec<_>>(),
+            &raw.tracks
+                .iter()
+                .map(|t| t.states.len())
+                .collect::<Vec<_>>(),
         ),
     };
     Some((procedure, spans))

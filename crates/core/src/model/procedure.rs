@@ -352,7 +352,11 @@ impl Procedure {
     pub fn place_number(&self, place: Place) -> usize {
         match place {
             Place::State(s) => s,
-            Place::Track { track, state } => self.index.track_offsets.get(track).map_or(usize::MAX, |o| o + state),
+            Place::Track { track, state } => self
+                .index
+                .track_offsets
+                .get(track)
+                .map_or(usize::MAX, |o| o + state),
         }
     }
     /// How many places there are in [`Procedure::place_number`]'s numbering.

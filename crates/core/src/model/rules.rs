@@ -16,17 +16,18 @@ impl RuleSet {
         RuleSet::default()
     }
 
-    /// Adds a procedure; returns it back if that id and version are already present.
-    pub fn insert(&mut self, procedure: Procedure) -> Result<(), Procedure> {
+    /// Adds a procedure; returns `false` (and keeps the one it has) if that id and version
+    /// are already present.
+    pub fn insert(&mut self, procedure: Procedure) -> bool {
         let versions = self
             .procedures
             .entry(procedure.meta.id.clone())
             .or_default();
         if versions.contains_key(&procedure.version) {
-            return Err(procedure);
+            return false;
         }
         versions.insert(procedure.version, Arc::new(procedure));
-        Ok(())
+        true
     }
 
     /// One version of a procedure, or its newest when `version` is `None`.

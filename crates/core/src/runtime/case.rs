@@ -124,11 +124,18 @@ impl EvalContext for Ctx<'_> {
     fn track_done(&self, track: usize) -> bool {
         match self.track_state(track) {
             None => true,
-            Some(s) => self.case.procedure.tracks.get(track).is_some_and(|t| t.is_final(s)),
+            Some(s) => self
+                .case
+                .procedure
+                .tracks
+                .get(track)
+                .is_some_and(|t| t.is_final(s)),
         }
     }
     fn attached(&self, document: usize) -> bool {
-        let Some(kind) = self.case.procedure.documents.get(document) else { return false };
+        let Some(kind) = self.case.procedure.documents.get(document) else {
+            return false;
+        };
         self.documents.iter().any(|d| d.kind == kind.meta.id)
     }
     fn on_file(&self, document: usize) -> bool {
@@ -153,7 +160,14 @@ pub(crate) fn decode_fields<'f>(
         serde_json::Value::Object(o) => o,
         serde_json::Value::Null => &empty,
         other => {
-            let mut r = Reason::new(ReasonKind::PayloadInvalid, format!("`{}` must be a JSON object, found {}", prefix.trim_end_matches('.'), json_kind(other)));
+            let mut r = Reason::new(
+                ReasonKind::PayloadInvalid,
+                format!(
+                    "`{}` must be a JSON object, found {}",
+                    prefix.trim_end_matches('.'),
+                    json_kind(other)
+                ),
+            );
             r.field = Some(prefix.trim_end_matches('.').to_owned());
             reasons.push(r);
             return out;
@@ -165,12 +179,17 @@ pub(crate) fn decode_fields<'f>(
             let hint = crate::load::did_you_mean(key, known.iter().copied())
                 .map(|h| format!(" ({h})"))
                 .unwrap_or_default();
-            let mut r = Reason::new(ReasonKind::PayloadInvalid, format!("unknown field `{prefix}{key}`{hint}"));
+            let mut r = Reason::new(
+                ReasonKind::PayloadInvalid,
+                format!("unknown field `{prefix}{key}`{hint}"),
+            );
             r.field = Some(format!("{prefix}{key}"));
             reasons.push(r);
             continue;
         };
-        let Some((_, ty, _)) = fields.clone().nth(i) else { continue };
+        let Some((_, ty, _)) = fields.clone().nth(i) else {
+            continue;
+        };
         if value.is_null() {
             continue;
         }
@@ -181,7 +200,8 @@ pub(crate) fn decode_fields<'f>(
                 }
             }
             Err(e) => {
-                let mut r = Reason::new(ReasonKind::PayloadInvalid, format!("`{prefix}{key}`: {e}"));
+                let mut r =
+                    Reason::new(ReasonKind::PayloadInvalid, format!("`{prefix}{key}`: {e}"));
                 r.field = Some(format!("{prefix}{key}"));
                 reasons.push(r);
             }
@@ -189,7 +209,10 @@ pub(crate) fn decode_fields<'f>(
     }
     for ((id, _, required), value) in fields.zip(&out) {
         if required && value.is_none() && !obj.contains_key(id) {
-            let mut r = Reason::new(ReasonKind::PayloadInvalid, format!("`{prefix}{id}` is required"));
+            let mut r = Reason::new(
+                ReasonKind::PayloadInvalid,
+                format!("`{prefix}{id}` is required"),
+            );
             r.field = Some(format!("{prefix}{id}"));
             reasons.push(r);
         }
@@ -210,7 +233,9 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 
 /// A document digest is 64 lowercase hex digits.
 pub(crate) fn valid_digest(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64
+        && s.bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl Case {
@@ -220,7 +245,9 @@ impl Case {
         let mut reasons = Vec::new();
         let p = procedure.as_ref();
         decode_fields(
-            p.facts.iter().map(|f| (f.meta.id.as_str(), &f.ty, f.required)),
+            p.facts
+                .iter()
+                .map(|f| (f.meta.id.as_str(), &f.ty, f.required)),
             &opening.facts,
             "facts.",
             &mut reasons,
@@ -231,7 +258,10 @@ impl Case {
             reasons.push(r);
         }
         if !reasons.is_empty() {
-            return Err(Refusal { action: "open".into(), reasons });
+            return Err(Refusal {
+                action: "open".into(),
+                reasons,
+            });
         }
         let event = Event {
             case: opening.case,
@@ -257,16 +287,32 @@ impl Case {
     /// The case as it is right after its opening event (not yet hashed: see [`Case::record`]).
     fn from_opening(procedure: Arc<Procedure>, event: &Event) -> Result<Case, ApplyError> {
         let EventBody::Opened { title, facts, .. } = &event.body else {
-            return Err(ApplyError::BadHistory { seq: event.seq, problem: "a case's history must start with its opening".into() });
+            return Err(ApplyError::BadHistory {
+                seq: event.seq,
+                problem: "a case's history must start with its opening".into(),
+            });
         };
         if event.seq != 0 {
-            return Err(ApplyError::OutOfSequence { expected: 0, found: event.seq });
+            return Err(ApplyError::OutOfSequence {
+                expected: 0,
+                found: event.seq,
+            });
         }
         let p = procedure.as_ref();
         let mut reasons = Vec::new();
-        let given = decode_fields(p.facts.iter().map(|f| (f.meta.id.as_str(), &f.ty, f.required)), facts, "facts.", &mut reasons);
+        let given = decode_fields(
+            p.facts
+                .iter()
+                .map(|f| (f.meta.id.as_str(), &f.ty, f.required)),
+            facts,
+            "facts.",
+            &mut reasons,
+        );
         if let Some(r) = reasons.first() {
-            return Err(ApplyError::Invalid { seq: 0, problem: r.message.clone() });
+            return Err(ApplyError::Invalid {
+                seq: 0,
+                problem: r.message.clone(),
+            });
         }
         let facts = given
             .into_iter()
@@ -294,7 +340,13 @@ impl Case {
 
     /// Enters a main state: records the time and starts its tracks (those whose condition
     /// holds now).
-    fn enter(&mut self, state: usize, at: DateTime<Utc>, payload: &[Option<Value>], documents: &[DocumentRef]) {
+    fn enter(
+        &mut self,
+        state: usize,
+        at: DateTime<Utc>,
+        payload: &[Option<Value>],
+        documents: &[DocumentRef],
+    ) {
         let procedure = self.procedure.clone();
         for t in self.tracks.iter_mut() {
             *t = None;
@@ -303,18 +355,29 @@ impl Case {
         if let Some(e) = self.entered.get_mut(state) {
             *e = Some(at);
         }
-        let Some(s) = procedure.states.get(state) else { return };
+        let Some(s) = procedure.states.get(state) else {
+            return;
+        };
         for &ti in &s.tracks {
-            let Some(track) = procedure.tracks.get(ti) else { continue };
+            let Some(track) = procedure.tracks.get(ti) else {
+                continue;
+            };
             let active = match &track.active_if {
                 None => true,
-                Some(cond) => cond.holds(&Ctx { case: self, payload, documents }),
+                Some(cond) => cond.holds(&Ctx {
+                    case: self,
+                    payload,
+                    documents,
+                }),
             };
             if active {
                 if let Some(slot) = self.tracks.get_mut(ti) {
                     *slot = Some(track.initial);
                 }
-                let n = procedure.place_number(Place::Track { track: ti, state: track.initial });
+                let n = procedure.place_number(Place::Track {
+                    track: ti,
+                    state: track.initial,
+                });
                 if let Some(e) = self.entered.get_mut(n) {
                     *e = Some(at);
                 }
@@ -326,22 +389,52 @@ impl Case {
     /// applied as recorded, without deciding again (use [`Case::decide`] to check a command).
     pub fn apply(&mut self, event: &Event) -> Result<(), ApplyError> {
         if event.case != self.id {
-            return Err(ApplyError::WrongCase { seq: event.seq, expected: self.id.clone(), found: event.case.clone() });
+            return Err(ApplyError::WrongCase {
+                seq: event.seq,
+                expected: self.id.clone(),
+                found: event.case.clone(),
+            });
         }
         if event.seq != self.seq {
-            return Err(ApplyError::OutOfSequence { expected: self.seq, found: event.seq });
+            return Err(ApplyError::OutOfSequence {
+                expected: self.seq,
+                found: event.seq,
+            });
         }
-        let EventBody::Action { action, payload, documents, .. } = &event.body else {
-            return Err(ApplyError::BadHistory { seq: event.seq, problem: "a case is opened only once".into() });
+        let EventBody::Action {
+            action,
+            payload,
+            documents,
+            ..
+        } = &event.body
+        else {
+            return Err(ApplyError::BadHistory {
+                seq: event.seq,
+                problem: "a case is opened only once".into(),
+            });
         };
         let procedure = self.procedure.clone();
         let Some((ai, a)) = procedure.action(action) else {
-            return Err(ApplyError::Invalid { seq: event.seq, problem: format!("procedure `{}` version {} has no action `{action}`", procedure.meta.id, procedure.version) });
+            return Err(ApplyError::Invalid {
+                seq: event.seq,
+                problem: format!(
+                    "procedure `{}` version {} has no action `{action}`",
+                    procedure.meta.id, procedure.version
+                ),
+            });
         };
         let mut reasons = Vec::new();
-        let values = decode_fields(a.payload.iter().map(|f| (f.meta.id.as_str(), &f.ty, false)), payload, "payload.", &mut reasons);
+        let values = decode_fields(
+            a.payload.iter().map(|f| (f.meta.id.as_str(), &f.ty, false)),
+            payload,
+            "payload.",
+            &mut reasons,
+        );
         if let Some(r) = reasons.first() {
-            return Err(ApplyError::Invalid { seq: event.seq, problem: r.message.clone() });
+            return Err(ApplyError::Invalid {
+                seq: event.seq,
+                problem: r.message.clone(),
+            });
         }
         self.apply_action(ai, a, &values, documents, event.at);
         self.seq += 1;
@@ -349,11 +442,23 @@ impl Case {
         Ok(())
     }
 
-    fn apply_action(&mut self, ai: usize, a: &Action, payload: &[Option<Value>], documents: &[DocumentRef], at: DateTime<Utc>) {
+    fn apply_action(
+        &mut self,
+        ai: usize,
+        a: &Action,
+        payload: &[Option<Value>],
+        documents: &[DocumentRef],
+        at: DateTime<Utc>,
+    ) {
         // Facts are set from the values before the action, all at once.
         if !a.sets.is_empty() {
-            let ctx = Ctx { case: self, payload, documents };
-            let new: Vec<(usize, Option<Value>)> = a.sets.iter().map(|(f, e)| (*f, e.eval(&ctx))).collect();
+            let ctx = Ctx {
+                case: self,
+                payload,
+                documents,
+            };
+            let new: Vec<(usize, Option<Value>)> =
+                a.sets.iter().map(|(f, e)| (*f, e.eval(&ctx))).collect();
             for (f, v) in new {
                 if let Some(slot) = self.facts.get_mut(f) {
                     *slot = v;
@@ -361,10 +466,10 @@ impl Case {
             }
         }
         for d in documents {
-            if let Some(i) = self.procedure.document(&d.kind) {
-                if let Some(slot) = self.on_file.get_mut(i) {
-                    *slot = true;
-                }
+            if let Some(i) = self.procedure.document(&d.kind)
+                && let Some(slot) = self.on_file.get_mut(i)
+            {
+                *slot = true;
             }
         }
         if let Some(t) = self.taken.get_mut(ai) {
@@ -391,7 +496,10 @@ impl Case {
     pub fn record(&mut self, mut event: Event) -> Result<Recorded, ApplyError> {
         event.prev_hash = self.head.clone();
         if event.seq == 0 {
-            return Err(ApplyError::BadHistory { seq: 0, problem: "record the opening with `Case::open_recorded`".into() });
+            return Err(ApplyError::BadHistory {
+                seq: 0,
+                problem: "record the opening with `Case::open_recorded`".into(),
+            });
         }
         self.apply(&event)?;
         let recorded = Recorded::new(event);
@@ -400,7 +508,10 @@ impl Case {
     }
 
     /// Opens a case and records its opening event in the hash chain.
-    pub fn open_recorded(procedure: &Arc<Procedure>, opening: Opening) -> Result<(Case, Recorded), Refusal> {
+    pub fn open_recorded(
+        procedure: &Arc<Procedure>,
+        opening: Opening,
+    ) -> Result<(Case, Recorded), Refusal> {
         let (mut case, event) = Case::open(procedure, opening)?;
         let recorded = Recorded::new(event);
         case.head = recorded.hash.clone();
@@ -409,16 +520,31 @@ impl Case {
 
     /// Rebuilds a case from its history, on the procedure version its opening names. The head
     /// is the hash of the last event's bytes ([`Event::to_bytes`]).
-    pub fn replay<'e>(rules: &RuleSet, events: impl IntoIterator<Item = &'e Event>) -> Result<Case, ApplyError> {
+    pub fn replay<'e>(
+        rules: &RuleSet,
+        events: impl IntoIterator<Item = &'e Event>,
+    ) -> Result<Case, ApplyError> {
         let mut events = events.into_iter();
         let Some(first) = events.next() else {
-            return Err(ApplyError::BadHistory { seq: 0, problem: "the history is empty".into() });
+            return Err(ApplyError::BadHistory {
+                seq: 0,
+                problem: "the history is empty".into(),
+            });
         };
-        let EventBody::Opened { procedure, version, .. } = &first.body else {
-            return Err(ApplyError::BadHistory { seq: first.seq, problem: "a case's history must start with its opening".into() });
+        let EventBody::Opened {
+            procedure, version, ..
+        } = &first.body
+        else {
+            return Err(ApplyError::BadHistory {
+                seq: first.seq,
+                problem: "a case's history must start with its opening".into(),
+            });
         };
         let Some(p) = rules.get(procedure, Some(*version)) else {
-            return Err(ApplyError::UnknownProcedure { procedure: procedure.clone(), version: *version });
+            return Err(ApplyError::UnknownProcedure {
+                procedure: procedure.clone(),
+                version: *version,
+            });
         };
         let mut case = Case::from_opening(p.clone(), first)?;
         case.head = super::event::sha256_hex(&first.to_bytes());
@@ -443,7 +569,10 @@ impl Case {
     }
     /// The current main state's id.
     pub fn state(&self) -> &str {
-        self.procedure.states.get(self.state).map_or("", |s| s.meta.id.as_str())
+        self.procedure
+            .states
+            .get(self.state)
+            .map_or("", |s| s.meta.id.as_str())
     }
     /// Whether the case has reached a terminal state.
     pub fn is_closed(&self) -> bool {
@@ -483,7 +612,11 @@ impl Case {
     pub(crate) fn anchor_time(&self, anchor: Anchor) -> Option<DateTime<Utc>> {
         match anchor {
             Anchor::Action(a) => self.taken.get(a).copied().flatten(),
-            Anchor::Entered(p) => self.entered.get(self.procedure.place_number(p)).copied().flatten(),
+            Anchor::Entered(p) => self
+                .entered
+                .get(self.procedure.place_number(p))
+                .copied()
+                .flatten(),
             Anchor::Date(f) => match self.facts.get(f)? {
                 Some(Value::Date(d)) => Some(cst_start_of_day(*d)),
                 _ => None,
@@ -519,7 +652,13 @@ impl Case {
                 .facts
                 .iter()
                 .zip(&self.facts)
-                .map(|(f, v)| (f.meta.id.clone(), v.as_ref().map_or(serde_json::Value::Null, |v| v.to_json(&f.ty))))
+                .map(|(f, v)| {
+                    (
+                        f.meta.id.clone(),
+                        v.as_ref()
+                            .map_or(serde_json::Value::Null, |v| v.to_json(&f.ty)),
+                    )
+                })
                 .collect(),
             documents: p
                 .documents

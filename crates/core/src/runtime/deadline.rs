@@ -62,10 +62,16 @@ impl Case {
     /// A closed case lists only the deadlines that were met.
     pub fn deadlines(&self, now: DateTime<Utc>, calendar: &Calendar) -> Vec<Deadline> {
         let p = self.procedure.as_ref();
-        let ctx = Ctx { case: self, payload: &[], documents: &[] };
+        let ctx = Ctx {
+            case: self,
+            payload: &[],
+            documents: &[],
+        };
         let mut out = Vec::new();
         for rule in &p.time_rules {
-            let Some(from) = self.anchor_time(rule.after) else { continue };
+            let Some(from) = self.anchor_time(rule.after) else {
+                continue;
+            };
             let taken_since = rule
                 .actions
                 .iter()
@@ -79,7 +85,8 @@ impl Case {
                 }
                 TimeRuleKind::Within => {
                     let d = calendar.deadline(from, rule.period);
-                    let last = (!matches!(rule.period, Period::Hours(_))).then_some(d.value.last_day);
+                    let last =
+                        (!matches!(rule.period, Period::Hours(_))).then_some(d.value.last_day);
                     (d.value.at, last, d.provisional)
                 }
             };
@@ -89,7 +96,9 @@ impl Case {
                 (TimeRuleKind::Within, Some(t)) => (DeadlineStatus::Met, t >= due),
                 (TimeRuleKind::Within, None) if now >= due => (DeadlineStatus::Overdue, false),
                 (TimeRuleKind::Within, None) => (DeadlineStatus::Pending, false),
-                (TimeRuleKind::AtLeast, _) if now >= due || taken_since.is_some() => (DeadlineStatus::Met, false),
+                (TimeRuleKind::AtLeast, _) if now >= due || taken_since.is_some() => {
+                    (DeadlineStatus::Met, false)
+                }
                 (TimeRuleKind::AtLeast, _) => (DeadlineStatus::Pending, false),
             };
             if self.is_closed() && status != DeadlineStatus::Met {
@@ -105,7 +114,11 @@ impl Case {
                 from,
                 due,
                 last_day,
-                actions: rule.actions.iter().map(|a| p.action_id(*a).to_owned()).collect(),
+                actions: rule
+                    .actions
+                    .iter()
+                    .map(|a| p.action_id(*a).to_owned())
+                    .collect(),
                 status,
                 late,
                 provisional,
@@ -118,7 +131,10 @@ impl Case {
     pub fn next_due(&self, now: DateTime<Utc>, calendar: &Calendar) -> Option<DateTime<Utc>> {
         self.deadlines(now, calendar)
             .into_iter()
-            .filter(|d| d.kind == TimeRuleKind::Within && matches!(d.status, DeadlineStatus::Pending | DeadlineStatus::Overdue))
+            .filter(|d| {
+                d.kind == TimeRuleKind::Within
+                    && matches!(d.status, DeadlineStatus::Pending | DeadlineStatus::Overdue)
+            })
             .map(|d| d.due)
             .min()
     }

@@ -53,31 +53,72 @@ impl Case {
         let p = self.procedure.clone();
         let Some((ai, a)) = p.action(&command.action) else {
             let known: Vec<&str> = p.actions.iter().map(|a| a.meta.id.as_str()).collect();
-            let hint = crate::load::did_you_mean(&command.action, known.iter().copied()).map(|h| format!(" ({h})")).unwrap_or_default();
+            let hint = crate::load::did_you_mean(&command.action, known.iter().copied())
+                .map(|h| format!(" ({h})"))
+                .unwrap_or_default();
             return Err(Refusal {
-                reasons: vec![Reason::new(ReasonKind::UnknownAction, format!("procedure `{}` has no action `{}`{hint}", p.meta.id, command.action))],
+                reasons: vec![Reason::new(
+                    ReasonKind::UnknownAction,
+                    format!(
+                        "procedure `{}` has no action `{}`{hint}",
+                        p.meta.id, command.action
+                    ),
+                )],
                 action: command.action,
             });
         };
         let mut reasons = Vec::new();
-        let payload = decode_fields(a.payload.iter().map(|f| (f.meta.id.as_str(), &f.ty, f.required)), &command.payload, "payload.", &mut reasons);
+        let payload = decode_fields(
+            a.payload
+                .iter()
+                .map(|f| (f.meta.id.as_str(), &f.ty, f.required)),
+            &command.payload,
+            "payload.",
+            &mut reasons,
+        );
         for d in &command.documents {
             if p.document(&d.kind).is_none() {
                 let known: Vec<&str> = p.documents.iter().map(|d| d.meta.id.as_str()).collect();
-                let hint = crate::load::did_you_mean(&d.kind, known.iter().copied()).map(|h| format!(" ({h})")).unwrap_or_default();
-                let mut r = Reason::new(ReasonKind::DocumentMissing, format!("unknown document kind `{}`{hint}", d.kind));
+                let hint = crate::load::did_you_mean(&d.kind, known.iter().copied())
+                    .map(|h| format!(" ({h})"))
+                    .unwrap_or_default();
+                let mut r = Reason::new(
+                    ReasonKind::DocumentMissing,
+                    format!("unknown document kind `{}`{hint}", d.kind),
+                );
                 r.document = Some(d.kind.clone());
                 reasons.push(r);
             } else if !valid_digest(&d.sha256) {
-                let mut r = Reason::new(ReasonKind::DocumentMissing, format!("document `{}` has no valid SHA-256 digest (64 lowercase hex digits)", d.name));
+                let mut r = Reason::new(
+                    ReasonKind::DocumentMissing,
+                    format!(
+                        "document `{}` has no valid SHA-256 digest (64 lowercase hex digits)",
+                        d.name
+                    ),
+                );
                 r.document = Some(d.kind.clone());
                 reasons.push(r);
             }
         }
-        let given = Given { payload: &payload, documents: &command.documents, reason: command.reason.as_deref() };
-        self.check(ai, a, &command.actor, command.at, Some(&given), calendar, &mut reasons);
+        let given = Given {
+            payload: &payload,
+            documents: &command.documents,
+            reason: command.reason.as_deref(),
+        };
+        self.check(
+            ai,
+            a,
+            &command.actor,
+            command.at,
+            Some(&given),
+            calendar,
+            &mut reasons,
+        );
         if !reasons.is_empty() {
-            return Err(Refusal { action: command.action, reasons });
+            return Err(Refusal {
+                action: command.action,
+                reasons,
+            });
         }
         Ok(Event {
             case: self.id.clone(),
@@ -97,7 +138,12 @@ impl Case {
 
     /// Every action of the procedure, with whether `actor` may take it at `at` and, if not,
     /// the same reasons [`Case::decide`] would give (payload, documents and reason aside).
-    pub fn available_actions(&self, actor: &Actor, at: DateTime<Utc>, calendar: &Calendar) -> Vec<ActionOption> {
+    pub fn available_actions(
+        &self,
+        actor: &Actor,
+        at: DateTime<Utc>,
+        calendar: &Calendar,
+    ) -> Vec<ActionOption> {
         let p = self.procedure.clone();
         p.actions
             .iter()
@@ -108,7 +154,11 @@ impl Case {
                 let reason_required = match &a.reason {
                     ReasonRule::Optional => false,
                     ReasonRule::Required => true,
-                    ReasonRule::RequiredWhen(g) => g.holds(&Ctx { case: self, payload: &[], documents: &[] }),
+                    ReasonRule::RequiredWhen(g) => g.holds(&Ctx {
+                        case: self,
+                        payload: &[],
+                        documents: &[],
+                    }),
                 };
                 ActionOption {
                     id: a.meta.id.clone(),
@@ -118,7 +168,12 @@ impl Case {
                     allowed: reasons.is_empty(),
                     reasons,
                     payload_schema: payload_schema(a),
-                    documents: a.documents.iter().filter_map(|d| p.documents.get(*d)).map(|d| d.meta.id.clone()).collect(),
+                    documents: a
+                        .documents
+                        .iter()
+                        .filter_map(|d| p.documents.get(*d))
+                        .map(|d| d.meta.id.clone())
+                        .collect(),
                     reason_required,
                 }
             })
@@ -126,12 +181,30 @@ impl Case {
     }
 
     /// The checks shared by [`Case::decide`] and [`Case::available_actions`].
-    #[expect(clippy::too_many_arguments, reason = "one private helper with the command's parts")]
-    fn check(&self, ai: usize, a: &Action, actor: &Actor, at: DateTime<Utc>, given: Option<&Given<'_>>, calendar: &Calendar, reasons: &mut Vec<Reason>) {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one private helper with the command's parts"
+    )]
+    fn check(
+        &self,
+        ai: usize,
+        a: &Action,
+        actor: &Actor,
+        at: DateTime<Utc>,
+        given: Option<&Given<'_>>,
+        calendar: &Calendar,
+        reasons: &mut Vec<Reason>,
+    ) {
         let p = self.procedure.as_ref();
         let basis = a.meta.basis.as_ref();
         if at < self.last_at {
-            reasons.push(Reason::new(ReasonKind::OutOfOrder, format!("the time {at} is before the case's last event ({})", self.last_at)));
+            reasons.push(Reason::new(
+                ReasonKind::OutOfOrder,
+                format!(
+                    "the time {at} is before the case's last event ({})",
+                    self.last_at
+                ),
+            ));
         }
         // State.
         if !a.from.iter().any(|f| self.at_place(*f)) {
@@ -140,53 +213,132 @@ impl Case {
                 let tid = p.tracks.get(t).map_or("", |t| t.meta.id.as_str());
                 match self.tracks.get(t).copied().flatten() {
                     Some(s) => current = p.place_id(Place::Track { track: t, state: s }),
-                    None if p.tracks.get(t).is_some_and(|tr| tr.parent == self.state) => current = format!("{current} (track `{tid}` does not run)"),
+                    None if p.tracks.get(t).is_some_and(|tr| tr.parent == self.state) => {
+                        current = format!("{current} (track `{tid}` does not run)")
+                    }
                     None => {}
                 }
             }
             let expected: Vec<String> = a.from.iter().map(|f| p.place_id(*f)).collect();
-            let closed = if self.is_closed() { "; the case has ended" } else { "" };
-            let mut r = Reason::new(ReasonKind::WrongState, format!("`{}` may be taken in {}, but the case is in `{current}`{closed}", a.meta.id, expected.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(" or ")))
-                .basis(basis);
+            let closed = if self.is_closed() {
+                "; the case has ended"
+            } else {
+                ""
+            };
+            let mut r = Reason::new(
+                ReasonKind::WrongState,
+                format!(
+                    "`{}` may be taken in {}, but the case is in `{current}`{closed}",
+                    a.meta.id,
+                    expected
+                        .iter()
+                        .map(|e| format!("`{e}`"))
+                        .collect::<Vec<_>>()
+                        .join(" or ")
+                ),
+            )
+            .basis(basis);
             r.state = Some(current);
             r.expected = expected;
             reasons.push(r);
         }
         // Role.
-        let allowed = a.by.iter().filter_map(|r| p.roles.get(*r)).any(|role| actor.roles.iter().any(|r| *r == role.meta.id));
+        let allowed =
+            a.by.iter()
+                .filter_map(|r| p.roles.get(*r))
+                .any(|role| actor.roles.contains(&role.meta.id));
         if !allowed {
-            let roles: Vec<String> = a.by.iter().filter_map(|r| p.roles.get(*r)).map(|r| r.meta.id.clone()).collect();
-            let mut r = Reason::new(ReasonKind::RoleNotAllowed, format!("`{}` may be taken by {}; `{}` holds {}", a.meta.id, if roles.is_empty() { "no role".to_owned() } else { roles.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ") }, actor.id, if actor.roles.is_empty() { "no role".to_owned() } else { actor.roles.iter().map(|r| format!("`{r}`")).collect::<Vec<_>>().join(", ") }))
-                .basis(basis);
+            let roles: Vec<String> =
+                a.by.iter()
+                    .filter_map(|r| p.roles.get(*r))
+                    .map(|r| r.meta.id.clone())
+                    .collect();
+            let mut r = Reason::new(
+                ReasonKind::RoleNotAllowed,
+                format!(
+                    "`{}` may be taken by {}; `{}` holds {}",
+                    a.meta.id,
+                    if roles.is_empty() {
+                        "no role".to_owned()
+                    } else {
+                        roles
+                            .iter()
+                            .map(|r| format!("`{r}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    },
+                    actor.id,
+                    if actor.roles.is_empty() {
+                        "no role".to_owned()
+                    } else {
+                        actor
+                            .roles
+                            .iter()
+                            .map(|r| format!("`{r}`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                ),
+            )
+            .basis(basis);
             r.roles = roles;
             reasons.push(r);
         }
         let (payload, documents) = given.map_or((&[][..], &[][..]), |g| (g.payload, g.documents));
-        let ctx = Ctx { case: self, payload, documents };
+        let ctx = Ctx {
+            case: self,
+            payload,
+            documents,
+        };
         // Guard.
-        if let Some(when) = &a.when {
-            if !when.holds(&ctx) {
-                let mut failed = when.explain(&ctx);
-                if given.is_none() {
-                    // Asking what is possible: the payload is still to come.
-                    failed.retain(|f| !f.values.iter().any(|(n, _)| n.starts_with("payload.")) && !f.expression.contains("attached("));
-                }
-                if given.is_some() || !failed.is_empty() {
-                    let parts: Vec<String> = failed.iter().map(|f| format!("`{}`", f.expression)).collect();
-                    let mut r = Reason::new(ReasonKind::GuardFalse, format!("the condition of `{}` does not hold: {}", a.meta.id, if parts.is_empty() { format!("`{}`", when.source()) } else { parts.join(", ") }))
-                        .basis(basis);
-                    r.failed = failed;
-                    reasons.push(r);
-                }
+        if let Some(when) = &a.when
+            && !when.holds(&ctx)
+        {
+            let mut failed = when.explain(&ctx);
+            if given.is_none() {
+                // Asking what is possible: the payload is still to come.
+                failed.retain(|f| {
+                    !f.values.iter().any(|(n, _)| n.starts_with("payload."))
+                        && !f.expression.contains("attached(")
+                });
+            }
+            if given.is_some() || !failed.is_empty() {
+                let parts: Vec<String> = failed
+                    .iter()
+                    .map(|f| format!("`{}`", f.expression))
+                    .collect();
+                let mut r = Reason::new(
+                    ReasonKind::GuardFalse,
+                    format!(
+                        "the condition of `{}` does not hold: {}",
+                        a.meta.id,
+                        if parts.is_empty() {
+                            format!("`{}`", when.source())
+                        } else {
+                            parts.join(", ")
+                        }
+                    ),
+                )
+                .basis(basis);
+                r.failed = failed;
+                reasons.push(r);
             }
         }
         // Documents and reason: only when deciding a command.
         if let Some(g) = given {
             for d in &a.documents {
-                let Some(kind) = p.documents.get(*d) else { continue };
+                let Some(kind) = p.documents.get(*d) else {
+                    continue;
+                };
                 if !g.documents.iter().any(|x| x.kind == kind.meta.id) {
-                    let mut r = Reason::new(ReasonKind::DocumentMissing, format!("`{}` needs a document of kind `{}` ({})", a.meta.id, kind.meta.id, kind.meta.title))
-                        .basis(kind.meta.basis.as_ref().or(basis));
+                    let mut r = Reason::new(
+                        ReasonKind::DocumentMissing,
+                        format!(
+                            "`{}` needs a document of kind `{}` ({})",
+                            a.meta.id, kind.meta.id, kind.meta.title
+                        ),
+                    )
+                    .basis(kind.meta.basis.as_ref().or(basis));
                     r.document = Some(kind.meta.id.clone());
                     reasons.push(r);
                 }
@@ -197,7 +349,13 @@ impl Case {
                 ReasonRule::RequiredWhen(cond) => cond.holds(&ctx),
             };
             if needs_reason && g.reason.is_none_or(|r| r.trim().is_empty()) {
-                reasons.push(Reason::new(ReasonKind::ReasonMissing, format!("`{}` needs a recorded reason", a.meta.id)).basis(basis));
+                reasons.push(
+                    Reason::new(
+                        ReasonKind::ReasonMissing,
+                        format!("`{}` needs a recorded reason", a.meta.id),
+                    )
+                    .basis(basis),
+                );
             }
         }
         // Time rules.
@@ -205,7 +363,9 @@ impl Case {
             if !rule.actions.contains(&ai) {
                 continue;
             }
-            let Some(start) = self.anchor_time(rule.after) else { continue };
+            let Some(start) = self.anchor_time(rule.after) else {
+                continue;
+            };
             if rule.unless.as_ref().is_some_and(|u| u.holds(&ctx)) {
                 continue;
             }
@@ -215,17 +375,32 @@ impl Case {
                     if at >= earliest.value {
                         continue;
                     }
-                    let has_reason = given.and_then(|g| g.reason).is_some_and(|r| !r.trim().is_empty());
+                    let has_reason = given
+                        .and_then(|g| g.reason)
+                        .is_some_and(|r| !r.trim().is_empty());
                     if rule.below_with_reason && has_reason {
                         continue;
                     }
                     let (kind, how) = if rule.below_with_reason {
-                        (ReasonKind::ReasonMissing, "; taking it earlier needs a recorded reason")
+                        (
+                            ReasonKind::ReasonMissing,
+                            "; taking it earlier needs a recorded reason",
+                        )
                     } else {
                         (ReasonKind::TooEarly, "")
                     };
-                    let mut r = Reason::new(kind, format!("`{}`: {} ({} after `{}`) runs until {}{how}", rule.meta.id, rule.meta.title, rule.period, anchor_name(self, rule.after), earliest.value))
-                        .basis(rule.meta.basis.as_ref());
+                    let mut r = Reason::new(
+                        kind,
+                        format!(
+                            "`{}`: {} ({} after `{}`) runs until {}{how}",
+                            rule.meta.id,
+                            rule.meta.title,
+                            rule.period,
+                            anchor_name(self, rule.after),
+                            earliest.value
+                        ),
+                    )
+                    .basis(rule.meta.basis.as_ref());
                     r.rule = Some(rule.meta.id.clone());
                     r.allowed_from = Some(earliest.value);
                     r.provisional = earliest.provisional;
@@ -239,8 +414,18 @@ impl Case {
                     if at < due.value.at {
                         continue;
                     }
-                    let mut r = Reason::new(ReasonKind::TooLate, format!("`{}`: {} ({} after `{}`) ended at {}", rule.meta.id, rule.meta.title, rule.period, anchor_name(self, rule.after), due.value.at))
-                        .basis(rule.meta.basis.as_ref());
+                    let mut r = Reason::new(
+                        ReasonKind::TooLate,
+                        format!(
+                            "`{}`: {} ({} after `{}`) ended at {}",
+                            rule.meta.id,
+                            rule.meta.title,
+                            rule.period,
+                            anchor_name(self, rule.after),
+                            due.value.at
+                        ),
+                    )
+                    .basis(rule.meta.basis.as_ref());
                     r.rule = Some(rule.meta.id.clone());
                     r.due = Some(due.value.at);
                     r.provisional = due.provisional;
@@ -256,7 +441,10 @@ pub(crate) fn anchor_name(case: &Case, anchor: crate::model::Anchor) -> String {
     match anchor {
         crate::model::Anchor::Action(a) => p.action_id(a).to_owned(),
         crate::model::Anchor::Entered(place) => p.place_id(place),
-        crate::model::Anchor::Date(f) => p.facts.get(f).map_or_else(String::new, |f| f.meta.id.clone()),
+        crate::model::Anchor::Date(f) => p
+            .facts
+            .get(f)
+            .map_or_else(String::new, |f| f.meta.id.clone()),
     }
 }
 
@@ -269,7 +457,9 @@ pub fn payload_schema(a: &Action) -> serde_json::Value {
         let mut schema = match &f.ty {
             Type::Bool => json!({ "type": "boolean" }),
             Type::Integer => json!({ "type": "integer" }),
-            Type::Amount => json!({ "type": ["number", "string"], "pattern": "^-?[0-9]+(\\.[0-9]+)?$" }),
+            Type::Amount => {
+                json!({ "type": ["number", "string"], "pattern": "^-?[0-9]+(\\.[0-9]+)?$" })
+            }
             Type::Text => json!({ "type": "string" }),
             Type::Date => json!({ "type": "string", "format": "date" }),
             Type::Enum(values) | Type::TrackState(_, values) => json!({ "enum": values.to_vec() }),

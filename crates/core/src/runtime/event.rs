@@ -156,19 +156,24 @@ pub fn verify<B: AsRef<[u8]>>(stored: &[B], head: Option<&str>) -> Result<(), Br
         if event.prev_hash != prev {
             return Err(BrokenLink {
                 seq,
-                problem: format!("it names {} as the previous hash, but the previous event hashes to {prev}", event.prev_hash),
+                problem: format!(
+                    "it names {} as the previous hash, but the previous event hashes to {prev}",
+                    event.prev_hash
+                ),
             });
         }
         prev = sha256_hex(bytes.as_ref());
     }
-    if let Some(head) = head {
-        if head != prev {
-            let seq = u64::try_from(stored.len()).unwrap_or(u64::MAX).saturating_sub(1);
-            return Err(BrokenLink {
-                seq,
-                problem: format!("the last event hashes to {prev}, but the case's head is {head}"),
-            });
-        }
+    if let Some(head) = head
+        && head != prev
+    {
+        let seq = u64::try_from(stored.len())
+            .unwrap_or(u64::MAX)
+            .saturating_sub(1);
+        return Err(BrokenLink {
+            seq,
+            problem: format!("the last event hashes to {prev}, but the case's head is {head}"),
+        });
     }
     Ok(())
 }
