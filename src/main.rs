@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use fazhi::{cmd_calendar, cmd_check, cmd_test};
+use fazhi::{cmd_calendar, cmd_check, cmd_graph, cmd_test};
 
 /// fazhi: a rules engine for statutory administrative procedures.
 #[derive(Debug, Parser)]
@@ -19,6 +19,8 @@ enum Command {
     Check(cmd_check::CheckArgs),
     /// Run every scenario file (`*.test.toml`) below the paths; ends with `N passed, M failed`.
     Test(cmd_test::TestArgs),
+    /// Draw a procedure: states, tracks, actions with their roles, and the articles.
+    Graph(cmd_graph::GraphArgs),
     /// Working days and holidays from the State Council's notices.
     #[command(subcommand)]
     Calendar(cmd_calendar::CalendarCmd),
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Check(args) => cmd_check::run(&args),
         Command::Test(args) => cmd_test::run(&args),
+        Command::Graph(args) => cmd_graph::run(&args),
         Command::Calendar(cmd) => cmd_calendar::run(cmd),
     }
 }
