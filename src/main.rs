@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use fazhi::{cmd_calendar, cmd_check};
+use fazhi::{cmd_calendar, cmd_check, cmd_test};
 
 /// fazhi: a rules engine for statutory administrative procedures.
 #[derive(Debug, Parser)]
@@ -17,6 +17,8 @@ struct Cli {
 enum Command {
     /// Load every procedure below the paths and report every error and warning.
     Check(cmd_check::CheckArgs),
+    /// Run every scenario file (`*.test.toml`) below the paths; ends with `N passed, M failed`.
+    Test(cmd_test::TestArgs),
     /// Working days and holidays from the State Council's notices.
     #[command(subcommand)]
     Calendar(cmd_calendar::CalendarCmd),
@@ -25,6 +27,7 @@ enum Command {
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Check(args) => cmd_check::run(&args),
+        Command::Test(args) => cmd_test::run(&args),
         Command::Calendar(cmd) => cmd_calendar::run(cmd),
     }
 }

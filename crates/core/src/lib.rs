@@ -18,4 +18,5 @@ pub mod graph;
 pub mod load;
 pub mod model;
 pub mod runtime;
+pub mod scenario;
 pub mod time;

@@ -9,7 +9,7 @@ use super::event::{Event, EventBody};
 use super::refusal::{Reason, ReasonKind, Refusal};
 use crate::expr::{Type, Value};
 use crate::model::{Action, Place, ReasonRule, TimeRuleKind};
-use crate::time::Calendar;
+use crate::time::{Calendar, fmt_cst};
 
 /// What the command brings, when deciding it; `None` when only asking what is possible
 /// (then payload, documents and reason are not checked).
@@ -201,8 +201,9 @@ impl Case {
             reasons.push(Reason::new(
                 ReasonKind::OutOfOrder,
                 format!(
-                    "the time {at} is before the case's last event ({})",
-                    self.last_at
+                    "the time {} is before the case's last event ({})",
+                    fmt_cst(at),
+                    fmt_cst(self.last_at)
                 ),
             ));
         }
@@ -397,7 +398,7 @@ impl Case {
                             rule.meta.title,
                             rule.period,
                             anchor_name(self, rule.after),
-                            earliest.value
+                            fmt_cst(earliest.value)
                         ),
                     )
                     .basis(rule.meta.basis.as_ref());
@@ -422,7 +423,7 @@ impl Case {
                             rule.meta.title,
                             rule.period,
                             anchor_name(self, rule.after),
-                            due.value.at
+                            fmt_cst(due.value.at)
                         ),
                     )
                     .basis(rule.meta.basis.as_ref());

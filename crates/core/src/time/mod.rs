@@ -94,3 +94,9 @@ pub fn cst_end_of_day(date: NaiveDate) -> DateTime<Utc> {
         .checked_add_signed(TimeDelta::days(1))
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
 }
+
+/// An instant written for people in China Standard Time: `2025-06-02 09:00 CST`.
+pub fn fmt_cst(at: DateTime<Utc>) -> String {
+    let local = at + TimeDelta::hours(8);
+    format!("{} CST", local.format("%Y-%m-%d %H:%M"))
+}
