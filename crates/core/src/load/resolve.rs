@@ -170,13 +170,18 @@ fn compile(cx: &mut Cx<'_>, src: &S<String>, env: &Env, expected: &Type) -> Opti
     match expr::compile(&src.v, env, expected) {
         Ok(e) => Some(e),
         Err(errors) => {
-            let content = cx.string_content_span(&src.v, &src.span);
-            let exact = content != src.span;
+            let offsets = cx.string_offsets(&src.v, &src.span);
             for e in errors {
-                let span = if exact {
-                    content.start + e.span.start..content.start + e.span.end.max(e.span.start)
-                } else {
-                    src.span.clone()
+                let span = match &offsets {
+                    Some(o) => {
+                        let start = o.get(e.span.start).copied().unwrap_or(src.span.start);
+                        let end = o
+                            .get(e.span.end.max(e.span.start))
+                            .copied()
+                            .unwrap_or(start);
+                        start..end
+                    }
+                    None => src.span.clone(),
                 };
                 cx.error(e.code, span, e.message.clone()).help = e.help.clone();
             }
