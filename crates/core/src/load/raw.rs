@@ -214,7 +214,7 @@ fn period(cx: &mut Cx<'_>, v: &Spanned<DeValue<'_>>, path: &str) -> S<Option<Raw
     let Some(mut t) = TableReader::of(cx, v, path) else {
         return S::new(None, span);
     };
-    let units = ["days", "working_days", "hours"];
+    let units = ["days", "working_days", "hours", "months"];
     let mut found: Vec<(S<String>, S<i64>)> = Vec::new();
     for unit in units {
         if let Some(n) = t.opt_int(cx, unit) {
@@ -232,7 +232,7 @@ fn period(cx: &mut Cx<'_>, v: &Spanned<DeValue<'_>>, path: &str) -> S<Option<Raw
                 format!("`{path}` gives no length"),
             )
             .help = Some(
-                "write one of `{ days = 30 }`, `{ working_days = 7 }`, `{ hours = 48 }`".into(),
+                "write one of `{ days = 30 }`, `{ working_days = 7 }`, `{ hours = 48 }`, `{ months = 1 }`".into(),
             );
             S::new(None, span)
         }
@@ -242,7 +242,7 @@ fn period(cx: &mut Cx<'_>, v: &Spanned<DeValue<'_>>, path: &str) -> S<Option<Raw
                 second.span,
                 format!("`{path}` gives more than one unit"),
             )
-            .help = Some("a period has one unit: `days`, `working_days` or `hours`".into());
+            .help = Some("a period has one unit: `days`, `working_days`, `hours` or `months`".into());
             S::new(None, span)
         }
     }

@@ -213,6 +213,7 @@ fn period(cx: &mut Cx<'_>, p: &RawPeriod) -> Option<Period> {
     match p.unit.v.as_str() {
         "days" => Some(Period::Days(n)),
         "working_days" => Some(Period::WorkingDays(n)),
+        "months" => Some(Period::Months(n)),
         _ => Some(Period::Hours(n)),
     }
 }
