@@ -3,4 +3,5 @@
 pub use fazhi_core as core;
 
 pub mod cmd_check;
+pub mod cmd_schema;
 pub mod files;

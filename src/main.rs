@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use fazhi::cmd_check;
+use fazhi::{cmd_check, cmd_schema};
 
 /// fazhi: a rules engine for statutory administrative procedures.
 #[derive(Debug, Parser)]
@@ -17,11 +17,14 @@ struct Cli {
 enum Command {
     /// Load every procedure below the paths and report every error and warning.
     Check(cmd_check::CheckArgs),
+    /// Print the JSON Schema of rule files, for editors (taplo).
+    Schema,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check(args) => cmd_check::run(&args),
+        Command::Schema => cmd_schema::run(),
     }
 }
