@@ -7,4 +7,5 @@ pub mod cmd_calendar;
 pub mod cmd_check;
 pub mod cmd_graph;
 pub mod cmd_test;
+pub mod cmd_schema;
 pub mod files;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use fazhi::{cmd_calendar, cmd_check, cmd_graph, cmd_test};
+use fazhi::{cmd_calendar, cmd_check, cmd_graph, cmd_schema, cmd_test};
 
 /// fazhi: a rules engine for statutory administrative procedures.
 #[derive(Debug, Parser)]
@@ -24,6 +24,8 @@ enum Command {
     /// Working days and holidays from the State Council's notices.
     #[command(subcommand)]
     Calendar(cmd_calendar::CalendarCmd),
+    /// Print the JSON Schema of rule files, for editors (taplo).
+    Schema,
 }
 
 fn main() -> ExitCode {
@@ -32,5 +34,6 @@ fn main() -> ExitCode {
         Command::Test(args) => cmd_test::run(&args),
         Command::Graph(args) => cmd_graph::run(&args),
         Command::Calendar(cmd) => cmd_calendar::run(cmd),
+        Command::Schema => cmd_schema::run(),
     }
 }
