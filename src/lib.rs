@@ -6,6 +6,6 @@ pub mod calendars;
 pub mod cmd_calendar;
 pub mod cmd_check;
 pub mod cmd_graph;
-pub mod cmd_test;
 pub mod cmd_schema;
+pub mod cmd_test;
 pub mod files;

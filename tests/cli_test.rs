@@ -43,6 +43,13 @@ fn shipped_scenarios_pass() {
 }
 
 #[test]
+fn the_language_feature_scenarios_pass() {
+    let (code, out) = fazhi(&["test", "tests/language"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(summary(&out), (6, 0), "{out}");
+}
+
+#[test]
 fn a_wrong_expectation_fails_with_its_step() {
     let dir = std::env::temp_dir().join(format!("fazhi-cli-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();

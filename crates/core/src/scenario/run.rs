@@ -106,6 +106,7 @@ fn status_name(s: DeadlineStatus) -> &'static str {
         DeadlineStatus::Pending => "pending",
         DeadlineStatus::Overdue => "overdue",
         DeadlineStatus::Waived => "waived",
+        DeadlineStatus::Lapsed => "lapsed",
     }
 }
 
