@@ -765,7 +765,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             }
         }
         env.vars.retain(|k, _| !k.starts_with("payload."));
-        actions.push(Action {
+        let mut action = Action {
             meta: meta(&a.meta),
             from,
             to,
@@ -777,7 +777,10 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             sets,
             reason,
             documents_when,
-        });
+            payload_schema: std::sync::Arc::new(serde_json::Value::Null),
+        };
+        action.payload_schema = std::sync::Arc::new(crate::model::payload_schema(&action));
+        actions.push(action);
     }
 
     // Time rules.

@@ -10,6 +10,6 @@ mod rules;
 pub(crate) use procedure::procedure_index;
 pub use procedure::{
     Action, Anchor, Document, Fact, Field, Invariant, InvariantKind, Meta, Node, Place, Procedure,
-    ReasonRule, Role, State, TimeRule, TimeRuleKind, Track,
+    ReasonRule, Role, State, TimeRule, TimeRuleKind, Track, payload_schema,
 };
 pub use rules::RuleSet;

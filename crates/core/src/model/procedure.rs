@@ -162,6 +162,8 @@ pub struct Action {
     /// Kinds of document required only when a guard holds (index, guard).
     #[serde(skip)]
     pub documents_when: Vec<(usize, Expr)>,
+    /// The payload's JSON Schema ([`payload_schema`]), built once at load.
+    pub payload_schema: std::sync::Arc<serde_json::Value>,
 }
 
 /// What a period is counted from: the latest time an action was taken, a place entered, or
@@ -440,4 +442,39 @@ pub(crate) fn procedure_index(
         tracks: map(tracks),
         actions: map(actions),
     }
+}
+
+/// The JSON Schema of an action's payload, for building a form.
+pub fn payload_schema(a: &Action) -> serde_json::Value {
+    use serde_json::json;
+    let mut properties = serde_json::Map::new();
+    let mut required = Vec::new();
+    for f in &a.payload {
+        let mut schema = match &f.ty {
+            Type::Bool => json!({ "type": "boolean" }),
+            Type::Integer => json!({ "type": "integer" }),
+            Type::Amount => {
+                json!({ "type": ["number", "string"], "pattern": "^-?[0-9]+(\\.[0-9]+)?$" })
+            }
+            Type::Text => json!({ "type": "string" }),
+            Type::Date => json!({ "type": "string", "format": "date" }),
+            Type::Enum(values) | Type::TrackState(_, values) => json!({ "enum": values.to_vec() }),
+        };
+        if let Some(obj) = schema.as_object_mut() {
+            obj.insert("title".into(), json!(f.meta.title));
+            if let Some(b) = &f.meta.basis {
+                obj.insert("description".into(), json!(b));
+            }
+        }
+        properties.insert(f.meta.id.clone(), schema);
+        if f.required {
+            required.push(f.meta.id.clone());
+        }
+    }
+    json!({
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": false,
+    })
 }

@@ -208,7 +208,8 @@ pub(crate) fn decode_fields<'f>(
         }
     }
     for ((id, _, required), value) in fields.zip(&out) {
-        if required && value.is_none() && !obj.contains_key(id) {
+        // Absent or `null`: not given. (A value of the wrong type was reported above.)
+        if required && value.is_none() && obj.get(id).is_none_or(serde_json::Value::is_null) {
             let mut r = Reason::new(
                 ReasonKind::PayloadInvalid,
                 format!("`{prefix}{id}` is required"),

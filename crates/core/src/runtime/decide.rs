@@ -7,7 +7,7 @@ use super::case::{Case, Ctx, decode_fields, valid_digest};
 use super::command::{Actor, Command, DocumentRef};
 use super::event::{Event, EventBody};
 use super::refusal::{Reason, ReasonKind, Refusal};
-use crate::expr::{Type, Value};
+use crate::expr::Value;
 use crate::model::{Action, Place, ReasonRule, TimeRuleKind};
 use crate::time::{Calendar, fmt_cst};
 
@@ -39,10 +39,11 @@ pub struct ActionOption {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<Reason>,
     /// The payload's JSON Schema.
-    pub payload_schema: serde_json::Value,
+    pub payload_schema: std::sync::Arc<serde_json::Value>,
     /// The kinds of document that must be attached.
     pub documents: Vec<String>,
-    /// Whether a reason must be recorded (always, or because its condition holds now).
+    /// Whether a reason must be recorded: always, because its condition holds now, or
+    /// because a "generally at least" minimum has not run yet and a reason lets it through.
     pub reason_required: bool,
 }
 
@@ -105,7 +106,7 @@ impl Case {
             documents: &command.documents,
             reason: command.reason.as_deref(),
         };
-        self.check(
+        let _ = self.check(
             ai,
             a,
             &command.actor,
@@ -155,16 +156,13 @@ impl Case {
             .enumerate()
             .map(|(ai, a)| {
                 let mut reasons = Vec::new();
-                self.check(ai, a, actor, at, None, calendar, &mut reasons);
-                let reason_required = match &a.reason {
-                    ReasonRule::Optional => false,
-                    ReasonRule::Required => true,
-                    ReasonRule::RequiredWhen(g) => g.holds(&Ctx {
-                        case: self,
-                        payload: &[],
-                        documents: &[],
-                    }),
-                };
+                let reason_for_time = self.check(ai, a, actor, at, None, calendar, &mut reasons);
+                let reason_required = reason_for_time
+                    || match &a.reason {
+                        ReasonRule::Optional => false,
+                        ReasonRule::Required => true,
+                        ReasonRule::RequiredWhen(g) => g.holds(&ctx),
+                    };
                 ActionOption {
                     id: a.meta.id.clone(),
                     title: a.meta.title.clone(),
@@ -172,7 +170,7 @@ impl Case {
                     basis: a.meta.basis.clone(),
                     allowed: reasons.is_empty(),
                     reasons,
-                    payload_schema: payload_schema(a),
+                    payload_schema: a.payload_schema.clone(),
                     documents: a
                         .documents
                         .iter()
@@ -206,7 +204,10 @@ impl Case {
         given: Option<&Given<'_>>,
         calendar: &Calendar,
         reasons: &mut Vec<Reason>,
-    ) {
+    ) -> bool {
+        // Whether a "generally at least" minimum that has not run yet asks for a reason (only
+        // reported, not refused, when asking what is possible).
+        let mut reason_for_time = false;
         let p = self.procedure.as_ref();
         let basis = a.meta.basis.as_ref();
         if at < self.last_at {
@@ -414,7 +415,8 @@ impl Case {
                     let has_reason = given
                         .and_then(|g| g.reason)
                         .is_some_and(|r| !r.trim().is_empty());
-                    if rule.below_with_reason && has_reason {
+                    if rule.below_with_reason && (has_reason || given.is_none()) {
+                        reason_for_time = true;
                         continue;
                     }
                     let (kind, how) = if rule.below_with_reason {
@@ -468,6 +470,7 @@ impl Case {
                 }
             }
         }
+        reason_for_time
     }
 }
 
@@ -487,37 +490,4 @@ pub(crate) fn anchor_name(case: &Case, anchor: crate::model::Anchor) -> String {
     }
 }
 
-/// The JSON Schema of an action's payload, for building a form.
-pub fn payload_schema(a: &Action) -> serde_json::Value {
-    use serde_json::json;
-    let mut properties = serde_json::Map::new();
-    let mut required = Vec::new();
-    for f in &a.payload {
-        let mut schema = match &f.ty {
-            Type::Bool => json!({ "type": "boolean" }),
-            Type::Integer => json!({ "type": "integer" }),
-            Type::Amount => {
-                json!({ "type": ["number", "string"], "pattern": "^-?[0-9]+(\\.[0-9]+)?$" })
-            }
-            Type::Text => json!({ "type": "string" }),
-            Type::Date => json!({ "type": "string", "format": "date" }),
-            Type::Enum(values) | Type::TrackState(_, values) => json!({ "enum": values.to_vec() }),
-        };
-        if let Some(obj) = schema.as_object_mut() {
-            obj.insert("title".into(), json!(f.meta.title));
-            if let Some(b) = &f.meta.basis {
-                obj.insert("description".into(), json!(b));
-            }
-        }
-        properties.insert(f.meta.id.clone(), schema);
-        if f.required {
-            required.push(f.meta.id.clone());
-        }
-    }
-    json!({
-        "type": "object",
-        "properties": properties,
-        "required": required,
-        "additionalProperties": false,
-    })
-}
+pub use crate::model::payload_schema;

@@ -154,12 +154,29 @@ pub fn verify<B: AsRef<[u8]>>(stored: &[B], head: Option<&str>) -> Result<(), Br
             _ => {}
         }
         if event.prev_hash != prev {
-            return Err(BrokenLink {
-                seq,
-                problem: format!(
-                    "it names {} as the previous hash, but the previous event hashes to {prev}",
-                    event.prev_hash
-                ),
+            // Which side of the link changed? If this event still hashes to what the next one
+            // (or the head) names, it is intact and the one before it was altered.
+            let named_next = match stored.get(i + 1) {
+                Some(next) => Event::from_bytes(next.as_ref()).ok().map(|e| e.prev_hash),
+                None => head.map(str::to_owned),
+            };
+            let intact = named_next.is_some_and(|n| n == sha256_hex(bytes.as_ref()));
+            return Err(if intact && seq > 0 {
+                BrokenLink {
+                    seq: seq - 1,
+                    problem: format!(
+                        "its stored bytes were changed: they hash to {prev}, but event {seq} names {}",
+                        event.prev_hash
+                    ),
+                }
+            } else {
+                BrokenLink {
+                    seq,
+                    problem: format!(
+                        "it names {} as the previous hash, but the previous event hashes to {prev}",
+                        event.prev_hash
+                    ),
+                }
             });
         }
         prev = sha256_hex(bytes.as_ref());
