@@ -778,8 +778,27 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             reason,
             documents_when,
             payload_schema: std::sync::Arc::new(serde_json::Value::Null),
+            payload_in_guards: Vec::new(),
+            payload_in_sets: Vec::new(),
         };
         action.payload_schema = std::sync::Arc::new(crate::model::payload_schema(&action));
+        let reads = |exprs: &[&Expr]| -> Vec<bool> {
+            let names: Vec<String> = exprs.iter().flat_map(|e| e.references()).collect();
+            action
+                .payload
+                .iter()
+                .map(|f| names.iter().any(|n| n.strip_prefix("payload.") == Some(f.meta.id.as_str())))
+                .collect()
+        };
+        let mut guards: Vec<&Expr> = action.when.iter().collect();
+        if let ReasonRule::RequiredWhen(e) = &action.reason {
+            guards.push(e);
+        }
+        guards.extend(action.documents_when.iter().map(|(_, e)| e));
+        let in_guards = reads(&guards);
+        let in_sets = reads(&action.sets.iter().map(|(_, e)| e).collect::<Vec<_>>());
+        action.payload_in_guards = in_guards;
+        action.payload_in_sets = in_sets;
         actions.push(action);
     }
 

@@ -164,6 +164,13 @@ pub struct Action {
     pub documents_when: Vec<(usize, Expr)>,
     /// The payload's JSON Schema ([`payload_schema`]), built once at load.
     pub payload_schema: std::sync::Arc<serde_json::Value>,
+    /// Per payload field: whether a guard of the action (`when`, `reason_required`,
+    /// `documents_when`) reads it, so that deciding decodes only those.
+    #[serde(skip)]
+    pub(crate) payload_in_guards: Vec<bool>,
+    /// Per payload field: whether `sets` reads it, so that applying decodes only those.
+    #[serde(skip)]
+    pub(crate) payload_in_sets: Vec<bool>,
 }
 
 /// What a period is counted from: the latest time an action was taken, a place entered, or

@@ -148,10 +148,14 @@ impl EvalContext for Ctx<'_> {
 
 /// Reads a JSON object against a list of typed fields. Unknown fields, missing required
 /// ones and values of the wrong type are reasons; `prefix` names them (`payload.` or `facts.`).
+///
+/// Only the fields for which `keep` is true are decoded into values (the ones some guard or
+/// assignment will read); the others are only checked, which spares an allocation per text.
 pub(crate) fn decode_fields<'f>(
     fields: impl ExactSizeIterator<Item = (&'f str, &'f Type, bool)> + Clone,
     json: &serde_json::Value,
     prefix: &str,
+    keep: &dyn Fn(usize) -> bool,
     reasons: &mut Vec<Reason>,
 ) -> Vec<Option<Value>> {
     let mut out = vec![None; fields.len()];
@@ -190,10 +194,11 @@ pub(crate) fn decode_fields<'f>(
         let Some((_, ty, _)) = fields.clone().nth(i) else {
             continue;
         };
-        if value.is_null() {
+        if value.is_null() || (!keep(i) && *ty == Type::Text && value.is_string()) {
             continue;
         }
         match Value::from_json(ty, value) {
+            Ok(_) if !keep(i) => {}
             Ok(v) => {
                 if let Some(slot) = out.get_mut(i) {
                     *slot = Some(v);
@@ -207,9 +212,9 @@ pub(crate) fn decode_fields<'f>(
             }
         }
     }
-    for ((id, _, required), value) in fields.zip(&out) {
+    for (id, _, required) in fields {
         // Absent or `null`: not given. (A value of the wrong type was reported above.)
-        if required && value.is_none() && obj.get(id).is_none_or(serde_json::Value::is_null) {
+        if required && obj.get(id).is_none_or(serde_json::Value::is_null) {
             let mut r = Reason::new(
                 ReasonKind::PayloadInvalid,
                 format!("`{prefix}{id}` is required"),
@@ -251,6 +256,7 @@ impl Case {
                 .map(|f| (f.meta.id.as_str(), &f.ty, f.required)),
             &opening.facts,
             "facts.",
+            &|_| true,
             &mut reasons,
         );
         if opening.case.is_empty() {
@@ -307,6 +313,7 @@ impl Case {
                 .map(|f| (f.meta.id.as_str(), &f.ty, f.required)),
             facts,
             "facts.",
+            &|_| true,
             &mut reasons,
         );
         if let Some(r) = reasons.first() {
@@ -425,12 +432,19 @@ impl Case {
             });
         };
         let mut reasons = Vec::new();
-        let values = decode_fields(
-            a.payload.iter().map(|f| (f.meta.id.as_str(), &f.ty, false)),
-            payload,
-            "payload.",
-            &mut reasons,
-        );
+        // Only what `sets` reads is decoded; an action that sets nothing from its payload
+        // decodes nothing (the payload was checked when the command was decided).
+        let values = if a.payload_in_sets.iter().any(|k| *k) {
+            decode_fields(
+                a.payload.iter().map(|f| (f.meta.id.as_str(), &f.ty, false)),
+                payload,
+                "payload.",
+                &|i| a.payload_in_sets.get(i).copied().unwrap_or(true),
+                &mut reasons,
+            )
+        } else {
+            Vec::new()
+        };
         if let Some(r) = reasons.first() {
             return Err(ApplyError::Invalid {
                 seq: event.seq,

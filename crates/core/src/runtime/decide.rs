@@ -75,6 +75,7 @@ impl Case {
                 .map(|f| (f.meta.id.as_str(), &f.ty, f.required)),
             &command.payload,
             "payload.",
+            &|i| a.payload_in_guards.get(i).copied().unwrap_or(true),
             &mut reasons,
         );
         for d in &command.documents {
