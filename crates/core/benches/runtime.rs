@@ -12,6 +12,11 @@
 //! Run: `CARGO_TARGET_DIR=/work/target-rtests cargo bench -p fazhi-core --bench runtime --
 //! --warm-up-time 1 --measurement-time 3`. After criterion's figures a summary prints the
 //! engine / hand-written ratios and the decide+apply rate on one core.
+//!
+//! Most of a decision's time is spent allocating and freeing the command's and the event's
+//! strings and JSON, so the allocator matters as much as the engine: the bench
+//! `runtime_mimalloc` runs this same file on mimalloc (`cargo bench -p fazhi-core --bench
+//! runtime_mimalloc`).
 
 #![allow(
     clippy::unwrap_used,
@@ -382,7 +387,7 @@ fn summary() {
 
 criterion_group!(runtime, benches);
 
-fn main() {
+pub fn main() {
     runtime();
     Criterion::default().configure_from_args().final_summary();
     // Only when benchmarking (`cargo bench`), not when `cargo test` runs the bench once.

@@ -787,7 +787,11 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             action
                 .payload
                 .iter()
-                .map(|f| names.iter().any(|n| n.strip_prefix("payload.") == Some(f.meta.id.as_str())))
+                .map(|f| {
+                    names
+                        .iter()
+                        .any(|n| n.strip_prefix("payload.") == Some(f.meta.id.as_str()))
+                })
                 .collect()
         };
         let mut guards: Vec<&Expr> = action.when.iter().collect();
