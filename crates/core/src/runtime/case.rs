@@ -239,9 +239,7 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 
 /// A document digest is 64 lowercase hex digits.
 pub(crate) fn valid_digest(s: &str) -> bool {
-    s.len() == 64
-        && s.bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
 impl Case {
