@@ -8,22 +8,8 @@
     missing_docs
 )]
 
-use std::path::Path;
-use std::process::Command;
-
-fn fazhi(args: &[&str]) -> (i32, String, String) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(env!("CARGO_BIN_EXE_fazhi"))
-        .current_dir(root)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
+mod common;
+use common::fazhi;
 
 #[test]
 fn shipped_rules_check_clean_when_the_calendar_reaches_far_enough() {

@@ -8,23 +8,10 @@
 )]
 
 use std::path::Path;
-use std::process::Command;
+mod common;
+use common::fazhi;
 
 use fazhi_core::load::{SourceFile, load};
-
-fn fazhi(args: &[&str]) -> (i32, String, String) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(env!("CARGO_BIN_EXE_fazhi"))
-        .current_dir(root)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
 
 fn procedure(id: &str) -> std::sync::Arc<fazhi_core::model::Procedure> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));

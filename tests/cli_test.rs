@@ -9,20 +9,8 @@
 )]
 
 use std::path::Path;
-use std::process::Command;
-
-fn fazhi(args: &[&str]) -> (i32, String) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let out = Command::new(env!("CARGO_BIN_EXE_fazhi"))
-        .current_dir(root)
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap(),
-        String::from_utf8(out.stdout).unwrap(),
-    )
-}
+mod common;
+use common::fazhi;
 
 fn summary(stdout: &str) -> (usize, usize) {
     let line = stdout.lines().last().unwrap();
@@ -36,7 +24,7 @@ fn summary(stdout: &str) -> (usize, usize) {
 
 #[test]
 fn shipped_scenarios_pass() {
-    let (code, out) = fazhi(&["test", "rules"]);
+    let (code, out, _) = fazhi(&["test", "rules"]);
     let (passed, failed) = summary(&out);
     assert_eq!((code, failed), (0, 0), "{out}");
     assert!(passed >= 8, "{out}");
@@ -44,7 +32,7 @@ fn shipped_scenarios_pass() {
 
 #[test]
 fn the_language_feature_scenarios_pass() {
-    let (code, out) = fazhi(&["test", "tests/language"]);
+    let (code, out, _) = fazhi(&["test", "tests/language"]);
     assert_eq!(code, 0, "{out}");
     assert_eq!(summary(&out), (6, 0), "{out}");
 }
@@ -86,7 +74,7 @@ state = "submitted"
 "#,
     )
     .unwrap();
-    let (code, out) = fazhi(&["test", dir.to_str().unwrap()]);
+    let (code, out, _) = fazhi(&["test", dir.to_str().unwrap()]);
     assert_eq!(code, 1, "{out}");
     assert_eq!(summary(&out), (1, 1), "{out}");
     assert!(
@@ -103,7 +91,7 @@ fn unknown_keys_in_a_scenario_file_are_errors_with_their_place() {
     let dir = std::env::temp_dir().join(format!("fazhi-cli-test-keys-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     std::fs::write(dir.join("x.test.toml"), "procedure = \"p\"\nprocedur = 1\n").unwrap();
-    let (code, out) = fazhi(&["test", dir.to_str().unwrap()]);
+    let (code, out, _) = fazhi(&["test", dir.to_str().unwrap()]);
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("x.test.toml:2:1") && out.contains("procedur"),
