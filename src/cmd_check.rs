@@ -30,6 +30,58 @@ pub struct CheckArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
+    /// Directory of the calendar files; `check` warns when they end within 60 days.
+    #[arg(long, value_name = "DIR", default_value = "rules/calendars")]
+    pub calendars: PathBuf,
+    /// The date to measure the calendar's coverage from (default: today in China Standard Time).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub today: Option<chrono::NaiveDate>,
+}
+
+/// How many days before the calendar ends `check` starts to warn.
+pub const COVERAGE_WARNING_DAYS: i64 = 60;
+
+/// The calendar's diagnostics: an error when its files do not load, a warning when its last
+/// covered day is less than [`COVERAGE_WARNING_DAYS`] after `today`.
+fn calendar_diagnostics(dir: &std::path::Path, today: chrono::NaiveDate) -> Vec<Diagnostic> {
+    use fazhi_core::load::{Severity, SourceFile};
+    let file_of = |name: std::path::PathBuf| {
+        let text = std::fs::read_to_string(&name).unwrap_or_default();
+        SourceFile::new(name.display().to_string(), text)
+    };
+    match crate::calendars::load_calendar_dir(dir) {
+        Err(e) => vec![
+            Diagnostic::new(
+                Severity::Error,
+                "calendar-invalid",
+                &file_of(dir.to_path_buf()),
+                0..0,
+                e.to_string(),
+            )
+            .with_help("fix the calendar file; see docs/rule-language.md, \"Time\""),
+        ],
+        Ok(calendar) => {
+            let Some(last) = calendar.last_covered_day() else {
+                return Vec::new();
+            };
+            let left = (last - today).num_days();
+            if left >= COVERAGE_WARNING_DAYS {
+                return Vec::new();
+            }
+            use chrono::Datelike;
+            let file = file_of(dir.join(format!("{}.toml", last.year())));
+            let next = last.year() + 1;
+            let when = if left < 0 {
+                format!("ended on {last}, {} days ago", -left)
+            } else {
+                format!("ends on {last}, in {left} days")
+            };
+            vec![
+                Diagnostic::new(Severity::Warning, "calendar-ends-soon", &file, 0..0, format!("the working-day calendar {when}: periods reaching past it are counted on weekends only and marked provisional"))
+                    .with_help(format!("add `{}/{next}.toml` from the State Council's holiday notice for {next} as soon as it is published", dir.display())),
+            ]
+        }
+    }
 }
 
 /// A diagnostic with its file named, for miette's graphical renderer.
@@ -109,7 +161,13 @@ pub fn run(args: &CheckArgs) -> ExitCode {
             }
         }
     }
-    let loaded = load::load(&sources);
+    let mut loaded = load::load(&sources);
+    let today = args
+        .today
+        .unwrap_or_else(|| fazhi_core::time::cst_date(chrono::Utc::now()));
+    loaded
+        .diagnostics
+        .extend(calendar_diagnostics(&args.calendars, today));
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for d in &loaded.diagnostics {

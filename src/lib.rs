@@ -5,4 +5,7 @@ pub use fazhi_core as core;
 pub mod calendars;
 pub mod cmd_calendar;
 pub mod cmd_check;
+pub mod cmd_graph;
+pub mod cmd_schema;
+pub mod cmd_test;
 pub mod files;

@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use fazhi::{cmd_calendar, cmd_check};
+use fazhi::{cmd_calendar, cmd_check, cmd_graph, cmd_schema, cmd_test};
 
 /// fazhi: a rules engine for statutory administrative procedures.
 #[derive(Debug, Parser)]
@@ -17,14 +17,23 @@ struct Cli {
 enum Command {
     /// Load every procedure below the paths and report every error and warning.
     Check(cmd_check::CheckArgs),
+    /// Run every scenario file (`*.test.toml`) below the paths; ends with `N passed, M failed`.
+    Test(cmd_test::TestArgs),
+    /// Draw a procedure: states, tracks, actions with their roles, and the articles.
+    Graph(cmd_graph::GraphArgs),
     /// Working days and holidays from the State Council's notices.
     #[command(subcommand)]
     Calendar(cmd_calendar::CalendarCmd),
+    /// Print the JSON Schema of rule files, for editors (taplo).
+    Schema,
 }
 
 fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Check(args) => cmd_check::run(&args),
+        Command::Test(args) => cmd_test::run(&args),
+        Command::Graph(args) => cmd_graph::run(&args),
         Command::Calendar(cmd) => cmd_calendar::run(cmd),
+        Command::Schema => cmd_schema::run(),
     }
 }

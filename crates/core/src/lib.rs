@@ -12,10 +12,74 @@
 //! - [`graph`]: the procedure as a graph: reachability, invariants, export.
 //! - [`load`]: TOML text to model, with every diagnostic at its file, line and column.
 //! - [`runtime`]: cases: decide, apply, refusals, deadlines, available actions, the hash chain.
+//! - [`scenario`]: scenario files and their runner (`fazhi test`).
+//!
+//! # Embedding
+//!
+//! ```
+//! use std::sync::Arc;
+//! use chrono::{TimeZone, Utc};
+//! use fazhi_core::load::{load, SourceFile};
+//! use fazhi_core::runtime::{Actor, Case, Command, Opening, ReasonKind, verify};
+//! use fazhi_core::time::Calendar;
+//!
+//! let rules = load(&[SourceFile::new("review.toml", r#"
+//!     [procedure]
+//!     id = "review"
+//!     version = 1
+//!     title = "合同合法性审查"
+//!     initial = "submitted"
+//!     terminal = ["signed"]
+//!     [roles]
+//!     sponsor = { title = "承办科室" }
+//!     reviewer = { title = "司法所" }
+//!     [states]
+//!     submitted = { title = "已报送" }
+//!     reviewed = { title = "审查通过" }
+//!     signed = { title = "已签订" }
+//!     [actions.approve]
+//!     from = "submitted"
+//!     to = "reviewed"
+//!     by = ["reviewer"]
+//!     [actions.sign]
+//!     from = "reviewed"
+//!     to = "signed"
+//!     by = ["sponsor"]
+//!     [time.review]
+//!     at_least = { working_days = 3 }
+//!     after = "submitted"
+//!     actions = ["approve"]
+//!     basis = "本地规定（示例）"
+//! "#)]);
+//! assert!(rules.diagnostics.is_empty());
+//! let procedure = rules.rules.get("review", None).unwrap();
+//! let calendar = Calendar::new(); // no years: weekends only, results marked provisional
+//!
+//! let at = |d, h| Utc.with_ymd_and_hms(2025, 3, d, h, 0, 0).unwrap();
+//! let sponsor = Actor::new("bureau", ["sponsor"]);
+//! let reviewer = Actor::new("justice", ["reviewer"]);
+//! let (mut case, opened) = Case::open_recorded(procedure, Opening {
+//!     case: "c-1".into(), title: "采购合同".into(), actor: sponsor.clone(),
+//!     at: at(3, 1), facts: serde_json::json!({}), imported: false,
+//! }).unwrap();
+//!
+//! // Too early: the review runs at least 3 working days (Tue, Wed, Thu after Mon 3 March).
+//! let refusal = case.decide(Command::new("approve", reviewer.clone(), at(4, 1)), &calendar).unwrap_err();
+//! assert_eq!(refusal.kinds(), vec![ReasonKind::TooEarly]);
+//! assert_eq!(refusal.reasons[0].allowed_from, Some(Utc.with_ymd_and_hms(2025, 3, 6, 16, 0, 0).unwrap()));
+//!
+//! let event = case.decide(Command::new("approve", reviewer, at(7, 1)), &calendar).unwrap();
+//! let approved = case.record(event).unwrap();
+//! assert_eq!(case.state(), "reviewed");
+//!
+//! // The stored bytes form a hash chain.
+//! assert!(verify(&[opened.bytes, approved.bytes], Some(case.head())).is_ok());
+//! ```
 
 pub mod expr;
 pub mod graph;
 pub mod load;
 pub mod model;
 pub mod runtime;
+pub mod scenario;
 pub mod time;

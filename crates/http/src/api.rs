@@ -281,12 +281,9 @@ pub async fn get_graph(
         "mermaid" => Ok(HttpResponse::Ok()
             .content_type("text/plain; charset=utf-8")
             .body(fazhi_core::graph::to_mermaid(p))),
-        "svg" => {
-            let svg = crate::svg::render(p).map_err(ApiError::Internal)?;
-            Ok(HttpResponse::Ok()
-                .content_type("image/svg+xml; charset=utf-8")
-                .body(svg))
-        }
+        "svg" => Ok(HttpResponse::Ok()
+            .content_type("image/svg+xml; charset=utf-8")
+            .body(fazhi_core::graph::to_svg(p))),
         other => Err(ApiError::malformed(
             "format",
             format!("unknown format `{other}`: use `svg`, `dot` or `mermaid`"),

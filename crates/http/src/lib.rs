@@ -15,6 +15,5 @@ pub mod openapi;
 pub mod problem;
 pub mod service;
 mod startup;
-mod svg;
 
 pub use startup::{Application, Settings, StartError};

@@ -537,15 +537,18 @@ impl Checker<'_> {
                         target,
                     ),
                     None => {
-                        self.errors.push(ExprError::new(
-                            codes::TYPE_MISMATCH,
-                            span,
-                            format!(
-                                "cannot compare {} with {}",
-                                describe(&lnode, &target),
-                                lit_desc(rlit)
-                            ),
-                        ));
+                        self.errors.push(
+                            ExprError::new(
+                                codes::TYPE_MISMATCH,
+                                span,
+                                format!(
+                                    "cannot compare {} with {}",
+                                    describe(&lnode, &target),
+                                    lit_desc(rlit)
+                                ),
+                            )
+                            .with_help(Some(MISMATCH_HELP.into())),
+                        );
                         return result(poison(span));
                     }
                 }
@@ -555,15 +558,18 @@ impl Checker<'_> {
                     return result(poison(span));
                 };
                 if !compatible(lt, rt) {
-                    self.errors.push(ExprError::new(
-                        codes::TYPE_MISMATCH,
-                        span,
-                        format!(
-                            "cannot compare {} with {}",
-                            describe(&l.node, lt),
-                            describe(&r.node, rt)
-                        ),
-                    ));
+                    self.errors.push(
+                        ExprError::new(
+                            codes::TYPE_MISMATCH,
+                            span,
+                            format!(
+                                "cannot compare {} with {}",
+                                describe(&l.node, lt),
+                                describe(&r.node, rt)
+                            ),
+                        )
+                        .with_help(Some(MISMATCH_HELP.into())),
+                    );
                     return result(poison(span));
                 }
                 let ty = lt.clone();
@@ -617,15 +623,18 @@ impl Checker<'_> {
                 Some(v) => values.push(v),
                 None => {
                     failed = true;
-                    self.errors.push(ExprError::new(
-                        codes::TYPE_MISMATCH,
-                        *lit_span,
-                        format!(
-                            "cannot compare {} with {}",
-                            describe(&l.node, &ty),
-                            lit_desc(lit)
-                        ),
-                    ));
+                    self.errors.push(
+                        ExprError::new(
+                            codes::TYPE_MISMATCH,
+                            *lit_span,
+                            format!(
+                                "cannot compare {} with {}",
+                                describe(&l.node, &ty),
+                                lit_desc(lit)
+                            ),
+                        )
+                        .with_help(Some(MISMATCH_HELP.into())),
+                    );
                 }
             }
         }
@@ -668,3 +677,6 @@ fn bool_node(kind: Kind, span: Span) -> Node {
         ty: Type::Bool,
     }
 }
+
+/// Help for comparing values of different types.
+const MISMATCH_HELP: &str = "compare values of one type: a bool with `true`/`false`, a number with a number, an enum with one of its values as a string, a date with \"YYYY-MM-DD\"";

@@ -156,11 +156,17 @@ impl Parser {
         } else {
             codes::UNEXPECTED_TOKEN
         };
+        let help = if tok == Tok::Eof {
+            format!("the guard ends too early: finish it with {expected}")
+        } else {
+            format!("write {expected} here, or remove {}", tok.describe())
+        };
         ExprError::new(
             code,
             span,
             format!("expected {expected}, found {}", tok.describe()),
         )
+        .with_help(Some(help))
     }
 
     fn or(&mut self) -> Result<Ast, ExprError> {

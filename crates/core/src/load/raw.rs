@@ -72,6 +72,7 @@ pub(crate) struct RawAction {
     pub(crate) payload: Vec<RawField>,
     pub(crate) sets: Vec<(S<String>, S<String>)>,
     pub(crate) reason: Option<S<RawReason>>,
+    pub(crate) documents_when: Vec<(S<String>, S<String>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -90,6 +91,9 @@ pub(crate) struct RawTime {
     pub(crate) unless: Option<S<String>>,
     pub(crate) below_with_reason: Option<S<bool>>,
     pub(crate) strict: Option<S<bool>>,
+    pub(crate) optional: Option<S<bool>>,
+    pub(crate) extension: Option<S<Option<RawPeriod>>>,
+    pub(crate) extended_by: Option<S<Vec<S<String>>>>,
 }
 
 #[derive(Debug, Clone)]
@@ -214,7 +218,7 @@ fn period(cx: &mut Cx<'_>, v: &Spanned<DeValue<'_>>, path: &str) -> S<Option<Raw
     let Some(mut t) = TableReader::of(cx, v, path) else {
         return S::new(None, span);
     };
-    let units = ["days", "working_days", "hours"];
+    let units = ["days", "working_days", "hours", "months"];
     let mut found: Vec<(S<String>, S<i64>)> = Vec::new();
     for unit in units {
         if let Some(n) = t.opt_int(cx, unit) {
@@ -232,7 +236,7 @@ fn period(cx: &mut Cx<'_>, v: &Spanned<DeValue<'_>>, path: &str) -> S<Option<Raw
                 format!("`{path}` gives no length"),
             )
             .help = Some(
-                "write one of `{ days = 30 }`, `{ working_days = 7 }`, `{ hours = 48 }`".into(),
+                "write one of `{ days = 30 }`, `{ working_days = 7 }`, `{ hours = 48 }`, `{ months = 1 }`".into(),
             );
             S::new(None, span)
         }
@@ -242,7 +246,8 @@ fn period(cx: &mut Cx<'_>, v: &Spanned<DeValue<'_>>, path: &str) -> S<Option<Raw
                 second.span,
                 format!("`{path}` gives more than one unit"),
             )
-            .help = Some("a period has one unit: `days`, `working_days` or `hours`".into());
+            .help =
+                Some("a period has one unit: `days`, `working_days`, `hours` or `months`".into());
             S::new(None, span)
         }
     }
@@ -388,20 +393,20 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
                 }
             }
         }
-        let mut sets = Vec::new();
-        if let Some(v) = t.value("sets")
-            && let Some(mut s) = TableReader::of(cx, v, format!("{path}.sets"))
-        {
-            for (fact, ev) in s.entries() {
-                match ev.get_ref() {
-                    DeValue::String(e) => sets.push((fact, S::new(e.to_string(), ev.span()))),
-                    other => {
-                        cx.error("wrong-type", ev.span(), format!("`{path}.sets.{}` must be an expression written as a string, found {}", fact.v, super::reader::kind_of(other)))
-                                .help = Some(format!("write `{} = \"payload.{}\"`, or a literal such as `\"true\"`", fact.v, fact.v));
-                    }
-                }
-            }
-        }
+        let sets = string_table(
+            cx,
+            &mut t,
+            "sets",
+            &path,
+            "an expression written as a string (`\"payload.x\"`, `\"true\"`)",
+        );
+        let documents_when = string_table(
+            cx,
+            &mut t,
+            "documents_when",
+            &path,
+            "a guard written as a string (`\"affects_market\"`)",
+        );
         let reason = match t.value("reason_required") {
             None => None,
             Some(v) => match v.get_ref() {
@@ -427,6 +432,7 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
                 "payload",
                 "sets",
                 "reason_required",
+                "documents_when",
             ]),
         );
         raw.actions.push(RawAction {
@@ -439,6 +445,7 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
             payload,
             sets,
             reason,
+            documents_when,
         });
     }
     for (id, mut t) in named(cx, &mut top, "time") {
@@ -471,6 +478,11 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
         let unless = t.opt_str(cx, "unless");
         let below_with_reason = t.opt_bool(cx, "below_with_reason");
         let strict = t.opt_bool(cx, "strict");
+        let optional = t.opt_bool(cx, "optional");
+        let extension = t
+            .value("extension")
+            .map(|v| period(cx, v, &format!("{path}.extension")));
+        let extended_by = t.str_list(cx, "extended_by");
         t.finish(
             cx,
             &keys(&[
@@ -481,6 +493,9 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
                 "unless",
                 "below_with_reason",
                 "strict",
+                "optional",
+                "extension",
+                "extended_by",
             ]),
         );
         raw.time.push(RawTime {
@@ -492,6 +507,9 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
             unless,
             below_with_reason,
             strict,
+            optional,
+            extension,
+            extended_by,
         });
     }
     for (id, mut t) in named(cx, &mut top, "invariants") {
@@ -525,4 +543,37 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
         ],
     );
     raw
+}
+
+/// Reads `key` as a table whose values are strings (`sets`, `documents_when`).
+fn string_table(
+    cx: &mut Cx<'_>,
+    t: &mut TableReader<'_, '_>,
+    key: &str,
+    path: &str,
+    what: &str,
+) -> Vec<(S<String>, S<String>)> {
+    let mut out = Vec::new();
+    let Some(v) = t.value(key) else { return out };
+    let Some(mut table) = TableReader::of(cx, v, format!("{path}.{key}")) else {
+        return out;
+    };
+    for (name, value) in table.entries() {
+        match value.get_ref() {
+            DeValue::String(e) => out.push((name, S::new(e.to_string(), value.span()))),
+            other => {
+                cx.error(
+                    "wrong-type",
+                    value.span(),
+                    format!(
+                        "`{path}.{key}.{}` must be {what}, found {}",
+                        name.v,
+                        super::reader::kind_of(other)
+                    ),
+                )
+                .help = Some(format!("quote it: `{} = \"...\"`", name.v));
+            }
+        }
+    }
+    out
 }

@@ -73,28 +73,63 @@ impl Cx<'_> {
         &mut self.diags[last]
     }
 
-    /// The content span of a string value: without its quotes, when the text between them
-    /// is exactly the value (no escapes), so that guard columns are exact.
-    pub(crate) fn string_content_span(&self, value: &str, span: &Range<usize>) -> Range<usize> {
-        let raw = self.file.text.get(span.clone()).unwrap_or_default();
-        for delim in ["\"\"\"", "'''", "\"", "'"] {
-            if raw.len() >= 2 * delim.len() && raw.starts_with(delim) && raw.ends_with(delim) {
-                let inner_start = span.start + delim.len();
-                let inner = raw
-                    .get(delim.len()..raw.len() - delim.len())
-                    .unwrap_or_default();
-                // A multi-line string drops a newline right after the opening delimiter.
-                let (inner, skip) = match inner.strip_prefix('\n') {
-                    Some(rest) if delim.len() == 3 => (rest, 1),
-                    _ => (inner, 0),
-                };
-                if inner == value {
-                    return inner_start + skip..inner_start + skip + value.len();
-                }
-                return span.clone();
-            }
+    /// For each byte offset of a string value (0 to its length), the byte offset in the file
+    /// where it comes from, so that a column inside a guard points at the right character
+    /// even when the TOML string has escapes. `None` when the source cannot be matched.
+    pub(crate) fn string_offsets(&self, value: &str, span: &Range<usize>) -> Option<Vec<usize>> {
+        let raw = self.file.text.get(span.clone())?;
+        let delim = ["\"\"\"", "'''", "\"", "'"]
+            .into_iter()
+            .find(|d| raw.len() >= 2 * d.len() && raw.starts_with(d) && raw.ends_with(d))?;
+        let basic = delim.starts_with('"');
+        let mut inner_start = span.start + delim.len();
+        let mut inner = raw.get(delim.len()..raw.len() - delim.len())?;
+        if delim.len() == 3
+            && let Some(rest) = inner.strip_prefix('\n')
+        {
+            inner = rest;
+            inner_start += 1;
         }
-        span.clone()
+        let mut offsets = Vec::with_capacity(value.len() + 1);
+        let mut decoded = String::with_capacity(value.len());
+        let mut chars = inner.char_indices();
+        while let Some((i, c)) = chars.next() {
+            let at = inner_start + i;
+            let ch = if basic && c == '\\' {
+                let (_, e) = chars.next()?;
+                match e {
+                    'b' => '\u{8}',
+                    't' => '\t',
+                    'n' => '\n',
+                    'f' => '\u{c}',
+                    'r' => '\r',
+                    'e' => '\u{1b}',
+                    '"' => '"',
+                    '\\' => '\\',
+                    'u' | 'U' | 'x' => {
+                        let n = match e {
+                            'u' => 4,
+                            'U' => 8,
+                            _ => 2,
+                        };
+                        let mut hex = String::new();
+                        for _ in 0..n {
+                            hex.push(chars.next()?.1);
+                        }
+                        char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?
+                    }
+                    _ => return None,
+                }
+            } else {
+                c
+            };
+            for _ in 0..ch.len_utf8() {
+                offsets.push(at);
+            }
+            decoded.push(ch);
+        }
+        offsets.push(inner_start + inner.len());
+        (decoded == value).then_some(offsets)
     }
 }
 

@@ -170,13 +170,18 @@ fn compile(cx: &mut Cx<'_>, src: &S<String>, env: &Env, expected: &Type) -> Opti
     match expr::compile(&src.v, env, expected) {
         Ok(e) => Some(e),
         Err(errors) => {
-            let content = cx.string_content_span(&src.v, &src.span);
-            let exact = content != src.span;
+            let offsets = cx.string_offsets(&src.v, &src.span);
             for e in errors {
-                let span = if exact {
-                    content.start + e.span.start..content.start + e.span.end.max(e.span.start)
-                } else {
-                    src.span.clone()
+                let span = match &offsets {
+                    Some(o) => {
+                        let start = o.get(e.span.start).copied().unwrap_or(src.span.start);
+                        let end = o
+                            .get(e.span.end.max(e.span.start))
+                            .copied()
+                            .unwrap_or(start);
+                        start..end
+                    }
+                    None => src.span.clone(),
                 };
                 cx.error(e.code, span, e.message.clone()).help = e.help.clone();
             }
@@ -192,22 +197,27 @@ fn warn_never(cx: &mut Cx<'_>, e: &Expr, src: &S<String>, what: &str) {
     }
 }
 
-fn period(cx: &mut Cx<'_>, p: &RawPeriod) -> Option<Period> {
+fn read_period(cx: &mut Cx<'_>, p: &RawPeriod, allow_zero: bool) -> Option<Period> {
     let n = match u32::try_from(p.n.v) {
-        Ok(n) if n > 0 => n,
+        Ok(n) if n > 0 || allow_zero => n,
         _ => {
             cx.error(
                 "invalid-period",
                 p.n.span.clone(),
                 format!("a period of {} {} is not allowed", p.n.v, p.unit.v),
             )
-            .help = Some("write a positive whole number".into());
+            .help = Some(if allow_zero {
+                "write a whole number from 0 up".into()
+            } else {
+                "write a positive whole number".into()
+            });
             return None;
         }
     };
     match p.unit.v.as_str() {
         "days" => Some(Period::Days(n)),
         "working_days" => Some(Period::WorkingDays(n)),
+        "months" => Some(Period::Months(n)),
         _ => Some(Period::Hours(n)),
     }
 }
@@ -576,10 +586,8 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
                 ),
             }
         }
-        let mut track_env = env.clone();
-        track_env.vars.retain(|k, _| !k.starts_with("payload."));
         let active_if = t.active_if.as_ref().and_then(|g| {
-            let e = compile(cx, g, &track_env, &Type::Bool)?;
+            let e = compile(cx, g, &env, &Type::Bool)?;
             warn_never(cx, &e, g, "the condition");
             Some(e)
         });
@@ -677,10 +685,11 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             }
         }
         let mut payload = Vec::new();
-        let mut action_env = env.clone();
+        // The payload's fields are visible to this action's guards only: added to the
+        // environment here and removed below (no copy of the environment per action).
         for (pi, f) in a.payload.iter().enumerate() {
             let ty = field_type(cx, f).unwrap_or(Type::Bool);
-            action_env.vars.insert(
+            env.vars.insert(
                 format!("payload.{}", f.meta.id.v),
                 VarInfo {
                     slot: VarSlot::Payload(pi),
@@ -694,7 +703,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             });
         }
         let when = a.when.as_ref().and_then(|g| {
-            let e = compile(cx, g, &action_env, &Type::Bool)?;
+            let e = compile(cx, g, &env, &Type::Bool)?;
             warn_never(cx, &e, g, "the guard");
             Some(e)
         });
@@ -705,7 +714,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
                     slot: VarSlot::Fact(fi),
                     ty,
                 }) => {
-                    if let Some(e) = compile(cx, value, &action_env, ty) {
+                    if let Some(e) = compile(cx, value, &env, ty) {
                         sets.push((*fi, e));
                     }
                 }
@@ -728,11 +737,34 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             Some(S {
                 v: RawReason::When(g),
                 ..
-            }) => match compile(cx, g, &action_env, &Type::Bool) {
+            }) => match compile(cx, g, &env, &Type::Bool) {
                 Some(e) => ReasonRule::RequiredWhen(e),
                 None => ReasonRule::Optional,
             },
         };
+        let mut documents_when = Vec::new();
+        for (kind, guard) in &a.documents_when {
+            let Some(d) = index_of(&doc_ids, &kind.v) else {
+                unknown(
+                    cx,
+                    "unknown-document",
+                    kind,
+                    "document kind",
+                    &doc_ids,
+                    "documents",
+                );
+                continue;
+            };
+            if documents.contains(&d) {
+                cx.error("duplicate-id", kind.span.clone(), format!("document `{}` is required always (`documents`) and under a condition (`documents_when`)", kind.v))
+                    .help = Some("keep it in one of the two".into());
+            }
+            if let Some(e) = compile(cx, guard, &env, &Type::Bool) {
+                warn_never(cx, &e, guard, "the condition");
+                documents_when.push((d, e));
+            }
+        }
+        env.vars.retain(|k, _| !k.starts_with("payload."));
         actions.push(Action {
             meta: meta(&a.meta),
             from,
@@ -744,13 +776,29 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             payload,
             sets,
             reason,
+            documents_when,
         });
     }
 
     // Time rules.
     let mut time_rules = Vec::new();
-    let mut fact_env = env.clone();
-    fact_env.vars.retain(|k, _| !k.starts_with("payload."));
+    let time_ids: Vec<&str> = raw.time.iter().map(|t| t.meta.id.v.as_str()).collect();
+    for t in &raw.time {
+        if names.actions.contains_key(&t.meta.id.v) || names.states.contains_key(&t.meta.id.v) {
+            cx.error(
+                "duplicate-id",
+                t.meta.id.span.clone(),
+                format!(
+                    "time rule `{}` has the id of a state or an action",
+                    t.meta.id.v
+                ),
+            )
+            .help = Some(
+                "`after` names states, actions and time rules alike: rename the time rule".into(),
+            );
+        }
+    }
+    let fact_env = &env;
     for t in &raw.time {
         let tid = &t.meta.id.v;
         let (kind, p) = match (&t.at_least, &t.within) {
@@ -768,7 +816,10 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             }
             (None, None) => continue,
         };
-        let Some(period) = p.v.as_ref().and_then(|p| period(cx, p)) else {
+        let Some(period) =
+            p.v.as_ref()
+                .and_then(|p| read_period(cx, p, kind == TimeRuleKind::AtLeast))
+        else {
             continue;
         };
         let after = t.after.as_ref().and_then(|r| {
@@ -786,11 +837,15 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
                     .help = Some("name an action, a state, or a fact of type `date`".into());
                 return None;
             }
+            if let Some(ri) = time_ids.iter().position(|x| *x == r.v) {
+                return Some(Anchor::Due(ri));
+            }
             let mut known = names.place_candidates();
             known.extend(action_ids.iter().map(|s| (*s).to_owned()));
+            known.extend(time_ids.iter().map(|s| (*s).to_owned()));
             let help = did_you_mean(&r.v, known.iter().map(String::as_str))
-                .unwrap_or_else(|| "`after` names an action (counted from when it was taken), a state (from when it was entered) or a date fact".into());
-            cx.error("unknown-anchor", r.span.clone(), format!("`after = \"{}\"` is neither an action, a state nor a date fact", r.v)).help = Some(help);
+                .unwrap_or_else(|| "`after` names an action (counted from when it was taken), a state (from when it was entered), a date fact, or a deadline (from its end)".into());
+            cx.error("unknown-anchor", r.span.clone(), format!("`after = \"{}\"` is neither an action, a state, a date fact nor a time rule", r.v)).help = Some(help);
             None
         });
         let mut restrained = Vec::new();
@@ -812,7 +867,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             }
         }
         let unless = t.unless.as_ref().and_then(|g| {
-            let e = compile(cx, g, &fact_env, &Type::Bool)?;
+            let e = compile(cx, g, fact_env, &Type::Bool)?;
             warn_never(cx, &e, g, "the exception");
             Some(e)
         });
@@ -834,7 +889,72 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             )
             .help = Some("a minimum period always refuses an early action; remove `strict`".into());
         }
+        let optional = t.optional.as_ref().is_some_and(|b| b.v);
+        if let (Some(o), TimeRuleKind::AtLeast) = (&t.optional, kind) {
+            cx.error(
+                "misplaced-option",
+                o.span.clone(),
+                "`optional` applies only to deadlines (`within`)",
+            )
+            .help = Some(
+                "remove `optional`; a minimum period restrains actions, it expects none".into(),
+            );
+        }
+        let extension = match (&t.extension, kind) {
+            (None, _) => None,
+            (Some(e), TimeRuleKind::AtLeast) => {
+                cx.error(
+                    "misplaced-option",
+                    e.span.clone(),
+                    "`extension` applies only to deadlines (`within`)",
+                )
+                .help = Some("remove `extension`, or make the rule `within`".into());
+                None
+            }
+            (Some(e), TimeRuleKind::Within) => e.v.as_ref().and_then(|p| read_period(cx, p, false)),
+        };
+        let mut extended_by = Vec::new();
+        if let Some(list) = &t.extended_by {
+            for r in &list.v {
+                match names.actions.get(&r.v) {
+                    Some(a) => extended_by.push(*a),
+                    None => unknown(cx, "unknown-action", r, "action", &action_ids, "actions"),
+                }
+            }
+        }
+        match (&t.extension, &t.extended_by) {
+            (Some(e), None) => {
+                cx.error(
+                    "missing-key",
+                    e.span.clone(),
+                    format!("time rule `{tid}` has an `extension` but no `extended_by`"),
+                )
+                .help = Some(
+                    "name the action that extends it: `extended_by = \"approve_extension\"`".into(),
+                );
+            }
+            (None, Some(b)) => {
+                cx.error(
+                    "missing-key",
+                    b.span.clone(),
+                    format!("time rule `{tid}` has `extended_by` but no `extension`"),
+                )
+                .help = Some("say by how much: `extension = { days = 30 }`".into());
+            }
+            _ => {}
+        }
         let Some(after) = after else { continue };
+        if let (Anchor::Due(_), Period::Hours(_), Some(r)) = (after, period, &t.after) {
+            cx.error(
+                "invalid-period",
+                r.span.clone(),
+                format!("time rule `{tid}` counts hours from the end of a deadline"),
+            )
+            .help = Some(
+                "a deadline ends with a day: count `days`, `working_days` or `months` after it"
+                    .into(),
+            );
+        }
         time_rules.push(TimeRule {
             meta: meta(&t.meta),
             kind,
@@ -844,7 +964,38 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             unless,
             below_with_reason,
             strict,
+            optional,
+            extension,
+            extended_by,
         });
+    }
+    // A period counted from the end of a deadline: that rule must be a deadline, and the
+    // chain of such anchors must not go round in a circle.
+    for (i, rule) in time_rules.iter().enumerate() {
+        let mut seen = vec![i];
+        let mut at = rule.after;
+        while let Anchor::Due(next) = at {
+            let span = raw
+                .time
+                .get(i)
+                .and_then(|t| t.after.as_ref())
+                .map_or(0..0, |a| a.span.clone());
+            let Some(target) = time_rules.get(next) else {
+                break;
+            };
+            if target.kind != TimeRuleKind::Within {
+                cx.error("unknown-anchor", span, format!("time rule `{}` counts from the end of `{}`, which is a minimum, not a deadline", rule.meta.id, target.meta.id))
+                    .help = Some("count from the end of a `within` rule, or from the action or state it counts from".into());
+                break;
+            }
+            if seen.contains(&next) {
+                cx.error("unknown-anchor", span, format!("time rule `{}` counts from a deadline that, in the end, counts from itself", rule.meta.id))
+                    .help = Some("anchor one of the rules on an action, a state or a date fact".into());
+                break;
+            }
+            seen.push(next);
+            at = target.after;
+        }
     }
 
     // Invariants.
@@ -882,7 +1033,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             },
             (None, None, Some(r), Some(c)) => {
                 let reach = node(cx, r);
-                let only_if = compile(cx, c, &fact_env, &Type::Bool);
+                let only_if = compile(cx, c, fact_env, &Type::Bool);
                 match (reach, only_if) {
                     (Some(reach), Some(only_if)) => Some(InvariantKind::OnlyIf { reach, only_if }),
                     _ => None,

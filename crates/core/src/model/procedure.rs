@@ -159,6 +159,9 @@ pub struct Action {
     pub sets: Vec<(usize, Expr)>,
     /// Whether a reason must be recorded.
     pub reason: ReasonRule,
+    /// Kinds of document required only when a guard holds (index, guard).
+    #[serde(skip)]
+    pub documents_when: Vec<(usize, Expr)>,
 }
 
 /// What a period is counted from: the latest time an action was taken, a place entered, or
@@ -172,6 +175,9 @@ pub enum Anchor {
     Entered(Place),
     /// The date held by this date fact (the period starts at the end of that day).
     Date(usize),
+    /// The end of another time rule's deadline (index into [`Procedure::time_rules`]): the
+    /// period starts at the end of that deadline's last day.
+    Due(usize),
 }
 
 /// Whether a time rule is a minimum period or a deadline.
@@ -206,6 +212,14 @@ pub struct TimeRule {
     /// For a deadline: an action after the deadline is refused (otherwise it is allowed and
     /// the deadline is reported overdue).
     pub strict: bool,
+    /// For a deadline: it marks a right that may go unused (a request, an objection). Past
+    /// due with none of its actions taken it has lapsed, and is not overdue.
+    pub optional: bool,
+    /// For a deadline: how much longer it runs once one of `extended_by` has been taken since
+    /// the period started (counted from the end of the original last day).
+    pub extension: Option<Period>,
+    /// The actions that extend the deadline.
+    pub extended_by: Vec<usize>,
 }
 
 /// A node of the main graph an invariant can speak of.

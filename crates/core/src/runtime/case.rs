@@ -9,8 +9,8 @@ use super::command::{DocumentRef, Opening};
 use super::event::{Event, EventBody, GENESIS, Recorded};
 use super::refusal::{Reason, ReasonKind, Refusal};
 use crate::expr::{EvalContext, Type, Value, VarSlot};
-use crate::model::{Action, Anchor, Place, Procedure, RuleSet};
-use crate::time::cst_start_of_day;
+use crate::model::{Action, Anchor, Place, Procedure, RuleSet, TimeRule, TimeRuleKind};
+use crate::time::{Calendar, Period, cst_start_of_day};
 
 /// An event that does not fit the case it is applied to (a corrupt or foreign history).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -609,8 +609,13 @@ impl Case {
     }
 
     /// When the period of a time rule starts, if it has started.
-    pub(crate) fn anchor_time(&self, anchor: Anchor) -> Option<DateTime<Utc>> {
+    pub(crate) fn anchor_time(&self, anchor: Anchor, calendar: &Calendar) -> Option<DateTime<Utc>> {
         match anchor {
+            Anchor::Due(r) => {
+                let rule = self.procedure.time_rules.get(r)?;
+                let period = self.period_of(rule, calendar)?;
+                period.last_day.map(cst_start_of_day)
+            }
             Anchor::Action(a) => self.taken.get(a).copied().flatten(),
             Anchor::Entered(p) => self
                 .entered
@@ -622,6 +627,50 @@ impl Case {
                 _ => None,
             },
         }
+    }
+
+    /// When a time rule's period started, and when it ends (for a minimum: from when its
+    /// actions are allowed), with a deadline's extension applied once it has been granted.
+    pub(crate) fn period_of(&self, rule: &TimeRule, calendar: &Calendar) -> Option<RulePeriod> {
+        let from = self.anchor_time(rule.after, calendar)?;
+        Some(match rule.kind {
+            TimeRuleKind::AtLeast => {
+                let e = calendar.earliest(from, rule.period);
+                RulePeriod {
+                    from,
+                    due: e.value,
+                    last_day: None,
+                    provisional: e.provisional,
+                    extended: false,
+                }
+            }
+            TimeRuleKind::Within => {
+                let d = calendar.deadline(from, rule.period);
+                let granted = rule.extension.is_some()
+                    && rule.extended_by.iter().any(|a| {
+                        self.taken
+                            .get(*a)
+                            .copied()
+                            .flatten()
+                            .is_some_and(|t| t >= from)
+                    });
+                let (due, provisional) = match (rule.extension, granted) {
+                    (Some(ext), true) => {
+                        let e = calendar.deadline(cst_start_of_day(d.value.last_day), ext);
+                        (e.value, d.provisional || e.provisional)
+                    }
+                    _ => (d.value, d.provisional),
+                };
+                let last_day = (!matches!(rule.period, Period::Hours(_))).then_some(due.last_day);
+                RulePeriod {
+                    from,
+                    due: due.at,
+                    last_day,
+                    provisional,
+                    extended: granted,
+                }
+            }
+        })
     }
 
     /// Whether the case is at a place.
@@ -672,6 +721,21 @@ impl Case {
             head: self.head.clone(),
         }
     }
+}
+
+/// A time rule's period as it runs in a case.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct RulePeriod {
+    /// When it started.
+    pub(crate) from: DateTime<Utc>,
+    /// When it ends (a deadline), or from when its actions are allowed (a minimum).
+    pub(crate) due: DateTime<Utc>,
+    /// A deadline's last day, for periods counted in days or months.
+    pub(crate) last_day: Option<chrono::NaiveDate>,
+    /// Whether it was counted on a year the calendar does not cover.
+    pub(crate) provisional: bool,
+    /// Whether its extension has been granted.
+    pub(crate) extended: bool,
 }
 
 /// A case in its stable JSON form.

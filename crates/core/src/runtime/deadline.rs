@@ -21,6 +21,8 @@ pub enum DeadlineStatus {
     Overdue,
     /// The rule's exception (`unless`) holds.
     Waived,
+    /// An optional right's window (`optional = true`) has passed unused.
+    Lapsed,
 }
 
 /// One time rule as it applies to a case now.
@@ -53,6 +55,9 @@ pub struct Deadline {
     /// For a met deadline: whether the action came after the due time.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub late: bool,
+    /// Whether a deadline's extension has been granted (the due time includes it).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub extended: bool,
     /// Whether the due time was counted on a calendar year that is not covered (weekends only).
     pub provisional: bool,
 }
@@ -69,31 +74,24 @@ impl Case {
         };
         let mut out = Vec::new();
         for rule in &p.time_rules {
-            let Some(from) = self.anchor_time(rule.after) else {
+            let Some(period) = self.period_of(rule, calendar) else {
                 continue;
             };
+            let from = period.from;
             let taken_since = rule
                 .actions
                 .iter()
                 .filter_map(|a| self.taken.get(*a).copied().flatten())
                 .filter(|t| *t >= from)
                 .min();
-            let (due, last_day, provisional) = match rule.kind {
-                TimeRuleKind::AtLeast => {
-                    let e = calendar.earliest(from, rule.period);
-                    (e.value, None, e.provisional)
-                }
-                TimeRuleKind::Within => {
-                    let d = calendar.deadline(from, rule.period);
-                    let last =
-                        (!matches!(rule.period, Period::Hours(_))).then_some(d.value.last_day);
-                    (d.value.at, last, d.provisional)
-                }
-            };
+            let (due, last_day, provisional) = (period.due, period.last_day, period.provisional);
             let waived = rule.unless.as_ref().is_some_and(|u| u.holds(&ctx));
             let (status, late) = match (rule.kind, taken_since) {
                 _ if waived => (DeadlineStatus::Waived, false),
                 (TimeRuleKind::Within, Some(t)) => (DeadlineStatus::Met, t >= due),
+                (TimeRuleKind::Within, None) if now >= due && rule.optional => {
+                    (DeadlineStatus::Lapsed, false)
+                }
                 (TimeRuleKind::Within, None) if now >= due => (DeadlineStatus::Overdue, false),
                 (TimeRuleKind::Within, None) => (DeadlineStatus::Pending, false),
                 (TimeRuleKind::AtLeast, _) if now >= due || taken_since.is_some() => {
@@ -121,6 +119,7 @@ impl Case {
                     .collect(),
                 status,
                 late,
+                extended: period.extended,
                 provisional,
             });
         }

@@ -9,7 +9,7 @@ use super::event::{Event, EventBody};
 use super::refusal::{Reason, ReasonKind, Refusal};
 use crate::expr::{Type, Value};
 use crate::model::{Action, Place, ReasonRule, TimeRuleKind};
-use crate::time::Calendar;
+use crate::time::{Calendar, fmt_cst};
 
 /// What the command brings, when deciding it; `None` when only asking what is possible
 /// (then payload, documents and reason are not checked).
@@ -145,6 +145,11 @@ impl Case {
         calendar: &Calendar,
     ) -> Vec<ActionOption> {
         let p = self.procedure.clone();
+        let ctx = Ctx {
+            case: self,
+            payload: &[],
+            documents: &[],
+        };
         p.actions
             .iter()
             .enumerate()
@@ -171,7 +176,14 @@ impl Case {
                     documents: a
                         .documents
                         .iter()
-                        .filter_map(|d| p.documents.get(*d))
+                        .copied()
+                        .chain(
+                            a.documents_when
+                                .iter()
+                                .filter(|(_, cond)| cond.holds(&ctx))
+                                .map(|(d, _)| *d),
+                        )
+                        .filter_map(|d| p.documents.get(d))
                         .map(|d| d.meta.id.clone())
                         .collect(),
                     reason_required,
@@ -201,8 +213,9 @@ impl Case {
             reasons.push(Reason::new(
                 ReasonKind::OutOfOrder,
                 format!(
-                    "the time {at} is before the case's last event ({})",
-                    self.last_at
+                    "the time {} is before the case's last event ({})",
+                    fmt_cst(at),
+                    fmt_cst(self.last_at)
                 ),
             ));
         }
@@ -343,6 +356,26 @@ impl Case {
                     reasons.push(r);
                 }
             }
+            for (d, cond) in &a.documents_when {
+                let Some(kind) = p.documents.get(*d) else {
+                    continue;
+                };
+                if cond.holds(&ctx) && !g.documents.iter().any(|x| x.kind == kind.meta.id) {
+                    let mut r = Reason::new(
+                        ReasonKind::DocumentMissing,
+                        format!(
+                            "`{}` needs a document of kind `{}` ({}) because `{}` holds",
+                            a.meta.id,
+                            kind.meta.id,
+                            kind.meta.title,
+                            cond.source()
+                        ),
+                    )
+                    .basis(kind.meta.basis.as_ref().or(basis));
+                    r.document = Some(kind.meta.id.clone());
+                    reasons.push(r);
+                }
+            }
             let needs_reason = match &a.reason {
                 ReasonRule::Optional => false,
                 ReasonRule::Required => true,
@@ -363,15 +396,18 @@ impl Case {
             if !rule.actions.contains(&ai) {
                 continue;
             }
-            let Some(start) = self.anchor_time(rule.after) else {
-                continue;
-            };
             if rule.unless.as_ref().is_some_and(|u| u.holds(&ctx)) {
                 continue;
             }
+            let Some(period) = self.period_of(rule, calendar) else {
+                continue;
+            };
             match rule.kind {
                 TimeRuleKind::AtLeast => {
-                    let earliest = calendar.earliest(start, rule.period);
+                    let earliest = crate::time::Reckoned {
+                        value: period.due,
+                        provisional: period.provisional,
+                    };
                     if at >= earliest.value {
                         continue;
                     }
@@ -397,7 +433,7 @@ impl Case {
                             rule.meta.title,
                             rule.period,
                             anchor_name(self, rule.after),
-                            earliest.value
+                            fmt_cst(earliest.value)
                         ),
                     )
                     .basis(rule.meta.basis.as_ref());
@@ -410,8 +446,7 @@ impl Case {
                     if !rule.strict {
                         continue;
                     }
-                    let due = calendar.deadline(start, rule.period);
-                    if at < due.value.at {
+                    if at < period.due {
                         continue;
                     }
                     let mut r = Reason::new(
@@ -422,13 +457,13 @@ impl Case {
                             rule.meta.title,
                             rule.period,
                             anchor_name(self, rule.after),
-                            due.value.at
+                            fmt_cst(period.due)
                         ),
                     )
                     .basis(rule.meta.basis.as_ref());
                     r.rule = Some(rule.meta.id.clone());
-                    r.due = Some(due.value.at);
-                    r.provisional = due.provisional;
+                    r.due = Some(period.due);
+                    r.provisional = period.provisional;
                     reasons.push(r);
                 }
             }
@@ -445,6 +480,10 @@ pub(crate) fn anchor_name(case: &Case, anchor: crate::model::Anchor) -> String {
             .facts
             .get(f)
             .map_or_else(String::new, |f| f.meta.id.clone()),
+        crate::model::Anchor::Due(r) => p
+            .time_rules
+            .get(r)
+            .map_or_else(String::new, |r| format!("the end of {}", r.meta.id)),
     }
 }
 

@@ -540,6 +540,10 @@ impl Calendar {
         let last = match period {
             Period::Days(n) => self.add_days(day, n),
             Period::WorkingDays(n) => self.add_working_days(day, n),
+            Period::Months(n) => match day.checked_add_months(chrono::Months::new(n)) {
+                Some(d) => self.roll_forward(d),
+                None => saturated_date(),
+            },
             Period::Hours(n) => {
                 return match start.checked_add_signed(TimeDelta::hours(i64::from(n))) {
                     Some(at) => {
@@ -584,6 +588,10 @@ impl Calendar {
                 None => saturated_date(),
             },
             Period::WorkingDays(n) => self.add_working_days(day, n),
+            Period::Months(n) => match day.checked_add_months(chrono::Months::new(n)) {
+                Some(d) => Reckoned::certain(d),
+                None => saturated_date(),
+            },
             Period::Hours(n) => {
                 return match start.checked_add_signed(TimeDelta::hours(i64::from(n))) {
                     Some(at) => Reckoned::certain(at),

@@ -42,6 +42,10 @@ pub enum Period {
     WorkingDays(u32),
     /// Hours (小时), counted exactly.
     Hours(u32),
+    /// Calendar months (个月): the period ends on the day with the same number N months
+    /// later, or on the last day of that month when it has no such day (《民法典》第二百零二条;
+    /// not in our legal digest, verify).
+    Months(u32),
 }
 
 impl Period {
@@ -51,6 +55,7 @@ impl Period {
             Self::Days(n) => format!("{n}日"),
             Self::WorkingDays(n) => format!("{n}个工作日"),
             Self::Hours(n) => format!("{n}小时"),
+            Self::Months(n) => format!("{n}个月"),
         }
     }
 }
@@ -62,6 +67,7 @@ impl fmt::Display for Period {
             Self::Days(n) => (n, "day"),
             Self::WorkingDays(n) => (n, "working day"),
             Self::Hours(n) => (n, "hour"),
+            Self::Months(n) => (n, "month"),
         };
         let s = if *n == 1 { "" } else { "s" };
         write!(f, "{n} {unit}{s}")
@@ -93,4 +99,10 @@ pub fn cst_end_of_day(date: NaiveDate) -> DateTime<Utc> {
     cst_start_of_day(date)
         .checked_add_signed(TimeDelta::days(1))
         .unwrap_or(DateTime::<Utc>::MAX_UTC)
+}
+
+/// An instant written for people in China Standard Time: `2025-06-02 09:00 CST`.
+pub fn fmt_cst(at: DateTime<Utc>) -> String {
+    let local = at + TimeDelta::hours(8);
+    format!("{} CST", local.format("%Y-%m-%d %H:%M"))
 }

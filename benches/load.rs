@@ -1,0 +1,198 @@
+//! Loading and validating rule files: every shipped procedure under `rules/`, and one large
+//! generated procedure (200 states, 600 actions, 20 tracks) to show how loading scales.
+//!
+//! `cargo bench --bench load -- --warm-up-time 1 --measurement-time 3`
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
+
+use std::fmt::Write as _;
+use std::hint::black_box;
+use std::path::PathBuf;
+
+use criterion::{Criterion, criterion_group, criterion_main};
+use fazhi::files::{FileKind, find, read};
+use fazhi_core::load::{SourceFile, load};
+
+/// Every procedure file under `rules/` (not calendars, not scenario files), read once.
+fn shipped() -> Vec<SourceFile> {
+    let rules = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("rules");
+    find(&[rules], FileKind::Procedure)
+        .expect("rules/ is readable")
+        .iter()
+        .map(|p| read(p).expect("a rule file is readable"))
+        .collect()
+}
+
+const STATES: usize = 200;
+const ACTIONS: usize = 600;
+const TRACKS: usize = 20;
+const TRACK_STATES: usize = 3;
+const FLAGS: usize = 10;
+/// Every path to the last state passes this one: no edge jumps over it.
+const GATE: usize = STATES / 2;
+
+/// A valid procedure of `STATES` main states in a chain plus extra edges, `TRACKS` tracks
+/// of `TRACK_STATES` states, `ACTIONS` actions in all, guards, time rules and invariants.
+fn large() -> SourceFile {
+    let mut o = String::new();
+    let last = STATES - 1;
+    let _ = writeln!(
+        o,
+        "language = 1\n\n[procedure]\nid = \"large\"\nversion = 1\ntitle = \"大型程序\"\n\
+         initial = \"s0\"\nterminal = [\"s{last}\"]\n"
+    );
+    o.push_str("[roles]\nclerk = { title = \"办事员\" }\nhead = { title = \"负责人\" }\n\n");
+    o.push_str("[documents]\nrecord = { title = \"记录\" }\n\n[facts]\n");
+    for f in 0..FLAGS {
+        let _ = writeln!(o, "f{f} = {{ type = \"bool\", default = false }}");
+    }
+    o.push_str("kind = { type = \"enum\", values = [\"a\", \"b\", \"c\"] }\n");
+    o.push_str("n = { type = \"integer\", default = 0 }\nopened = { type = \"date\" }\n\n");
+    // Track j runs in state 9j + 1 (never the last one).
+    let parent = |j: usize| 9 * j + 1;
+    o.push_str("[states]\n");
+    for s in 0..STATES {
+        match (0..TRACKS).find(|j| parent(*j) == s) {
+            Some(j) => {
+                let _ = writeln!(o, "s{s} = {{ title = \"状态{s}\", tracks = [\"t{j}\"] }}");
+            }
+            None => {
+                let _ = writeln!(o, "s{s} = {{ title = \"状态{s}\" }}");
+            }
+        }
+    }
+    for j in 0..TRACKS {
+        let _ = writeln!(
+            o,
+            "\n[tracks.t{j}]\ninitial = \"q0\"\nfinal = [\"q{}\"]\nactive_if = \"f{}\"\n\n[tracks.t{j}.states]",
+            TRACK_STATES - 1,
+            j % FLAGS
+        );
+        for q in 0..TRACK_STATES {
+            let _ = writeln!(o, "q{q} = {{ title = \"环节{q}\" }}");
+        }
+    }
+    let mut count = 0;
+    let action = |o: &mut String,
+                  count: &mut usize,
+                  from: String,
+                  to: String,
+                  when: Option<String>| {
+        let n = *count;
+        let _ = write!(
+            o,
+            "\n[actions.a{n}]\ntitle = \"动作{n}\"\nfrom = \"{from}\"\nto = \"{to}\"\nby = [\"clerk\", \"head\"]\ndocuments = [\"record\"]\n"
+        );
+        if let Some(w) = when {
+            let _ = writeln!(o, "when = \"{w}\"");
+        }
+        if n.is_multiple_of(5) {
+            let _ = writeln!(o, "sets = {{ n = \"{n}\" }}");
+        }
+        if n.is_multiple_of(7) {
+            let _ = writeln!(
+                o,
+                "\n[actions.a{n}.payload]\nnote = {{ type = \"text\", required = true }}"
+            );
+        }
+        *count += 1;
+    };
+    for j in 0..TRACKS {
+        for q in 0..TRACK_STATES - 1 {
+            action(
+                &mut o,
+                &mut count,
+                format!("t{j}.q{q}"),
+                format!("t{j}.q{}", q + 1),
+                None,
+            );
+        }
+    }
+    for s in 0..last {
+        let when = (0..TRACKS)
+            .find(|j| parent(*j) == s)
+            .map(|j| format!("done(t{j}) && f{}", (j + 1) % FLAGS));
+        action(
+            &mut o,
+            &mut count,
+            format!("s{s}"),
+            format!("s{}", s + 1),
+            when,
+        );
+    }
+    let mut k = 0;
+    while count < ACTIONS {
+        let from = (k * 13) % last;
+        let mut to = (k * 7 + 3) % STATES;
+        if from < GATE && to > GATE {
+            to = GATE;
+        }
+        let when = Some(format!(
+            "f{} || kind == \\\"b\\\" && n > {}",
+            k % FLAGS,
+            k % 50
+        ));
+        action(
+            &mut o,
+            &mut count,
+            format!("s{from}"),
+            format!("s{to}"),
+            when,
+        );
+        k += 1;
+    }
+    for t in 0..20 {
+        let rule = if t % 2 == 0 {
+            "at_least = { working_days = 7 }\nbelow_with_reason = true"
+        } else {
+            "within = { days = 30 }\nstrict = true"
+        };
+        let after = if t % 3 == 0 {
+            "opened".to_owned()
+        } else {
+            format!("s{}", t * 9)
+        };
+        let _ = writeln!(
+            o,
+            "\n[time.r{t}]\n{rule}\nafter = \"{after}\"\nactions = [\"a{}\", \"a{}\"]",
+            100 + t,
+            300 + t
+        );
+    }
+    let _ = writeln!(
+        o,
+        "\n[invariants.gate]\nfirst = \"s{GATE}\"\nthen = \"s{last}\"\n\n[invariants.initial]\nfirst = \"s0\"\nthen = \"s{last}\""
+    );
+    SourceFile::new("large.toml", o)
+}
+
+fn bench(c: &mut Criterion) {
+    let files = shipped();
+    assert!(!files.is_empty(), "no procedure under rules/");
+    let loaded = load(&files);
+    assert_eq!(loaded.errors(), 0, "the shipped rules do not load");
+    c.bench_function(
+        &format!("load shipped rules ({} files)", files.len()),
+        |b| b.iter(|| load(black_box(&files))),
+    );
+
+    let large = [large()];
+    let loaded = load(&large);
+    assert_eq!(
+        loaded.errors(),
+        0,
+        "the large procedure does not load:\n{}",
+        loaded
+            .diagnostics
+            .iter()
+            .map(|d| d.to_plain())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+    c.bench_function(
+        &format!("load large procedure ({STATES} states, {ACTIONS} actions, {TRACKS} tracks)"),
+        |b| b.iter(|| load(black_box(&large))),
+    );
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -1,0 +1,326 @@
+//! Running scenarios against a rule set.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use super::file::{ExpectedDeadline, Scenario, ScenarioFile, StepSpec};
+use crate::expr::Value;
+use crate::model::{RuleSet, TimeRuleKind};
+use crate::runtime::{Case, Command, Deadline, DeadlineStatus, Opening, ReasonKind, Refusal};
+use crate::time::{Calendar, cst_date};
+
+/// Why a scenario failed: at which step, and what happened instead.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Failure {
+    /// The step (0 = the opening, 1 = the first step).
+    pub step: usize,
+    /// The action of the step (`open` for the opening).
+    pub action: String,
+    /// What was expected and what happened.
+    pub message: String,
+}
+
+/// The result of one scenario.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Outcome {
+    /// The scenario's name.
+    pub name: String,
+    /// Empty when it passed.
+    pub failures: Vec<Failure>,
+}
+
+impl Outcome {
+    /// Whether every expectation held.
+    pub fn passed(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+fn kinds(r: &Refusal) -> BTreeSet<ReasonKind> {
+    r.kinds().into_iter().collect()
+}
+
+fn kinds_text(k: &BTreeSet<ReasonKind>) -> String {
+    k.iter()
+        .map(|k| {
+            serde_json::to_value(k)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_owned))
+                .unwrap_or_default()
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn refusal_text(r: &Refusal) -> String {
+    r.reasons
+        .iter()
+        .map(|x| {
+            let kind = kinds_text(&[x.kind].into_iter().collect());
+            match &x.basis {
+                Some(b) => format!("{kind}: {} [{b}]", x.message),
+                None => format!("{kind}: {}", x.message),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Compares the outcome of a command with what the step expects; returns the failure text.
+fn check_outcome(expected: Option<&Vec<ReasonKind>>, got: Result<(), &Refusal>) -> Option<String> {
+    match (expected, got) {
+        (None, Ok(())) => None,
+        (None, Err(r)) => Some(format!(
+            "expected it to be accepted, but it was refused: {}",
+            refusal_text(r)
+        )),
+        (Some(k), Ok(())) => Some(format!(
+            "expected a refusal ({}), but it was accepted",
+            kinds_text(&k.iter().copied().collect())
+        )),
+        (Some(k), Err(r)) => {
+            let want: BTreeSet<ReasonKind> = k.iter().copied().collect();
+            (want != kinds(r)).then(|| {
+                format!(
+                    "expected a refusal with {}, but got {}",
+                    kinds_text(&want),
+                    refusal_text(r)
+                )
+            })
+        }
+    }
+}
+
+fn due_date(d: &Deadline) -> String {
+    match (d.kind, d.last_day) {
+        (TimeRuleKind::Within, Some(day)) => day.to_string(),
+        _ => cst_date(d.due).to_string(),
+    }
+}
+
+fn status_name(s: DeadlineStatus) -> &'static str {
+    match s {
+        DeadlineStatus::Met => "met",
+        DeadlineStatus::Pending => "pending",
+        DeadlineStatus::Overdue => "overdue",
+        DeadlineStatus::Waived => "waived",
+        DeadlineStatus::Lapsed => "lapsed",
+    }
+}
+
+/// Checks the state, tracks, facts and deadlines a step expects.
+fn check_after(
+    case: &Case,
+    step: &StepSpec,
+    at: DateTime<Utc>,
+    calendar: &Calendar,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(s) = &step.state
+        && case.state() != s
+    {
+        out.push(format!(
+            "expected state `{s}`, but the case is in `{}`",
+            case.state()
+        ));
+    }
+    let running = case.track_states();
+    for (track, want) in &step.tracks {
+        if case.procedure().track(track).is_none() {
+            out.push(format!("the procedure has no track `{track}`"));
+            continue;
+        }
+        let got = running
+            .iter()
+            .find(|(t, _)| t == track)
+            .map_or("inactive", |(_, s)| *s);
+        if got != want {
+            out.push(format!(
+                "expected track `{track}` in `{want}`, but it is `{got}`"
+            ));
+        }
+    }
+    for (fact, want) in &step.facts {
+        let Some((_, f)) = case.procedure().fact(fact) else {
+            out.push(format!("the procedure has no fact `{fact}`"));
+            continue;
+        };
+        let got = case.fact(fact);
+        let same = match (&got, want) {
+            (None, serde_json::Value::Null) => true,
+            (None, _) => false,
+            (Some(g), w) => match (Value::from_json(&f.ty, g), Value::from_json(&f.ty, w)) {
+                (Ok(a), Ok(b)) => a == b,
+                (_, Err(e)) => {
+                    out.push(format!(
+                        "the expected value of fact `{fact}` is not valid: {e}"
+                    ));
+                    continue;
+                }
+                _ => false,
+            },
+        };
+        if !same {
+            let shown = got.map_or_else(|| "unset".to_owned(), |g| g.to_string());
+            out.push(format!(
+                "expected fact `{fact}` = {want}, but it is {shown}"
+            ));
+        }
+    }
+    if !step.deadlines.is_empty() {
+        let deadlines = case.deadlines(at, calendar);
+        for (rule, want) in &step.deadlines {
+            let Some(d) = deadlines.iter().find(|d| d.rule == *rule) else {
+                out.push(format!("expected deadline `{rule}`, but it is not running (its period has not started, or the case has ended)"));
+                continue;
+            };
+            let (due, status) = match want {
+                ExpectedDeadline::Due(due) => (Some(due), None),
+                ExpectedDeadline::Full { due, status } => (due.as_ref(), status.as_ref()),
+            };
+            if let Some(due) = due {
+                let got = if due.contains('T') {
+                    d.due.to_rfc3339()
+                } else {
+                    due_date(d)
+                };
+                let same = if due.contains('T') {
+                    DateTime::parse_from_rfc3339(due).is_ok_and(|w| w.with_timezone(&Utc) == d.due)
+                } else {
+                    got == *due
+                };
+                if !same {
+                    out.push(format!(
+                        "expected deadline `{rule}` due {due}, but it is due {got}{}",
+                        if d.provisional { " (provisional)" } else { "" }
+                    ));
+                }
+            }
+            if let Some(status) = status
+                && status_name(d.status) != status
+            {
+                out.push(format!(
+                    "expected deadline `{rule}` to be {status}, but it is {}",
+                    status_name(d.status)
+                ));
+            }
+        }
+    }
+    out
+}
+
+fn run_one(
+    s: &Scenario,
+    file: &ScenarioFile,
+    rules: &RuleSet,
+    calendar: &Calendar,
+    n: usize,
+) -> Outcome {
+    let mut failures = Vec::new();
+    let fail = |step: usize, action: &str, message: String| Failure {
+        step,
+        action: action.to_owned(),
+        message,
+    };
+    let Some(procedure) = rules.get(&file.procedure, file.version) else {
+        let v = file
+            .version
+            .map(|v| format!(" version {v}"))
+            .unwrap_or_default();
+        return Outcome {
+            name: s.name.clone(),
+            failures: vec![fail(
+                0,
+                "open",
+                format!("procedure `{}`{v} is not loaded", file.procedure),
+            )],
+        };
+    };
+    let opening = Opening {
+        case: format!("scenario-{n}"),
+        title: s.open.title.clone(),
+        actor: s.open.actor.clone(),
+        at: s.open.at,
+        facts: s.open.facts.clone(),
+        imported: false,
+    };
+    let mut case = match Case::open_recorded(procedure, opening) {
+        Ok((case, _)) => {
+            if let Some(m) = check_outcome(s.open.refused.as_ref(), Ok(())) {
+                failures.push(fail(0, "open", m));
+                return Outcome {
+                    name: s.name.clone(),
+                    failures,
+                };
+            }
+            case
+        }
+        Err(r) => {
+            if let Some(m) = check_outcome(s.open.refused.as_ref(), Err(&r)) {
+                failures.push(fail(0, "open", m));
+            }
+            return Outcome {
+                name: s.name.clone(),
+                failures,
+            };
+        }
+    };
+    for (i, step) in s.steps.iter().enumerate() {
+        let command = Command {
+            action: step.action.clone(),
+            actor: step.actor.clone(),
+            at: step.at,
+            payload: step.payload.clone(),
+            documents: step.documents.clone(),
+            reason: step.reason.clone(),
+            imported: false,
+        };
+        let before = case.view();
+        let result = case.decide(command, calendar);
+        let outcome = match &result {
+            Ok(_) => Ok(()),
+            Err(r) => Err(r),
+        };
+        if let Some(m) = check_outcome(step.refused.as_ref(), outcome) {
+            failures.push(fail(i + 1, &step.action, m));
+            break;
+        }
+        if let Ok(event) = result {
+            if let Err(e) = case.record(event) {
+                failures.push(fail(
+                    i + 1,
+                    &step.action,
+                    format!("the accepted event could not be applied: {e}"),
+                ));
+                break;
+            }
+        } else if case.view() != before {
+            failures.push(fail(
+                i + 1,
+                &step.action,
+                "a refused command changed the case".into(),
+            ));
+            break;
+        }
+        let problems = check_after(&case, step, step.at, calendar);
+        if !problems.is_empty() {
+            failures.extend(problems.into_iter().map(|m| fail(i + 1, &step.action, m)));
+            break;
+        }
+    }
+    Outcome {
+        name: s.name.clone(),
+        failures,
+    }
+}
+
+/// Runs every scenario of a file; one outcome per scenario, in order.
+pub fn run(file: &ScenarioFile, rules: &RuleSet, calendar: &Calendar) -> Vec<Outcome> {
+    file.scenarios
+        .iter()
+        .enumerate()
+        .map(|(n, s)| run_one(s, file, rules, calendar, n + 1))
+        .collect()
+}

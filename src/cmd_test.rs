@@ -1,0 +1,109 @@
+//! `fazhi test`: run every scenario file below the given paths.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use fazhi_core::load;
+use fazhi_core::scenario;
+
+use crate::calendars::load_calendar_dir;
+use crate::cmd_check::render_human;
+use crate::files::{self, FileKind};
+
+/// Arguments of `fazhi test`.
+#[derive(Debug, clap::Args)]
+pub struct TestArgs {
+    /// Scenario files (`*.test.toml`) or directories to search for them. The procedures are
+    /// loaded from the same directories (a file's own directory for a file).
+    #[arg(default_value = "rules")]
+    pub paths: Vec<PathBuf>,
+    /// Directory of the calendar files, one `<year>.toml` per year.
+    #[arg(long, value_name = "DIR", default_value = "rules/calendars")]
+    pub calendars: PathBuf,
+}
+
+/// Runs `fazhi test`. Prints each failure with its step, then `N passed, M failed`.
+pub fn run(args: &TestArgs) -> ExitCode {
+    match run_inner(args) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run_inner(args: &TestArgs) -> Result<ExitCode, String> {
+    let calendar = load_calendar_dir(&args.calendars).map_err(|e| e.to_string())?;
+    let scenario_files =
+        files::find(&args.paths, FileKind::Scenarios).map_err(|e| e.to_string())?;
+    let dirs: Vec<PathBuf> = args
+        .paths
+        .iter()
+        .map(|p| {
+            if p.is_dir() {
+                p.clone()
+            } else {
+                p.parent()
+                    .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+            }
+        })
+        .collect();
+    let procedure_files = files::find(&dirs, FileKind::Procedure).map_err(|e| e.to_string())?;
+    let sources = procedure_files
+        .iter()
+        .map(|p| files::read(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let loaded = load::load(&sources);
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    let mut failed_load = 0;
+    for d in loaded.diagnostics.iter().filter(|d| d.is_error()) {
+        let _ = out.write_all(render_human(d).as_bytes());
+        failed_load += 1;
+    }
+    let (mut passed, mut failed) = (0usize, 0usize);
+    for path in &scenario_files {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let file = match scenario::parse(&text) {
+            Ok(f) => f,
+            Err(e) => {
+                let _ = writeln!(out, "✗ {}:{e}", path.display());
+                failed += 1;
+                continue;
+            }
+        };
+        let _ = writeln!(out, "{} ({})", path.display(), file.procedure);
+        for outcome in scenario::run(&file, &loaded.rules, &calendar) {
+            if outcome.passed() {
+                passed += 1;
+                let _ = writeln!(out, "  ✓ {}", outcome.name);
+            } else {
+                failed += 1;
+                let _ = writeln!(out, "  ✗ {}", outcome.name);
+                for f in &outcome.failures {
+                    let step = if f.step == 0 {
+                        "opening".to_owned()
+                    } else {
+                        format!("step {}", f.step)
+                    };
+                    let _ = writeln!(out, "      {step} (`{}`): {}", f.action, f.message);
+                }
+            }
+        }
+    }
+    if failed_load > 0 {
+        let _ = writeln!(
+            out,
+            "{failed_load} procedure error(s): scenarios on those procedures cannot run"
+        );
+    }
+    let _ = writeln!(out, "{passed} passed, {failed} failed");
+    Ok(if failed > 0 || failed_load > 0 {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    })
+}

@@ -1,0 +1,113 @@
+//! `fazhi test` end to end: the shipped scenarios pass, and a wrong expectation fails with the
+//! step, what was expected, and the exit code 1.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use std::path::Path;
+use std::process::Command;
+
+fn fazhi(args: &[&str]) -> (i32, String) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(env!("CARGO_BIN_EXE_fazhi"))
+        .current_dir(root)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap(),
+        String::from_utf8(out.stdout).unwrap(),
+    )
+}
+
+fn summary(stdout: &str) -> (usize, usize) {
+    let line = stdout.lines().last().unwrap();
+    let mut words = line.split_whitespace();
+    let passed = words.next().unwrap().parse().unwrap();
+    assert_eq!(words.next(), Some("passed,"), "{line}");
+    let failed = words.next().unwrap().parse().unwrap();
+    assert_eq!(words.next(), Some("failed"), "{line}");
+    (passed, failed)
+}
+
+#[test]
+fn shipped_scenarios_pass() {
+    let (code, out) = fazhi(&["test", "rules"]);
+    let (passed, failed) = summary(&out);
+    assert_eq!((code, failed), (0, 0), "{out}");
+    assert!(passed >= 8, "{out}");
+}
+
+#[test]
+fn the_language_feature_scenarios_pass() {
+    let (code, out) = fazhi(&["test", "tests/language"]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(summary(&out), (6, 0), "{out}");
+}
+
+#[test]
+fn a_wrong_expectation_fails_with_its_step() {
+    let dir = std::env::temp_dir().join(format!("fazhi-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(
+        root.join("rules/village-rules-filing.toml"),
+        dir.join("v.toml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("v.test.toml"),
+        r#"
+procedure = "village-rules-filing"
+
+[[scenarios]]
+name = "ok"
+[scenarios.open]
+at = 2025-03-03T09:00:00
+by = "village"
+facts = { adopted_on = 2025-03-01 }
+
+[[scenarios]]
+name = "wrong"
+[scenarios.open]
+at = 2025-03-03T09:00:00
+by = "village"
+facts = { adopted_on = 2025-03-01 }
+[[scenarios.steps]]
+at = 2025-03-05T10:00:00
+by = "village"
+action = "submit"
+documents = ["rules_text"]
+state = "submitted"
+"#,
+    )
+    .unwrap();
+    let (code, out) = fazhi(&["test", dir.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(summary(&out), (1, 1), "{out}");
+    assert!(
+        out.contains(
+            "step 1 (`submit`): expected it to be accepted, but it was refused: document_missing"
+        ),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn unknown_keys_in_a_scenario_file_are_errors_with_their_place() {
+    let dir = std::env::temp_dir().join(format!("fazhi-cli-test-keys-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("x.test.toml"), "procedure = \"p\"\nprocedur = 1\n").unwrap();
+    let (code, out) = fazhi(&["test", dir.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("x.test.toml:2:1") && out.contains("procedur"),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
