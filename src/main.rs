@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use fazhi::{cmd_calendar, cmd_check, cmd_graph, cmd_schema, cmd_test};
+use fazhi::{cmd_calendar, cmd_check, cmd_graph, cmd_schema, cmd_serve, cmd_test, cmd_verify};
 
 /// fazhi: a rules engine for statutory administrative procedures.
 #[derive(Debug, Parser)]
@@ -26,6 +26,10 @@ enum Command {
     Calendar(cmd_calendar::CalendarCmd),
     /// Print the JSON Schema of rule files, for editors (taplo).
     Schema,
+    /// Serve the HTTP API (JSON under /v1, OpenAPI at /openapi.json) over a SQLite file.
+    Serve(cmd_serve::ServeArgs),
+    /// Check every case's hash chain in a database; print the first broken link of each.
+    Verify(cmd_verify::VerifyArgs),
 }
 
 fn main() -> ExitCode {
@@ -35,5 +39,7 @@ fn main() -> ExitCode {
         Command::Graph(args) => cmd_graph::run(&args),
         Command::Calendar(cmd) => cmd_calendar::run(cmd),
         Command::Schema => cmd_schema::run(),
+        Command::Serve(args) => cmd_serve::run(&args),
+        Command::Verify(args) => cmd_verify::run(&args),
     }
 }

@@ -1,0 +1,955 @@
+//! The routes under `/v1`, plus `/healthz`. Every rule decision is the core's: a handler
+//! reads the request, asks the core, appends what the core decided, and answers.
+
+use std::sync::Arc;
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use fazhi_core::model::Procedure;
+use fazhi_core::runtime::{
+    Case, Command, DocumentRef, Event, GENESIS, Opening, ReasonKind, Recorded, sha256_hex, verify,
+};
+use fazhi_store::{Append, AppendOutcome, CaseQuery, IdempotencyRecord, NewEvent};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::config::Principal;
+use crate::problem::{ApiError, FieldError, Problem};
+use crate::service::{AppState, CaseBody, actor};
+
+/// The authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+impl FromRequest for Caller {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<Caller, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(authenticate(req))
+    }
+}
+
+fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
+    let state = req
+        .app_data::<web::Data<AppState>>()
+        .ok_or_else(|| ApiError::Internal("no application state".into()))?;
+    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+        return Err(ApiError::Unauthorized(
+            "send `Authorization: Bearer <token>`".into(),
+        ));
+    };
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .ok_or_else(|| {
+            ApiError::Unauthorized("the `Authorization` header must be `Bearer <token>`".into())
+        })?;
+    state
+        .principals
+        .authenticate(token)
+        .cloned()
+        .map(Caller)
+        .ok_or_else(|| ApiError::Unauthorized("the bearer token is not known".into()))
+}
+
+/// Reads a JSON body of at most the configured size and decodes it, saying where it is wrong.
+async fn read_json<T: DeserializeOwned>(
+    req: &HttpRequest,
+    payload: web::Payload,
+    state: &AppState,
+) -> Result<(T, web::Bytes), ApiError> {
+    if let Some(ct) = req.headers().get(header::CONTENT_TYPE) {
+        let ct = ct.to_str().unwrap_or_default().to_ascii_lowercase();
+        let essence = ct.split(';').next().unwrap_or_default().trim().to_owned();
+        if essence != "application/json" && !essence.ends_with("+json") {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+    }
+    let limit = state.body_limit;
+    if let Some(len) = req
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        && len > limit
+    {
+        return Err(ApiError::TooLarge { limit });
+    }
+    let bytes = match payload.to_bytes_limited(limit).await {
+        Ok(Ok(b)) => b,
+        Ok(Err(e)) => {
+            return Err(ApiError::malformed(
+                "body",
+                format!("cannot read the body: {e}"),
+            ));
+        }
+        Err(_) => return Err(ApiError::TooLarge { limit }),
+    };
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::malformed(
+            "body",
+            "the body is empty: send a JSON object",
+        ));
+    }
+    let value = decode::<T>(&bytes)?;
+    Ok((value, bytes))
+}
+
+/// Decodes JSON with the path of the first error.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let at = if path == "." || path.is_empty() {
+            format!("line {} column {}", inner.line(), inner.column())
+        } else {
+            path
+        };
+        match inner.classify() {
+            serde_json::error::Category::Data => ApiError::Invalid {
+                detail: format!("the body does not fit: {inner}"),
+                errors: vec![FieldError {
+                    at,
+                    message: inner.to_string(),
+                }],
+            },
+            _ => ApiError::Malformed {
+                detail: format!("the body is not valid JSON: {inner}"),
+                errors: vec![FieldError {
+                    at: format!("line {} column {}", inner.line(), inner.column()),
+                    message: inner.to_string(),
+                }],
+            },
+        }
+    })?;
+    de.end().map_err(|e| {
+        ApiError::malformed(
+            format!("line {} column {}", e.line(), e.column()),
+            format!("trailing characters after the JSON value: {e}"),
+        )
+    })?;
+    Ok(value)
+}
+
+fn json_response<T: Serialize>(status: StatusCode, body: &T) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("application/json")
+        .body(serde_json::to_vec(body).unwrap_or_default())
+}
+
+fn etag(seq: u64) -> String {
+    format!("\"{seq}\"")
+}
+
+fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+    req.app_data::<web::Data<AppState>>()
+        .cloned()
+        .ok_or_else(|| ApiError::Internal("no application state".into()))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Health
+
+/// The service is up.
+#[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, description = "up", body = Object)))]
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(r#"{"status":"ok"}"#)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Procedures
+
+/// A procedure in the list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProcedureSummary {
+    /// Its id.
+    pub id: String,
+    /// Its newest version (new cases use it).
+    pub version: u32,
+    /// Every loaded version.
+    pub versions: Vec<u32>,
+    /// Its Chinese title.
+    pub title: String,
+    /// Its English title.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title_en: Option<String>,
+    /// Its legal basis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
+    /// Its roles, by id.
+    pub roles: Vec<String>,
+}
+
+/// Every loaded procedure, newest version of each.
+#[utoipa::path(get, path = "/v1/procedures", tag = "procedures",
+    responses((status = 200, body = Vec<ProcedureSummary>), (status = 401, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list_procedures(_caller: Caller, state: web::Data<AppState>) -> HttpResponse {
+    let out: Vec<ProcedureSummary> = state
+        .rules
+        .latest()
+        .map(|p| ProcedureSummary {
+            id: p.meta.id.clone(),
+            version: p.version,
+            versions: state
+                .rules
+                .all()
+                .filter(|q| q.meta.id == p.meta.id)
+                .map(|q| q.version)
+                .collect(),
+            title: p.meta.title.clone(),
+            title_en: p.meta.title_en.clone(),
+            basis: p.meta.basis.clone(),
+            roles: p.roles.iter().map(|r| r.meta.id.clone()).collect(),
+        })
+        .collect();
+    json_response(StatusCode::OK, &out)
+}
+
+/// Which version of a procedure.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct VersionQuery {
+    /// The version (default: the newest).
+    pub version: Option<u32>,
+}
+
+fn procedure<'a>(
+    state: &'a AppState,
+    id: &str,
+    version: Option<u32>,
+) -> Result<&'a Arc<Procedure>, ApiError> {
+    state.rules.get(id, version).ok_or_else(|| match version {
+        Some(v) => ApiError::NotFound(format!("no procedure `{id}` version {v}")),
+        None => ApiError::NotFound(format!("no procedure `{id}`")),
+    })
+}
+
+/// A procedure's definition: states, tracks, actions, facts, time rules, invariants, each with
+/// its basis.
+#[utoipa::path(get, path = "/v1/procedures/{id}", tag = "procedures",
+    params(("id" = String, Path, description = "the procedure's id"), VersionQuery),
+    responses((status = 200, body = Object), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get_procedure(
+    _caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<VersionQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let p = procedure(&state, &path, query.version)?;
+    Ok(json_response(StatusCode::OK, p.as_ref()))
+}
+
+/// The graph format.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct GraphQuery {
+    /// `svg` (default), `dot` or `mermaid`.
+    pub format: Option<String>,
+    /// The version (default: the newest).
+    pub version: Option<u32>,
+}
+
+/// A procedure drawn: SVG, Graphviz DOT or Mermaid.
+#[utoipa::path(get, path = "/v1/procedures/{id}/graph", tag = "procedures",
+    params(("id" = String, Path, description = "the procedure's id"), GraphQuery),
+    responses((status = 200, description = "the drawing", content((String = "image/svg+xml"), (String = "text/vnd.graphviz"), (String = "text/plain"))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get_graph(
+    _caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<GraphQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let p = procedure(&state, &path, query.version)?;
+    match query.format.as_deref().unwrap_or("svg") {
+        "dot" => Ok(HttpResponse::Ok()
+            .content_type("text/vnd.graphviz; charset=utf-8")
+            .body(fazhi_core::graph::to_dot(p))),
+        "mermaid" => Ok(HttpResponse::Ok()
+            .content_type("text/plain; charset=utf-8")
+            .body(fazhi_core::graph::to_mermaid(p))),
+        "svg" => Ok(HttpResponse::Ok()
+            .content_type("image/svg+xml; charset=utf-8")
+            .body(fazhi_core::graph::to_svg(p))),
+        other => Err(ApiError::malformed(
+            "format",
+            format!("unknown format `{other}`: use `svg`, `dot` or `mermaid`"),
+        )),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cases
+
+/// A document attached to an action: its kind, file name and SHA-256.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DocumentIn {
+    /// The document kind, by the ids of the procedure's `[documents]`.
+    pub kind: String,
+    /// The file name.
+    pub name: String,
+    /// The SHA-256 of the file: 64 lowercase hex digits.
+    pub sha256: String,
+    /// Where the file is kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub uri: Option<String>,
+}
+
+/// Opening a case.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OpenRequest {
+    /// The procedure's id (the newest version is used).
+    pub procedure: String,
+    /// A title for people.
+    #[serde(default)]
+    pub title: String,
+    /// The initial facts, by fact id.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub facts: Option<serde_json::Value>,
+    /// Importers only: when the case began on paper (not in the future).
+    #[serde(default)]
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// Taking an action on a case.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AppendRequest {
+    /// The action's id.
+    pub action: String,
+    /// The payload, following the action's `payload_schema`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub payload: Option<serde_json::Value>,
+    /// The documents attached.
+    #[serde(default)]
+    pub documents: Vec<DocumentIn>,
+    /// A recorded reason, for rules that ask for one.
+    #[serde(default)]
+    pub reason: Option<String>,
+    /// The case's `seq` as the caller last read it: a stale one is a 409.
+    pub expected_seq: u64,
+    /// Importers only: when the act happened on paper (not before the case's last event, not
+    /// in the future).
+    #[serde(default)]
+    pub at: Option<DateTime<Utc>>,
+}
+
+/// An event as the API shows it: the stored event and its hash.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EventOut {
+    /// The event in its stored JSON form (`case`, `seq`, `type`, `action`, `payload`,
+    /// `documents`, `reason`, `actor`, `at`, `imported`, `prev_hash`).
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub event: Event,
+    /// The SHA-256 of the stored bytes.
+    pub hash: String,
+}
+
+/// The answer to an append.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AppendResponse {
+    /// The event recorded.
+    pub event: EventOut,
+    /// The case after it.
+    pub case: CaseBody,
+}
+
+/// What to do when the idempotency key was used before.
+fn replay(rec: &IdempotencyRecord, request_hash: &str) -> Result<HttpResponse, ApiError> {
+    if rec.request_hash != request_hash {
+        return Err(ApiError::KeyReused(rec.key.clone()));
+    }
+    let status = StatusCode::from_u16(rec.status).unwrap_or(StatusCode::OK);
+    let mut res = HttpResponse::build(status);
+    res.content_type("application/json");
+    for (name, value) in &rec.headers {
+        if let (Ok(n), Ok(v)) = (
+            header::HeaderName::from_bytes(name.as_bytes()),
+            HeaderValue::from_str(value),
+        ) {
+            res.insert_header((n, v));
+        }
+    }
+    res.insert_header(("Idempotency-Replayed", "true"));
+    Ok(res.body(rec.body.clone()))
+}
+
+fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
+    let Some(v) = req.headers().get("Idempotency-Key") else {
+        return Ok(None);
+    };
+    let key = v
+        .to_str()
+        .map_err(|_| ApiError::malformed("Idempotency-Key", "the key must be visible ASCII"))?;
+    if key.is_empty() || key.len() > 255 {
+        return Err(ApiError::malformed(
+            "Idempotency-Key",
+            "the key must have 1 to 255 characters",
+        ));
+    }
+    Ok(Some(key.to_owned()))
+}
+
+fn request_hash(req: &HttpRequest, body: &[u8]) -> String {
+    let mut buf = Vec::with_capacity(body.len() + 64);
+    buf.extend_from_slice(req.method().as_str().as_bytes());
+    buf.push(b' ');
+    buf.extend_from_slice(req.path().as_bytes());
+    buf.push(b'\n');
+    buf.extend_from_slice(body);
+    sha256_hex(&buf)
+}
+
+/// The time to stamp: the server's clock, or an importer's `at` (checked).
+fn stamp(
+    caller: &Principal,
+    at: Option<DateTime<Utc>>,
+    last: Option<DateTime<Utc>>,
+) -> Result<(DateTime<Utc>, bool), ApiError> {
+    let now = Utc::now();
+    match at {
+        None => Ok((last.map_or(now, |l| now.max(l)), false)),
+        Some(_) if !caller.importer => Err(ApiError::Forbidden {
+            detail: format!(
+                "`{}` is not an importer: only importers may send `at`; the service's clock stamps events",
+                caller.id
+            ),
+            reasons: Vec::new(),
+        }),
+        Some(at) if at > now => Err(ApiError::invalid(
+            "at",
+            format!("`at` ({at}) is in the future"),
+        )),
+        Some(at) if last.is_some_and(|l| at < l) => Err(ApiError::invalid(
+            "at",
+            format!(
+                "`at` ({at}) is before the case's last event ({})",
+                last.unwrap_or(at)
+            ),
+        )),
+        Some(at) => Ok((at, true)),
+    }
+}
+
+/// Opens a case on the newest version of a procedure. The caller must hold one of the
+/// procedure's roles.
+#[utoipa::path(post, path = "/v1/cases", tag = "cases", request_body = OpenRequest,
+    params(("Idempotency-Key" = Option<String>, Header, description = "replays the first answer to the same request")),
+    responses((status = 201, body = CaseBody, headers(("Location" = String), ("ETag" = String))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn open_case(
+    req: HttpRequest,
+    caller: Caller,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let state = state_of(&req)?;
+    let Caller(caller) = caller;
+    let key = idempotency_key(&req)?;
+    let (body, raw): (OpenRequest, _) = read_json(&req, payload, &state).await?;
+    let hash = request_hash(&req, &raw);
+    if let Some(key) = &key
+        && let Some(rec) = state.store.idempotency(&caller.id, key).await?
+    {
+        return replay(&rec, &hash);
+    }
+    let Some(p) = state.rules.get(&body.procedure, None) else {
+        let known: Vec<String> = state.rules.latest().map(|p| p.meta.id.clone()).collect();
+        return Err(ApiError::invalid(
+            "procedure",
+            format!(
+                "no procedure `{}`; known: {}",
+                body.procedure,
+                known.join(", ")
+            ),
+        ));
+    };
+    if !p.roles.iter().any(|r| caller.roles.contains(&r.meta.id)) {
+        return Err(ApiError::Forbidden {
+            detail: format!(
+                "`{}` holds none of the roles of procedure `{}` ({})",
+                caller.id,
+                p.meta.id,
+                p.roles
+                    .iter()
+                    .map(|r| r.meta.id.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            reasons: Vec::new(),
+        });
+    }
+    let (at, imported) = stamp(&caller, body.at, None)?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let opening = Opening {
+        case: id.clone(),
+        title: body.title,
+        actor: actor(&caller),
+        at,
+        facts: body
+            .facts
+            .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new())),
+        imported,
+    };
+    let (case, recorded) = Case::open_recorded(p, opening).map_err(ApiError::Refused)?;
+    let now = Utc::now().max(at);
+    let case_body = state.case_body(&case, &caller, now);
+    let location = format!("/v1/cases/{id}");
+    let bytes = serde_json::to_vec(&case_body).unwrap_or_default();
+    let headers = vec![
+        ("Location".to_owned(), location.clone()),
+        ("ETag".to_owned(), etag(case.seq())),
+    ];
+    let append = Append {
+        case: id.clone(),
+        expected_seq: 0,
+        events: vec![NewEvent::from_recorded(&recorded, p.version)],
+        summary: state.summary(&case, now),
+        idempotency: key.map(|key| IdempotencyRecord {
+            principal: caller.id.clone(),
+            key,
+            request_hash: hash.clone(),
+            case: id.clone(),
+            status: 201,
+            headers: headers.clone(),
+            body: bytes.clone(),
+        }),
+    };
+    // Hold the case's slot while appending so that nobody reads it half-made.
+    let slot = state.cases.slot(&id);
+    let mut guard = slot.lock_owned().await;
+    match state.store.append(append).await {
+        Ok(AppendOutcome::Appended) => {
+            *guard = Some(case);
+            metrics::counter!("fazhi_cases_opened_total").increment(1);
+            let mut res = HttpResponse::Created();
+            for (n, v) in headers {
+                res.insert_header((n, v));
+            }
+            Ok(res.content_type("application/json").body(bytes))
+        }
+        Ok(AppendOutcome::Replay(rec)) => {
+            drop(guard);
+            state.cases.forget(&id);
+            replay(&rec, &hash)
+        }
+        Ok(AppendOutcome::Conflict { current_seq }) => {
+            drop(guard);
+            state.cases.forget(&id);
+            Err(ApiError::Conflict {
+                expected_seq: 0,
+                current_seq,
+            })
+        }
+        Err(e) => {
+            drop(guard);
+            state.cases.forget(&id);
+            Err(e.into())
+        }
+    }
+}
+
+/// Filters and a cursor for listing cases.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Only cases of this procedure.
+    pub procedure: Option<String>,
+    /// Only cases in this state.
+    pub state: Option<String>,
+    /// `true`: only open cases with a deadline that has passed.
+    pub overdue: Option<bool>,
+    /// At most this many (1 to 1000, default 50).
+    pub limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+/// A page of cases, oldest first (ids are UUID v7, so by opening time).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CaseList {
+    /// Each case's summary: `id`, `procedure`, `procedure_version`, `title`, `state`,
+    /// `tracks`, `seq`, `head`, `opened_at`, `last_at`, `next_due`, `closed`.
+    #[schema(value_type = Vec<Object>)]
+    pub cases: Vec<fazhi_store::CaseSummary>,
+    /// Pass as `cursor` for the next page; absent on the last.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// Lists cases.
+#[utoipa::path(get, path = "/v1/cases", tag = "cases", params(ListQuery),
+    responses((status = 200, body = CaseList), (status = 400, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn list_cases(
+    _caller: Caller,
+    state: web::Data<AppState>,
+    query: web::Query<ListQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let limit = query.limit.unwrap_or(50);
+    if !(1..=1000).contains(&limit) {
+        return Err(ApiError::malformed(
+            "limit",
+            "`limit` must be between 1 and 1000",
+        ));
+    }
+    let page = state
+        .store
+        .list(CaseQuery {
+            procedure: query.procedure.clone(),
+            state: query.state.clone(),
+            overdue_at: query.overdue.unwrap_or(false).then(Utc::now),
+            limit,
+            after: query.cursor.clone(),
+        })
+        .await?;
+    Ok(json_response(
+        StatusCode::OK,
+        &CaseList {
+            cases: page.cases,
+            next_cursor: page.next,
+        },
+    ))
+}
+
+/// A case as the caller sees it now, with the actions the caller may take.
+#[utoipa::path(get, path = "/v1/cases/{id}", tag = "cases",
+    params(("id" = String, Path, description = "the case's id")),
+    responses((status = 200, body = CaseBody, headers(("ETag" = String, description = "the case's seq"))),
+        (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get_case(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let guard = state.lock_case(&path).await?;
+    let Some(case) = guard.as_ref() else {
+        return Err(ApiError::NotFound(format!("no case `{path}`")));
+    };
+    let body = state.case_body(case, &caller.0, Utc::now().max(case.last_at()));
+    let seq = case.seq();
+    drop(guard);
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag(seq)))
+        .content_type("application/json")
+        .body(serde_json::to_vec(&body).unwrap_or_default()))
+}
+
+/// Takes an action on a case. The caller's roles must include one the procedure allows for
+/// the action (else 403); every other unmet condition is a 422 listing the core's reasons.
+#[utoipa::path(post, path = "/v1/cases/{id}/events", tag = "cases", request_body = AppendRequest,
+    params(("id" = String, Path, description = "the case's id"),
+        ("Idempotency-Key" = Option<String>, Header, description = "replays the first answer to the same request")),
+    responses((status = 201, body = AppendResponse, headers(("Location" = String), ("ETag" = String))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn append_event(
+    req: HttpRequest,
+    caller: Caller,
+    path: web::Path<String>,
+    payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let state = state_of(&req)?;
+    let Caller(caller) = caller;
+    let id = path.into_inner();
+    let key = idempotency_key(&req)?;
+    let (body, raw): (AppendRequest, _) = read_json(&req, payload, &state).await?;
+    let hash = request_hash(&req, &raw);
+    if let Some(key) = &key
+        && let Some(rec) = state.store.idempotency(&caller.id, key).await?
+    {
+        return replay(&rec, &hash);
+    }
+    let mut guard = state.lock_case(&id).await?;
+    let Some(case) = guard.as_mut() else {
+        return Err(ApiError::NotFound(format!("no case `{id}`")));
+    };
+    if body.expected_seq != case.seq() {
+        return Err(ApiError::Conflict {
+            expected_seq: body.expected_seq,
+            current_seq: case.seq(),
+        });
+    }
+    let (at, imported) = stamp(&caller, body.at, Some(case.last_at()))?;
+    let command = Command {
+        action: body.action,
+        actor: actor(&caller),
+        at,
+        payload: body
+            .payload
+            .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new())),
+        documents: body
+            .documents
+            .into_iter()
+            .map(|d| DocumentRef {
+                kind: d.kind,
+                name: d.name,
+                sha256: d.sha256,
+                uri: d.uri,
+            })
+            .collect(),
+        reason: body.reason,
+        imported,
+    };
+    let event = match case.decide(command, &state.calendar) {
+        Ok(e) => e,
+        Err(refusal) => {
+            if refusal
+                .reasons
+                .iter()
+                .any(|r| r.kind == ReasonKind::RoleNotAllowed)
+            {
+                metrics::counter!("fazhi_refusals_total", "kind" => "role_not_allowed")
+                    .increment(1);
+                return Err(ApiError::Forbidden {
+                    detail: format!(
+                        "none of the roles of `{}` may take `{}`",
+                        caller.id, refusal.action
+                    ),
+                    reasons: refusal.reasons,
+                });
+            }
+            return Err(ApiError::Refused(refusal));
+        }
+    };
+    let mut next = case.clone();
+    let recorded: Recorded = next
+        .record(event)
+        .map_err(|e| ApiError::Internal(format!("the decided event does not apply: {e}")))?;
+    let now = Utc::now().max(at);
+    let response = AppendResponse {
+        event: EventOut {
+            event: recorded.event.clone(),
+            hash: recorded.hash.clone(),
+        },
+        case: state.case_body(&next, &caller, now),
+    };
+    let bytes = serde_json::to_vec(&response).unwrap_or_default();
+    let headers = vec![
+        (
+            "Location".to_owned(),
+            format!("/v1/cases/{id}/events/{}", recorded.event.seq),
+        ),
+        ("ETag".to_owned(), etag(next.seq())),
+    ];
+    let append = Append {
+        case: id.clone(),
+        expected_seq: body.expected_seq,
+        events: vec![NewEvent::from_recorded(&recorded, next.procedure().version)],
+        summary: state.summary(&next, now),
+        idempotency: key.map(|key| IdempotencyRecord {
+            principal: caller.id.clone(),
+            key,
+            request_hash: hash.clone(),
+            case: id.clone(),
+            status: 201,
+            headers: headers.clone(),
+            body: bytes.clone(),
+        }),
+    };
+    match state.store.append(append).await {
+        Ok(AppendOutcome::Appended) => {
+            *case = next;
+            drop(guard);
+            let mut res = HttpResponse::Created();
+            for (n, v) in headers {
+                res.insert_header((n, v));
+            }
+            Ok(res.content_type("application/json").body(bytes))
+        }
+        Ok(AppendOutcome::Replay(rec)) => replay(&rec, &hash),
+        Ok(AppendOutcome::Conflict { current_seq }) => {
+            // Another node wrote to this case: read it again next time.
+            *guard = None;
+            drop(guard);
+            state.cases.forget(&id);
+            Err(ApiError::Conflict {
+                expected_seq: body.expected_seq,
+                current_seq,
+            })
+        }
+        Err(e) => {
+            *guard = None;
+            drop(guard);
+            state.cases.forget(&id);
+            Err(e.into())
+        }
+    }
+}
+
+/// A case's history.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct History {
+    /// The events, in order, each with its hash.
+    pub events: Vec<EventOut>,
+}
+
+async fn stored_history(
+    state: &AppState,
+    id: &str,
+) -> Result<(Vec<EventOut>, Vec<Vec<u8>>), ApiError> {
+    let stored = state.store.events(id).await?;
+    if stored.is_empty() {
+        return Err(ApiError::NotFound(format!("no case `{id}`")));
+    }
+    let mut out = Vec::with_capacity(stored.len());
+    let mut bytes = Vec::with_capacity(stored.len());
+    for e in stored {
+        let event = Event::from_bytes(&e.bytes)
+            .map_err(|err| ApiError::Internal(format!("case `{id}` event {}: {err}", e.seq)))?;
+        out.push(EventOut {
+            event,
+            hash: e.hash,
+        });
+        bytes.push(e.bytes);
+    }
+    Ok((out, bytes))
+}
+
+/// A case's history, with hashes.
+#[utoipa::path(get, path = "/v1/cases/{id}/events", tag = "cases",
+    params(("id" = String, Path, description = "the case's id")),
+    responses((status = 200, body = History), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get_events(
+    _caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (events, _) = stored_history(&state, &path).await?;
+    Ok(json_response(StatusCode::OK, &History { events }))
+}
+
+/// The result of checking a case's hash chain.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChainCheck {
+    /// Whether every link holds.
+    pub ok: bool,
+    /// How many events were checked.
+    pub events: usize,
+    /// The hash of the last event.
+    pub head: String,
+    /// The first broken link, when one is.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub broken: Option<fazhi_core::runtime::BrokenLink>,
+}
+
+/// A document on file in a case, with the event that brought it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DossierDocument {
+    /// The event's seq.
+    pub seq: u64,
+    /// The action that attached it.
+    pub action: String,
+    /// The document.
+    pub document: DocumentIn,
+}
+
+/// The archive of one case (档案).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Dossier {
+    /// The case now.
+    pub case: CaseBody,
+    /// The procedure version it ran on, with every element's basis.
+    #[schema(value_type = Object)]
+    pub procedure: serde_json::Value,
+    /// Every event, with its hash.
+    pub events: Vec<EventOut>,
+    /// Every document reference, in order.
+    pub documents: Vec<DossierDocument>,
+    /// The chain check.
+    pub chain: ChainCheck,
+}
+
+/// A case's archive: the case, every event, every document reference, the procedure version's
+/// basis, and the chain check.
+#[utoipa::path(get, path = "/v1/cases/{id}/dossier", tag = "cases",
+    params(("id" = String, Path, description = "the case's id")),
+    responses((status = 200, body = Dossier), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get_dossier(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let (events, bytes) = stored_history(&state, &path).await?;
+    let head = events.last().map_or(GENESIS.to_owned(), |e| e.hash.clone());
+    let broken = verify(&bytes, Some(&head)).err();
+    let guard = state.lock_case(&path).await?;
+    let Some(case) = guard.as_ref() else {
+        return Err(ApiError::NotFound(format!("no case `{path}`")));
+    };
+    let case_body = state.case_body(case, &caller.0, Utc::now().max(case.last_at()));
+    let procedure = serde_json::to_value(case.procedure().as_ref()).unwrap_or_default();
+    drop(guard);
+    let documents = events
+        .iter()
+        .flat_map(|e| {
+            let seq = e.event.seq;
+            match &e.event.body {
+                fazhi_core::runtime::EventBody::Action {
+                    action, documents, ..
+                } => documents
+                    .iter()
+                    .map(|d| DossierDocument {
+                        seq,
+                        action: action.clone(),
+                        document: DocumentIn {
+                            kind: d.kind.clone(),
+                            name: d.name.clone(),
+                            sha256: d.sha256.clone(),
+                            uri: d.uri.clone(),
+                        },
+                    })
+                    .collect::<Vec<_>>(),
+                fazhi_core::runtime::EventBody::Opened { .. } => Vec::new(),
+            }
+        })
+        .collect();
+    let chain = ChainCheck {
+        ok: broken.is_none(),
+        events: events.len(),
+        head,
+        broken,
+    };
+    Ok(json_response(
+        StatusCode::OK,
+        &Dossier {
+            case: case_body,
+            procedure,
+            events,
+            documents,
+            chain,
+        },
+    ))
+}

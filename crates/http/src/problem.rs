@@ -1,0 +1,256 @@
+//! Errors as `application/problem+json` (RFC 9457), each kind with a stable `type` URI.
+
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::{HttpResponse, ResponseError};
+use fazhi_core::runtime::{Reason, Refusal};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Where the `type` URIs live.
+pub const PROBLEM_BASE: &str = "https://fazhi.dev/problems/";
+
+/// One thing wrong with a request body or query, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// Where: a JSON path into the body (`documents[0].sha256`), a query parameter or a header.
+    #[serde(rename = "where")]
+    pub at: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// A problem document (RFC 9457) with fazhi's extensions.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct Problem {
+    /// A stable URI per kind of problem: `https://fazhi.dev/problems/<kind>`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A short summary of the kind.
+    pub title: String,
+    /// The HTTP status.
+    pub status: u16,
+    /// What went wrong with this request.
+    pub detail: String,
+    /// For `invalid-request` and `malformed-request`: what is wrong and where.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+    /// For `refused` (and a 403 for a role): every unmet condition, with its article.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub reasons: Vec<Reason>,
+    /// For `conflict`: how many events the case has now (the `expected_seq` to send).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub current_seq: Option<u64>,
+}
+
+/// Every error the API answers with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// No bearer token, or one that no principal has.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// The principal may not do this.
+    #[error("{detail}")]
+    Forbidden {
+        /// Why.
+        detail: String,
+        /// The core's reasons, when the rule comes from the procedure.
+        reasons: Vec<Reason>,
+    },
+    /// No such route, case or procedure.
+    #[error("{0}")]
+    NotFound(String),
+    /// The route exists but not with this method.
+    #[error("{0}")]
+    MethodNotAllowed(String),
+    /// The body is not JSON, or a query parameter or header cannot be read.
+    #[error("{detail}")]
+    Malformed {
+        /// What.
+        detail: String,
+        /// Where.
+        errors: Vec<FieldError>,
+    },
+    /// The body is JSON but not of the expected shape (unknown or missing fields, wrong types),
+    /// or names an unknown procedure.
+    #[error("{detail}")]
+    Invalid {
+        /// What.
+        detail: String,
+        /// Where.
+        errors: Vec<FieldError>,
+    },
+    /// The body is larger than the limit.
+    #[error("the body is larger than {limit} bytes")]
+    TooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// The body is not `application/json`.
+    #[error("send the body as `application/json`")]
+    UnsupportedMediaType,
+    /// The core refused the command.
+    #[error("{0}")]
+    Refused(Refusal),
+    /// `expected_seq` is stale.
+    #[error(
+        "the case has {current_seq} events, not {expected_seq}: read it again and decide again"
+    )]
+    Conflict {
+        /// What the request said.
+        expected_seq: u64,
+        /// What the case has.
+        current_seq: u64,
+    },
+    /// The idempotency key was used before with another request.
+    #[error(
+        "the `Idempotency-Key` `{0}` was used before with another request: use a new key for a new request"
+    )]
+    KeyReused(String),
+    /// The service is shutting down.
+    #[error("the service is shutting down; retry later")]
+    Unavailable,
+    /// Something on our side: the store failed, or stored data does not read back.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// A 422 for one field.
+    pub fn invalid(at: impl Into<String>, message: impl Into<String>) -> Self {
+        let message = message.into();
+        ApiError::Invalid {
+            detail: message.clone(),
+            errors: vec![FieldError {
+                at: at.into(),
+                message,
+            }],
+        }
+    }
+
+    /// A 400 for one place.
+    pub fn malformed(at: impl Into<String>, message: impl Into<String>) -> Self {
+        let message = message.into();
+        ApiError::Malformed {
+            detail: message.clone(),
+            errors: vec![FieldError {
+                at: at.into(),
+                message,
+            }],
+        }
+    }
+
+    /// The problem kind: the last segment of the `type` URI.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ApiError::Unauthorized(_) => "unauthorized",
+            ApiError::Forbidden { .. } => "forbidden",
+            ApiError::NotFound(_) => "not-found",
+            ApiError::MethodNotAllowed(_) => "method-not-allowed",
+            ApiError::Malformed { .. } => "malformed-request",
+            ApiError::Invalid { .. } => "invalid-request",
+            ApiError::TooLarge { .. } => "payload-too-large",
+            ApiError::UnsupportedMediaType => "unsupported-media-type",
+            ApiError::Refused(_) => "refused",
+            ApiError::Conflict { .. } => "conflict",
+            ApiError::KeyReused(_) => "idempotency-key-reused",
+            ApiError::Unavailable => "unavailable",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            ApiError::Unauthorized(_) => "missing or unknown bearer token",
+            ApiError::Forbidden { .. } => "not allowed for this principal",
+            ApiError::NotFound(_) => "not found",
+            ApiError::MethodNotAllowed(_) => "method not allowed",
+            ApiError::Malformed { .. } => "malformed request",
+            ApiError::Invalid { .. } => "invalid request",
+            ApiError::TooLarge { .. } => "body too large",
+            ApiError::UnsupportedMediaType => "unsupported media type",
+            ApiError::Refused(_) => "refused by the procedure",
+            ApiError::Conflict { .. } => "stale expected_seq",
+            ApiError::KeyReused(_) => "idempotency key reused",
+            ApiError::Unavailable => "service unavailable",
+            ApiError::Internal(_) => "internal error",
+        }
+    }
+
+    /// The problem document.
+    pub fn problem(&self) -> Problem {
+        let (errors, reasons, current_seq) = match self {
+            ApiError::Malformed { errors, .. } | ApiError::Invalid { errors, .. } => {
+                (errors.clone(), Vec::new(), None)
+            }
+            ApiError::Refused(r) => (Vec::new(), r.reasons.clone(), None),
+            ApiError::Forbidden { reasons, .. } => (Vec::new(), reasons.clone(), None),
+            ApiError::Conflict { current_seq, .. } => (Vec::new(), Vec::new(), Some(*current_seq)),
+            _ => (Vec::new(), Vec::new(), None),
+        };
+        Problem {
+            kind: format!("{PROBLEM_BASE}{}", self.kind()),
+            title: self.title().to_owned(),
+            status: self.status_code().as_u16(),
+            detail: self.to_string(),
+            errors,
+            reasons,
+            current_seq,
+        }
+    }
+}
+
+impl From<fazhi_store::StoreError> for ApiError {
+    fn from(e: fazhi_store::StoreError) -> Self {
+        match e {
+            fazhi_store::StoreError::Closed => ApiError::Unavailable,
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::Malformed { .. } => StatusCode::BAD_REQUEST,
+            ApiError::Invalid { .. } | ApiError::Refused(_) | ApiError::KeyReused(_) => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
+            ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(detail) = self {
+            tracing::error!(%detail, "internal error");
+        }
+        if let ApiError::Refused(r) = self {
+            for reason in &r.reasons {
+                let kind = serde_json::to_value(reason.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default();
+                metrics::counter!("fazhi_refusals_total", "kind" => kind).increment(1);
+            }
+        }
+        let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
+        let mut res = HttpResponse::build(self.status_code());
+        res.insert_header((
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        ));
+        if matches!(self, ApiError::Unauthorized(_)) {
+            res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        res.body(body)
+    }
+}

@@ -1,0 +1,176 @@
+//! The service's state: the rules, the calendar, the principals, the store, and the cases
+//! decided so far, kept in memory and loaded lazily by replaying their stored events.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+use fazhi_core::model::RuleSet;
+use fazhi_core::runtime::{ActionOption, Actor, Case, CaseView, Deadline, Event, verify};
+use fazhi_core::time::Calendar;
+use fazhi_store::{CaseSummary, EventStore};
+use serde::Serialize;
+use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
+use utoipa::ToSchema;
+
+use crate::config::{Principal, Principals};
+use crate::problem::ApiError;
+
+/// A case slot: `None` until the case has been loaded (or when it does not exist).
+pub type Slot = Arc<AsyncMutex<Option<Case>>>;
+
+/// The cases in memory, each behind its own lock so that appends to one case are decided
+/// one after the other while different cases proceed in parallel.
+#[derive(Debug, Default)]
+pub struct CaseCache {
+    map: Mutex<HashMap<String, Slot>>,
+}
+
+impl CaseCache {
+    /// The slot of a case (created empty when absent).
+    pub fn slot(&self, id: &str) -> Slot {
+        match self.map.lock() {
+            Ok(mut map) => map.entry(id.to_owned()).or_default().clone(),
+            Err(_) => Arc::default(),
+        }
+    }
+
+    /// Drops a case from memory (it is loaded again from the store when next asked for).
+    pub fn forget(&self, id: &str) {
+        if let Ok(mut map) = self.map.lock() {
+            map.remove(id);
+        }
+    }
+
+    /// How many cases are in memory.
+    pub fn len(&self) -> usize {
+        self.map.lock().map(|m| m.len()).unwrap_or(0)
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Everything a request handler needs.
+pub struct AppState {
+    /// The loaded procedures.
+    pub rules: RuleSet,
+    /// The working-day calendar.
+    pub calendar: Calendar,
+    /// Who may call.
+    pub principals: Principals,
+    /// The event store.
+    pub store: Arc<dyn EventStore>,
+    /// The cases in memory.
+    pub cases: CaseCache,
+    /// The largest request body accepted, in bytes.
+    pub body_limit: usize,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("procedures", &self.rules.len())
+            .field("principals", &self.principals.len())
+            .field("cases_in_memory", &self.cases.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A case as the API shows it to one caller at one time: the core's view, the deadlines and
+/// every action with whether the caller may take it now.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct CaseBody {
+    /// The case (`id`, `title`, `procedure`, `procedure_version`, `seq`, `state`, `closed`,
+    /// `tracks`, `facts`, `documents`, `opened_at`, `last_at`, `head`).
+    #[serde(flatten)]
+    #[schema(value_type = Object)]
+    pub view: CaseView,
+    /// Every time rule whose period has started: due time, status and basis.
+    #[schema(value_type = Vec<Object>)]
+    pub deadlines: Vec<Deadline>,
+    /// Every action: `id`, `allowed` (for the caller, now), `reasons` when not, the
+    /// `payload_schema` (JSON Schema) and the `documents` kinds it needs.
+    #[schema(value_type = Vec<Object>)]
+    pub actions: Vec<ActionOption>,
+}
+
+/// The actor a principal acts as.
+pub fn actor(p: &Principal) -> Actor {
+    Actor::new(p.id.clone(), p.roles.iter().cloned())
+}
+
+impl AppState {
+    /// The case as `principal` sees it at `now`.
+    pub fn case_body(&self, case: &Case, principal: &Principal, now: DateTime<Utc>) -> CaseBody {
+        CaseBody {
+            view: case.view(),
+            deadlines: case.deadlines(now, &self.calendar),
+            actions: case.available_actions(&actor(principal), now, &self.calendar),
+        }
+    }
+
+    /// The summary row of a case at `now`.
+    pub fn summary(&self, case: &Case, now: DateTime<Utc>) -> CaseSummary {
+        let view = case.view();
+        CaseSummary {
+            id: view.id,
+            procedure: view.procedure,
+            procedure_version: view.procedure_version,
+            title: view.title,
+            state: view.state,
+            tracks: view.tracks,
+            seq: view.seq,
+            head: view.head,
+            opened_at: view.opened_at,
+            last_at: view.last_at,
+            next_due: case.next_due(now, &self.calendar),
+            closed: view.closed,
+        }
+    }
+
+    /// Locks a case, loading it from the store when it is not in memory.
+    pub async fn lock_case(&self, id: &str) -> Result<OwnedMutexGuard<Option<Case>>, ApiError> {
+        let slot = self.cases.slot(id);
+        let mut guard = slot.lock_owned().await;
+        if guard.is_none() {
+            match self.load(id).await {
+                Ok(Some(case)) => *guard = Some(case),
+                Ok(None) => {
+                    drop(guard);
+                    self.cases.forget(id);
+                    return Err(ApiError::NotFound(format!("no case `{id}`")));
+                }
+                Err(e) => {
+                    drop(guard);
+                    self.cases.forget(id);
+                    return Err(e);
+                }
+            }
+        }
+        Ok(guard)
+    }
+
+    /// Replays a case from the store, checking its chain first.
+    async fn load(&self, id: &str) -> Result<Option<Case>, ApiError> {
+        let stored = self.store.events(id).await?;
+        if stored.is_empty() {
+            return Ok(None);
+        }
+        let bytes: Vec<&[u8]> = stored.iter().map(|e| e.bytes.as_slice()).collect();
+        let head = stored.last().map(|e| e.hash.as_str());
+        verify(&bytes, head).map_err(|e| {
+            ApiError::Internal(format!("the history of case `{id}` is broken: {e}"))
+        })?;
+        let events = stored
+            .iter()
+            .map(|e| Event::from_bytes(&e.bytes))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ApiError::Internal(format!("case `{id}`: {e}")))?;
+        let case = Case::replay(&self.rules, &events)
+            .map_err(|e| ApiError::Internal(format!("case `{id}` does not replay: {e}")))?;
+        Ok(Some(case))
+    }
+}

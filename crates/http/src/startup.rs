@@ -1,0 +1,311 @@
+//! Building and running the server: bind the listener, open the store, assemble the routes.
+
+use std::net::{SocketAddr, TcpListener};
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+use std::time::Instant;
+
+use actix_web::dev::{Server, ServerHandle, Service};
+use actix_web::http::header::HeaderValue;
+use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
+use fazhi_core::model::RuleSet;
+use fazhi_core::time::Calendar;
+use fazhi_store::{EventStore, SqliteOptions, SqliteStore, StoreError};
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use tracing_actix_web::{RequestId, TracingLogger};
+
+use crate::api;
+use crate::config::Principals;
+use crate::problem::ApiError;
+use crate::service::{AppState, CaseCache};
+
+/// What the server needs to start.
+#[derive(Debug)]
+pub struct Settings {
+    /// The address to listen on (`127.0.0.1:8080`; port 0 picks a free port).
+    pub listen: String,
+    /// The SQLite database file.
+    pub db: PathBuf,
+    /// The procedures.
+    pub rules: RuleSet,
+    /// The working-day calendar.
+    pub calendar: Calendar,
+    /// Who may call.
+    pub principals: Principals,
+    /// The largest request body, in bytes.
+    pub body_limit: usize,
+    /// How many HTTP worker threads (default: one per core).
+    pub workers: Option<usize>,
+}
+
+impl Settings {
+    /// Settings with the defaults: `127.0.0.1:8080`, a 64 KiB body limit.
+    pub fn new(
+        rules: RuleSet,
+        calendar: Calendar,
+        principals: Principals,
+        db: impl Into<PathBuf>,
+    ) -> Self {
+        Settings {
+            listen: "127.0.0.1:8080".into(),
+            db: db.into(),
+            rules,
+            calendar,
+            principals,
+            body_limit: 64 * 1024,
+            workers: None,
+        }
+    }
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    /// The listener could not be bound.
+    #[error("cannot listen on `{addr}`: {source}")]
+    Bind {
+        /// The address.
+        addr: String,
+        /// The IO error.
+        source: std::io::Error,
+    },
+    /// Development tokens are configured but the address is not loopback.
+    #[error(
+        "development tokens (`dev-<id>`) are configured for {ids}: the server only listens on loopback (127.0.0.1 or ::1) with them, not on `{addr}`; give those principals real tokens"
+    )]
+    DevelopmentTokens {
+        /// The address asked for.
+        addr: SocketAddr,
+        /// The principals with development tokens.
+        ids: String,
+    },
+    /// The store could not be opened.
+    #[error("cannot open the database: {0}")]
+    Store(#[from] StoreError),
+    /// The server failed while running.
+    #[error("the server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// A bound, ready-to-run server.
+pub struct Application {
+    addr: SocketAddr,
+    server: Server,
+    store: Arc<SqliteStore>,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+static METRICS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+
+/// The process's Prometheus recorder, installed on first use.
+fn metrics_handle() -> Option<PrometheusHandle> {
+    METRICS
+        .get_or_init(|| {
+            let buckets = [
+                0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+            ];
+            let handle = PrometheusBuilder::new()
+                .set_buckets(&buckets)
+                .ok()?
+                .set_buckets_for_metric(
+                    metrics_exporter_prometheus::Matcher::Full("fazhi_store_batch_size".into()),
+                    &[1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 128.0, 256.0, 512.0],
+                )
+                .ok()?
+                .install_recorder()
+                .ok()?;
+            let upkeep = handle.clone();
+            let _ = std::thread::Builder::new()
+                .name("fazhi-metrics-upkeep".into())
+                .spawn(move || {
+                    loop {
+                        std::thread::sleep(std::time::Duration::from_secs(5));
+                        upkeep.run_upkeep();
+                    }
+                });
+            Some(handle)
+        })
+        .clone()
+}
+
+async fn render_metrics() -> HttpResponse {
+    match metrics_handle() {
+        Some(h) => HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4")
+            .body(h.render()),
+        None => HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4")
+            .body(""),
+    }
+}
+
+async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(crate::openapi::json())
+}
+
+async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound(format!(
+        "no route `{} {}`",
+        req.method(),
+        req.path()
+    )))
+}
+
+async fn method_not_allowed(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
+    Err(ApiError::MethodNotAllowed(format!(
+        "`{}` is not allowed on `{}`",
+        req.method(),
+        req.path()
+    )))
+}
+
+fn resource(path: &str) -> actix_web::Resource {
+    web::resource(path).default_service(web::to(method_not_allowed))
+}
+
+impl Application {
+    /// Binds the listener, opens (and migrates) the store, and assembles the server. Call it
+    /// inside an actix (tokio) runtime; run it with [`Application::run_until_stopped`].
+    pub fn build(settings: Settings) -> Result<Application, StartError> {
+        let listener = TcpListener::bind(&settings.listen).map_err(|source| StartError::Bind {
+            addr: settings.listen.clone(),
+            source,
+        })?;
+        let addr = listener.local_addr().map_err(|source| StartError::Bind {
+            addr: settings.listen.clone(),
+            source,
+        })?;
+        let dev = settings.principals.development();
+        if !dev.is_empty() && !addr.ip().is_loopback() {
+            return Err(StartError::DevelopmentTokens {
+                addr,
+                ids: dev.join(", "),
+            });
+        }
+        if !dev.is_empty() {
+            tracing::warn!(
+                principals = %dev.join(", "),
+                "development tokens (dev-<id>) are configured: listening on loopback only"
+            );
+        }
+        let store = Arc::new(SqliteStore::open(SqliteOptions::new(&settings.db))?);
+        let _ = metrics_handle();
+        let state = web::Data::new(AppState {
+            rules: settings.rules,
+            calendar: settings.calendar,
+            principals: settings.principals,
+            store: store.clone() as Arc<dyn EventStore>,
+            cases: CaseCache::default(),
+            body_limit: settings.body_limit,
+        });
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(state.clone())
+                .app_data(web::QueryConfig::default().error_handler(|err, _| {
+                    ApiError::malformed("query", format!("bad query string: {err}")).into()
+                }))
+                .app_data(web::PathConfig::default().error_handler(|err, _| {
+                    ApiError::malformed("path", format!("bad path: {err}")).into()
+                }))
+                .wrap_fn(|req, srv| {
+                    let started = Instant::now();
+                    let method = req.method().to_string();
+                    let fut = srv.call(req);
+                    async move {
+                        let mut res = fut.await?;
+                        let route = res
+                            .request()
+                            .match_pattern()
+                            .unwrap_or_else(|| "unmatched".to_owned());
+                        let status = res.status().as_u16().to_string();
+                        metrics::counter!("fazhi_http_requests_total", "method" => method, "route" => route.clone(), "status" => status).increment(1);
+                        metrics::histogram!("fazhi_http_request_duration_seconds", "route" => route)
+                            .record(started.elapsed().as_secs_f64());
+                        let id = res.request().extensions().get::<RequestId>().copied();
+                        if let Some(id) = id
+                            && let Ok(v) = HeaderValue::from_str(&id.to_string())
+                        {
+                            res.headers_mut().insert(
+                                actix_web::http::header::HeaderName::from_static("x-request-id"),
+                                v,
+                            );
+                        }
+                        Ok(res)
+                    }
+                })
+                .wrap(TracingLogger::default())
+                .service(resource("/healthz").route(web::get().to(api::healthz)))
+                .service(resource("/metrics").route(web::get().to(render_metrics)))
+                .service(resource("/openapi.json").route(web::get().to(openapi_json)))
+                .service(
+                    web::scope("/v1")
+                        .service(resource("/procedures").route(web::get().to(api::list_procedures)))
+                        .service(resource("/procedures/{id}").route(web::get().to(api::get_procedure)))
+                        .service(resource("/procedures/{id}/graph").route(web::get().to(api::get_graph)))
+                        .service(
+                            resource("/cases")
+                                .route(web::get().to(api::list_cases))
+                                .route(web::post().to(api::open_case)),
+                        )
+                        .service(resource("/cases/{id}").route(web::get().to(api::get_case)))
+                        .service(
+                            resource("/cases/{id}/events")
+                                .route(web::get().to(api::get_events))
+                                .route(web::post().to(api::append_event)),
+                        )
+                        .service(resource("/cases/{id}/dossier").route(web::get().to(api::get_dossier))),
+                )
+                .default_service(web::to(not_found))
+        })
+        .shutdown_timeout(30);
+        if let Some(w) = settings.workers {
+            server = server.workers(w.max(1));
+        }
+        let server = server
+            .listen(listener)
+            .map_err(|source| StartError::Bind {
+                addr: addr.to_string(),
+                source,
+            })?
+            .run();
+        tracing::info!(%addr, db = %settings.db.display(), "fazhi listening on http://{addr}");
+        Ok(Application {
+            addr,
+            server,
+            store,
+        })
+    }
+
+    /// The port bound (useful with port 0).
+    pub fn port(&self) -> u16 {
+        self.addr.port()
+    }
+
+    /// The address bound.
+    pub fn address(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// A handle to stop the server gracefully.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until stopped (SIGTERM, ctrl-c, or [`ServerHandle::stop`]): in-flight requests
+    /// finish, then pending appends are committed and the store is closed.
+    pub async fn run_until_stopped(self) -> Result<(), StartError> {
+        let served = self.server.await;
+        self.store.close().await?;
+        tracing::info!("fazhi stopped; the store is closed");
+        served.map_err(StartError::Serve)
+    }
+}

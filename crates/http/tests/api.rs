@@ -1,0 +1,664 @@
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+mod helpers;
+
+use helpers::{DIGEST, doc, spawn_app, today};
+use serde_json::{Value, json};
+
+const P: &str = "https://fazhi.dev/problems/";
+
+#[actix_web::test]
+async fn health_openapi_and_metrics_need_no_token() {
+    let app = spawn_app().await;
+    let r = app.send("GET", "/healthz", None, &[], None).await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["status"], "ok");
+    assert!(r.header("x-request-id").is_some());
+    let r = app.send("GET", "/openapi.json", None, &[], None).await;
+    assert_eq!(r.status, 200);
+    assert!(r.body["openapi"].as_str().unwrap().starts_with("3.1"));
+    for path in [
+        "/v1/procedures",
+        "/v1/procedures/{id}",
+        "/v1/procedures/{id}/graph",
+        "/v1/cases",
+        "/v1/cases/{id}",
+        "/v1/cases/{id}/events",
+        "/v1/cases/{id}/dossier",
+        "/healthz",
+    ] {
+        assert!(r.body["paths"][path].is_object(), "{path} missing");
+    }
+    assert!(
+        r.body["components"]["schemas"]["AppendRequest"]["properties"]["expected_seq"].is_object()
+    );
+    let r = app.send("GET", "/metrics", None, &[], None).await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.contains("fazhi_http_requests_total"), "{}", r.text);
+}
+
+#[actix_web::test]
+async fn missing_or_unknown_tokens_are_401() {
+    let app = spawn_app().await;
+    for path in ["/v1/procedures", "/v1/cases", "/v1/cases/x"] {
+        let r = app.send("GET", path, None, &[], None).await;
+        assert_eq!(r.status, 401);
+        assert_eq!(r.problem_type(), format!("{P}unauthorized"));
+        assert_eq!(r.header("www-authenticate").as_deref(), Some("Bearer"));
+        let r = app.get(path, "stranger").await;
+        assert_eq!(r.status, 401);
+    }
+    let r = app
+        .send(
+            "GET",
+            "/v1/cases",
+            None,
+            &[("Authorization", "Basic abc")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 401);
+}
+
+#[actix_web::test]
+async fn procedures_definition_and_graphs() {
+    let app = spawn_app().await;
+    let r = app.get("/v1/procedures", "town").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body[0]["id"], "village-rules-filing");
+    assert_eq!(r.body[0]["versions"], json!([1]));
+    let r = app.get("/v1/procedures/village-rules-filing", "town").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.body["version"], 1);
+    assert!(r.text.contains("《村民委员会组织法》第二十七条"));
+    let r = app.get("/v1/procedures/nope", "town").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.problem_type(), format!("{P}not-found"));
+    let r = app
+        .get("/v1/procedures/village-rules-filing?version=9", "town")
+        .await;
+    assert_eq!(r.status, 404);
+    for (format, ct, needle) in [
+        ("dot", "text/vnd.graphviz", "digraph"),
+        ("mermaid", "text/plain", "stateDiagram"),
+        ("svg", "image/svg+xml", "<svg"),
+    ] {
+        let r = app
+            .get(
+                &format!("/v1/procedures/village-rules-filing/graph?format={format}"),
+                "town",
+            )
+            .await;
+        assert_eq!(r.status, 200, "{format}: {}", r.text);
+        assert!(r.header("content-type").unwrap().starts_with(ct));
+        assert!(r.text.contains(needle), "{format}: {}", r.text);
+    }
+    let r = app
+        .get(
+            "/v1/procedures/village-rules-filing/graph?format=png",
+            "town",
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["errors"][0]["where"], "format");
+    let r = app
+        .get("/v1/procedures/village-rules-filing?colour=red", "town")
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.problem_type(), format!("{P}malformed-request"));
+}
+
+#[actix_web::test]
+async fn a_filing_from_opening_to_filed() {
+    let app = spawn_app().await;
+    let r = app
+        .post(
+            "/v1/cases",
+            "village",
+            &json!({"procedure": "village-rules-filing", "title": "某村村规民约", "facts": {"adopted_on": today()}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.header("location").unwrap(), format!("/v1/cases/{id}"));
+    assert_eq!(r.header("etag").unwrap(), "\"1\"");
+    assert_eq!(r.body["procedure"], "village-rules-filing");
+    assert_eq!(r.body["procedure_version"], 1);
+    assert_eq!(r.body["seq"], 1);
+    assert_eq!(r.body["state"], "adopted");
+    assert_eq!(r.body["facts"]["adopted_on"], today());
+    let deadline = &r.body["deadlines"][0];
+    assert_eq!(deadline["rule"], "filing_limit");
+    assert_eq!(deadline["status"], "pending");
+    assert!(deadline["basis"].as_str().unwrap().contains("第十四条"));
+    let submit = r.body["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "submit")
+        .unwrap()
+        .clone();
+    assert_eq!(submit["allowed"], true);
+    assert_eq!(submit["documents"], json!(["rules_text", "meeting_record"]));
+    assert!(submit["payload_schema"].is_object());
+
+    // The town reads the same case: it may not submit, and is told why.
+    let r = app.get(&format!("/v1/cases/{id}"), "town").await;
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("etag").unwrap(), "\"1\"");
+    let submit = r.body["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "submit")
+        .unwrap()
+        .clone();
+    assert_eq!(submit["allowed"], false);
+    assert_eq!(submit["reasons"][0]["kind"], "role_not_allowed");
+
+    let r = app.submit(&id, 1).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["event"]["seq"], 1);
+    assert_eq!(r.body["event"]["action"], "submit");
+    assert_eq!(r.body["event"]["actor"]["id"], "village");
+    assert_eq!(r.body["case"]["state"], "submitted");
+    assert_eq!(r.body["case"]["seq"], 2);
+    assert_eq!(r.header("etag").unwrap(), "\"2\"");
+
+    let r = app
+        .act(
+            &id,
+            "judicial",
+            json!({"action": "find_lawful", "documents": [doc("review_opinion")], "expected_seq": 2}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["case"]["state"], "filed");
+    assert_eq!(r.body["case"]["closed"], true);
+    assert_eq!(r.body["case"]["facts"]["outcome"], "lawful");
+
+    let r = app.get(&format!("/v1/cases/{id}/events"), "town").await;
+    assert_eq!(r.status, 200);
+    let events = r.body["events"].as_array().unwrap();
+    assert_eq!(events.len(), 3);
+    assert_eq!(events[0]["type"], "opened");
+    assert_eq!(events[1]["prev_hash"], events[0]["hash"]);
+    assert_eq!(events[2]["prev_hash"], events[1]["hash"]);
+
+    let r = app.get(&format!("/v1/cases/{id}/dossier"), "town").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["chain"]["ok"], true);
+    assert_eq!(r.body["chain"]["events"], 3);
+    assert_eq!(r.body["chain"]["head"], events[2]["hash"]);
+    assert_eq!(r.body["documents"].as_array().unwrap().len(), 3);
+    assert_eq!(r.body["documents"][2]["document"]["sha256"], DIGEST);
+    assert_eq!(r.body["procedure"]["id"], "village-rules-filing");
+    assert_eq!(r.body["case"]["state"], "filed");
+
+    // Nothing is allowed any more.
+    let r = app
+        .act(
+            &id,
+            "village",
+            json!({"action": "withdraw", "reason": "x", "expected_seq": 3}),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.problem_type(), format!("{P}refused"));
+    assert_eq!(r.body["reasons"][0]["kind"], "wrong_state");
+}
+
+/// Who may do what, in the `submitted` state: 201 for the role the procedure names, 403 for
+/// a principal holding none of the action's roles (even when something else is wrong too),
+/// 422 for the other refusals.
+#[actix_web::test]
+async fn who_may_do_what() {
+    let app = spawn_app().await;
+    // Opening needs one of the procedure's roles.
+    let r = app
+        .post(
+            "/v1/cases",
+            "nobody",
+            &json!({"procedure": "village-rules-filing", "facts": {"adopted_on": today()}}),
+        )
+        .await;
+    assert_eq!(r.status, 403);
+    assert_eq!(r.problem_type(), format!("{P}forbidden"));
+
+    let order = |seq: u64| {
+        json!({"action": "order_correction", "payload": {"round": 1, "findings": "第三条违法"},
+               "documents": [doc("review_opinion"), doc("correction_order")], "expected_seq": seq})
+    };
+    let lawful = |seq: u64| json!({"action": "find_lawful", "documents": [doc("review_opinion")], "expected_seq": seq});
+    let cases: Vec<(&str, Value, u16)> = vec![
+        ("village", lawful(2), 403),
+        ("town", lawful(2), 403),
+        ("nobody", lawful(2), 403),
+        ("village", order(2), 403),
+        ("judicial", order(2), 403),
+        // Wrong state and wrong role: the role decides (403).
+        ("town", json!({"action": "submit", "expected_seq": 2}), 403),
+        // Right role, wrong state: 422.
+        (
+            "village",
+            json!({"action": "submit", "documents": [doc("rules_text"), doc("meeting_record")], "expected_seq": 2}),
+            422,
+        ),
+        // Right role, missing document: 422.
+        (
+            "judicial",
+            json!({"action": "find_lawful", "expected_seq": 2}),
+            422,
+        ),
+        ("judicial", lawful(2), 201),
+    ];
+    for (who, body, want) in cases {
+        let id = app.open(&today()).await;
+        assert_eq!(app.submit(&id, 1).await.status, 201);
+        let r = app.act(&id, who, body.clone()).await;
+        assert_eq!(r.status, want, "{who} {body}: {}", r.text);
+        if want == 403 {
+            assert_eq!(r.problem_type(), format!("{P}forbidden"));
+            assert!(
+                r.body["reasons"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|x| x["kind"] == "role_not_allowed"),
+                "{}",
+                r.text
+            );
+        }
+        if want != 201 {
+            assert_eq!(app.event_count(&id).await, 2);
+        }
+    }
+    let id = app.open(&today()).await;
+    app.submit(&id, 1).await;
+    let r = app.act(&id, "town", order(2)).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["case"]["state"], "correcting");
+    assert_eq!(r.body["case"]["facts"]["corrections"], 1);
+}
+
+#[actix_web::test]
+async fn refusals_list_every_reason_with_its_article() {
+    let app = spawn_app().await;
+    let id = app.open(&today()).await;
+    app.submit(&id, 1).await;
+    let r = app
+        .act(
+            &id,
+            "town",
+            json!({"action": "order_correction", "payload": {"round": "one"}, "expected_seq": 2}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.problem_type(), format!("{P}refused"));
+    let kinds: Vec<&str> = r.body["reasons"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"payload_invalid"), "{kinds:?}");
+    assert!(kinds.contains(&"document_missing"), "{kinds:?}");
+    assert!(
+        r.body["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|x| x["basis"]
+                .as_str()
+                .is_some_and(|b| b.contains("第二十七条"))),
+        "{}",
+        r.text
+    );
+    let r = app
+        .act(&id, "town", json!({"action": "approve", "expected_seq": 2}))
+        .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.body["reasons"][0]["kind"], "unknown_action");
+    assert_eq!(app.event_count(&id).await, 2);
+}
+
+#[actix_web::test]
+async fn stale_expected_seq_is_409_and_racers_get_one_winner() {
+    let app = spawn_app().await;
+    let id = app.open(&today()).await;
+    let r = app.submit(&id, 0).await;
+    assert_eq!(r.status, 409);
+    assert_eq!(r.problem_type(), format!("{P}conflict"));
+    assert_eq!(r.body["current_seq"], 1);
+    let r = app.submit(&id, 5).await;
+    assert_eq!(r.status, 409);
+
+    let mut pending = Vec::new();
+    for _ in 0..8 {
+        pending.push(app.submit(&id, 1));
+    }
+    let mut statuses = Vec::new();
+    for p in pending {
+        statuses.push(p.await.status);
+    }
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 409, 409, 409, 409, 409, 409, 409]);
+    assert_eq!(app.event_count(&id).await, 2);
+}
+
+#[actix_web::test]
+async fn idempotency_keys_replay_the_first_answer() {
+    let app = spawn_app().await;
+    let id = app.open(&today()).await;
+    let body = serde_json::to_vec(&json!({"action": "submit", "documents": [doc("rules_text"), doc("meeting_record")], "expected_seq": 1})).unwrap();
+    let path = format!("/v1/cases/{id}/events");
+    let key = [("Idempotency-Key", "submit-once")];
+    let first = app
+        .send("POST", &path, Some("village"), &key, Some(&body))
+        .await;
+    assert_eq!(first.status, 201, "{}", first.text);
+    let again = app
+        .send("POST", &path, Some("village"), &key, Some(&body))
+        .await;
+    assert_eq!(again.status, 201);
+    assert_eq!(again.text, first.text);
+    assert_eq!(again.header("etag"), first.header("etag"));
+    assert_eq!(
+        again.header("idempotency-replayed").as_deref(),
+        Some("true")
+    );
+    assert_eq!(app.event_count(&id).await, 2);
+    // Same key, another body: 422.
+    let other =
+        serde_json::to_vec(&json!({"action": "withdraw", "reason": "撤回", "expected_seq": 2}))
+            .unwrap();
+    let r = app
+        .send("POST", &path, Some("village"), &key, Some(&other))
+        .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.problem_type(), format!("{P}idempotency-key-reused"));
+    assert_eq!(app.event_count(&id).await, 2);
+    // Keys belong to the principal: the same key by another principal is another request.
+    let r = app
+        .send("POST", &path, Some("archivist"), &key, Some(&other))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+
+    // Opening is idempotent too.
+    let open = serde_json::to_vec(
+        &json!({"procedure": "village-rules-filing", "facts": {"adopted_on": today()}}),
+    )
+    .unwrap();
+    let k = [("Idempotency-Key", "open-1")];
+    let a = app
+        .send("POST", "/v1/cases", Some("village"), &k, Some(&open))
+        .await;
+    let b = app
+        .send("POST", "/v1/cases", Some("village"), &k, Some(&open))
+        .await;
+    assert_eq!((a.status, b.status), (201, 201));
+    assert_eq!(a.body["id"], b.body["id"]);
+    assert_eq!(a.header("location"), b.header("location"));
+    let r = app.get("/v1/cases?limit=1000", "town").await;
+    assert_eq!(r.body["cases"].as_array().unwrap().len(), 2);
+}
+
+#[actix_web::test]
+async fn bad_input_is_a_4xx_that_says_where_and_writes_nothing() {
+    let app = spawn_app().await;
+    let id = app.open(&today()).await;
+    let path = format!("/v1/cases/{id}/events");
+    let send = |body: &'static [u8], headers: &'static [(&'static str, &'static str)]| {
+        let app = &app;
+        let path = path.clone();
+        async move {
+            app.send("POST", &path, Some("village"), headers, Some(body))
+                .await
+        }
+    };
+    // Not JSON.
+    let r = send(b"{\"action\": ", &[]).await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.problem_type(), format!("{P}malformed-request"));
+    assert!(
+        r.body["errors"][0]["where"]
+            .as_str()
+            .unwrap()
+            .starts_with("line 1")
+    );
+    let r = send(b"", &[]).await;
+    assert_eq!(r.status, 400);
+    let r = send(b"{\"action\": \"submit\", \"expected_seq\": 1} x", &[]).await;
+    assert_eq!(r.status, 400);
+    // Wrong types and unknown or missing fields: 422 with the path.
+    let r = send(b"{\"action\": \"submit\", \"expected_seq\": \"one\"}", &[]).await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.problem_type(), format!("{P}invalid-request"));
+    assert_eq!(r.body["errors"][0]["where"], "expected_seq");
+    let r = send(
+        b"{\"action\": \"submit\", \"expected_seq\": 1, \"documents\": [{\"kind\": \"rules_text\", \"name\": \"a\", \"sha256\": 5}]}",
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.body["errors"][0]["where"], "documents[0].sha256");
+    let r = send(
+        b"{\"action\": \"submit\", \"expected_seq\": 1, \"colour\": 1}",
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("colour")
+    );
+    let r = send(b"{\"action\": \"submit\"}", &[]).await;
+    assert_eq!(r.status, 422);
+    assert!(
+        r.body["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("expected_seq")
+    );
+    let r = send(b"[1, 2]", &[]).await;
+    assert_eq!(r.status, 422);
+    // Not JSON at all.
+    let r = send(
+        b"action=submit",
+        &[("Content-Type", "application/x-www-form-urlencoded")],
+    )
+    .await;
+    assert_eq!(r.status, 415);
+    assert_eq!(r.problem_type(), format!("{P}unsupported-media-type"));
+    // Too large.
+    let big = format!(
+        "{{\"action\": \"submit\", \"expected_seq\": 1, \"reason\": \"{}\"}}",
+        "x".repeat(20_000)
+    );
+    let r = app
+        .send("POST", &path, Some("village"), &[], Some(big.as_bytes()))
+        .await;
+    assert_eq!(r.status, 413);
+    assert_eq!(r.problem_type(), format!("{P}payload-too-large"));
+    // Unknown procedure, unknown case, unknown route, wrong method.
+    let r = app
+        .post(
+            "/v1/cases",
+            "village",
+            &json!({"procedure": "nope", "facts": {}}),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.body["errors"][0]["where"], "procedure");
+    let r = app
+        .post(
+            "/v1/cases",
+            "village",
+            &json!({"procedure": "village-rules-filing", "facts": {"adopted_on": "yesterday"}}),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.problem_type(), format!("{P}refused"));
+    assert_eq!(r.body["reasons"][0]["field"], "facts.adopted_on");
+    let r = app.submit("no-such-case", 1).await;
+    assert_eq!(r.status, 404);
+    let r = app.get("/v1/nothing", "village").await;
+    assert_eq!(r.status, 404);
+    assert_eq!(r.problem_type(), format!("{P}not-found"));
+    let r = app
+        .send(
+            "DELETE",
+            &format!("/v1/cases/{id}"),
+            Some("village"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 405);
+    assert_eq!(r.problem_type(), format!("{P}method-not-allowed"));
+    let r = app.get("/v1/cases?limit=0", "village").await;
+    assert_eq!(r.status, 400);
+    let r = app.get("/v1/cases?overdue=maybe", "village").await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.problem_type(), format!("{P}malformed-request"));
+    // Nothing was written.
+    assert_eq!(app.event_count(&id).await, 1);
+    let r = app.get("/v1/cases", "village").await;
+    assert_eq!(r.body["cases"].as_array().unwrap().len(), 1);
+}
+
+#[actix_web::test]
+async fn listing_filters_and_pages() {
+    let app = spawn_app().await;
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        // Cases adopted a month ago are past their ten-day filing limit.
+        let adopted = if i % 2 == 0 {
+            "2025-01-02".to_owned()
+        } else {
+            today()
+        };
+        ids.push(app.open(&adopted).await);
+    }
+    app.submit(&ids[1], 1).await;
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/v1/cases?limit=3&cursor={c}"),
+            None => "/v1/cases?limit=3".to_owned(),
+        };
+        let r = app.get(&path, "town").await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        for c in r.body["cases"].as_array().unwrap() {
+            seen.push(c["id"].as_str().unwrap().to_owned());
+        }
+        match r.body["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(seen, ids);
+    let r = app.get("/v1/cases?state=submitted", "town").await;
+    assert_eq!(r.body["cases"].as_array().unwrap().len(), 1);
+    assert_eq!(r.body["cases"][0]["id"], ids[1].as_str());
+    let r = app
+        .get(
+            "/v1/cases?procedure=village-rules-filing&state=adopted",
+            "town",
+        )
+        .await;
+    assert_eq!(r.body["cases"].as_array().unwrap().len(), 6);
+    let r = app.get("/v1/cases?overdue=true", "town").await;
+    let overdue: Vec<&str> = r.body["cases"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(overdue, [&ids[0], &ids[2], &ids[4], &ids[6]]);
+    let r = app.get("/v1/cases?procedure=other", "town").await;
+    assert!(r.body["cases"].as_array().unwrap().is_empty());
+}
+
+#[actix_web::test]
+async fn only_importers_may_send_at() {
+    let app = spawn_app().await;
+    let open = |who: &'static str, at: &'static str| {
+        let app = &app;
+        async move {
+            app.post(
+                "/v1/cases",
+                who,
+                &json!({"procedure": "village-rules-filing", "facts": {"adopted_on": "2024-03-01"}, "at": at}),
+            )
+            .await
+        }
+    };
+    let r = open("village", "2024-03-02T02:00:00Z").await;
+    assert_eq!(r.status, 403);
+    let r = open("archivist", "2999-01-01T00:00:00Z").await;
+    assert_eq!(r.status, 422);
+    assert_eq!(r.body["errors"][0]["where"], "at");
+    let r = open("archivist", "2024-03-02T02:00:00Z").await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(r.body["opened_at"], "2024-03-02T02:00:00Z");
+    // Not backwards.
+    let r = app
+        .act(
+            &id,
+            "archivist",
+            json!({"action": "submit", "documents": [doc("rules_text"), doc("meeting_record")], "expected_seq": 1, "at": "2024-03-01T00:00:00Z"}),
+        )
+        .await;
+    assert_eq!(r.status, 422);
+    let r = app
+        .act(
+            &id,
+            "archivist",
+            json!({"action": "submit", "documents": [doc("rules_text"), doc("meeting_record")], "expected_seq": 1, "at": "2024-03-05T02:00:00Z"}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert_eq!(r.body["event"]["imported"], true);
+    assert_eq!(r.body["event"]["at"], "2024-03-05T02:00:00Z");
+    // A later event stamped by the service's clock.
+    let r = app
+        .act(
+            &id,
+            "village",
+            json!({"action": "withdraw", "reason": "重新表决", "expected_seq": 2}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    assert!(r.body["event"].get("imported").is_none());
+}
+
+#[actix_web::test]
+async fn cases_survive_a_restart() {
+    let app = spawn_app().await;
+    let id = app.open(&today()).await;
+    assert_eq!(app.submit(&id, 1).await.status, 201);
+    let before = app.get(&format!("/v1/cases/{id}/dossier"), "town").await;
+    assert!(app.db.exists());
+    app.handle.stop(true).await;
+    let app2 = helpers::spawn_on(app.dir).await;
+    let r = app2.get(&format!("/v1/cases/{id}"), "town").await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["state"], "submitted");
+    assert_eq!(r.body["seq"], 2);
+    assert_eq!(r.body["head"], before.body["chain"]["head"]);
+    let r = app2
+        .act(&id, "judicial", json!({"action": "find_lawful", "documents": [doc("review_opinion")], "expected_seq": 2}))
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+}

@@ -1,0 +1,309 @@
+//! The conformance suite every [`EventStore`] backend passes.
+//!
+//! Call [`run_all`] from a test with a factory that gives a fresh, empty store each time:
+//!
+//! ```no_run
+//! # async fn t() {
+//! use fazhi_store::{SqliteOptions, SqliteStore, conformance};
+//! let dir = std::env::temp_dir();
+//! let n = std::sync::atomic::AtomicUsize::new(0);
+//! conformance::run_all(&|| {
+//!     let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+//!     SqliteStore::open(SqliteOptions::new(dir.join(format!("c{i}.db")))).unwrap()
+//! })
+//! .await;
+//! # }
+//! ```
+//!
+//! The checks panic (with `assert!`) on the first failure, as tests do.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    reason = "a test suite: failing loudly is its job"
+)]
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use fazhi_core::runtime::{GENESIS, sha256_hex};
+
+use crate::{
+    Append, AppendOutcome, CaseQuery, CaseSummary, EventStore, IdempotencyRecord, NewEvent,
+};
+
+fn t0() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2025, 3, 1, 1, 0, 0).single().unwrap()
+}
+
+/// A made-up event: the store treats the bytes as opaque.
+pub fn event(case: &str, seq: u64, prev_hash: &str) -> NewEvent {
+    let bytes = format!(r#"{{"case":"{case}","seq":{seq},"prev_hash":"{prev_hash}","x":"测试"}}"#)
+        .into_bytes();
+    NewEvent {
+        seq,
+        action: (seq > 0).then(|| "act".to_owned()),
+        actor: "clerk".into(),
+        roles: vec!["clerk".into()],
+        at: t0() + Duration::minutes(i64::try_from(seq).unwrap()),
+        imported: false,
+        procedure_version: 1,
+        prev_hash: prev_hash.to_owned(),
+        hash: sha256_hex(&bytes),
+        bytes,
+    }
+}
+
+/// A summary for a case after `seq` events.
+pub fn summary(case: &str, procedure: &str, state: &str, seq: u64, head: &str) -> CaseSummary {
+    CaseSummary {
+        id: case.to_owned(),
+        procedure: procedure.to_owned(),
+        procedure_version: 1,
+        title: format!("案件 {case}"),
+        state: state.to_owned(),
+        tracks: BTreeMap::from([("t".to_owned(), "open".to_owned())]),
+        seq,
+        head: head.to_owned(),
+        opened_at: t0(),
+        last_at: t0() + Duration::minutes(i64::try_from(seq).unwrap()),
+        next_due: None,
+        closed: false,
+    }
+}
+
+/// An append of one made-up event after `seq` events whose last hashes to `prev`.
+pub fn one(case: &str, seq: u64, prev: &str) -> Append {
+    let e = event(case, seq, prev);
+    let head = e.hash.clone();
+    Append {
+        case: case.to_owned(),
+        expected_seq: seq,
+        events: vec![e],
+        summary: summary(case, "p", "s", seq + 1, &head),
+        idempotency: None,
+    }
+}
+
+/// Opens a case with `n` events and returns the hash of its last one.
+pub async fn grow<S: EventStore>(store: &S, case: &str, n: u64) -> String {
+    let mut prev = GENESIS.to_owned();
+    for seq in 0..n {
+        let a = one(case, seq, &prev);
+        prev = a.events[0].hash.clone();
+        assert_eq!(store.append(a).await.unwrap(), AppendOutcome::Appended);
+    }
+    prev
+}
+
+/// Appended events read back byte for byte, in order, with their hashes and summary.
+pub async fn append_and_read_back<S: EventStore>(store: S) {
+    let head = grow(&store, "c1", 3).await;
+    let events = store.events("c1").await.unwrap();
+    assert_eq!(events.len(), 3);
+    let mut prev = GENESIS.to_owned();
+    for (i, e) in events.iter().enumerate() {
+        let want = event("c1", i as u64, &prev);
+        assert_eq!(e.seq, i as u64);
+        assert_eq!(e.bytes, want.bytes);
+        assert_eq!(e.hash, want.hash);
+        prev = e.hash.clone();
+    }
+    let s = store.summary("c1").await.unwrap().unwrap();
+    assert_eq!(s.seq, 3);
+    assert_eq!(s.head, head);
+    assert_eq!(s.tracks.get("t").map(String::as_str), Some("open"));
+    assert!(store.events("nope").await.unwrap().is_empty());
+    assert!(store.summary("nope").await.unwrap().is_none());
+    store.close().await.unwrap();
+}
+
+/// A stale `expected_seq` is a conflict naming the current count, and writes nothing.
+pub async fn stale_expected_seq_conflicts<S: EventStore>(store: S) {
+    let head = grow(&store, "c1", 2).await;
+    let stale = one("c1", 1, &head);
+    assert_eq!(
+        store.append(stale).await.unwrap(),
+        AppendOutcome::Conflict { current_seq: 2 }
+    );
+    let ahead = one("c1", 5, &head);
+    assert_eq!(
+        store.append(ahead).await.unwrap(),
+        AppendOutcome::Conflict { current_seq: 2 }
+    );
+    // Opening a case that exists is a conflict too.
+    assert_eq!(
+        store.append(one("c1", 0, GENESIS)).await.unwrap(),
+        AppendOutcome::Conflict { current_seq: 2 }
+    );
+    assert_eq!(store.events("c1").await.unwrap().len(), 2);
+    assert_eq!(store.summary("c1").await.unwrap().unwrap().seq, 2);
+    store.close().await.unwrap();
+}
+
+/// Appends issued together for the same `expected_seq`: exactly one wins.
+pub async fn one_winner_among_racers<S: EventStore>(store: S) {
+    let head = grow(&store, "c1", 1).await;
+    let pending: Vec<_> = (0..16).map(|_| store.append(one("c1", 1, &head))).collect();
+    let mut won = 0;
+    for p in pending {
+        match p.await.unwrap() {
+            AppendOutcome::Appended => won += 1,
+            AppendOutcome::Conflict { current_seq } => assert_eq!(current_seq, 2),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(won, 1);
+    assert_eq!(store.events("c1").await.unwrap().len(), 2);
+    store.close().await.unwrap();
+}
+
+fn record(key: &str, hash: &str, case: &str) -> IdempotencyRecord {
+    IdempotencyRecord {
+        principal: "alice".into(),
+        key: key.into(),
+        request_hash: hash.into(),
+        case: case.into(),
+        status: 201,
+        headers: vec![("Location".into(), format!("/v1/cases/{case}"))],
+        body: br#"{"ok":true}"#.to_vec(),
+    }
+}
+
+/// An idempotency key is kept with the first answer; reusing it writes nothing and replays.
+pub async fn idempotency_keys_replay<S: EventStore>(store: S) {
+    let mut first = one("c1", 0, GENESIS);
+    first.idempotency = Some(record("k1", "h1", "c1"));
+    assert_eq!(store.append(first).await.unwrap(), AppendOutcome::Appended);
+    let kept = store.idempotency("alice", "k1").await.unwrap().unwrap();
+    assert_eq!(kept, record("k1", "h1", "c1"));
+    // The same key again (even with another body): nothing written, the record comes back.
+    let head = store.summary("c1").await.unwrap().unwrap().head;
+    let mut again = one("c1", 1, &head);
+    again.idempotency = Some(record("k1", "h2", "c1"));
+    assert_eq!(
+        store.append(again).await.unwrap(),
+        AppendOutcome::Replay(record("k1", "h1", "c1"))
+    );
+    assert_eq!(store.events("c1").await.unwrap().len(), 1);
+    // Keys are per principal.
+    assert!(store.idempotency("bob", "k1").await.unwrap().is_none());
+    // A conflicting append does not consume its key.
+    let mut stale = one("c1", 0, GENESIS);
+    stale.idempotency = Some(record("k2", "h", "c1"));
+    assert!(matches!(
+        store.append(stale).await.unwrap(),
+        AppendOutcome::Conflict { .. }
+    ));
+    assert!(store.idempotency("alice", "k2").await.unwrap().is_none());
+    store.close().await.unwrap();
+}
+
+/// A malformed append is an error and writes nothing; the others of its batch still land.
+pub async fn invalid_append_is_isolated<S: EventStore>(store: S) {
+    let good = store.append(one("a", 0, GENESIS));
+    let mut bad = one("b", 0, GENESIS);
+    bad.events[0].seq = 7;
+    let bad = store.append(bad);
+    let mut no_events = one("d", 0, GENESIS);
+    no_events.events.clear();
+    let no_events = store.append(no_events);
+    assert_eq!(good.await.unwrap(), AppendOutcome::Appended);
+    assert!(bad.await.is_err());
+    assert!(no_events.await.is_err());
+    assert!(store.summary("b").await.unwrap().is_none());
+    assert!(store.events("b").await.unwrap().is_empty());
+    assert_eq!(store.events("a").await.unwrap().len(), 1);
+    store.close().await.unwrap();
+}
+
+/// Many cases opened at once all land; listing pages through them in a stable order, and
+/// filters by procedure, state and overdue deadlines.
+pub async fn list_pages_and_filters<S: EventStore>(store: S) {
+    let pending: Vec<_> = (0..150)
+        .map(|i| {
+            let case = format!("case-{i:04}");
+            let mut a = one(&case, 0, GENESIS);
+            a.summary.procedure = if i % 3 == 0 { "p3" } else { "p" }.into();
+            a.summary.state = if i % 2 == 0 { "even" } else { "odd" }.into();
+            if i % 5 == 0 {
+                a.summary.next_due = Some(t0() + Duration::days(i));
+            }
+            if i == 10 {
+                a.summary.closed = true;
+            }
+            store.append(a)
+        })
+        .collect();
+    for p in pending {
+        assert_eq!(p.await.unwrap(), AppendOutcome::Appended);
+    }
+    let mut seen = Vec::new();
+    let mut after = None;
+    loop {
+        let page = store
+            .list(CaseQuery {
+                limit: 40,
+                after: after.clone(),
+                ..CaseQuery::default()
+            })
+            .await
+            .unwrap();
+        assert!(page.cases.len() <= 40);
+        seen.extend(page.cases.iter().map(|c| c.id.clone()));
+        match page.next {
+            Some(n) => after = Some(n),
+            None => break,
+        }
+    }
+    let want: Vec<String> = (0..150).map(|i| format!("case-{i:04}")).collect();
+    assert_eq!(seen, want);
+    let q = |procedure: Option<&str>, state: Option<&str>, overdue: Option<DateTime<Utc>>| {
+        store.list(CaseQuery {
+            procedure: procedure.map(str::to_owned),
+            state: state.map(str::to_owned),
+            overdue_at: overdue,
+            limit: 1000,
+            after: None,
+        })
+    };
+    assert_eq!(q(Some("p3"), None, None).await.unwrap().cases.len(), 50);
+    assert_eq!(
+        q(Some("p3"), Some("even"), None).await.unwrap().cases.len(),
+        25
+    );
+    assert_eq!(q(None, Some("odd"), None).await.unwrap().cases.len(), 75);
+    // Due on or before day 20: cases 0, 5, 10 (closed), 15, 20.
+    let overdue = q(None, None, Some(t0() + Duration::days(20)))
+        .await
+        .unwrap();
+    let ids: Vec<&str> = overdue.cases.iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(ids, ["case-0000", "case-0005", "case-0015", "case-0020"]);
+    assert!(overdue.next.is_none());
+    store.close().await.unwrap();
+}
+
+/// Closing commits what was sent before it; later appends are refused.
+pub async fn close_commits_pending<S: EventStore>(store: S) {
+    let pending: Vec<_> = (0..50)
+        .map(|i| store.append(one(&format!("c{i}"), 0, GENESIS)))
+        .collect();
+    store.close().await.unwrap();
+    for p in pending {
+        assert_eq!(p.await.unwrap(), AppendOutcome::Appended);
+    }
+    assert!(store.append(one("late", 0, GENESIS)).await.is_err());
+}
+
+/// Runs every check, each on a fresh store from `factory`.
+pub async fn run_all<S: EventStore>(factory: &dyn Fn() -> S) {
+    append_and_read_back(factory()).await;
+    stale_expected_seq_conflicts(factory()).await;
+    one_winner_among_racers(factory()).await;
+    idempotency_keys_replay(factory()).await;
+    invalid_append_is_isolated(factory()).await;
+    list_pages_and_filters(factory()).await;
+    close_commits_pending(factory()).await;
+}

@@ -1,0 +1,684 @@
+//! The SQLite backend: one file, WAL, `synchronous=FULL`, one writer thread doing group commit.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
+use tokio::sync::oneshot;
+
+use crate::{
+    Append, AppendOutcome, BoxFuture, CaseQuery, CaseSummary, EventStore, IdempotencyRecord, Page,
+    StoreError, StoredEvent,
+};
+
+/// The migrations, in order; `PRAGMA user_version` counts those applied.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE events (
+    case_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    action TEXT,
+    actor TEXT NOT NULL,
+    roles TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    imported INTEGER NOT NULL,
+    procedure_version INTEGER NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    bytes BLOB NOT NULL,
+    PRIMARY KEY (case_id, seq)
+) WITHOUT ROWID;
+CREATE TABLE cases (
+    id TEXT PRIMARY KEY NOT NULL,
+    procedure TEXT NOT NULL,
+    procedure_version INTEGER NOT NULL,
+    title TEXT NOT NULL,
+    state TEXT NOT NULL,
+    tracks TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    head TEXT NOT NULL,
+    opened_at INTEGER NOT NULL,
+    last_at INTEGER NOT NULL,
+    next_due INTEGER,
+    closed INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX cases_procedure_state ON cases (procedure, state, id);
+CREATE INDEX cases_state ON cases (state, id);
+CREATE INDEX cases_due ON cases (next_due) WHERE closed = 0 AND next_due IS NOT NULL;
+CREATE TABLE idempotency (
+    principal TEXT NOT NULL,
+    key TEXT NOT NULL,
+    request_hash TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    status INTEGER NOT NULL,
+    headers TEXT NOT NULL,
+    body BLOB NOT NULL,
+    PRIMARY KEY (principal, key)
+) WITHOUT ROWID;
+"#];
+
+/// How a [`SqliteStore`] is opened.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    /// The database file (created when missing).
+    pub path: PathBuf,
+    /// The most appends committed in one transaction.
+    pub max_batch: usize,
+    /// Open without the writer thread and without migrating (for `fazhi verify`): appends fail.
+    pub read_only: bool,
+}
+
+impl SqliteOptions {
+    /// Defaults for a file: batches of up to 512 appends, read-write.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        SqliteOptions {
+            path: path.into(),
+            max_batch: 512,
+            read_only: false,
+        }
+    }
+}
+
+type Reply = oneshot::Sender<Result<AppendOutcome, StoreError>>;
+
+enum Msg {
+    Append(Box<Append>, Reply),
+    Close(oneshot::Sender<()>),
+}
+
+/// The SQLite event store. Appends go to one writer thread that owns the write connection
+/// and commits every append waiting for it in one transaction (group commit); reads use a
+/// small pool of read connections, which WAL lets run beside the writer.
+pub struct SqliteStore {
+    path: PathBuf,
+    sender: Option<mpsc::Sender<Msg>>,
+    closed: Arc<AtomicBool>,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+fn to_i64(n: u64) -> Result<i64, StoreError> {
+    i64::try_from(n).map_err(|_| StoreError::Invalid(format!("{n} is too large")))
+}
+
+fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+fn from_micros(m: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(m).ok_or_else(|| StoreError::Corrupt(format!("time {m}")))
+}
+
+fn to_u64(n: i64) -> Result<u64, StoreError> {
+    u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative count {n}")))
+}
+
+fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags)?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    if !read_only {
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+    }
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let applied: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    let applied = usize::try_from(applied)
+        .map_err(|_| StoreError::Migration(format!("the database says user_version {applied}")))?;
+    if applied > MIGRATIONS.len() {
+        return Err(StoreError::Migration(format!(
+            "the database is at schema version {applied}, newer than this program's {}",
+            MIGRATIONS.len()
+        )));
+    }
+    let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        tx.execute_batch(sql)
+            .map_err(|e| StoreError::Migration(format!("migration {}: {e}", i + 1)))?;
+        tx.pragma_update(
+            None,
+            "user_version",
+            i64::try_from(i + 1).unwrap_or(i64::MAX),
+        )?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating and migrating when needed) the database and starts the writer thread.
+    pub fn open(options: SqliteOptions) -> Result<SqliteStore, StoreError> {
+        let closed = Arc::new(AtomicBool::new(false));
+        if options.read_only {
+            let reader = open_connection(&options.path, true)?;
+            closed.store(true, Ordering::SeqCst);
+            return Ok(SqliteStore {
+                path: options.path,
+                sender: None,
+                closed,
+                writer: Mutex::new(None),
+                readers: Mutex::new(vec![reader]),
+            });
+        }
+        let mut conn = open_connection(&options.path, false)?;
+        migrate(&mut conn)?;
+        let (tx, rx) = mpsc::channel();
+        let max_batch = options.max_batch.max(1);
+        let writer = std::thread::Builder::new()
+            .name("fazhi-store-writer".into())
+            .spawn(move || writer_loop(conn, rx, max_batch))
+            .map_err(|e| StoreError::Migration(format!("cannot start the writer: {e}")))?;
+        Ok(SqliteStore {
+            path: options.path,
+            sender: Some(tx),
+            closed,
+            writer: Mutex::new(Some(writer)),
+            readers: Mutex::new(Vec::new()),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Every case id, in order (for `fazhi verify`).
+    pub fn case_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT id FROM cases ORDER BY id")?;
+            let ids = stmt
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(ids)
+        })
+    }
+
+    /// Case ids that have events but no summary row (which a sound store never has).
+    pub fn orphan_case_ids(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT DISTINCT case_id FROM events WHERE case_id NOT IN (SELECT id FROM cases) ORDER BY case_id",
+            )?;
+            let ids = stmt
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(ids)
+        })
+    }
+
+    fn read<T>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let pooled = self.readers.lock().ok().and_then(|mut p| p.pop());
+        let conn = match pooled {
+            Some(c) => c,
+            None => open_connection(&self.path, false)?,
+        };
+        let out = f(&conn);
+        if let Ok(mut p) = self.readers.lock()
+            && p.len() < 8
+        {
+            p.push(conn);
+        }
+        out
+    }
+
+    fn send(&self, msg: Msg) -> Result<(), StoreError> {
+        let sender = self.sender.as_ref().ok_or(StoreError::Closed)?;
+        sender.send(msg).map_err(|_| StoreError::Closed)
+    }
+
+    fn stop(&self) {
+        if let Ok(mut w) = self.writer.lock()
+            && let Some(handle) = w.take()
+        {
+            let (tx, _rx) = oneshot::channel();
+            let _ = self.send(Msg::Close(tx));
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn read_summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawSummary> {
+    Ok(RawSummary {
+        id: r.get(0)?,
+        procedure: r.get(1)?,
+        procedure_version: r.get(2)?,
+        title: r.get(3)?,
+        state: r.get(4)?,
+        tracks: r.get(5)?,
+        seq: r.get(6)?,
+        head: r.get(7)?,
+        opened_at: r.get(8)?,
+        last_at: r.get(9)?,
+        next_due: r.get(10)?,
+        closed: r.get(11)?,
+    })
+}
+
+const SUMMARY_COLUMNS: &str = "id, procedure, procedure_version, title, state, tracks, seq, head, opened_at, last_at, next_due, closed";
+
+struct RawSummary {
+    id: String,
+    procedure: String,
+    procedure_version: u32,
+    title: String,
+    state: String,
+    tracks: String,
+    seq: i64,
+    head: String,
+    opened_at: i64,
+    last_at: i64,
+    next_due: Option<i64>,
+    closed: bool,
+}
+
+impl RawSummary {
+    fn cook(self) -> Result<CaseSummary, StoreError> {
+        Ok(CaseSummary {
+            tracks: serde_json::from_str(&self.tracks)
+                .map_err(|e| StoreError::Corrupt(format!("tracks of `{}`: {e}", self.id)))?,
+            id: self.id,
+            procedure: self.procedure,
+            procedure_version: self.procedure_version,
+            title: self.title,
+            state: self.state,
+            seq: to_u64(self.seq)?,
+            head: self.head,
+            opened_at: from_micros(self.opened_at)?,
+            last_at: from_micros(self.last_at)?,
+            next_due: self.next_due.map(from_micros).transpose()?,
+            closed: self.closed,
+        })
+    }
+}
+
+fn read_idempotency(
+    c: &Connection,
+    principal: &str,
+    key: &str,
+) -> Result<Option<IdempotencyRecord>, StoreError> {
+    let row = c
+        .prepare_cached(
+            "SELECT request_hash, case_id, status, headers, body FROM idempotency WHERE principal = ?1 AND key = ?2",
+        )?
+        .query_row(params![principal, key], |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, u16>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, Vec<u8>>(4)?,
+            ))
+        })
+        .optional()?;
+    let Some((request_hash, case, status, headers, body)) = row else {
+        return Ok(None);
+    };
+    let headers = serde_json::from_str(&headers)
+        .map_err(|e| StoreError::Corrupt(format!("idempotency headers: {e}")))?;
+    Ok(Some(IdempotencyRecord {
+        principal: principal.to_owned(),
+        key: key.to_owned(),
+        request_hash,
+        case,
+        status,
+        headers,
+        body,
+    }))
+}
+
+/// Applies one append inside the batch's transaction. Only `Appended` leaves writes behind.
+fn apply_one(c: &Connection, a: &Append) -> Result<AppendOutcome, StoreError> {
+    if let Some(idem) = &a.idempotency
+        && let Some(rec) = read_idempotency(c, &idem.principal, &idem.key)?
+    {
+        return Ok(AppendOutcome::Replay(rec));
+    }
+    let current: i64 = c
+        .prepare_cached("SELECT seq FROM cases WHERE id = ?1")?
+        .query_row(params![a.case], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    let current = to_u64(current)?;
+    if current != a.expected_seq {
+        return Ok(AppendOutcome::Conflict {
+            current_seq: current,
+        });
+    }
+    if a.events.is_empty() {
+        return Err(StoreError::Invalid("an append needs events".into()));
+    }
+    let n = u64::try_from(a.events.len()).unwrap_or(u64::MAX);
+    if a.summary.id != a.case || a.summary.seq != a.expected_seq.saturating_add(n) {
+        return Err(StoreError::Invalid(format!(
+            "the summary of `{}` (seq {}) does not follow the events",
+            a.summary.id, a.summary.seq
+        )));
+    }
+    {
+        let mut ins = c.prepare_cached(
+            "INSERT INTO events (case_id, seq, action, actor, roles, at, imported, procedure_version, prev_hash, hash, bytes)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        )?;
+        for (i, e) in a.events.iter().enumerate() {
+            let want = a
+                .expected_seq
+                .saturating_add(u64::try_from(i).unwrap_or(u64::MAX));
+            if e.seq != want {
+                return Err(StoreError::Invalid(format!(
+                    "event {} of `{}` should be event {want}",
+                    e.seq, a.case
+                )));
+            }
+            let roles = serde_json::to_string(&e.roles).unwrap_or_default();
+            ins.execute(params![
+                a.case,
+                to_i64(e.seq)?,
+                e.action,
+                e.actor,
+                roles,
+                micros(e.at),
+                e.imported,
+                e.procedure_version,
+                e.prev_hash,
+                e.hash,
+                e.bytes,
+            ])?;
+        }
+    }
+    let s = &a.summary;
+    let tracks = serde_json::to_string(&s.tracks).unwrap_or_default();
+    c.prepare_cached(
+        "INSERT INTO cases (id, procedure, procedure_version, title, state, tracks, seq, head, opened_at, last_at, next_due, closed)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT (id) DO UPDATE SET procedure = excluded.procedure,
+            procedure_version = excluded.procedure_version, title = excluded.title,
+            state = excluded.state, tracks = excluded.tracks, seq = excluded.seq,
+            head = excluded.head, opened_at = excluded.opened_at, last_at = excluded.last_at,
+            next_due = excluded.next_due, closed = excluded.closed",
+    )?
+    .execute(params![
+        s.id,
+        s.procedure,
+        s.procedure_version,
+        s.title,
+        s.state,
+        tracks,
+        to_i64(s.seq)?,
+        s.head,
+        micros(s.opened_at),
+        micros(s.last_at),
+        s.next_due.map(micros),
+        s.closed,
+    ])?;
+    if let Some(idem) = &a.idempotency {
+        let headers = serde_json::to_string(&idem.headers).unwrap_or_default();
+        c.prepare_cached(
+            "INSERT INTO idempotency (principal, key, request_hash, case_id, status, headers, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        )?
+        .execute(params![
+            idem.principal,
+            idem.key,
+            idem.request_hash,
+            idem.case,
+            idem.status,
+            headers,
+            idem.body,
+        ])?;
+    }
+    Ok(AppendOutcome::Appended)
+}
+
+/// Commits a batch in one transaction, each append in its own savepoint so that one bad
+/// append does not undo the others. Answers every append after the commit.
+fn commit_batch(conn: &mut Connection, batch: Vec<(Box<Append>, Reply)>) {
+    let started = Instant::now();
+    let size = batch.len();
+    let result = (|| -> Result<Vec<Result<AppendOutcome, StoreError>>, rusqlite::Error> {
+        let mut tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let mut out = Vec::with_capacity(batch.len());
+        for (a, _) in &batch {
+            let sp = tx.savepoint()?;
+            let r = apply_one(&sp, a);
+            if matches!(r, Ok(AppendOutcome::Appended)) {
+                sp.commit()?;
+            }
+            out.push(r);
+        }
+        tx.commit()?;
+        Ok(out)
+    })();
+    metrics::histogram!("fazhi_store_batch_size").record(size as f64);
+    metrics::histogram!("fazhi_store_commit_seconds").record(started.elapsed().as_secs_f64());
+    match result {
+        Ok(out) => {
+            let appended = out
+                .iter()
+                .filter(|r| matches!(r, Ok(AppendOutcome::Appended)))
+                .count();
+            metrics::counter!("fazhi_store_appends_total").increment(appended as u64);
+            for ((_, reply), r) in batch.into_iter().zip(out) {
+                let _ = reply.send(r);
+            }
+        }
+        Err(e) => {
+            let message = e.to_string();
+            for (_, reply) in batch {
+                let _ = reply.send(Err(StoreError::Invalid(format!(
+                    "the batch did not commit: {message}"
+                ))));
+            }
+        }
+    }
+}
+
+fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Msg>, max_batch: usize) {
+    let mut closing: Option<oneshot::Sender<()>> = None;
+    while closing.is_none() {
+        let Ok(first) = rx.recv() else {
+            return;
+        };
+        let mut batch = Vec::new();
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Append(a, reply) => batch.push((a, reply)),
+                Msg::Close(done) => {
+                    closing = Some(done);
+                    break;
+                }
+            }
+            if batch.len() < max_batch {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            commit_batch(&mut conn, batch);
+        }
+    }
+    // Closing: whatever arrives after the close request is refused.
+    while let Ok(msg) = rx.try_recv() {
+        match msg {
+            Msg::Append(_, reply) => {
+                let _ = reply.send(Err(StoreError::Closed));
+            }
+            Msg::Close(done) => {
+                let _ = done.send(());
+            }
+        }
+    }
+    let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
+    drop(conn);
+    if let Some(done) = closing {
+        let _ = done.send(());
+    }
+}
+
+fn ready<T: Send + 'static>(v: T) -> BoxFuture<'static, T> {
+    Box::pin(std::future::ready(v))
+}
+
+impl EventStore for SqliteStore {
+    fn append(&self, append: Append) -> BoxFuture<'static, Result<AppendOutcome, StoreError>> {
+        if self.closed.load(Ordering::SeqCst) {
+            return ready(Err(StoreError::Closed));
+        }
+        let (tx, rx) = oneshot::channel();
+        if let Err(e) = self.send(Msg::Append(Box::new(append), tx)) {
+            return ready(Err(e));
+        }
+        Box::pin(async move { rx.await.unwrap_or(Err(StoreError::Closed)) })
+    }
+
+    fn events(&self, case: &str) -> BoxFuture<'static, Result<Vec<StoredEvent>, StoreError>> {
+        ready(self.read(|c| {
+            let mut stmt = c.prepare_cached(
+                "SELECT seq, hash, bytes FROM events WHERE case_id = ?1 ORDER BY seq",
+            )?;
+            let rows = stmt
+                .query_map(params![case], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, String>(1)?,
+                        r.get::<_, Vec<u8>>(2)?,
+                    ))
+                })?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|(seq, hash, bytes)| {
+                    Ok(StoredEvent {
+                        seq: to_u64(seq)?,
+                        hash,
+                        bytes,
+                    })
+                })
+                .collect()
+        }))
+    }
+
+    fn summary(&self, case: &str) -> BoxFuture<'static, Result<Option<CaseSummary>, StoreError>> {
+        ready(self.read(|c| {
+            let raw = c
+                .prepare_cached(&format!(
+                    "SELECT {SUMMARY_COLUMNS} FROM cases WHERE id = ?1"
+                ))?
+                .query_row(params![case], read_summary)
+                .optional()?;
+            raw.map(RawSummary::cook).transpose()
+        }))
+    }
+
+    fn list(&self, query: CaseQuery) -> BoxFuture<'static, Result<Page, StoreError>> {
+        ready(self.read(|c| {
+            let limit = query.limit.clamp(1, 1000);
+            let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM cases WHERE id > ?1");
+            if query.procedure.is_some() {
+                sql.push_str(" AND procedure = ?2");
+            }
+            if query.state.is_some() {
+                sql.push_str(" AND state = ?3");
+            }
+            if query.overdue_at.is_some() {
+                sql.push_str(" AND closed = 0 AND next_due IS NOT NULL AND next_due <= ?4");
+            }
+            sql.push_str(" ORDER BY id LIMIT ?5");
+            let mut stmt = c.prepare_cached(&sql)?;
+            let after = query.after.clone().unwrap_or_default();
+            let raws = stmt
+                .query_map(
+                    rusqlite::params_from_iter(ParamsFor {
+                        after,
+                        procedure: query.procedure.clone(),
+                        state: query.state.clone(),
+                        overdue: query.overdue_at.map(micros),
+                        limit: i64::from(limit) + 1,
+                    }),
+                    read_summary,
+                )?
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut cases = raws
+                .into_iter()
+                .map(RawSummary::cook)
+                .collect::<Result<Vec<_>, _>>()?;
+            let more = cases.len() > usize::try_from(limit).unwrap_or(usize::MAX);
+            cases.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
+            let next = if more {
+                cases.last().map(|c| c.id.clone())
+            } else {
+                None
+            };
+            Ok(Page { cases, next })
+        }))
+    }
+
+    fn idempotency(
+        &self,
+        principal: &str,
+        key: &str,
+    ) -> BoxFuture<'static, Result<Option<IdempotencyRecord>, StoreError>> {
+        ready(self.read(|c| read_idempotency(c, principal, key)))
+    }
+
+    fn close(&self) -> BoxFuture<'static, Result<(), StoreError>> {
+        self.closed.store(true, Ordering::SeqCst);
+        self.stop();
+        ready(Ok(()))
+    }
+}
+
+/// The five positional parameters of the list query (unused ones are bound but not named
+/// in the SQL text, which SQLite allows for numbered parameters).
+struct ParamsFor {
+    after: String,
+    procedure: Option<String>,
+    state: Option<String>,
+    overdue: Option<i64>,
+    limit: i64,
+}
+
+impl IntoIterator for ParamsFor {
+    type Item = rusqlite::types::Value;
+    type IntoIter = std::array::IntoIter<rusqlite::types::Value, 5>;
+    fn into_iter(self) -> Self::IntoIter {
+        use rusqlite::types::Value;
+        let opt_text = |s: Option<String>| s.map_or(Value::Null, Value::Text);
+        [
+            Value::Text(self.after),
+            opt_text(self.procedure),
+            opt_text(self.state),
+            self.overdue.map_or(Value::Null, Value::Integer),
+            Value::Integer(self.limit),
+        ]
+        .into_iter()
+    }
+}

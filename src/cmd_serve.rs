@@ -1,0 +1,130 @@
+//! `fazhi serve`: the HTTP API over the rules under `--rules`, the principals of `--config`
+//! and the SQLite database `--db`.
+
+use std::io::IsTerminal as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use fazhi_core::load;
+use fazhi_http::config::Principals;
+use fazhi_http::{Application, Settings};
+
+use crate::calendars::load_calendar_dir;
+use crate::files::{self, FileKind};
+
+/// Arguments of `fazhi serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The address to listen on; `127.0.0.1:0` picks a free port (the log says which).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// The directory of procedures (and of `calendars/`).
+    #[arg(long, default_value = "rules")]
+    pub rules: PathBuf,
+    /// The principals: `[[principals]]` with `id`, `roles`, `token_sha256`, `importer`.
+    #[arg(long, default_value = "fazhi.example.toml")]
+    pub config: PathBuf,
+    /// The SQLite database (created when missing).
+    #[arg(long, default_value = "fazhi.db")]
+    pub db: PathBuf,
+    /// The calendar directory (default: `<rules>/calendars`).
+    #[arg(long)]
+    pub calendars: Option<PathBuf>,
+    /// HTTP worker threads (default: one per core).
+    #[arg(long)]
+    pub workers: Option<usize>,
+    /// The largest request body, in bytes.
+    #[arg(long, default_value_t = 64 * 1024)]
+    pub body_limit: usize,
+}
+
+fn init_logs() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
+}
+
+/// Loads everything, then serves until SIGTERM or ctrl-c.
+pub fn run(args: &ServeArgs) -> ExitCode {
+    init_logs();
+    let settings = match settings(args) {
+        Ok(s) => s,
+        Err(message) => {
+            eprintln!("error: {message}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let served = actix_web::rt::System::new().block_on(async move {
+        let app = Application::build(settings)?;
+        app.run_until_stopped().await
+    });
+    match served {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn settings(args: &ServeArgs) -> Result<Settings, String> {
+    let paths = files::find(std::slice::from_ref(&args.rules), FileKind::Procedure)
+        .map_err(|e| e.to_string())?;
+    let sources = paths
+        .iter()
+        .map(|p| files::read(p))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| e.to_string())?;
+    let loaded = load::load(&sources);
+    if loaded.errors() > 0 {
+        for d in loaded.diagnostics.iter().filter(|d| d.is_error()) {
+            eprintln!("{}", crate::cmd_check::render_human(d));
+        }
+        return Err(format!(
+            "{} error(s) in the rules under `{}`: fix them (`fazhi check {}`) before serving",
+            loaded.errors(),
+            args.rules.display(),
+            args.rules.display()
+        ));
+    }
+    if loaded.rules.is_empty() {
+        return Err(format!("no procedures under `{}`", args.rules.display()));
+    }
+    let calendar_dir = args
+        .calendars
+        .clone()
+        .unwrap_or_else(|| args.rules.join("calendars"));
+    let calendar = load_calendar_dir(&calendar_dir).map_err(|e| e.to_string())?;
+    let config = std::fs::read_to_string(&args.config)
+        .map_err(|e| format!("cannot read `{}`: {e}", args.config.display()))?;
+    let principals = Principals::parse(&args.config.display().to_string(), &config)
+        .map_err(|e| e.to_string())?;
+    let known: std::collections::BTreeSet<&str> = loaded
+        .rules
+        .all()
+        .flat_map(|p| p.roles.iter().map(|r| r.meta.id.as_str()))
+        .collect();
+    for p in principals.all() {
+        for role in &p.roles {
+            if !known.contains(role.as_str()) {
+                tracing::warn!(principal = %p.id, %role, "no loaded procedure has this role");
+            }
+        }
+    }
+    tracing::info!(
+        procedures = loaded.rules.len(),
+        principals = principals.len(),
+        "loaded rules from {} and principals from {}",
+        args.rules.display(),
+        args.config.display()
+    );
+    let mut settings = Settings::new(loaded.rules, calendar, principals, &args.db);
+    settings.listen = args.listen.clone();
+    settings.workers = args.workers;
+    settings.body_limit = args.body_limit;
+    Ok(settings)
+}
