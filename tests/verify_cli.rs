@@ -133,7 +133,7 @@ async fn verify_names_the_first_broken_link() {
     let (code, out) = fazhi(&["verify", "--db", db_s]);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("case case-1: the chain breaks at event 1"),
+        out.contains("case case-1: the chain breaks at event 0: its stored bytes were changed"),
         "{out}"
     );
     assert!(!out.contains("case-0"), "{out}");
