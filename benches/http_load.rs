@@ -330,6 +330,27 @@ fn main() {
             "appends / healthz = {:.2}",
             appends.rate / health.rate.max(1.0)
         );
+        // The store's own figures: how many appends per commit, and how long a commit takes.
+        if let Ok(mut r) = client.get(format!("{base}/metrics")).send().await {
+            let text = String::from_utf8_lossy(&r.body().limit(16 << 20).await.unwrap_or_default())
+                .into_owned();
+            let value = |name: &str| {
+                text.lines()
+                    .find(|l| l.starts_with(name))
+                    .and_then(|l| l.rsplit(' ').next())
+                    .and_then(|v| v.parse::<f64>().ok())
+                    .unwrap_or(0.0)
+            };
+            let batches = value("fazhi_store_batch_size_count");
+            let commits = value("fazhi_store_commit_seconds_sum");
+            if batches > 0.0 {
+                println!(
+                    "store    {batches:.0} commits, {:.1} appends per commit, {:.2} ms per commit",
+                    value("fazhi_store_batch_size_sum") / batches,
+                    commits * 1000.0 / batches
+                );
+            }
+        }
     });
     actix_web::rt::System::new().block_on(handle.stop(true));
     server.join().unwrap();
