@@ -83,6 +83,9 @@ fn run_inner(args: &TestArgs) -> Result<ExitCode, String> {
             } else {
                 failed += 1;
                 let _ = writeln!(out, "  ✗ {}", outcome.name);
+                if let Some(d) = &outcome.description {
+                    let _ = writeln!(out, "      ({d})");
+                }
                 for f in &outcome.failures {
                     let step = if f.step == 0 {
                         "opening".to_owned()

@@ -192,10 +192,6 @@ pub(crate) struct StepSpec {
 #[derive(Debug, Clone)]
 pub(crate) struct Scenario {
     pub(crate) name: String,
-    #[expect(
-        dead_code,
-        reason = "read by people, kept for a future `fazhi test --verbose`"
-    )]
     pub(crate) description: Option<String>,
     pub(crate) open: OpenSpec,
     pub(crate) steps: Vec<StepSpec>,

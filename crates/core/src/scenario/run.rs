@@ -27,6 +27,8 @@ pub struct Failure {
 pub struct Outcome {
     /// The scenario's name.
     pub name: String,
+    /// Its description, shown beside a failure.
+    pub description: Option<String>,
     /// Empty when it passed.
     pub failures: Vec<Failure>,
 }
@@ -231,6 +233,7 @@ fn run_one(
             .unwrap_or_default();
         return Outcome {
             name: s.name.clone(),
+            description: s.description.clone(),
             failures: vec![fail(
                 0,
                 "open",
@@ -252,6 +255,7 @@ fn run_one(
                 failures.push(fail(0, "open", m));
                 return Outcome {
                     name: s.name.clone(),
+                    description: s.description.clone(),
                     failures,
                 };
             }
@@ -263,6 +267,7 @@ fn run_one(
             }
             return Outcome {
                 name: s.name.clone(),
+                description: s.description.clone(),
                 failures,
             };
         }
@@ -312,6 +317,7 @@ fn run_one(
     }
     Outcome {
         name: s.name.clone(),
+        description: s.description.clone(),
         failures,
     }
 }
