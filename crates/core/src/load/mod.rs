@@ -136,3 +136,53 @@ pub fn load(files: &[SourceFile]) -> Loaded {
     }
     loaded
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMALL: &str = r#"
+[procedure]
+id = "p"
+version = VERSION
+initial = "a"
+terminal = ["z"]
+
+[roles]
+clerk = {}
+
+[states]
+a = {}
+z = {}
+
+[actions.go]
+from = "a"
+to = "z"
+by = ["clerk"]
+"#;
+
+    fn file(name: &str, version: u32) -> SourceFile {
+        SourceFile::new(name, SMALL.replace("VERSION", &version.to_string()))
+    }
+
+    #[test]
+    fn two_versions_of_one_procedure_load_side_by_side() {
+        let loaded = load(&[file("p.v1.toml", 1), file("p.toml", 2)]);
+        assert!(loaded.diagnostics.is_empty(), "{:?}", loaded.diagnostics);
+        assert_eq!(loaded.rules.len(), 2);
+        assert_eq!(loaded.rules.get("p", None).map(|p| p.version), Some(2));
+        assert_eq!(loaded.rules.get("p", Some(1)).map(|p| p.version), Some(1));
+    }
+
+    #[test]
+    fn the_same_id_and_version_twice_is_an_error_at_the_second_file() {
+        let loaded = load(&[file("a.toml", 1), file("b.toml", 1)]);
+        assert_eq!(loaded.errors(), 1);
+        let d = &loaded.diagnostics[0];
+        assert_eq!((d.code, d.file.as_str()), ("duplicate-procedure", "b.toml"));
+        // The header `[procedure]` is on line 2 of the file.
+        assert_eq!(d.line, 2);
+        assert!(d.help.is_some());
+        assert_eq!(loaded.rules.len(), 1);
+    }
+}

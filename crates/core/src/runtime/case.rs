@@ -752,7 +752,7 @@ pub(crate) struct RulePeriod {
 }
 
 /// A case in its stable JSON form.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
 pub struct CaseView {
     /// The case's id.
     pub id: String,
