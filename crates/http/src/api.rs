@@ -527,15 +527,7 @@ pub async fn open_case(
         expected_seq: 0,
         events: vec![NewEvent::from_recorded(&recorded, p.version)],
         summary: state.summary(&case, now),
-        idempotency: key.map(|key| IdempotencyRecord {
-            principal: caller.id.clone(),
-            key,
-            request_hash: hash.clone(),
-            case: id.clone(),
-            status: 201,
-            headers: headers.clone(),
-            body: bytes.clone(),
-        }),
+        idempotency: key.map(|key| created_record(&caller.id, key, &hash, &id, &headers, &bytes)),
     };
     // Hold the case's slot while appending so that nobody reads it half-made.
     let slot = state.cases.slot(&id);
@@ -544,11 +536,7 @@ pub async fn open_case(
         Ok(AppendOutcome::Appended) => {
             *guard = Some(case);
             metrics::counter!("fazhi_cases_opened_total").increment(1);
-            let mut res = HttpResponse::Created();
-            for (n, v) in headers {
-                res.insert_header((n, v));
-            }
-            Ok(res.content_type("application/json").body(bytes))
+            Ok(created(headers, bytes))
         }
         Ok(AppendOutcome::Replay(rec)) => {
             drop(guard);
@@ -766,25 +754,13 @@ pub async fn append_event(
         expected_seq: body.expected_seq,
         events: vec![NewEvent::from_recorded(&recorded, next.procedure().version)],
         summary: state.summary(&next, now),
-        idempotency: key.map(|key| IdempotencyRecord {
-            principal: caller.id.clone(),
-            key,
-            request_hash: hash.clone(),
-            case: id.clone(),
-            status: 201,
-            headers: headers.clone(),
-            body: bytes.clone(),
-        }),
+        idempotency: key.map(|key| created_record(&caller.id, key, &hash, &id, &headers, &bytes)),
     };
     match state.store.append(append).await {
         Ok(AppendOutcome::Appended) => {
             *case = next;
             drop(guard);
-            let mut res = HttpResponse::Created();
-            for (n, v) in headers {
-                res.insert_header((n, v));
-            }
-            Ok(res.content_type("application/json").body(bytes))
+            Ok(created(headers, bytes))
         }
         Ok(AppendOutcome::Replay(rec)) => replay(&rec, &hash),
         Ok(AppendOutcome::Conflict { current_seq }) => {
@@ -952,4 +928,33 @@ pub async fn get_dossier(
             chain,
         },
     ))
+}
+
+/// The idempotency record of a 201 answer: what a repeat of the same key and body replays.
+fn created_record(
+    principal: &str,
+    key: String,
+    request_hash: &str,
+    case: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+) -> IdempotencyRecord {
+    IdempotencyRecord {
+        principal: principal.to_owned(),
+        key,
+        request_hash: request_hash.to_owned(),
+        case: case.to_owned(),
+        status: 201,
+        headers: headers.to_vec(),
+        body: body.to_vec(),
+    }
+}
+
+/// A 201 answer with its headers and JSON body.
+fn created(headers: Vec<(String, String)>, body: Vec<u8>) -> HttpResponse {
+    let mut res = HttpResponse::Created();
+    for (n, v) in headers {
+        res.insert_header((n, v));
+    }
+    res.content_type("application/json").body(body)
 }
