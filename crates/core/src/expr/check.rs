@@ -436,6 +436,22 @@ impl Checker<'_> {
         None
     }
 
+    /// The node of a checked operand, a bare literal given the type `target` (left as it is
+    /// when the literal cannot have it: the caller reports that in context).
+    fn settle(&mut self, operand: Typed, target: &Type) -> Node {
+        match &operand.lit {
+            Some(lit) => match self.coerce(lit, operand.node.span, target) {
+                Some(v) => Node {
+                    kind: Kind::Const(v),
+                    span: operand.node.span,
+                    ty: target.clone(),
+                },
+                None => operand.node,
+            },
+            None => operand.node,
+        }
+    }
+
     /// Gives a literal the type `target`, or reports why it cannot have it. Reports nothing
     /// and returns `None` on a plain type mismatch: the caller says it in context.
     fn coerce(&mut self, lit: &Lit, span: Span, target: &Type) -> Option<Value> {
@@ -515,17 +531,7 @@ impl Checker<'_> {
                 let Some(target) = target else {
                     return result(poison(span));
                 };
-                let lnode = match &l.lit {
-                    Some(llit) => match self.coerce(llit, l.node.span, &target) {
-                        Some(v) => Node {
-                            kind: Kind::Const(v),
-                            span: l.node.span,
-                            ty: target.clone(),
-                        },
-                        None => l.node,
-                    },
-                    None => l.node,
-                };
+                let lnode = self.settle(l, &target);
                 match self.coerce(rlit, r.node.span, &target) {
                     Some(v) => (
                         lnode,
@@ -641,17 +647,7 @@ impl Checker<'_> {
         if failed {
             return result(poison(span));
         }
-        let lnode = match &l.lit {
-            Some(lit) => match self.coerce(lit, l.node.span, &ty) {
-                Some(v) => Node {
-                    kind: Kind::Const(v),
-                    span: l.node.span,
-                    ty: ty.clone(),
-                },
-                None => l.node,
-            },
-            None => l.node,
-        };
+        let lnode = self.settle(l, &ty);
         result(bool_node(
             Kind::In {
                 lhs: Box::new(lnode),

@@ -238,8 +238,9 @@ pub fn prove_before(p: &Procedure, first: Node, then: Node) -> Result<(), Path> 
     Ok(())
 }
 
-/// A shortest path from the initial state that ends by taking `action` (for counterexamples).
-pub fn path_to_action(p: &Procedure, action: usize) -> Option<Path> {
-    // Reuse the search with nothing blocked: a `first` that can never match.
-    prove_before(p, Node::Action(usize::MAX), Node::Action(action)).err()
+/// A shortest path from the initial state to `target` (entering the state, or taking the
+/// action), for counterexamples and "reached by" notes.
+pub fn path_to(p: &Procedure, target: Node) -> Option<Path> {
+    // The search of `prove_before` with nothing blocked: a `first` that matches no action.
+    prove_before(p, Node::Action(usize::MAX), target).err()
 }

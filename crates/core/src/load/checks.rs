@@ -47,7 +47,7 @@ pub(crate) fn check(cx: &mut Cx<'_>, p: &Procedure, spans: &Spans) {
         let (Some(state), Some(span)) = (p.states.get(s), spans.states.get(s)) else {
             continue;
         };
-        let path = graph::prove_before(p, Node::Action(usize::MAX), Node::State(s)).err();
+        let path = graph::path_to(p, Node::State(s));
         let d = cx.error("stuck-state", span.clone(), format!("no terminal state can be reached from state `{}`: a case there would be stuck forever", state.meta.id));
         d.help = Some("add an action that leads on towards a terminal state, or list this state in `terminal`".into());
         if let Some(path) = path {
@@ -145,7 +145,7 @@ pub(crate) fn check(cx: &mut Cx<'_>, p: &Procedure, spans: &Spans) {
                         only_if.source(),
                         a.meta.id
                     ));
-                    if let Some(path) = graph::path_to_action(p, ai) {
+                    if let Some(path) = graph::path_to(p, Node::Action(ai)) {
                         d.notes = counterexample(p, &path);
                     }
                 }
