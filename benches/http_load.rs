@@ -24,6 +24,10 @@ use fazhi_http::config::Principals;
 use fazhi_http::{Application, Settings};
 use serde_json::{Value, json};
 
+/// The same allocator as the `fazhi` binary.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 const DIGEST: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
 struct Args {
@@ -132,6 +136,68 @@ fn figures(t: &Tally, elapsed: Duration) -> Figures {
     }
 }
 
+/// CPU time (user + system, in clock ticks of 10 ms) used so far by each thread of this
+/// process, summed by thread name: the server's workers (`actix-rt|system…`), the store's
+/// writer (`fazhi-store-wri…`), the load driver (`driver`) and the rest.
+fn cpu_by_thread() -> std::collections::BTreeMap<String, u64> {
+    let mut out = std::collections::BTreeMap::new();
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return out;
+    };
+    for t in tasks.flatten() {
+        let Ok(stat) = std::fs::read_to_string(t.path().join("stat")) else {
+            continue;
+        };
+        // `pid (comm) state ppid …`: the comm may hold spaces, so split after the last ')'.
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = &stat[open + 1..close];
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let ticks = fields
+            .get(11)
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0)
+            + fields
+                .get(12)
+                .and_then(|v| v.parse::<u64>().ok())
+                .unwrap_or(0);
+        let group = if comm.starts_with("actix-rt") {
+            "server workers"
+        } else if comm.starts_with("fazhi-store") {
+            "store writer"
+        } else if comm == "driver" {
+            "load driver"
+        } else {
+            "other"
+        };
+        *out.entry(group.to_owned()).or_insert(0) += ticks;
+    }
+    out
+}
+
+/// Prints the CPU time per operation of each thread group between two readings.
+fn print_cpu(
+    before: &std::collections::BTreeMap<String, u64>,
+    after: &std::collections::BTreeMap<String, u64>,
+    ops: usize,
+) {
+    let per = |ticks: u64| ticks as f64 * 10_000.0 / ops.max(1) as f64;
+    let total: u64 = after
+        .iter()
+        .map(|(k, v)| v - before.get(k).copied().unwrap_or(0))
+        .sum();
+    let parts: Vec<String> = after
+        .iter()
+        .map(|(k, v)| format!("{k} {:.0}", per(v - before.get(k).copied().unwrap_or(0))))
+        .collect();
+    println!(
+        "         CPU µs per op: {:.0} ({})",
+        per(total),
+        parts.join(", ")
+    );
+}
+
 fn print(name: &str, unit: &str, f: &Figures) {
     println!(
         "{name:<8} {:>10.0} {unit}/s   p50 {:>6.2} ms   p99 {:>6.2} ms   ({} ok, {} failed)",
@@ -208,13 +274,16 @@ fn main() {
     let db = dir.path().join("load.db");
     let (tx, rx) = std::sync::mpsc::channel();
     let server_settings = settings(&db, a.workers);
-    let server = std::thread::spawn(move || {
-        actix_web::rt::System::new().block_on(async move {
-            let app = Application::build(server_settings).unwrap();
-            tx.send((app.port(), app.handle())).unwrap();
-            app.run_until_stopped().await.unwrap();
-        });
-    });
+    let server = std::thread::Builder::new()
+        .name("server".into())
+        .spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                let app = Application::build(server_settings).unwrap();
+                tx.send((app.port(), app.handle())).unwrap();
+                app.run_until_stopped().await.unwrap();
+            });
+        })
+        .unwrap();
     let (port, handle) = rx.recv().unwrap();
     let base = format!("http://127.0.0.1:{port}");
     println!(
@@ -225,7 +294,11 @@ fn main() {
         a.workers,
         db.display()
     );
-    actix_web::rt::System::new().block_on(async move {
+    // The driver runs on its own thread, named so that its CPU time can be told apart.
+    let driver = std::thread::Builder::new()
+        .name("driver".into())
+        .spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
         let client = awc::Client::builder()
             .connector(awc::Connector::new().limit(a.clients * 2 + 8))
             .timeout(Duration::from_secs(60))
@@ -249,6 +322,7 @@ fn main() {
             base.clone(),
             a.clients,
         );
+        let cpu = cpu_by_thread();
         let (tally, elapsed) = phase(a.clients, a.seconds, move |c, round| {
             let (ids, seqs, client, base) =
                 (ids2.clone(), seqs2.clone(), client2.clone(), base2.clone());
@@ -287,8 +361,10 @@ fn main() {
         .await;
         let appends = figures(&tally, elapsed);
         print("appends", "events", &appends);
+        print_cpu(&cpu, &cpu_by_thread(), appends.ok);
 
         let (ids3, client3, base3) = (ids.clone(), client.clone(), base.clone());
+        let cpu = cpu_by_thread();
         let (tally, elapsed) = phase(a.clients, a.seconds, move |c, round| {
             let (ids, client, base) = (ids3.clone(), client3.clone(), base3.clone());
             async move {
@@ -308,9 +384,12 @@ fn main() {
             }
         })
         .await;
-        print("reads", "reads", &figures(&tally, elapsed));
+        let reads = figures(&tally, elapsed);
+        print("reads", "reads", &reads);
+        print_cpu(&cpu, &cpu_by_thread(), reads.ok);
 
         let (client4, base4) = (client.clone(), base.clone());
+        let cpu = cpu_by_thread();
         let (tally, elapsed) = phase(a.clients, a.seconds, move |_, _| {
             let (client, base) = (client4.clone(), base4.clone());
             async move {
@@ -326,6 +405,7 @@ fn main() {
         .await;
         let health = figures(&tally, elapsed);
         print("healthz", "calls", &health);
+        print_cpu(&cpu, &cpu_by_thread(), health.ok);
         println!(
             "appends / healthz = {:.2}",
             appends.rate / health.rate.max(1.0)
@@ -352,6 +432,9 @@ fn main() {
             }
         }
     });
+        })
+        .unwrap();
+    driver.join().unwrap();
     actix_web::rt::System::new().block_on(handle.stop(true));
     server.join().unwrap();
 }

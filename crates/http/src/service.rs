@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use fazhi_core::model::RuleSet;
-use fazhi_core::runtime::{ActionOption, Actor, Case, CaseView, Deadline, Event, verify};
+use fazhi_core::runtime::{ActionOption, Actor, Case, CaseView, Deadline, Event, next_due, verify};
 use fazhi_core::time::Calendar;
 use fazhi_store::{CaseSummary, EventStore};
 use serde::Serialize;
@@ -112,21 +112,22 @@ impl AppState {
         }
     }
 
-    /// The summary row of a case at `now`.
-    pub fn summary(&self, case: &Case, now: DateTime<Utc>) -> CaseSummary {
-        let view = case.view();
+    /// The summary row of a case, from the body just built for it at the same time (its
+    /// deadlines are not reckoned twice; they do not depend on who asks).
+    pub fn summary(body: &CaseBody) -> CaseSummary {
+        let view = &body.view;
         CaseSummary {
-            id: view.id,
-            procedure: view.procedure,
+            id: view.id.clone(),
+            procedure: view.procedure.clone(),
             procedure_version: view.procedure_version,
-            title: view.title,
-            state: view.state,
-            tracks: view.tracks,
+            title: view.title.clone(),
+            state: view.state.clone(),
+            tracks: view.tracks.clone(),
             seq: view.seq,
-            head: view.head,
+            head: view.head.clone(),
             opened_at: view.opened_at,
             last_at: view.last_at,
-            next_due: case.next_due(now, &self.calendar),
+            next_due: next_due(&body.deadlines),
             closed: view.closed,
         }
     }

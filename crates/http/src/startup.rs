@@ -7,12 +7,12 @@ use std::time::Instant;
 
 use actix_web::dev::{Server, ServerHandle, Service};
 use actix_web::http::header::HeaderValue;
-use actix_web::{App, HttpMessage, HttpResponse, HttpServer, web};
+use actix_web::{App, HttpResponse, HttpServer, web};
 use fazhi_core::model::RuleSet;
 use fazhi_core::time::Calendar;
 use fazhi_store::{EventStore, SqliteOptions, SqliteStore, StoreError};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
-use tracing_actix_web::{RequestId, TracingLogger};
+use tracing::Instrument;
 
 use crate::api;
 use crate::config::Principals;
@@ -168,8 +168,18 @@ async fn method_not_allowed(req: actix_web::HttpRequest) -> Result<HttpResponse,
     )))
 }
 
-fn resource(path: &str) -> actix_web::Resource {
-    web::resource(path).default_service(web::to(method_not_allowed))
+/// The route a request matched, as its metrics label (`/v1/cases/{id}`): put on each resource
+/// so that the metrics need not match the path a second time.
+#[derive(Debug, Clone, Copy)]
+struct Route(&'static str);
+
+/// A resource at `full` (a path under `/v1` is registered inside the `/v1` scope) answering
+/// 405 to methods it has no route for.
+fn resource(full: &'static str) -> actix_web::Resource {
+    let path = full.strip_prefix("/v1").unwrap_or(full);
+    web::resource(path)
+        .app_data(Route(full))
+        .default_service(web::to(method_not_allowed))
 }
 
 impl Application {
@@ -217,23 +227,24 @@ impl Application {
                     ApiError::malformed("path", format!("bad path: {err}")).into()
                 }))
                 .wrap_fn(|req, srv| {
+                    // One span per request with its id (also sent back as `x-request-id`),
+                    // then the request's metrics.
                     let started = Instant::now();
-                    let method = req.method().to_string();
-                    let fut = srv.call(req);
+                    let id = uuid::Uuid::new_v4();
+                    let method = req.method().clone();
+                    let span = tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
+                    let fut = span.in_scope(|| srv.call(req));
                     async move {
                         let mut res = fut.await?;
                         let route = res
                             .request()
-                            .match_pattern()
-                            .unwrap_or_else(|| "unmatched".to_owned());
+                            .app_data::<Route>()
+                            .map_or("unmatched", |r| r.0);
                         let status = res.status().as_u16().to_string();
-                        metrics::counter!("fazhi_http_requests_total", "method" => method, "route" => route.clone(), "status" => status).increment(1);
+                        metrics::counter!("fazhi_http_requests_total", "method" => method.to_string(), "route" => route, "status" => status).increment(1);
                         metrics::histogram!("fazhi_http_request_duration_seconds", "route" => route)
                             .record(started.elapsed().as_secs_f64());
-                        let id = res.request().extensions().get::<RequestId>().copied();
-                        if let Some(id) = id
-                            && let Ok(v) = HeaderValue::from_str(&id.to_string())
-                        {
+                        if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
                             res.headers_mut().insert(
                                 actix_web::http::header::HeaderName::from_static("x-request-id"),
                                 v,
@@ -241,28 +252,28 @@ impl Application {
                         }
                         Ok(res)
                     }
+                    .instrument(span)
                 })
-                .wrap(TracingLogger::default())
                 .service(resource("/healthz").route(web::get().to(api::healthz)))
                 .service(resource("/metrics").route(web::get().to(render_metrics)))
                 .service(resource("/openapi.json").route(web::get().to(openapi_json)))
                 .service(
                     web::scope("/v1")
-                        .service(resource("/procedures").route(web::get().to(api::list_procedures)))
-                        .service(resource("/procedures/{id}").route(web::get().to(api::get_procedure)))
-                        .service(resource("/procedures/{id}/graph").route(web::get().to(api::get_graph)))
+                        .service(resource("/v1/procedures").route(web::get().to(api::list_procedures)))
+                        .service(resource("/v1/procedures/{id}").route(web::get().to(api::get_procedure)))
+                        .service(resource("/v1/procedures/{id}/graph").route(web::get().to(api::get_graph)))
                         .service(
-                            resource("/cases")
+                            resource("/v1/cases")
                                 .route(web::get().to(api::list_cases))
                                 .route(web::post().to(api::open_case)),
                         )
-                        .service(resource("/cases/{id}").route(web::get().to(api::get_case)))
+                        .service(resource("/v1/cases/{id}").route(web::get().to(api::get_case)))
                         .service(
-                            resource("/cases/{id}/events")
+                            resource("/v1/cases/{id}/events")
                                 .route(web::get().to(api::get_events))
                                 .route(web::post().to(api::append_event)),
                         )
-                        .service(resource("/cases/{id}/dossier").route(web::get().to(api::get_dossier))),
+                        .service(resource("/v1/cases/{id}/dossier").route(web::get().to(api::get_dossier))),
                 )
                 .default_service(web::to(not_found))
         })

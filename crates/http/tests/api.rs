@@ -19,7 +19,14 @@ async fn health_openapi_and_metrics_need_no_token() {
     let r = app.send("GET", "/healthz", None, &[], None).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.body["status"], "ok");
-    assert!(r.header("x-request-id").is_some());
+    let id = r.header("x-request-id").unwrap();
+    assert_eq!(id.len(), 36, "request ids are UUIDs: {id}");
+    let again = app.send("GET", "/healthz", None, &[], None).await;
+    assert_ne!(
+        again.header("x-request-id").unwrap(),
+        id,
+        "each request has its own id"
+    );
     let r = app.send("GET", "/openapi.json", None, &[], None).await;
     assert_eq!(r.status, 200);
     assert!(r.body["openapi"].as_str().unwrap().starts_with("3.1"));
@@ -38,9 +45,21 @@ async fn health_openapi_and_metrics_need_no_token() {
     assert!(
         r.body["components"]["schemas"]["AppendRequest"]["properties"]["expected_seq"].is_object()
     );
+    // Requests are counted under the route they matched (even when refused), or `unmatched`.
+    let r = app.send("GET", "/v1/procedures/x", None, &[], None).await;
+    assert_eq!(r.status, 401);
+    let r = app.send("GET", "/nowhere", None, &[], None).await;
+    assert_eq!(r.status, 404);
     let r = app.send("GET", "/metrics", None, &[], None).await;
     assert_eq!(r.status, 200);
     assert!(r.text.contains("fazhi_http_requests_total"), "{}", r.text);
+    for label in [
+        r#"route="/healthz""#,
+        r#"route="/v1/procedures/{id}",status="401""#,
+        r#"route="unmatched",status="404""#,
+    ] {
+        assert!(r.text.contains(label), "{label} not in {}", r.text);
+    }
 }
 
 #[actix_web::test]

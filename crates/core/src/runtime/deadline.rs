@@ -128,13 +128,20 @@ impl Case {
 
     /// The earliest due time among the deadlines (`within`) still pending or overdue at `now`.
     pub fn next_due(&self, now: DateTime<Utc>, calendar: &Calendar) -> Option<DateTime<Utc>> {
-        self.deadlines(now, calendar)
-            .into_iter()
-            .filter(|d| {
-                d.kind == TimeRuleKind::Within
-                    && matches!(d.status, DeadlineStatus::Pending | DeadlineStatus::Overdue)
-            })
-            .map(|d| d.due)
-            .min()
+        next_due(&self.deadlines(now, calendar))
     }
+}
+
+/// The earliest due time among deadlines (as [`Case::deadlines`] gives them) that are still
+/// to be met, pending or overdue: what [`Case::next_due`] answers, without reckoning the
+/// deadlines again when they are at hand.
+pub fn next_due(deadlines: &[Deadline]) -> Option<DateTime<Utc>> {
+    deadlines
+        .iter()
+        .filter(|d| {
+            d.kind == TimeRuleKind::Within
+                && matches!(d.status, DeadlineStatus::Pending | DeadlineStatus::Overdue)
+        })
+        .map(|d| d.due)
+        .min()
 }

@@ -13,7 +13,7 @@ mod refusal;
 
 pub use case::{ApplyError, Case, CaseView};
 pub use command::{Actor, Command, DocumentRef, Opening};
-pub use deadline::{Deadline, DeadlineStatus};
+pub use deadline::{Deadline, DeadlineStatus, next_due};
 pub use decide::{ActionOption, payload_schema};
 pub use event::{BrokenLink, Event, EventBody, GENESIS, Recorded, sha256_hex, verify};
 pub use refusal::{Reason, ReasonKind, Refusal};
