@@ -440,83 +440,88 @@ fn apply_one(c: &Connection, a: &Append) -> Result<AppendOutcome, StoreError> {
     {
         return Ok(AppendOutcome::Replay(rec));
     }
-    let current: i64 = c
-        .prepare_cached("SELECT seq FROM cases WHERE id = ?1")?
-        .query_row(params![a.case], |r| r.get(0))
-        .optional()?
-        .unwrap_or(0);
-    let current = to_u64(current)?;
-    if current != a.expected_seq {
-        return Ok(AppendOutcome::Conflict {
-            current_seq: current,
-        });
-    }
-    if a.events.is_empty() {
-        return Err(StoreError::Invalid("an append needs events".into()));
-    }
-    let n = u64::try_from(a.events.len()).unwrap_or(u64::MAX);
-    if a.summary.id != a.case || a.summary.seq != a.expected_seq.saturating_add(n) {
-        return Err(StoreError::Invalid(format!(
-            "the summary of `{}` (seq {}) does not follow the events",
-            a.summary.id, a.summary.seq
-        )));
-    }
-    {
-        let mut ins = c.prepare_cached(
-            "INSERT INTO events (case_id, seq, action, actor, roles, at, imported, procedure_version, prev_hash, hash, bytes)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        )?;
-        for (i, e) in a.events.iter().enumerate() {
-            let want = a
-                .expected_seq
-                .saturating_add(u64::try_from(i).unwrap_or(u64::MAX));
-            if e.seq != want {
-                return Err(StoreError::Invalid(format!(
-                    "event {} of `{}` should be event {want}",
-                    e.seq, a.case
-                )));
-            }
-            let roles = serde_json::to_string(&e.roles).unwrap_or_default();
-            ins.execute(params![
-                a.case,
-                to_i64(e.seq)?,
-                e.action,
-                e.actor,
-                roles,
-                micros(e.at),
-                e.imported,
-                e.procedure_version,
-                e.prev_hash,
-                e.hash,
-                e.bytes,
-            ])?;
+    if let Err(e) = check_append(a) {
+        // A stale append is a conflict whatever else is wrong with it.
+        let current = current_seq(c, &a.case)?;
+        if current != a.expected_seq {
+            return Ok(AppendOutcome::Conflict {
+                current_seq: current,
+            });
         }
+        return Err(e);
     }
+    // Claim the case: its summary row moves on only from `expected_seq` (a new case's row is
+    // created only when there is none). Claiming nothing is a conflict, and nothing is written.
     let s = &a.summary;
     let tracks = serde_json::to_string(&s.tracks).unwrap_or_default();
-    c.prepare_cached(
-        "INSERT INTO cases (id, procedure, procedure_version, title, state, tracks, seq, head, opened_at, last_at, next_due, closed)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-         ON CONFLICT (id) DO UPDATE SET procedure = excluded.procedure,
-            procedure_version = excluded.procedure_version, title = excluded.title,
-            state = excluded.state, tracks = excluded.tracks, seq = excluded.seq,
-            head = excluded.head, opened_at = excluded.opened_at, last_at = excluded.last_at,
-            next_due = excluded.next_due, closed = excluded.closed",
-    )?
-    .execute(params![
-        s.id,
-        s.procedure,
-        s.procedure_version,
-        s.title,
-        s.state,
-        tracks,
-        to_i64(s.seq)?,
-        s.head,
-        micros(s.opened_at),
-        micros(s.last_at),
-        s.next_due.map(micros),
-        s.closed,
-    ])?;
+    let claimed = if a.expected_seq == 0 {
+        c.prepare_cached(
+            "INSERT INTO cases (id, procedure, procedure_version, title, state, tracks, seq, head, opened_at, last_at, next_due, closed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT (id) DO NOTHING",
+        )?
+        .execute(params![
+            s.id,
+            s.procedure,
+            s.procedure_version,
+            s.title,
+            s.state,
+            tracks,
+            to_i64(s.seq)?,
+            s.head,
+            micros(s.opened_at),
+            micros(s.last_at),
+            s.next_due.map(micros),
+            s.closed,
+        ])?
+    } else {
+        c.prepare_cached(
+            "UPDATE cases SET procedure = ?2, procedure_version = ?3, title = ?4, state = ?5,
+                tracks = ?6, seq = ?7, head = ?8, opened_at = ?9, last_at = ?10, next_due = ?11,
+                closed = ?12
+             WHERE id = ?1 AND seq = ?13",
+        )?
+        .execute(params![
+            s.id,
+            s.procedure,
+            s.procedure_version,
+            s.title,
+            s.state,
+            tracks,
+            to_i64(s.seq)?,
+            s.head,
+            micros(s.opened_at),
+            micros(s.last_at),
+            s.next_due.map(micros),
+            s.closed,
+            to_i64(a.expected_seq)?,
+        ])?
+    };
+    if claimed == 0 {
+        return Ok(AppendOutcome::Conflict {
+            current_seq: current_seq(c, &a.case)?,
+        });
+    }
+    let mut ins = c.prepare_cached(
+        "INSERT INTO events (case_id, seq, action, actor, roles, at, imported, procedure_version, prev_hash, hash, bytes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+    )?;
+    for e in &a.events {
+        let roles = serde_json::to_string(&e.roles).unwrap_or_default();
+        ins.execute(params![
+            a.case,
+            to_i64(e.seq)?,
+            e.action,
+            e.actor,
+            roles,
+            micros(e.at),
+            e.imported,
+            e.procedure_version,
+            e.prev_hash,
+            e.hash,
+            e.bytes,
+        ])?;
+    }
     if let Some(idem) = &a.idempotency {
         let headers = serde_json::to_string(&idem.headers).unwrap_or_default();
         c.prepare_cached(
@@ -534,6 +539,43 @@ fn apply_one(c: &Connection, a: &Append) -> Result<AppendOutcome, StoreError> {
         ])?;
     }
     Ok(AppendOutcome::Appended)
+}
+
+/// The sequence number a case is at (0 when it has none).
+fn current_seq(c: &Connection, case: &str) -> Result<u64, StoreError> {
+    let current: i64 = c
+        .prepare_cached("SELECT seq FROM cases WHERE id = ?1")?
+        .query_row(params![case], |r| r.get(0))
+        .optional()?
+        .unwrap_or(0);
+    to_u64(current)
+}
+
+/// Whether an append is whole: events numbered on from `expected_seq`, and a summary of the
+/// same case at the last of them.
+fn check_append(a: &Append) -> Result<(), StoreError> {
+    if a.events.is_empty() {
+        return Err(StoreError::Invalid("an append needs events".into()));
+    }
+    let n = u64::try_from(a.events.len()).unwrap_or(u64::MAX);
+    if a.summary.id != a.case || a.summary.seq != a.expected_seq.saturating_add(n) {
+        return Err(StoreError::Invalid(format!(
+            "the summary of `{}` (seq {}) does not follow the events",
+            a.summary.id, a.summary.seq
+        )));
+    }
+    for (i, e) in a.events.iter().enumerate() {
+        let want = a
+            .expected_seq
+            .saturating_add(u64::try_from(i).unwrap_or(u64::MAX));
+        if e.seq != want {
+            return Err(StoreError::Invalid(format!(
+                "event {} of `{}` should be event {want}",
+                e.seq, a.case
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Commits a batch in one transaction, each append in its own savepoint so that one bad
