@@ -501,9 +501,12 @@ fn main() {
                     let commits = value("fazhi_store_commit_seconds_sum");
                     if batches > 0.0 {
                         println!(
-                            "store    {batches:.0} commits, {:.1} appends per commit, {:.2} ms per commit",
+                            "store    {batches:.0} commits, {:.1} appends per commit, {:.2} ms per commit; over 10 ms: {:.0}, over 20 ms: {:.0}, over 50 ms: {:.0}",
                             value("fazhi_store_batch_size_sum") / batches,
-                            commits * 1000.0 / batches
+                            commits * 1000.0 / batches,
+                            batches - value("fazhi_store_commit_seconds_bucket{le=\"0.01\"}"),
+                            batches - value("fazhi_store_commit_seconds_bucket{le=\"0.02\"}"),
+                            batches - value("fazhi_store_commit_seconds_bucket{le=\"0.05\"}"),
                         );
                     }
                 }

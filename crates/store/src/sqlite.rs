@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
@@ -211,11 +211,6 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
         conn.pragma_update(None, "journal_mode", "WAL")?;
     }
     conn.pragma_update(None, "synchronous", "FULL")?;
-    // Checkpoint every 2,500 WAL pages (10 MiB) rather than 1,000: the pages that many
-    // appends touch (index roots, busy leaves) are copied into the database once per
-    // checkpoint, not once every few commits. (A bigger page cache was tried: it made each commit
-    // slower, as SQLite walks the whole cache when a write transaction ends.)
-    conn.pragma_update(None, "wal_autocheckpoint", 2_500)?;
     Ok(conn)
 }
 
@@ -264,7 +259,10 @@ impl SqliteStore {
         let max_batch = options.max_batch.max(1);
         let writer = std::thread::Builder::new()
             .name("fazhi-store-writer".into())
-            .spawn(move || writer_loop(conn, rx, max_batch))
+            .spawn({
+                let path = options.path.clone();
+                move || writer_loop(conn, rx, max_batch, path)
+            })
             .map_err(|e| StoreError::Migration(format!("cannot start the writer: {e}")))?;
         Ok(SqliteStore {
             path: options.path,
@@ -624,11 +622,101 @@ fn commit_batch(conn: &mut Connection, batch: Vec<(Box<Append>, Reply)>) {
     }
 }
 
-fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Msg>, max_batch: usize) {
+/// How long the checkpointer lets commits gather before it copies them into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// A WAL longer than this many frames (16 MiB of 4 KiB pages) after a checkpoint asks the
+/// writer to let the WAL start again from its beginning.
+const RESTART_WAL_AT: i64 = 4096;
+
+/// The checkpointer: its own connection on its own thread copies committed WAL frames into
+/// the database (SQLite's PASSIVE checkpoint, which never blocks the writer), so that no
+/// commit waits for a checkpoint. Under steady load the writer always has frames the last
+/// checkpoint did not copy, and SQLite only starts the WAL over when none is left; so when
+/// the WAL has grown long, the writer runs one short checkpoint of its own between two
+/// commits (only the frames committed since), and its next transaction starts the WAL over.
+struct Checkpointer {
+    tick: Option<mpsc::SyncSender<()>>,
+    restart_wanted: Arc<AtomicBool>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Checkpointer {
+    fn start(path: &Path) -> Result<Checkpointer, StoreError> {
+        let conn = open_connection(path, false)?;
+        let (tick, ticks) = mpsc::sync_channel(1);
+        let restart_wanted = Arc::new(AtomicBool::new(false));
+        let wanted = restart_wanted.clone();
+        let thread = std::thread::Builder::new()
+            .name("fazhi-store-checkpointer".into())
+            .spawn(move || checkpointer_loop(&conn, &ticks, &wanted))
+            .map_err(|e| StoreError::Migration(format!("cannot start the checkpointer: {e}")))?;
+        Ok(Checkpointer {
+            tick: Some(tick),
+            restart_wanted,
+            thread: Some(thread),
+        })
+    }
+
+    /// Called after each commit: wakes the checkpointer, and runs the writer's short
+    /// checkpoint when the checkpointer asked for one.
+    fn committed(&self, conn: &Connection) {
+        if let Some(tick) = &self.tick {
+            let _ = tick.try_send(());
+        }
+        if self.restart_wanted.swap(false, Ordering::SeqCst) {
+            let started = Instant::now();
+            if checkpoint(conn).is_ok() {
+                metrics::histogram!("fazhi_store_restart_checkpoint_seconds")
+                    .record(started.elapsed().as_secs_f64());
+            }
+        }
+    }
+
+    /// Stops the thread after its last checkpoint.
+    fn stop(&mut self) {
+        self.tick = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// A PASSIVE checkpoint: the WAL's length in frames afterwards.
+fn checkpoint(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1))
+}
+
+fn checkpointer_loop(conn: &Connection, ticks: &mpsc::Receiver<()>, restart_wanted: &AtomicBool) {
+    // Each round: wait for a commit, let more gather, copy them all.
+    while ticks.recv().is_ok() {
+        std::thread::sleep(CHECKPOINT_EVERY);
+        while ticks.try_recv().is_ok() {}
+        let started = Instant::now();
+        if let Ok(frames) = checkpoint(conn) {
+            metrics::histogram!("fazhi_store_checkpoint_seconds")
+                .record(started.elapsed().as_secs_f64());
+            if frames >= RESTART_WAL_AT {
+                restart_wanted.store(true, Ordering::SeqCst);
+            }
+        }
+    }
+}
+
+fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Msg>, max_batch: usize, path: PathBuf) {
+    // Without a checkpointer the writer checkpoints itself (SQLite's default, every 1,000
+    // pages) rather than letting the WAL grow.
+    let mut checkpointer = match Checkpointer::start(&path) {
+        Ok(c) => {
+            let _ = conn.pragma_update(None, "wal_autocheckpoint", 0);
+            Some(c)
+        }
+        Err(_) => None,
+    };
     let mut closing: Option<oneshot::Sender<()>> = None;
     while closing.is_none() {
         let Ok(first) = rx.recv() else {
-            return;
+            break;
         };
         let mut batch = Vec::new();
         let mut next = Some(first);
@@ -646,6 +734,9 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Msg>, max_batch: usize) 
         }
         if !batch.is_empty() {
             commit_batch(&mut conn, batch);
+            if let Some(c) = &checkpointer {
+                c.committed(&conn);
+            }
         }
     }
     // Closing: whatever arrives after the close request is refused.
@@ -658,6 +749,9 @@ fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Msg>, max_batch: usize) 
                 let _ = done.send(());
             }
         }
+    }
+    if let Some(c) = &mut checkpointer {
+        c.stop();
     }
     let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
     drop(conn);
