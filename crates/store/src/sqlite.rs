@@ -165,7 +165,7 @@ pub struct SqliteStore {
     sender: Option<mpsc::Sender<Msg>>,
     closed: Arc<AtomicBool>,
     writer: Mutex<Option<JoinHandle<()>>>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Arc<Mutex<Vec<Connection>>>,
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -250,7 +250,7 @@ impl SqliteStore {
                 sender: None,
                 closed,
                 writer: Mutex::new(None),
-                readers: Mutex::new(vec![reader]),
+                readers: Arc::new(Mutex::new(vec![reader])),
             });
         }
         let mut conn = open_connection(&options.path, false)?;
@@ -269,7 +269,7 @@ impl SqliteStore {
             sender: Some(tx),
             closed,
             writer: Mutex::new(Some(writer)),
-            readers: Mutex::new(Vec::new()),
+            readers: Arc::new(Mutex::new(Vec::new())),
         })
     }
 
@@ -306,18 +306,26 @@ impl SqliteStore {
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
     ) -> Result<T, StoreError> {
-        let pooled = self.readers.lock().ok().and_then(|mut p| p.pop());
-        let conn = match pooled {
-            Some(c) => c,
-            None => open_connection(&self.path, false)?,
-        };
-        let out = f(&conn);
-        if let Ok(mut p) = self.readers.lock()
-            && p.len() < 8
-        {
-            p.push(conn);
+        read_with(&self.readers, &self.path, f)
+    }
+
+    /// Runs a read on tokio's blocking pool (inline outside a runtime), so that a slow query
+    /// does not hold up the async worker that asked for it.
+    fn read_off_thread<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    ) -> BoxFuture<'static, Result<T, StoreError>> {
+        let (readers, path) = (self.readers.clone(), self.path.clone());
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => Box::pin(async move {
+                runtime
+                    .spawn_blocking(move || read_with(&readers, &path, f))
+                    .await
+                    // Only a runtime shutting down cancels a blocking task.
+                    .unwrap_or(Err(StoreError::Closed))
+            }),
+            Err(_) => ready(read_with(&readers, &path, f)),
         }
-        out
     }
 
     fn send(&self, msg: Msg) -> Result<(), StoreError> {
@@ -334,6 +342,26 @@ impl SqliteStore {
             let _ = handle.join();
         }
     }
+}
+
+/// Runs `f` on a pooled read connection (opening one when the pool is empty).
+fn read_with<T>(
+    readers: &Mutex<Vec<Connection>>,
+    path: &Path,
+    f: impl FnOnce(&Connection) -> Result<T, StoreError>,
+) -> Result<T, StoreError> {
+    let pooled = readers.lock().ok().and_then(|mut p| p.pop());
+    let conn = match pooled {
+        Some(c) => c,
+        None => open_connection(path, false)?,
+    };
+    let out = f(&conn);
+    if let Ok(mut p) = readers.lock()
+        && p.len() < 8
+    {
+        p.push(conn);
+    }
+    out
 }
 
 impl Drop for SqliteStore {
@@ -777,7 +805,8 @@ impl EventStore for SqliteStore {
     }
 
     fn events(&self, case: &str) -> BoxFuture<'static, Result<Vec<StoredEvent>, StoreError>> {
-        ready(self.read(|c| {
+        let case = case.to_owned();
+        self.read_off_thread(move |c| {
             let mut stmt = c.prepare_cached(
                 "SELECT seq, hash, bytes FROM events WHERE case_id = ?1 ORDER BY seq",
             )?;
@@ -799,11 +828,12 @@ impl EventStore for SqliteStore {
                     })
                 })
                 .collect()
-        }))
+        })
     }
 
     fn summary(&self, case: &str) -> BoxFuture<'static, Result<Option<CaseSummary>, StoreError>> {
-        ready(self.read(|c| {
+        let case = case.to_owned();
+        self.read_off_thread(move |c| {
             let raw = c
                 .prepare_cached(&format!(
                     "SELECT {SUMMARY_COLUMNS} FROM cases WHERE id = ?1"
@@ -811,11 +841,11 @@ impl EventStore for SqliteStore {
                 .query_row(params![case], read_summary)
                 .optional()?;
             raw.map(RawSummary::cook).transpose()
-        }))
+        })
     }
 
     fn list(&self, query: CaseQuery) -> BoxFuture<'static, Result<Page, StoreError>> {
-        ready(self.read(|c| {
+        self.read_off_thread(move |c| {
             let limit = query.limit.clamp(1, 1000);
             let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM cases WHERE id > ?1");
             if query.procedure.is_some() {
@@ -854,7 +884,7 @@ impl EventStore for SqliteStore {
                 None
             };
             Ok(Page { cases, next })
-        }))
+        })
     }
 
     fn idempotency(
@@ -862,7 +892,8 @@ impl EventStore for SqliteStore {
         principal: &str,
         key: &str,
     ) -> BoxFuture<'static, Result<Option<IdempotencyRecord>, StoreError>> {
-        ready(self.read(|c| read_idempotency(c, principal, key)))
+        let (principal, key) = (principal.to_owned(), key.to_owned());
+        self.read_off_thread(move |c| read_idempotency(c, &principal, &key))
     }
 
     fn close(&self) -> BoxFuture<'static, Result<(), StoreError>> {
