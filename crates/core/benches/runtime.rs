@@ -401,9 +401,7 @@ pub fn main() {
 /// The village rules filing procedure written by hand: enums, a `match`, the same checks.
 mod hand {
     use chrono::{DateTime, NaiveDate, Utc};
-    use fazhi_core::runtime::{
-        Actor, Command, Event, EventBody, GENESIS, Reason, ReasonKind, sha256_hex,
-    };
+    use fazhi_core::runtime::{Actor, Command, Event, EventBody, Hash256, Reason, ReasonKind};
     use fazhi_core::time::{Calendar, Period, cst_start_of_day};
     use serde_json::Value as Json;
 
@@ -526,7 +524,7 @@ mod hand {
 
     #[derive(Debug, Clone, PartialEq)]
     pub struct Case {
-        pub id: String,
+        pub id: std::sync::Arc<str>,
         pub seq: u64,
         pub state: State,
         adopted_on: NaiveDate,
@@ -537,7 +535,7 @@ mod hand {
         taken: [Option<DateTime<Utc>>; 4],
         entered: [Option<DateTime<Utc>>; 5],
         last_at: DateTime<Utc>,
-        pub head: String,
+        pub head: Hash256,
     }
 
     /// An action as a client sees it.
@@ -712,7 +710,7 @@ mod hand {
                 actor: command.actor,
                 at: command.at,
                 imported: command.imported,
-                prev_hash: self.head.clone(),
+                prev_hash: self.head,
             })
         }
 
@@ -795,7 +793,7 @@ mod hand {
                 taken: [None; 4],
                 entered,
                 last_at: first.at,
-                head: GENESIS.to_owned(),
+                head: Hash256::GENESIS,
             })
         }
 
@@ -803,10 +801,10 @@ mod hand {
         pub fn replay(events: &[Event]) -> Result<Case, String> {
             let (first, rest) = events.split_first().ok_or("empty")?;
             let mut case = Case::opened(first)?;
-            case.head = sha256_hex(&first.to_bytes());
+            case.head = Hash256::of(&first.to_bytes());
             for e in rest {
                 case.apply(e)?;
-                case.head = sha256_hex(&e.to_bytes());
+                case.head = Hash256::of(&e.to_bytes());
             }
             Ok(case)
         }

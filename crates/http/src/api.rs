@@ -737,7 +737,7 @@ pub async fn append_event(
     let response = AppendResponse {
         event: EventOut {
             event: recorded.event.clone(),
-            hash: recorded.hash.clone(),
+            hash: recorded.hash.to_string(),
         },
         case: state.case_body(&next, &caller, now),
     };

@@ -89,8 +89,8 @@ impl NewEvent {
             at: e.at,
             imported: e.imported,
             procedure_version,
-            prev_hash: e.prev_hash.clone(),
-            hash: recorded.hash.clone(),
+            prev_hash: e.prev_hash.to_string(),
+            hash: recorded.hash.to_string(),
             bytes: recorded.bytes.clone(),
         }
     }

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::command::{DocumentRef, Opening};
-use super::event::{Event, EventBody, GENESIS, Recorded};
+use super::event::{Event, EventBody, Hash256, Recorded};
 use super::refusal::{Reason, ReasonKind, Refusal};
 use crate::expr::{EvalContext, Type, Value, VarSlot};
 use crate::model::{Action, Anchor, Place, Procedure, RuleSet, TimeRule, TimeRuleKind};
@@ -67,7 +67,7 @@ pub enum ApplyError {
 #[derive(Debug, Clone)]
 pub struct Case {
     pub(crate) procedure: Arc<Procedure>,
-    pub(crate) id: String,
+    pub(crate) id: Arc<str>,
     pub(crate) title: String,
     pub(crate) seq: u64,
     pub(crate) state: usize,
@@ -83,7 +83,7 @@ pub struct Case {
     pub(crate) on_file: Vec<bool>,
     pub(crate) opened_at: DateTime<Utc>,
     pub(crate) last_at: DateTime<Utc>,
-    pub(crate) head: String,
+    pub(crate) head: Hash256,
 }
 
 impl PartialEq for Case {
@@ -269,7 +269,7 @@ impl Case {
             });
         }
         let event = Event {
-            case: opening.case,
+            case: opening.case.into(),
             seq: 0,
             body: EventBody::Opened {
                 procedure: p.meta.id.clone(),
@@ -280,7 +280,7 @@ impl Case {
             actor: opening.actor,
             at: opening.at,
             imported: opening.imported,
-            prev_hash: GENESIS.to_owned(),
+            prev_hash: Hash256::GENESIS,
         };
         let case = Case::from_opening(procedure.clone(), &event).map_err(|e| Refusal {
             action: "open".into(),
@@ -337,7 +337,7 @@ impl Case {
             on_file: vec![false; p.documents.len()],
             opened_at: event.at,
             last_at: event.at,
-            head: GENESIS.to_owned(),
+            head: Hash256::GENESIS,
             procedure: procedure.clone(),
         };
         case.enter(procedure.initial, event.at, &[], &[]);
@@ -397,8 +397,8 @@ impl Case {
         if event.case != self.id {
             return Err(ApplyError::WrongCase {
                 seq: event.seq,
-                expected: self.id.clone(),
-                found: event.case.clone(),
+                expected: self.id.to_string(),
+                found: event.case.to_string(),
             });
         }
         if event.seq != self.seq {
@@ -507,7 +507,7 @@ impl Case {
     /// serialises it, hashes the bytes, and makes that the new head. This is what a store
     /// appends.
     pub fn record(&mut self, mut event: Event) -> Result<Recorded, ApplyError> {
-        event.prev_hash = self.head.clone();
+        event.prev_hash = self.head;
         if event.seq == 0 {
             return Err(ApplyError::BadHistory {
                 seq: 0,
@@ -516,7 +516,7 @@ impl Case {
         }
         self.apply(&event)?;
         let recorded = Recorded::new(event);
-        self.head = recorded.hash.clone();
+        self.head = recorded.hash;
         Ok(recorded)
     }
 
@@ -527,7 +527,7 @@ impl Case {
     ) -> Result<(Case, Recorded), Refusal> {
         let (mut case, event) = Case::open(procedure, opening)?;
         let recorded = Recorded::new(event);
-        case.head = recorded.hash.clone();
+        case.head = recorded.hash;
         Ok((case, recorded))
     }
 
@@ -560,10 +560,10 @@ impl Case {
             });
         };
         let mut case = Case::from_opening(p.clone(), first)?;
-        case.head = super::event::sha256_hex(&first.to_bytes());
+        case.head = Hash256::of(&first.to_bytes());
         for e in events {
             case.apply(e)?;
-            case.head = super::event::sha256_hex(&e.to_bytes());
+            case.head = Hash256::of(&e.to_bytes());
         }
         Ok(case)
     }
@@ -608,9 +608,9 @@ impl Case {
         let (i, f) = self.procedure.fact(id)?;
         self.facts.get(i)?.as_ref().map(|v| v.to_json(&f.ty))
     }
-    /// The hash of the last recorded event ([`GENESIS`] before any).
+    /// The hash of the last recorded event ([`GENESIS`](super::GENESIS) before any).
     pub fn head(&self) -> &str {
-        &self.head
+        self.head.as_str()
     }
     /// When the case was opened.
     pub fn opened_at(&self) -> DateTime<Utc> {
@@ -698,7 +698,7 @@ impl Case {
     pub fn view(&self) -> CaseView {
         let p = self.procedure.as_ref();
         CaseView {
-            id: self.id.clone(),
+            id: self.id.to_string(),
             title: self.title.clone(),
             procedure: p.meta.id.clone(),
             procedure_version: p.version,
@@ -731,7 +731,7 @@ impl Case {
                 .collect(),
             opened_at: self.opened_at,
             last_at: self.last_at,
-            head: self.head.clone(),
+            head: self.head.to_string(),
         }
     }
 }

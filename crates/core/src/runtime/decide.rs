@@ -134,7 +134,7 @@ impl Case {
             actor: command.actor,
             at: command.at,
             imported: command.imported,
-            prev_hash: self.head.clone(),
+            prev_hash: self.head,
         })
     }
 
