@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use smallvec::SmallVec;
 
 use super::command::{DocumentRef, Opening};
 use super::event::{Event, EventBody, Hash256, Recorded};
@@ -146,19 +147,26 @@ impl EvalContext for Ctx<'_> {
     }
 }
 
+/// How many decoded fields (of a payload or the facts) are kept on the stack.
+pub(crate) const INLINE_FIELDS: usize = 8;
+
+/// Decoded fields, by index in their declaration.
+pub(crate) type Fields = SmallVec<[Option<Value>; INLINE_FIELDS]>;
+
 /// Reads a JSON object against a list of typed fields. Unknown fields, missing required
 /// ones and values of the wrong type are reasons; `prefix` names them (`payload.` or `facts.`).
 ///
 /// Only the fields for which `keep` is true are decoded into values (the ones some guard or
 /// assignment will read); the others are only checked, which spares an allocation per text.
+/// Up to [`INLINE_FIELDS`] values are kept without allocating.
 pub(crate) fn decode_fields<'f>(
     fields: impl ExactSizeIterator<Item = (&'f str, &'f Type, bool)> + Clone,
     json: &serde_json::Value,
     prefix: &str,
     keep: &dyn Fn(usize) -> bool,
     reasons: &mut Vec<Reason>,
-) -> Vec<Option<Value>> {
-    let mut out = vec![None; fields.len()];
+) -> Fields {
+    let mut out: Fields = smallvec::smallvec![None; fields.len()];
     let empty = serde_json::Map::new();
     let obj = match json {
         serde_json::Value::Object(o) => o,
@@ -239,7 +247,15 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 
 /// A document digest is 64 lowercase hex digits.
 pub(crate) fn valid_digest(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    s.len() == 64 && all_lower_hex(s.as_bytes())
+}
+
+/// Whether every byte is a lowercase hex digit. Branch-free over the bytes, so that the
+/// compiler checks many at once.
+pub(crate) fn all_lower_hex(bytes: &[u8]) -> bool {
+    bytes.iter().fold(true, |ok, &b| {
+        ok & ((b.wrapping_sub(b'0') < 10) | (b.wrapping_sub(b'a') < 6))
+    })
 }
 
 impl Case {
@@ -340,7 +356,7 @@ impl Case {
             head: Hash256::GENESIS,
             procedure: procedure.clone(),
         };
-        case.enter(procedure.initial, event.at, &[], &[]);
+        case.enter(&procedure, procedure.initial, event.at, &[], &[]);
         Ok(case)
     }
 
@@ -348,12 +364,12 @@ impl Case {
     /// holds now).
     fn enter(
         &mut self,
+        procedure: &Procedure,
         state: usize,
         at: DateTime<Utc>,
         payload: &[Option<Value>],
         documents: &[DocumentRef],
     ) {
-        let procedure = self.procedure.clone();
         for t in self.tracks.iter_mut() {
             *t = None;
         }
@@ -441,7 +457,7 @@ impl Case {
                 &mut reasons,
             )
         } else {
-            Vec::new()
+            Fields::new()
         };
         if let Some(r) = reasons.first() {
             return Err(ApplyError::Invalid {
@@ -449,7 +465,7 @@ impl Case {
                 problem: r.message.clone(),
             });
         }
-        self.apply_action(ai, a, &values, documents, event.at);
+        self.apply_action(&procedure, ai, a, &values, documents, event.at);
         self.seq += 1;
         self.last_at = event.at;
         Ok(())
@@ -457,6 +473,7 @@ impl Case {
 
     fn apply_action(
         &mut self,
+        p: &Procedure,
         ai: usize,
         a: &Action,
         payload: &[Option<Value>],
@@ -470,7 +487,7 @@ impl Case {
                 payload,
                 documents,
             };
-            let new: Vec<(usize, Option<Value>)> =
+            let new: SmallVec<[(usize, Option<Value>); INLINE_FIELDS]> =
                 a.sets.iter().map(|(f, e)| (*f, e.eval(&ctx))).collect();
             for (f, v) in new {
                 if let Some(slot) = self.facts.get_mut(f) {
@@ -479,7 +496,7 @@ impl Case {
             }
         }
         for d in documents {
-            if let Some(i) = self.procedure.document(&d.kind)
+            if let Some(i) = p.document(&d.kind)
                 && let Some(slot) = self.on_file.get_mut(i)
             {
                 *slot = true;
@@ -489,12 +506,12 @@ impl Case {
             *t = Some(at);
         }
         match a.to {
-            Some(Place::State(s)) => self.enter(s, at, payload, documents),
+            Some(Place::State(s)) => self.enter(p, s, at, payload, documents),
             Some(place @ Place::Track { track, state }) => {
                 if let Some(slot) = self.tracks.get_mut(track) {
                     *slot = Some(state);
                 }
-                let n = self.procedure.place_number(place);
+                let n = p.place_number(place);
                 if let Some(e) = self.entered.get_mut(n) {
                     *e = Some(at);
                 }

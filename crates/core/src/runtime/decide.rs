@@ -51,7 +51,7 @@ impl Case {
     /// Decides a command: the event it gives, or a refusal listing every unmet condition.
     /// Deciding changes nothing; apply the event to move the case on.
     pub fn decide(&self, command: Command, calendar: &Calendar) -> Result<Event, Refusal> {
-        let p = self.procedure.clone();
+        let p = self.procedure.as_ref();
         let Some((ai, a)) = p.action(&command.action) else {
             let known: Vec<&str> = p.actions.iter().map(|a| a.meta.id.as_str()).collect();
             let hint = crate::load::did_you_mean(&command.action, known.iter().copied())
@@ -146,7 +146,7 @@ impl Case {
         at: DateTime<Utc>,
         calendar: &Calendar,
     ) -> Vec<ActionOption> {
-        let p = self.procedure.clone();
+        let p = self.procedure.as_ref();
         let ctx = Ctx {
             case: self,
             payload: &[],

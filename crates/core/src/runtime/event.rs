@@ -37,10 +37,7 @@ impl Hash256 {
     /// Reads 64 lowercase hex digits; `None` for anything else.
     pub fn parse(hex: &str) -> Option<Hash256> {
         let bytes: [u8; 64] = hex.as_bytes().try_into().ok()?;
-        bytes
-            .iter()
-            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
-            .then_some(Hash256(bytes))
+        super::case::all_lower_hex(&bytes).then_some(Hash256(bytes))
     }
 
     /// The 64 lowercase hex digits.
