@@ -84,8 +84,8 @@ impl NewEvent {
         NewEvent {
             seq: e.seq,
             action: e.action().map(str::to_owned),
-            actor: e.actor.id.clone(),
-            roles: e.actor.roles.clone(),
+            actor: e.actor.id.to_string(),
+            roles: e.actor.roles.to_vec(),
             at: e.at,
             imported: e.imported,
             procedure_version,
