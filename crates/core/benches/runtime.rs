@@ -4,14 +4,16 @@
 //! engine against.
 //!
 //! - `decide_apply`: deciding `order_correction` (town, payload `round` and `findings`, two
-//!   documents) on a case in `submitted`, and applying the event.
+//!   documents) on a case in `submitted`, and applying the event; `engine_at_once` does both
+//!   in one call ([`Case::decide_apply`], every check the same, the command read once).
 //! - `replay_1000`: rebuilding a case of 1,000 events (open, then submit → order_correction →
 //!   submit …) from its events, head hash included.
 //! - `available_actions`: every action with whether the town may take it now, and why not.
 //!
-//! Run: `CARGO_TARGET_DIR=/work/target-rtests cargo bench -p fazhi-core --bench runtime --
-//! --warm-up-time 1 --measurement-time 3`. After criterion's figures a summary prints the
-//! engine / hand-written ratios and the decide+apply rate on one core.
+//! Run: `cargo bench -p fazhi-core --bench runtime -- --warm-up-time 1 --measurement-time 3`.
+//! After criterion's figures a summary prints the engine / hand-written ratios and the
+//! decide+apply rate on one core (a filter that matches no bench, such as `-- summary-only`,
+//! prints the summary alone).
 //!
 //! Most of a decision's time is spent allocating and freeing the command's and the event's
 //! strings and JSON, so the allocator matters as much as the engine: the bench
@@ -191,6 +193,11 @@ fn engine_decide_apply(case: &mut Case, command: Command, calendar: &Calendar) {
     case.apply(&event).unwrap();
 }
 
+/// The same in one call ([`Case::decide_apply`]): the command is read once.
+fn engine_decide_apply_at_once(case: &mut Case, command: Command, calendar: &Calendar) {
+    case.decide_apply(command, calendar).unwrap();
+}
+
 fn hand_decide_apply(case: &mut hand::Case, command: Command, calendar: &Calendar) {
     let event = case.decide(command, calendar).unwrap();
     case.apply(&event).unwrap();
@@ -226,6 +233,16 @@ fn benches(c: &mut Criterion) {
             || (s.hand_submitted.clone(), s.command.clone()),
             |(mut case, command)| {
                 hand_decide_apply(&mut case, command, &s.calendar);
+                case
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    g.bench_function("engine_at_once", |b| {
+        b.iter_batched(
+            || (s.submitted.clone(), s.command.clone()),
+            |(mut case, command)| {
+                engine_decide_apply_at_once(&mut case, command, &s.calendar);
                 case
             },
             BatchSize::SmallInput,
@@ -333,6 +350,14 @@ fn summary() {
             case
         },
     );
+    let at_once = time_batched(
+        budget,
+        || (s.submitted.clone(), s.command.clone()),
+        |(mut case, command)| {
+            engine_decide_apply_at_once(&mut case, command, &s.calendar);
+            case
+        },
+    );
     let hand = time_batched(
         budget,
         || (s.hand_submitted.clone(), s.command.clone()),
@@ -363,6 +388,13 @@ fn summary() {
         hand,
         ratio(engine, hand),
         1e-6 / engine.as_secs_f64()
+    );
+    println!(
+        "    in one call      engine {:>10.1?}  hand {:>10.1?}  ratio {:>5.2}x  engine rate {:.2} M/s  (Case::decide_apply)",
+        at_once,
+        hand,
+        ratio(at_once, hand),
+        1e-6 / at_once.as_secs_f64()
     );
     println!(
         "  replay 1000 events engine {:>10.1?}  hand {:>10.1?}  ratio {:>5.2}x",

@@ -163,7 +163,7 @@ pub(crate) fn decode_fields<'f>(
     fields: impl ExactSizeIterator<Item = (&'f str, &'f Type, bool)> + Clone,
     json: &serde_json::Value,
     prefix: &str,
-    keep: &dyn Fn(usize) -> bool,
+    keep: impl Fn(usize) -> bool,
     reasons: &mut Vec<Reason>,
 ) -> Fields {
     let mut out: Fields = smallvec::smallvec![None; fields.len()];
@@ -185,8 +185,12 @@ pub(crate) fn decode_fields<'f>(
             return out;
         }
     };
+    // Which fields were given (present and not `null`), to find the required ones missing
+    // without searching the object again.
+    let mut given: SmallVec<[bool; INLINE_FIELDS]> = smallvec::smallvec![false; fields.len()];
     for (key, value) in obj {
-        let Some(i) = fields.clone().position(|(id, _, _)| id == key) else {
+        let Some((i, (_, ty, _))) = fields.clone().enumerate().find(|(_, (id, _, _))| id == key)
+        else {
             let known: Vec<&str> = fields.clone().map(|(id, _, _)| id).collect();
             let hint = crate::load::did_you_mean(key, known.iter().copied())
                 .map(|h| format!(" ({h})"))
@@ -199,10 +203,13 @@ pub(crate) fn decode_fields<'f>(
             reasons.push(r);
             continue;
         };
-        let Some((_, ty, _)) = fields.clone().nth(i) else {
+        if value.is_null() {
             continue;
-        };
-        if value.is_null() || (!keep(i) && *ty == Type::Text && value.is_string()) {
+        }
+        if let Some(g) = given.get_mut(i) {
+            *g = true;
+        }
+        if !keep(i) && *ty == Type::Text && value.is_string() {
             continue;
         }
         match Value::from_json(ty, value) {
@@ -220,9 +227,9 @@ pub(crate) fn decode_fields<'f>(
             }
         }
     }
-    for (id, _, required) in fields {
+    for ((id, _, required), given) in fields.zip(given) {
         // Absent or `null`: not given. (A value of the wrong type was reported above.)
-        if required && obj.get(id).is_none_or(serde_json::Value::is_null) {
+        if required && !given {
             let mut r = Reason::new(
                 ReasonKind::PayloadInvalid,
                 format!("`{prefix}{id}` is required"),
@@ -270,7 +277,7 @@ impl Case {
                 .map(|f| (f.meta.id.as_str(), &f.ty, f.required)),
             &opening.facts,
             "facts.",
-            &|_| true,
+            |_| true,
             &mut reasons,
         );
         if opening.case.is_empty() {
@@ -327,7 +334,7 @@ impl Case {
                 .map(|f| (f.meta.id.as_str(), &f.ty, f.required)),
             facts,
             "facts.",
-            &|_| true,
+            |_| true,
             &mut reasons,
         );
         if let Some(r) = reasons.first() {
@@ -453,7 +460,7 @@ impl Case {
                 a.payload.iter().map(|f| (f.meta.id.as_str(), &f.ty, false)),
                 payload,
                 "payload.",
-                &|i| a.payload_in_sets.get(i).copied().unwrap_or(true),
+                |i| a.payload_in_sets.get(i).copied().unwrap_or(true),
                 &mut reasons,
             )
         } else {
@@ -465,19 +472,26 @@ impl Case {
                 problem: r.message.clone(),
             });
         }
-        self.apply_action(&procedure, ai, a, &values, documents, event.at);
+        let kinds = documents.iter().filter_map(|d| procedure.document(&d.kind));
+        self.apply_action(&procedure, ai, a, &values, documents, kinds, event.at);
         self.seq += 1;
         self.last_at = event.at;
         Ok(())
     }
 
-    fn apply_action(
+    /// Applies an allowed action: `kinds` are the kinds of the attached `documents`.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one private helper with the event's parts"
+    )]
+    pub(crate) fn apply_action(
         &mut self,
         p: &Procedure,
         ai: usize,
         a: &Action,
         payload: &[Option<Value>],
         documents: &[DocumentRef],
+        kinds: impl IntoIterator<Item = usize>,
         at: DateTime<Utc>,
     ) {
         // Facts are set from the values before the action, all at once.
@@ -495,10 +509,8 @@ impl Case {
                 }
             }
         }
-        for d in documents {
-            if let Some(i) = p.document(&d.kind)
-                && let Some(slot) = self.on_file.get_mut(i)
-            {
+        for i in kinds {
+            if let Some(slot) = self.on_file.get_mut(i) {
                 *slot = true;
             }
         }
