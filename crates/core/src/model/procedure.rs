@@ -171,6 +171,10 @@ pub struct Action {
     /// Per payload field: whether `sets` reads it, so that applying decodes only those.
     #[serde(skip)]
     pub(crate) payload_in_sets: Vec<bool>,
+    /// Whether no `sets` expression reads a fact the action sets, so that the facts can be
+    /// written one by one (otherwise all are computed first from the values before).
+    #[serde(skip)]
+    pub(crate) sets_one_by_one: bool,
 }
 
 /// What a period is counted from: the latest time an action was taken, a place entered, or

@@ -494,8 +494,20 @@ impl Case {
         kinds: impl IntoIterator<Item = usize>,
         at: DateTime<Utc>,
     ) {
-        // Facts are set from the values before the action, all at once.
-        if !a.sets.is_empty() {
+        // Facts are set from the values before the action, all at once; one by one when no
+        // `sets` expression reads a fact the action sets (the same, without a buffer).
+        if a.sets_one_by_one {
+            for (f, e) in &a.sets {
+                let v = e.eval(&Ctx {
+                    case: self,
+                    payload,
+                    documents,
+                });
+                if let Some(slot) = self.facts.get_mut(*f) {
+                    *slot = v;
+                }
+            }
+        } else if !a.sets.is_empty() {
             let ctx = Ctx {
                 case: self,
                 payload,
