@@ -15,10 +15,12 @@
 //! decide+apply rate on one core (a filter that matches no bench, such as `-- summary-only`,
 //! prints the summary alone).
 //!
-//! Most of a decision's time is spent allocating and freeing the command's and the event's
-//! strings and JSON, so the allocator matters as much as the engine: the bench
-//! `runtime_mimalloc` runs this same file on mimalloc (`cargo bench -p fazhi-core --bench
-//! runtime_mimalloc`).
+//! Deciding and applying allocate nothing themselves (the event shares the case's id and the
+//! actor's strings, and its `prev_hash` is a `Hash256`), but each call ends by freeing the
+//! event, and with it the action, payload and documents it took over from the command. On
+//! the system allocator that is a large share of the time, in both machines, so the allocator
+//! matters as much as the engine: the bench `runtime_mimalloc` runs this same file on
+//! mimalloc (`cargo bench -p fazhi-core --bench runtime_mimalloc`).
 
 #![allow(
     clippy::unwrap_used,
