@@ -4,19 +4,23 @@
 //! engine against.
 //!
 //! - `decide_apply`: deciding `order_correction` (town, payload `round` and `findings`, two
-//!   documents) on a case in `submitted`, and applying the event.
+//!   documents) on a case in `submitted`, and applying the event; `engine_at_once` does both
+//!   in one call ([`Case::decide_apply`], every check the same, the command read once).
 //! - `replay_1000`: rebuilding a case of 1,000 events (open, then submit → order_correction →
 //!   submit …) from its events, head hash included.
 //! - `available_actions`: every action with whether the town may take it now, and why not.
 //!
-//! Run: `CARGO_TARGET_DIR=/work/target-rtests cargo bench -p fazhi-core --bench runtime --
-//! --warm-up-time 1 --measurement-time 3`. After criterion's figures a summary prints the
-//! engine / hand-written ratios and the decide+apply rate on one core.
+//! Run: `cargo bench -p fazhi-core --bench runtime -- --warm-up-time 1 --measurement-time 3`.
+//! After criterion's figures a summary prints the engine / hand-written ratios and the
+//! decide+apply rate on one core (a filter that matches no bench, such as `-- summary-only`,
+//! prints the summary alone).
 //!
-//! Most of a decision's time is spent allocating and freeing the command's and the event's
-//! strings and JSON, so the allocator matters as much as the engine: the bench
-//! `runtime_mimalloc` runs this same file on mimalloc (`cargo bench -p fazhi-core --bench
-//! runtime_mimalloc`).
+//! Deciding and applying allocate nothing themselves (the event shares the case's id and the
+//! actor's strings, and its `prev_hash` is a `Hash256`), but each call ends by freeing the
+//! event, and with it the action, payload and documents it took over from the command. On
+//! the system allocator that is a large share of the time, in both machines, so the allocator
+//! matters as much as the engine: the bench `runtime_mimalloc` runs this same file on
+//! mimalloc (`cargo bench -p fazhi-core --bench runtime_mimalloc`).
 
 #![allow(
     clippy::unwrap_used,
@@ -191,6 +195,11 @@ fn engine_decide_apply(case: &mut Case, command: Command, calendar: &Calendar) {
     case.apply(&event).unwrap();
 }
 
+/// The same in one call ([`Case::decide_apply`]): the command is read once.
+fn engine_decide_apply_at_once(case: &mut Case, command: Command, calendar: &Calendar) {
+    case.decide_apply(command, calendar).unwrap();
+}
+
 fn hand_decide_apply(case: &mut hand::Case, command: Command, calendar: &Calendar) {
     let event = case.decide(command, calendar).unwrap();
     case.apply(&event).unwrap();
@@ -226,6 +235,16 @@ fn benches(c: &mut Criterion) {
             || (s.hand_submitted.clone(), s.command.clone()),
             |(mut case, command)| {
                 hand_decide_apply(&mut case, command, &s.calendar);
+                case
+            },
+            BatchSize::SmallInput,
+        );
+    });
+    g.bench_function("engine_at_once", |b| {
+        b.iter_batched(
+            || (s.submitted.clone(), s.command.clone()),
+            |(mut case, command)| {
+                engine_decide_apply_at_once(&mut case, command, &s.calendar);
                 case
             },
             BatchSize::SmallInput,
@@ -333,6 +352,14 @@ fn summary() {
             case
         },
     );
+    let at_once = time_batched(
+        budget,
+        || (s.submitted.clone(), s.command.clone()),
+        |(mut case, command)| {
+            engine_decide_apply_at_once(&mut case, command, &s.calendar);
+            case
+        },
+    );
     let hand = time_batched(
         budget,
         || (s.hand_submitted.clone(), s.command.clone()),
@@ -363,6 +390,13 @@ fn summary() {
         hand,
         ratio(engine, hand),
         1e-6 / engine.as_secs_f64()
+    );
+    println!(
+        "    in one call      engine {:>10.1?}  hand {:>10.1?}  ratio {:>5.2}x  engine rate {:.2} M/s  (Case::decide_apply)",
+        at_once,
+        hand,
+        ratio(at_once, hand),
+        1e-6 / at_once.as_secs_f64()
     );
     println!(
         "  replay 1000 events engine {:>10.1?}  hand {:>10.1?}  ratio {:>5.2}x",
@@ -401,9 +435,7 @@ pub fn main() {
 /// The village rules filing procedure written by hand: enums, a `match`, the same checks.
 mod hand {
     use chrono::{DateTime, NaiveDate, Utc};
-    use fazhi_core::runtime::{
-        Actor, Command, Event, EventBody, GENESIS, Reason, ReasonKind, sha256_hex,
-    };
+    use fazhi_core::runtime::{Actor, Command, Event, EventBody, Hash256, Reason, ReasonKind};
     use fazhi_core::time::{Calendar, Period, cst_start_of_day};
     use serde_json::Value as Json;
 
@@ -519,14 +551,16 @@ mod hand {
     }
 
     fn valid_digest(s: &str) -> bool {
+        // Branch-free over the bytes, so that the compiler checks many at once.
         s.len() == 64
-            && s.bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+            && s.bytes().fold(true, |ok, b| {
+                ok & ((b.wrapping_sub(b'0') < 10) | (b.wrapping_sub(b'a') < 6))
+            })
     }
 
     #[derive(Debug, Clone, PartialEq)]
     pub struct Case {
-        pub id: String,
+        pub id: std::sync::Arc<str>,
         pub seq: u64,
         pub state: State,
         adopted_on: NaiveDate,
@@ -537,7 +571,7 @@ mod hand {
         taken: [Option<DateTime<Utc>>; 4],
         entered: [Option<DateTime<Utc>>; 5],
         last_at: DateTime<Utc>,
-        pub head: String,
+        pub head: Hash256,
     }
 
     /// An action as a client sees it.
@@ -712,7 +746,7 @@ mod hand {
                 actor: command.actor,
                 at: command.at,
                 imported: command.imported,
-                prev_hash: self.head.clone(),
+                prev_hash: self.head,
             })
         }
 
@@ -795,7 +829,7 @@ mod hand {
                 taken: [None; 4],
                 entered,
                 last_at: first.at,
-                head: GENESIS.to_owned(),
+                head: Hash256::GENESIS,
             })
         }
 
@@ -803,10 +837,10 @@ mod hand {
         pub fn replay(events: &[Event]) -> Result<Case, String> {
             let (first, rest) = events.split_first().ok_or("empty")?;
             let mut case = Case::opened(first)?;
-            case.head = sha256_hex(&first.to_bytes());
+            case.head = Hash256::of(&first.to_bytes());
             for e in rest {
                 case.apply(e)?;
-                case.head = sha256_hex(&e.to_bytes());
+                case.head = Hash256::of(&e.to_bytes());
             }
             Ok(case)
         }

@@ -614,8 +614,13 @@ fn walk(
         let view = case.view();
         let for_actor = case.available_actions(&command.actor, command.at, calendar);
         let option = for_actor.iter().find(|o| o.id == action);
+        // Deciding and applying at once does the same as one after the other.
+        let mut at_once = case.clone();
+        let at_once_result = at_once.decide_apply(command.clone(), calendar);
         match case.decide(command.clone(), calendar) {
             Err(refusal) => {
+                prop_assert_eq!(at_once_result.as_ref().err(), Some(&refusal));
+                prop_assert!(at_once == before, "a refused decide_apply changes nothing");
                 prop_assert!(!refusal.reasons.is_empty());
                 prop_assert_eq!(&refusal.action, &action);
                 prop_assert!(case == before, "a refused command changes nothing");
@@ -640,6 +645,12 @@ fn walk(
                     o.reasons
                 );
                 prop_assert_eq!(event.seq, case.seq());
+                prop_assert_eq!(at_once_result.as_ref().ok(), Some(&event));
+                let mut applied = before.clone();
+                applied
+                    .apply(&event)
+                    .map_err(|e| TestCaseError::fail(format!("apply: {e}")))?;
+                prop_assert!(at_once == applied, "decide_apply = decide, then apply");
                 let (ai, a) = known.unwrap();
                 let ctx = PubCtx::new(
                     p,

@@ -272,6 +272,63 @@ fn the_happy_path_runs_and_sets_facts() {
     );
 }
 
+/// `sets` computes every value from the facts before the action, then sets them all: a swap
+/// swaps, and a fact read by a later `sets` has its old value, both when deciding and
+/// applying at once and when applying the recorded event.
+#[test]
+fn sets_read_the_facts_before_the_action() {
+    const SWAP: &str = r#"
+language = 1
+
+[procedure]
+id = "swap"
+version = 1
+title = "swap"
+initial = "open"
+terminal = ["done"]
+
+[roles]
+clerk = { title = "clerk" }
+
+[facts]
+a = { type = "integer", default = 1, title = "a" }
+b = { type = "integer", default = 2, title = "b" }
+c = { type = "integer", default = 0, title = "c" }
+
+[states]
+open = { title = "open" }
+done = { title = "done" }
+
+[actions.swap]
+title = "swap"
+from = "open"
+to = "done"
+by = ["clerk"]
+sets = { a = "b", b = "a", c = "a" }
+"#;
+    let rules = rules(&[("swap.toml", SWAP)]);
+    let p = rules.get("swap", None).unwrap().clone();
+    let opening = Opening {
+        case: "s1".into(),
+        title: "swap".into(),
+        actor: actor("clerk"),
+        at: cst("2025-09-29T10:00:00"),
+        facts: json!({}),
+        imported: false,
+    };
+    let (case, _) = Case::open_recorded(&p, opening).unwrap();
+    let command = cmd("swap", "clerk", "2025-09-29T11:00:00");
+    let mut at_once = case.clone();
+    let event = at_once.decide_apply(command.clone(), &calendar()).unwrap();
+    let mut applied = case.clone();
+    applied.apply(&event).unwrap();
+    for c in [&at_once, &applied] {
+        assert_eq!(c.fact("a"), Some(json!(2)));
+        assert_eq!(c.fact("b"), Some(json!(1)));
+        assert_eq!(c.fact("c"), Some(json!(1)));
+    }
+}
+
 #[test]
 fn the_track_runs_only_when_active_if_holds() {
     let run = in_review();

@@ -384,7 +384,7 @@ fn append_response(recorded: &Recorded, case: &CaseBody) -> Vec<u8> {
     out.extend_from_slice(b"{\"event\":");
     out.extend_from_slice(event);
     out.extend_from_slice(b",\"hash\":\"");
-    out.extend_from_slice(recorded.hash.as_bytes());
+    out.extend_from_slice(recorded.hash.as_str().as_bytes());
     out.extend_from_slice(b"\"},\"case\":");
     // Serialising plain data into a Vec cannot fail.
     let _ = serde_json::to_writer(&mut out, case);
@@ -1041,7 +1041,7 @@ mod tests {
         let slow = serde_json::to_vec(&AppendResponse {
             event: EventOut {
                 event: recorded.event.clone(),
-                hash: recorded.hash.clone(),
+                hash: recorded.hash.to_string(),
             },
             case: body,
         })

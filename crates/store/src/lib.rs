@@ -84,13 +84,13 @@ impl NewEvent {
         NewEvent {
             seq: e.seq,
             action: e.action().map(str::to_owned),
-            actor: e.actor.id.clone(),
-            roles: e.actor.roles.clone(),
+            actor: e.actor.id.to_string(),
+            roles: e.actor.roles.to_vec(),
             at: e.at,
             imported: e.imported,
             procedure_version,
-            prev_hash: e.prev_hash.clone(),
-            hash: recorded.hash.clone(),
+            prev_hash: e.prev_hash.to_string(),
+            hash: recorded.hash.to_string(),
             bytes: recorded.bytes.clone(),
         }
     }

@@ -122,6 +122,14 @@ impl Expr {
         sat::satisfiability(&self.root)
     }
 
+    /// Whether it reads the fact at this index.
+    pub(crate) fn reads_fact(&self, fact: usize) -> bool {
+        self.root
+            .reads()
+            .iter()
+            .any(|r| matches!(r, node::Read::Var(VarSlot::Fact(f), _, _) if *f == fact))
+    }
+
     /// The facts, payload fields and tracks it reads, each once, in source order.
     pub fn references(&self) -> Vec<String> {
         self.root

@@ -780,6 +780,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             payload_schema: std::sync::Arc::new(serde_json::Value::Null),
             payload_in_guards: Vec::new(),
             payload_in_sets: Vec::new(),
+            sets_one_by_one: false,
         };
         action.payload_schema = std::sync::Arc::new(crate::model::payload_schema(&action));
         let reads = |exprs: &[&Expr]| -> Vec<bool> {
@@ -803,6 +804,10 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
         let in_sets = reads(&action.sets.iter().map(|(_, e)| e).collect::<Vec<_>>());
         action.payload_in_guards = in_guards;
         action.payload_in_sets = in_sets;
+        action.sets_one_by_one = !action
+            .sets
+            .iter()
+            .any(|(_, e)| action.sets.iter().any(|(f, _)| e.reads_fact(*f)));
         actions.push(action);
     }
 

@@ -171,6 +171,10 @@ pub struct Action {
     /// Per payload field: whether `sets` reads it, so that applying decodes only those.
     #[serde(skip)]
     pub(crate) payload_in_sets: Vec<bool>,
+    /// Whether no `sets` expression reads a fact the action sets, so that the facts can be
+    /// written one by one (otherwise all are computed first from the values before).
+    #[serde(skip)]
+    pub(crate) sets_one_by_one: bool,
 }
 
 /// What a period is counted from: the latest time an action was taken, a place entered, or
@@ -304,15 +308,19 @@ pub struct Procedure {
     pub(crate) index: Index,
 }
 
+/// An id → index table. Its keys are the procedure's own ids, so a fast hash with a fixed
+/// seed is safe (lookups never insert) and keeps the core free of global state.
+pub(crate) type IdMap = HashMap<String, usize, foldhash::fast::FixedState>;
+
 /// Lookup tables from ids to indices.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Index {
-    pub(crate) roles: HashMap<String, usize>,
-    pub(crate) documents: HashMap<String, usize>,
-    pub(crate) facts: HashMap<String, usize>,
-    pub(crate) states: HashMap<String, usize>,
-    pub(crate) tracks: HashMap<String, usize>,
-    pub(crate) actions: HashMap<String, usize>,
+    pub(crate) roles: IdMap,
+    pub(crate) documents: IdMap,
+    pub(crate) facts: IdMap,
+    pub(crate) states: IdMap,
+    pub(crate) tracks: IdMap,
+    pub(crate) actions: IdMap,
     /// For each track, the index of its first state in the flat place numbering, which
     /// puts the main states first and then each track's states.
     pub(crate) track_offsets: Vec<usize>,

@@ -4,9 +4,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use smallvec::SmallVec;
 
 use super::command::{DocumentRef, Opening};
-use super::event::{Event, EventBody, GENESIS, Recorded};
+use super::event::{Event, EventBody, Hash256, Recorded};
 use super::refusal::{Reason, ReasonKind, Refusal};
 use crate::expr::{EvalContext, Type, Value, VarSlot};
 use crate::model::{Action, Anchor, Place, Procedure, RuleSet, TimeRule, TimeRuleKind};
@@ -67,7 +68,7 @@ pub enum ApplyError {
 #[derive(Debug, Clone)]
 pub struct Case {
     pub(crate) procedure: Arc<Procedure>,
-    pub(crate) id: String,
+    pub(crate) id: Arc<str>,
     pub(crate) title: String,
     pub(crate) seq: u64,
     pub(crate) state: usize,
@@ -83,7 +84,7 @@ pub struct Case {
     pub(crate) on_file: Vec<bool>,
     pub(crate) opened_at: DateTime<Utc>,
     pub(crate) last_at: DateTime<Utc>,
-    pub(crate) head: String,
+    pub(crate) head: Hash256,
 }
 
 impl PartialEq for Case {
@@ -146,19 +147,26 @@ impl EvalContext for Ctx<'_> {
     }
 }
 
+/// How many decoded fields (of a payload or the facts) are kept on the stack.
+pub(crate) const INLINE_FIELDS: usize = 8;
+
+/// Decoded fields, by index in their declaration.
+pub(crate) type Fields = SmallVec<[Option<Value>; INLINE_FIELDS]>;
+
 /// Reads a JSON object against a list of typed fields. Unknown fields, missing required
 /// ones and values of the wrong type are reasons; `prefix` names them (`payload.` or `facts.`).
 ///
 /// Only the fields for which `keep` is true are decoded into values (the ones some guard or
 /// assignment will read); the others are only checked, which spares an allocation per text.
+/// Up to [`INLINE_FIELDS`] values are kept without allocating.
 pub(crate) fn decode_fields<'f>(
     fields: impl ExactSizeIterator<Item = (&'f str, &'f Type, bool)> + Clone,
     json: &serde_json::Value,
     prefix: &str,
-    keep: &dyn Fn(usize) -> bool,
+    keep: impl Fn(usize) -> bool,
     reasons: &mut Vec<Reason>,
-) -> Vec<Option<Value>> {
-    let mut out = vec![None; fields.len()];
+) -> Fields {
+    let mut out: Fields = smallvec::smallvec![None; fields.len()];
     let empty = serde_json::Map::new();
     let obj = match json {
         serde_json::Value::Object(o) => o,
@@ -177,8 +185,12 @@ pub(crate) fn decode_fields<'f>(
             return out;
         }
     };
+    // Which fields were given (present and not `null`), to find the required ones missing
+    // without searching the object again.
+    let mut given: SmallVec<[bool; INLINE_FIELDS]> = smallvec::smallvec![false; fields.len()];
     for (key, value) in obj {
-        let Some(i) = fields.clone().position(|(id, _, _)| id == key) else {
+        let Some((i, (_, ty, _))) = fields.clone().enumerate().find(|(_, (id, _, _))| id == key)
+        else {
             let known: Vec<&str> = fields.clone().map(|(id, _, _)| id).collect();
             let hint = crate::load::did_you_mean(key, known.iter().copied())
                 .map(|h| format!(" ({h})"))
@@ -191,10 +203,13 @@ pub(crate) fn decode_fields<'f>(
             reasons.push(r);
             continue;
         };
-        let Some((_, ty, _)) = fields.clone().nth(i) else {
+        if value.is_null() {
             continue;
-        };
-        if value.is_null() || (!keep(i) && *ty == Type::Text && value.is_string()) {
+        }
+        if let Some(g) = given.get_mut(i) {
+            *g = true;
+        }
+        if !keep(i) && *ty == Type::Text && value.is_string() {
             continue;
         }
         match Value::from_json(ty, value) {
@@ -212,9 +227,9 @@ pub(crate) fn decode_fields<'f>(
             }
         }
     }
-    for (id, _, required) in fields {
+    for ((id, _, required), given) in fields.zip(given) {
         // Absent or `null`: not given. (A value of the wrong type was reported above.)
-        if required && obj.get(id).is_none_or(serde_json::Value::is_null) {
+        if required && !given {
             let mut r = Reason::new(
                 ReasonKind::PayloadInvalid,
                 format!("`{prefix}{id}` is required"),
@@ -239,7 +254,15 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
 
 /// A document digest is 64 lowercase hex digits.
 pub(crate) fn valid_digest(s: &str) -> bool {
-    s.len() == 64 && s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    s.len() == 64 && all_lower_hex(s.as_bytes())
+}
+
+/// Whether every byte is a lowercase hex digit. Branch-free over the bytes, so that the
+/// compiler checks many at once.
+pub(crate) fn all_lower_hex(bytes: &[u8]) -> bool {
+    bytes.iter().fold(true, |ok, &b| {
+        ok & ((b.wrapping_sub(b'0') < 10) | (b.wrapping_sub(b'a') < 6))
+    })
 }
 
 impl Case {
@@ -254,7 +277,7 @@ impl Case {
                 .map(|f| (f.meta.id.as_str(), &f.ty, f.required)),
             &opening.facts,
             "facts.",
-            &|_| true,
+            |_| true,
             &mut reasons,
         );
         if opening.case.is_empty() {
@@ -269,7 +292,7 @@ impl Case {
             });
         }
         let event = Event {
-            case: opening.case,
+            case: opening.case.into(),
             seq: 0,
             body: EventBody::Opened {
                 procedure: p.meta.id.clone(),
@@ -280,7 +303,7 @@ impl Case {
             actor: opening.actor,
             at: opening.at,
             imported: opening.imported,
-            prev_hash: GENESIS.to_owned(),
+            prev_hash: Hash256::GENESIS,
         };
         let case = Case::from_opening(procedure.clone(), &event).map_err(|e| Refusal {
             action: "open".into(),
@@ -311,7 +334,7 @@ impl Case {
                 .map(|f| (f.meta.id.as_str(), &f.ty, f.required)),
             facts,
             "facts.",
-            &|_| true,
+            |_| true,
             &mut reasons,
         );
         if let Some(r) = reasons.first() {
@@ -337,10 +360,10 @@ impl Case {
             on_file: vec![false; p.documents.len()],
             opened_at: event.at,
             last_at: event.at,
-            head: GENESIS.to_owned(),
+            head: Hash256::GENESIS,
             procedure: procedure.clone(),
         };
-        case.enter(procedure.initial, event.at, &[], &[]);
+        case.enter(&procedure, procedure.initial, event.at, &[], &[]);
         Ok(case)
     }
 
@@ -348,12 +371,12 @@ impl Case {
     /// holds now).
     fn enter(
         &mut self,
+        procedure: &Procedure,
         state: usize,
         at: DateTime<Utc>,
         payload: &[Option<Value>],
         documents: &[DocumentRef],
     ) {
-        let procedure = self.procedure.clone();
         for t in self.tracks.iter_mut() {
             *t = None;
         }
@@ -397,8 +420,8 @@ impl Case {
         if event.case != self.id {
             return Err(ApplyError::WrongCase {
                 seq: event.seq,
-                expected: self.id.clone(),
-                found: event.case.clone(),
+                expected: self.id.to_string(),
+                found: event.case.to_string(),
             });
         }
         if event.seq != self.seq {
@@ -437,11 +460,11 @@ impl Case {
                 a.payload.iter().map(|f| (f.meta.id.as_str(), &f.ty, false)),
                 payload,
                 "payload.",
-                &|i| a.payload_in_sets.get(i).copied().unwrap_or(true),
+                |i| a.payload_in_sets.get(i).copied().unwrap_or(true),
                 &mut reasons,
             )
         } else {
-            Vec::new()
+            Fields::new()
         };
         if let Some(r) = reasons.first() {
             return Err(ApplyError::Invalid {
@@ -449,28 +472,48 @@ impl Case {
                 problem: r.message.clone(),
             });
         }
-        self.apply_action(ai, a, &values, documents, event.at);
+        let kinds = documents.iter().filter_map(|d| procedure.document(&d.kind));
+        self.apply_action(&procedure, ai, a, &values, documents, kinds, event.at);
         self.seq += 1;
         self.last_at = event.at;
         Ok(())
     }
 
-    fn apply_action(
+    /// Applies an allowed action: `kinds` are the kinds of the attached `documents`.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one private helper with the event's parts"
+    )]
+    pub(crate) fn apply_action(
         &mut self,
+        p: &Procedure,
         ai: usize,
         a: &Action,
         payload: &[Option<Value>],
         documents: &[DocumentRef],
+        kinds: impl IntoIterator<Item = usize>,
         at: DateTime<Utc>,
     ) {
-        // Facts are set from the values before the action, all at once.
-        if !a.sets.is_empty() {
+        // Facts are set from the values before the action, all at once; one by one when no
+        // `sets` expression reads a fact the action sets (the same, without a buffer).
+        if a.sets_one_by_one {
+            for (f, e) in &a.sets {
+                let v = e.eval(&Ctx {
+                    case: self,
+                    payload,
+                    documents,
+                });
+                if let Some(slot) = self.facts.get_mut(*f) {
+                    *slot = v;
+                }
+            }
+        } else if !a.sets.is_empty() {
             let ctx = Ctx {
                 case: self,
                 payload,
                 documents,
             };
-            let new: Vec<(usize, Option<Value>)> =
+            let new: SmallVec<[(usize, Option<Value>); INLINE_FIELDS]> =
                 a.sets.iter().map(|(f, e)| (*f, e.eval(&ctx))).collect();
             for (f, v) in new {
                 if let Some(slot) = self.facts.get_mut(f) {
@@ -478,10 +521,8 @@ impl Case {
                 }
             }
         }
-        for d in documents {
-            if let Some(i) = self.procedure.document(&d.kind)
-                && let Some(slot) = self.on_file.get_mut(i)
-            {
+        for i in kinds {
+            if let Some(slot) = self.on_file.get_mut(i) {
                 *slot = true;
             }
         }
@@ -489,12 +530,12 @@ impl Case {
             *t = Some(at);
         }
         match a.to {
-            Some(Place::State(s)) => self.enter(s, at, payload, documents),
+            Some(Place::State(s)) => self.enter(p, s, at, payload, documents),
             Some(place @ Place::Track { track, state }) => {
                 if let Some(slot) = self.tracks.get_mut(track) {
                     *slot = Some(state);
                 }
-                let n = self.procedure.place_number(place);
+                let n = p.place_number(place);
                 if let Some(e) = self.entered.get_mut(n) {
                     *e = Some(at);
                 }
@@ -507,7 +548,7 @@ impl Case {
     /// serialises it, hashes the bytes, and makes that the new head. This is what a store
     /// appends.
     pub fn record(&mut self, mut event: Event) -> Result<Recorded, ApplyError> {
-        event.prev_hash = self.head.clone();
+        event.prev_hash = self.head;
         if event.seq == 0 {
             return Err(ApplyError::BadHistory {
                 seq: 0,
@@ -516,7 +557,7 @@ impl Case {
         }
         self.apply(&event)?;
         let recorded = Recorded::new(event);
-        self.head = recorded.hash.clone();
+        self.head = recorded.hash;
         Ok(recorded)
     }
 
@@ -527,7 +568,7 @@ impl Case {
     ) -> Result<(Case, Recorded), Refusal> {
         let (mut case, event) = Case::open(procedure, opening)?;
         let recorded = Recorded::new(event);
-        case.head = recorded.hash.clone();
+        case.head = recorded.hash;
         Ok((case, recorded))
     }
 
@@ -560,10 +601,10 @@ impl Case {
             });
         };
         let mut case = Case::from_opening(p.clone(), first)?;
-        case.head = super::event::sha256_hex(&first.to_bytes());
+        case.head = Hash256::of(&first.to_bytes());
         for e in events {
             case.apply(e)?;
-            case.head = super::event::sha256_hex(&e.to_bytes());
+            case.head = Hash256::of(&e.to_bytes());
         }
         Ok(case)
     }
@@ -608,9 +649,9 @@ impl Case {
         let (i, f) = self.procedure.fact(id)?;
         self.facts.get(i)?.as_ref().map(|v| v.to_json(&f.ty))
     }
-    /// The hash of the last recorded event ([`GENESIS`] before any).
+    /// The hash of the last recorded event ([`GENESIS`](super::GENESIS) before any).
     pub fn head(&self) -> &str {
-        &self.head
+        self.head.as_str()
     }
     /// When the case was opened.
     pub fn opened_at(&self) -> DateTime<Utc> {
@@ -698,7 +739,7 @@ impl Case {
     pub fn view(&self) -> CaseView {
         let p = self.procedure.as_ref();
         CaseView {
-            id: self.id.clone(),
+            id: self.id.to_string(),
             title: self.title.clone(),
             procedure: p.meta.id.clone(),
             procedure_version: p.version,
@@ -731,7 +772,7 @@ impl Case {
                 .collect(),
             opened_at: self.opened_at,
             last_at: self.last_at,
-            head: self.head.clone(),
+            head: self.head.to_string(),
         }
     }
 }

@@ -1,21 +1,29 @@
 //! What callers send: who acts, when, with which payload and documents.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Who takes an action: an actor id and the roles the actor holds.
+///
+/// Both are shared (`Arc`): cloning an actor, as every command and event of the same person
+/// does, copies no text. The JSON form is plain: `{"id": "…", "roles": ["…"]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Actor {
     /// The actor's id (a person or a unit).
-    pub id: String,
+    pub id: Arc<str>,
     /// The roles the actor holds, by the ids of the procedure's `[roles]`.
-    pub roles: Vec<String>,
+    pub roles: Arc<[String]>,
 }
 
 impl Actor {
     /// An actor with roles.
-    pub fn new(id: impl Into<String>, roles: impl IntoIterator<Item = impl Into<String>>) -> Self {
+    pub fn new(
+        id: impl Into<Arc<str>>,
+        roles: impl IntoIterator<Item = impl Into<String>>,
+    ) -> Self {
         Actor {
             id: id.into(),
             roles: roles.into_iter().map(Into::into).collect(),

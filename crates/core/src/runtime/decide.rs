@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
-use super::case::{Case, Ctx, decode_fields, valid_digest};
+use smallvec::SmallVec;
+
+use super::case::{Case, Ctx, Fields, decode_fields, valid_digest};
 use super::command::{Actor, Command, DocumentRef};
 use super::event::{Event, EventBody};
 use super::refusal::{Reason, ReasonKind, Refusal};
@@ -16,6 +18,8 @@ use crate::time::{Calendar, fmt_cst};
 struct Given<'a> {
     payload: &'a [Option<Value>],
     documents: &'a [DocumentRef],
+    /// The kind of each document of a known kind, by index.
+    kinds: &'a [usize],
     reason: Option<&'a str>,
 }
 
@@ -47,39 +51,122 @@ pub struct ActionOption {
     pub reason_required: bool,
 }
 
+/// What deciding a command found, so that its event can be applied without reading the
+/// command again.
+pub(crate) struct Decided {
+    /// The action's index.
+    pub(crate) action: usize,
+    /// The payload values that guards read (and, when asked, those `sets` reads).
+    pub(crate) payload: Fields,
+    /// The kind of each attached document, by index.
+    pub(crate) kinds: SmallVec<[usize; 4]>,
+}
+
 impl Case {
     /// Decides a command: the event it gives, or a refusal listing every unmet condition.
     /// Deciding changes nothing; apply the event to move the case on.
     pub fn decide(&self, command: Command, calendar: &Calendar) -> Result<Event, Refusal> {
-        let p = self.procedure.clone();
+        match self.examine(&command, false, calendar) {
+            Ok(_) => Ok(self.event_of(self.seq, command)),
+            Err(reasons) => Err(Refusal {
+                action: command.action,
+                reasons,
+            }),
+        }
+    }
+
+    /// Decides a command and, when it is allowed, applies its event at once: the same as
+    /// [`Case::decide`] then [`Case::apply`], but the command is read once. On a refusal
+    /// the case is unchanged.
+    pub fn decide_apply(
+        &mut self,
+        command: Command,
+        calendar: &Calendar,
+    ) -> Result<Event, Refusal> {
+        let decided = match self.examine(&command, true, calendar) {
+            Ok(d) => d,
+            Err(reasons) => {
+                return Err(Refusal {
+                    action: command.action,
+                    reasons,
+                });
+            }
+        };
+        let seq = self.seq;
+        let procedure = self.procedure.clone();
+        if let Some(a) = procedure.actions.get(decided.action) {
+            self.apply_action(
+                &procedure,
+                decided.action,
+                a,
+                &decided.payload,
+                &command.documents,
+                decided.kinds,
+                command.at,
+            );
+        }
+        self.seq += 1;
+        self.last_at = command.at;
+        Ok(self.event_of(seq, command))
+    }
+
+    /// The event of an allowed command, as event `seq` of this case.
+    fn event_of(&self, seq: u64, command: Command) -> Event {
+        Event {
+            case: self.id.clone(),
+            seq,
+            body: EventBody::Action {
+                action: command.action,
+                payload: command.payload,
+                documents: command.documents,
+                reason: command.reason,
+            },
+            actor: command.actor,
+            at: command.at,
+            imported: command.imported,
+            prev_hash: self.head,
+        }
+    }
+
+    /// Every check of a command; with `for_sets`, the payload values that `sets` reads are
+    /// decoded too (to apply the event at once).
+    fn examine(
+        &self,
+        command: &Command,
+        for_sets: bool,
+        calendar: &Calendar,
+    ) -> Result<Decided, Vec<Reason>> {
+        let p = self.procedure.as_ref();
         let Some((ai, a)) = p.action(&command.action) else {
             let known: Vec<&str> = p.actions.iter().map(|a| a.meta.id.as_str()).collect();
             let hint = crate::load::did_you_mean(&command.action, known.iter().copied())
                 .map(|h| format!(" ({h})"))
                 .unwrap_or_default();
-            return Err(Refusal {
-                reasons: vec![Reason::new(
-                    ReasonKind::UnknownAction,
-                    format!(
-                        "procedure `{}` has no action `{}`{hint}",
-                        p.meta.id, command.action
-                    ),
-                )],
-                action: command.action,
-            });
+            return Err(vec![Reason::new(
+                ReasonKind::UnknownAction,
+                format!(
+                    "procedure `{}` has no action `{}`{hint}",
+                    p.meta.id, command.action
+                ),
+            )]);
         };
         let mut reasons = Vec::new();
+        let keep = |i: usize| {
+            a.payload_in_guards.get(i).copied().unwrap_or(true)
+                || (for_sets && a.payload_in_sets.get(i).copied().unwrap_or(true))
+        };
         let payload = decode_fields(
             a.payload
                 .iter()
                 .map(|f| (f.meta.id.as_str(), &f.ty, f.required)),
             &command.payload,
             "payload.",
-            &|i| a.payload_in_guards.get(i).copied().unwrap_or(true),
+            keep,
             &mut reasons,
         );
+        let mut kinds = SmallVec::new();
         for d in &command.documents {
-            if p.document(&d.kind).is_none() {
+            let Some(kind) = p.document(&d.kind) else {
                 let known: Vec<&str> = p.documents.iter().map(|d| d.meta.id.as_str()).collect();
                 let hint = crate::load::did_you_mean(&d.kind, known.iter().copied())
                     .map(|h| format!(" ({h})"))
@@ -90,7 +177,10 @@ impl Case {
                 );
                 r.document = Some(d.kind.clone());
                 reasons.push(r);
-            } else if !valid_digest(&d.sha256) {
+                continue;
+            };
+            kinds.push(kind);
+            if !valid_digest(&d.sha256) {
                 let mut r = Reason::new(
                     ReasonKind::DocumentMissing,
                     format!(
@@ -105,6 +195,7 @@ impl Case {
         let given = Given {
             payload: &payload,
             documents: &command.documents,
+            kinds: &kinds,
             reason: command.reason.as_deref(),
         };
         let _ = self.check(
@@ -117,24 +208,12 @@ impl Case {
             &mut reasons,
         );
         if !reasons.is_empty() {
-            return Err(Refusal {
-                action: command.action,
-                reasons,
-            });
+            return Err(reasons);
         }
-        Ok(Event {
-            case: self.id.clone(),
-            seq: self.seq,
-            body: EventBody::Action {
-                action: command.action,
-                payload: command.payload,
-                documents: command.documents,
-                reason: command.reason,
-            },
-            actor: command.actor,
-            at: command.at,
-            imported: command.imported,
-            prev_hash: self.head.clone(),
+        Ok(Decided {
+            action: ai,
+            payload,
+            kinds,
         })
     }
 
@@ -146,7 +225,7 @@ impl Case {
         at: DateTime<Utc>,
         calendar: &Calendar,
     ) -> Vec<ActionOption> {
-        let p = self.procedure.clone();
+        let p = self.procedure.as_ref();
         let ctx = Ctx {
             case: self,
             payload: &[],
@@ -345,7 +424,7 @@ impl Case {
                 let Some(kind) = p.documents.get(*d) else {
                     continue;
                 };
-                if !g.documents.iter().any(|x| x.kind == kind.meta.id) {
+                if !g.kinds.contains(d) {
                     let mut r = Reason::new(
                         ReasonKind::DocumentMissing,
                         format!(
@@ -362,7 +441,7 @@ impl Case {
                 let Some(kind) = p.documents.get(*d) else {
                     continue;
                 };
-                if cond.holds(&ctx) && !g.documents.iter().any(|x| x.kind == kind.meta.id) {
+                if cond.holds(&ctx) && !g.kinds.contains(d) {
                     let mut r = Reason::new(
                         ReasonKind::DocumentMissing,
                         format!(

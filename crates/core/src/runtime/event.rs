@@ -1,5 +1,7 @@
 //! Events: what happened to a case, in the form that is stored and hash-chained.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -8,6 +10,126 @@ use super::command::{Actor, DocumentRef};
 
 /// The hash a case's first event names as its predecessor: 64 zeros.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+/// A SHA-256 digest, kept as its 64 lowercase hex digits (no allocation: it is `Copy`).
+/// Its JSON form is that string; reading one accepts exactly 64 lowercase hex digits.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Hash256([u8; 64]);
+
+impl Hash256 {
+    /// [`GENESIS`]: 64 zeros, the predecessor of a case's first event.
+    pub const GENESIS: Hash256 = Hash256([b'0'; 64]);
+
+    /// The SHA-256 of bytes.
+    pub fn of(bytes: &[u8]) -> Hash256 {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let digest = Sha256::digest(bytes);
+        let mut out = [b'0'; 64];
+        for (pair, b) in out.chunks_exact_mut(2).zip(digest) {
+            if let [hi, lo] = pair {
+                *hi = HEX.get(usize::from(b >> 4)).copied().unwrap_or(b'0');
+                *lo = HEX.get(usize::from(b & 0x0f)).copied().unwrap_or(b'0');
+            }
+        }
+        Hash256(out)
+    }
+
+    /// Reads 64 lowercase hex digits; `None` for anything else.
+    pub fn parse(hex: &str) -> Option<Hash256> {
+        let bytes: [u8; 64] = hex.as_bytes().try_into().ok()?;
+        super::case::all_lower_hex(&bytes).then_some(Hash256(bytes))
+    }
+
+    /// The 64 lowercase hex digits.
+    pub fn as_str(&self) -> &str {
+        // Always ASCII hex digits: built only by `of`, `parse` and `GENESIS`.
+        std::str::from_utf8(&self.0).unwrap_or_default()
+    }
+}
+
+impl Default for Hash256 {
+    fn default() -> Self {
+        Hash256::GENESIS
+    }
+}
+
+impl std::fmt::Display for Hash256 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::fmt::Debug for Hash256 {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+impl std::str::FromStr for Hash256 {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Hash256::parse(s).ok_or_else(|| format!("`{s}` is not 64 lowercase hex digits"))
+    }
+}
+
+impl AsRef<str> for Hash256 {
+    fn as_ref(&self) -> &str {
+        self.as_str()
+    }
+}
+
+impl PartialEq<str> for Hash256 {
+    fn eq(&self, other: &str) -> bool {
+        self.0.as_slice() == other.as_bytes()
+    }
+}
+
+impl PartialEq<&str> for Hash256 {
+    fn eq(&self, other: &&str) -> bool {
+        self.0.as_slice() == other.as_bytes()
+    }
+}
+
+impl PartialEq<String> for Hash256 {
+    fn eq(&self, other: &String) -> bool {
+        self.0.as_slice() == other.as_bytes()
+    }
+}
+
+impl PartialEq<Hash256> for &str {
+    fn eq(&self, other: &Hash256) -> bool {
+        self.as_bytes() == other.0.as_slice()
+    }
+}
+
+impl PartialEq<Hash256> for String {
+    fn eq(&self, other: &Hash256) -> bool {
+        self.as_bytes() == other.0.as_slice()
+    }
+}
+
+impl Serialize for Hash256 {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for Hash256 {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = Hash256;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("a SHA-256 digest: 64 lowercase hex digits")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Hash256, E> {
+                Hash256::parse(v)
+                    .ok_or_else(|| E::invalid_value(serde::de::Unexpected::Str(v), &self))
+            }
+        }
+        deserializer.deserialize_str(V)
+    }
+}
 
 /// What an event records.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,8 +165,8 @@ pub enum EventBody {
 /// hashed, and what the HTTP API returns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
-    /// The case's id.
-    pub case: String,
+    /// The case's id (shared with the case: an event does not copy it).
+    pub case: Arc<str>,
     /// Its position in the case's history, from 0 (the opening).
     pub seq: u64,
     /// What happened.
@@ -57,8 +179,8 @@ pub struct Event {
     /// Whether the time was given by an importer rather than stamped by the service.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub imported: bool,
-    /// The SHA-256 (hex) of the stored bytes of the previous event; [`GENESIS`] for the first.
-    pub prev_hash: String,
+    /// The SHA-256 of the stored bytes of the previous event; [`GENESIS`] for the first.
+    pub prev_hash: Hash256,
 }
 
 impl Event {
@@ -85,13 +207,7 @@ impl Event {
 
 /// The SHA-256 of bytes, as 64 lowercase hex digits.
 pub fn sha256_hex(bytes: &[u8]) -> String {
-    use std::fmt::Write as _;
-    let digest = Sha256::digest(bytes);
-    let mut out = String::with_capacity(64);
-    for b in digest {
-        let _ = write!(out, "{b:02x}");
-    }
-    out
+    Hash256::of(bytes).as_str().to_owned()
 }
 
 /// An event with its stored bytes and their hash: what a store appends.
@@ -102,14 +218,14 @@ pub struct Recorded {
     /// Its stored bytes ([`Event::to_bytes`]).
     pub bytes: Vec<u8>,
     /// The SHA-256 of the bytes; the next event's `prev_hash`.
-    pub hash: String,
+    pub hash: Hash256,
 }
 
 impl Recorded {
     /// Serialises and hashes an event.
     pub fn new(event: Event) -> Self {
         let bytes = event.to_bytes();
-        let hash = sha256_hex(&bytes);
+        let hash = Hash256::of(&bytes);
         Recorded { event, bytes, hash }
     }
 }
@@ -129,8 +245,8 @@ pub struct BrokenLink {
 /// before it. When `head` is given, the last event must hash to it (so that a change to the
 /// last event is found too). Names the first broken link.
 pub fn verify<B: AsRef<[u8]>>(stored: &[B], head: Option<&str>) -> Result<(), BrokenLink> {
-    let mut prev = GENESIS.to_owned();
-    let mut case: Option<String> = None;
+    let mut prev = Hash256::GENESIS;
+    let mut case: Option<Arc<str>> = None;
     for (i, bytes) in stored.iter().enumerate() {
         let seq = u64::try_from(i).unwrap_or(u64::MAX);
         let event = Event::from_bytes(bytes.as_ref()).map_err(|e| BrokenLink {
@@ -158,9 +274,9 @@ pub fn verify<B: AsRef<[u8]>>(stored: &[B], head: Option<&str>) -> Result<(), Br
             // (or the head) names, it is intact and the one before it was altered.
             let named_next = match stored.get(i + 1) {
                 Some(next) => Event::from_bytes(next.as_ref()).ok().map(|e| e.prev_hash),
-                None => head.map(str::to_owned),
+                None => head.and_then(Hash256::parse),
             };
-            let intact = named_next.is_some_and(|n| n == sha256_hex(bytes.as_ref()));
+            let intact = named_next.is_some_and(|n| n == Hash256::of(bytes.as_ref()));
             return Err(if intact && seq > 0 {
                 BrokenLink {
                     seq: seq - 1,
@@ -179,7 +295,7 @@ pub fn verify<B: AsRef<[u8]>>(stored: &[B], head: Option<&str>) -> Result<(), Br
                 }
             });
         }
-        prev = sha256_hex(bytes.as_ref());
+        prev = Hash256::of(bytes.as_ref());
     }
     if let Some(head) = head
         && head != prev

@@ -237,14 +237,8 @@ fn table_to_json(t: &toml::Table) -> serde_json::Value {
 
 fn actor(by: Option<String>, actor: Option<RawActor>, line: &str) -> Result<Actor, String> {
     match (by, actor) {
-        (Some(role), None) => Ok(Actor {
-            id: role.clone(),
-            roles: vec![role],
-        }),
-        (None, Some(a)) => Ok(Actor {
-            id: a.id,
-            roles: a.roles,
-        }),
+        (Some(role), None) => Ok(Actor::new(role.clone(), [role])),
+        (None, Some(a)) => Ok(Actor::new(a.id, a.roles)),
         (Some(_), Some(_)) => Err(format!("{line} gives both `by` and `actor`: give one")),
         (None, None) => Err(format!(
             "{line} names no actor: add `by = \"<role>\"` or `actor = {{ id = \"...\", roles = [...] }}`"
