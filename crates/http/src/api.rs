@@ -22,7 +22,7 @@ use crate::service::{AppState, CaseBody, actor};
 
 /// The authenticated caller.
 #[derive(Debug, Clone)]
-pub struct Caller(pub Principal);
+pub struct Caller(pub Arc<Principal>);
 
 impl FromRequest for Caller {
     type Error = ApiError;
@@ -1000,6 +1000,7 @@ mod tests {
             roles: vec!["village".into()],
             importer: false,
             development: false,
+            actor: fazhi_core::runtime::Actor::new("village", ["village"]),
         };
         let at = DateTime::parse_from_rfc3339("2026-03-02T09:00:00+08:00")
             .unwrap()

@@ -10,10 +10,11 @@
 //! ```
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::Deserialize;
 
-use fazhi_core::runtime::sha256_hex;
+use fazhi_core::runtime::{Actor, Hash256, sha256_hex};
 
 /// Why a configuration cannot be used.
 #[derive(Debug, thiserror::Error)]
@@ -66,12 +67,14 @@ pub struct Principal {
     pub importer: bool,
     /// Whether its token is the development token `dev-<id>`.
     pub development: bool,
+    /// The actor it acts as (its id and roles, shared by every command it sends).
+    pub actor: Actor,
 }
 
 /// Every principal, by the SHA-256 of its token.
 #[derive(Debug, Clone, Default)]
 pub struct Principals {
-    by_hash: HashMap<String, Principal>,
+    by_hash: HashMap<String, Arc<Principal>>,
 }
 
 impl Principals {
@@ -102,12 +105,13 @@ impl Principals {
                 ));
             }
             let development = hash == sha256_hex(format!("dev-{}", p.id).as_bytes());
-            let principal = Principal {
+            let principal = Arc::new(Principal {
                 id: p.id.clone(),
                 roles: p.roles.clone(),
                 importer: p.importer,
                 development,
-            };
+                actor: Actor::new(p.id.as_str(), p.roles.iter().cloned()),
+            });
             if by_hash.insert(hash, principal).is_some() {
                 return Err(err("another principal has the same token".into()));
             }
@@ -116,8 +120,8 @@ impl Principals {
     }
 
     /// The principal whose token this is.
-    pub fn authenticate(&self, token: &str) -> Option<&Principal> {
-        self.by_hash.get(&sha256_hex(token.as_bytes()))
+    pub fn authenticate(&self, token: &str) -> Option<&Arc<Principal>> {
+        self.by_hash.get(Hash256::of(token.as_bytes()).as_str())
     }
 
     /// The principals that use development tokens (`dev-<id>`).
@@ -134,7 +138,7 @@ impl Principals {
 
     /// Every principal, by id.
     pub fn all(&self) -> Vec<&Principal> {
-        let mut all: Vec<&Principal> = self.by_hash.values().collect();
+        let mut all: Vec<&Principal> = self.by_hash.values().map(AsRef::as_ref).collect();
         all.sort_by(|a, b| a.id.cmp(&b.id));
         all
     }

@@ -99,7 +99,7 @@ pub struct CaseBody {
 
 /// The actor a principal acts as.
 pub fn actor(p: &Principal) -> Actor {
-    Actor::new(p.id.clone(), p.roles.iter().cloned())
+    p.actor.clone()
 }
 
 impl AppState {
