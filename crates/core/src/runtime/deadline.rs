@@ -81,7 +81,7 @@ impl Case {
             let taken_since = rule
                 .actions
                 .iter()
-                .filter_map(|a| self.taken.get(*a).copied().flatten())
+                .filter_map(|a| self.taken_at(*a))
                 .filter(|t| *t >= from)
                 .min();
             let (due, last_day, provisional) = (period.due, period.last_day, period.provisional);
