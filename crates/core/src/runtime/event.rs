@@ -40,6 +40,11 @@ impl Hash256 {
         super::case::all_lower_hex(&bytes).then_some(Hash256(bytes))
     }
 
+    /// The 64 lowercase hex digits, as bytes.
+    pub fn as_bytes(&self) -> &[u8] {
+        &self.0
+    }
+
     /// The 64 lowercase hex digits.
     pub fn as_str(&self) -> &str {
         // Always ASCII hex digits: built only by `of`, `parse` and `GENESIS`.
