@@ -617,10 +617,17 @@ fn walk(
         // Deciding and applying at once does the same as one after the other.
         let mut at_once = case.clone();
         let at_once_result = at_once.decide_apply(command.clone(), calendar);
+        let mut recorded_at_once = case.clone();
+        let recorded_at_once_result = recorded_at_once.decide_record(command.clone(), calendar);
         match case.decide(command.clone(), calendar) {
             Err(refusal) => {
                 prop_assert_eq!(at_once_result.as_ref().err(), Some(&refusal));
                 prop_assert!(at_once == before, "a refused decide_apply changes nothing");
+                prop_assert_eq!(recorded_at_once_result.as_ref().err(), Some(&refusal));
+                prop_assert!(
+                    recorded_at_once == before,
+                    "a refused decide_record changes nothing"
+                );
                 prop_assert!(!refusal.reasons.is_empty());
                 prop_assert_eq!(&refusal.action, &action);
                 prop_assert!(case == before, "a refused command changes nothing");
@@ -671,6 +678,15 @@ fn walk(
                     .map_err(|e| TestCaseError::fail(format!("record: {e}")))?;
                 prop_assert_eq!(case.seq(), before.seq() + 1);
                 prop_assert_eq!(case.head(), recorded.hash.as_str());
+                prop_assert_eq!(
+                    recorded_at_once_result.as_ref().ok(),
+                    Some(&recorded),
+                    "decide_record = decide, then record"
+                );
+                prop_assert!(
+                    recorded_at_once == case,
+                    "decide_record = decide, then record"
+                );
                 prop_assert_eq!(case.last_at(), now);
                 if let Some(Place::State(s)) = a.to {
                     prop_assert_eq!(case.state(), p.states[s].meta.id.as_str());

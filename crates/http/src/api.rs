@@ -736,8 +736,11 @@ pub async fn append_event(
         reason: body.reason,
         imported,
     };
-    let event = match case.decide(command, &state.calendar) {
-        Ok(e) => e,
+    // Decided and recorded on a copy: the case in memory moves on only once the store has
+    // the event.
+    let mut next = case.clone();
+    let recorded: Recorded = match next.decide_record(command, &state.calendar) {
+        Ok(r) => r,
         Err(refusal) => {
             if refusal
                 .reasons
@@ -757,10 +760,6 @@ pub async fn append_event(
             return Err(ApiError::Refused(refusal));
         }
     };
-    let mut next = case.clone();
-    let recorded: Recorded = next
-        .record(event)
-        .map_err(|e| ApiError::Internal(format!("the decided event does not apply: {e}")))?;
     let now = Utc::now().max(at);
     let case_body = state.case_body(&next, &caller, now);
     let bytes = append_response(&recorded, &case_body);

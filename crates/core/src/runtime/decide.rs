@@ -7,7 +7,7 @@ use smallvec::SmallVec;
 
 use super::case::{Case, Ctx, Fields, decode_fields, valid_digest};
 use super::command::{Actor, Command, DocumentRef};
-use super::event::{Event, EventBody};
+use super::event::{Event, EventBody, Recorded};
 use super::refusal::{Reason, ReasonKind, Refusal};
 use crate::expr::Value;
 use crate::model::{Action, Place, ReasonRule, TimeRuleKind};
@@ -108,6 +108,20 @@ impl Case {
         self.seq += 1;
         self.last_at = command.at;
         Ok(self.event_of(seq, command))
+    }
+
+    /// Decides a command and, when it is allowed, records its event at once: the same as
+    /// [`Case::decide`] then [`Case::record`] (the event applied, serialised, hashed and
+    /// made the new head), with the command read once. On a refusal the case is unchanged.
+    pub fn decide_record(
+        &mut self,
+        command: Command,
+        calendar: &Calendar,
+    ) -> Result<Recorded, Refusal> {
+        let event = self.decide_apply(command, calendar)?;
+        let recorded = Recorded::new(event);
+        self.head = recorded.hash;
+        Ok(recorded)
     }
 
     /// The event of an allowed command, as event `seq` of this case.
