@@ -71,6 +71,7 @@
 //! let event = case.decide(Command::new("approve", reviewer, at(7, 1)), &calendar).unwrap();
 //! let approved = case.record(event).unwrap();
 //! assert_eq!(case.state(), "reviewed");
+//! // (`case.decide_record(command, &calendar)` does both in one call, reading the command once.)
 //!
 //! // The stored bytes form a hash chain.
 //! assert!(verify(&[opened.bytes, approved.bytes], Some(case.head())).is_ok());
