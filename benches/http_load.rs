@@ -144,9 +144,10 @@ fn figures(t: &Tally, elapsed: Duration) -> Figures {
     }
 }
 
-/// CPU time (user + system, in clock ticks of 10 ms) used so far by each thread of this
-/// process, summed by thread name: the server's workers (`actix-rt|system…`), the store's
-/// writer (`fazhi-store-wri…`), the load driver (`driver`) and the rest.
+/// CPU time (user + system, in clock ticks) used so far by each thread of this process,
+/// summed by thread name: the server's workers (`actix-rt|system…`), the store's writer and
+/// checkpointer (`fazhi-store-…`), the blocking pool that runs store reads (`tokio-…`), the
+/// load driver (`driver`) and the rest.
 fn cpu_by_thread() -> std::collections::BTreeMap<String, u64> {
     let mut out = std::collections::BTreeMap::new();
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
@@ -173,7 +174,9 @@ fn cpu_by_thread() -> std::collections::BTreeMap<String, u64> {
         let group = if comm.starts_with("actix-rt") {
             "server workers"
         } else if comm.starts_with("fazhi-store") {
-            "store writer"
+            "store"
+        } else if comm.starts_with("tokio") {
+            "store reads"
         } else if comm == "driver" {
             "load driver"
         } else {
@@ -184,20 +187,34 @@ fn cpu_by_thread() -> std::collections::BTreeMap<String, u64> {
     out
 }
 
+/// The kernel's clock ticks per second (`getconf CLK_TCK`; 100 when it cannot say).
+fn clock_ticks_per_second() -> f64 {
+    static TICKS: std::sync::OnceLock<f64> = std::sync::OnceLock::new();
+    *TICKS.get_or_init(|| {
+        std::process::Command::new("getconf")
+            .arg("CLK_TCK")
+            .output()
+            .ok()
+            .and_then(|o| String::from_utf8(o.stdout).ok())
+            .and_then(|t| t.trim().parse::<f64>().ok())
+            .filter(|t| *t > 0.0)
+            .unwrap_or(100.0)
+    })
+}
+
 /// Prints the CPU time per operation of each thread group between two readings.
 fn print_cpu(
     before: &std::collections::BTreeMap<String, u64>,
     after: &std::collections::BTreeMap<String, u64>,
     ops: usize,
 ) {
-    let per = |ticks: u64| ticks as f64 * 10_000.0 / ops.max(1) as f64;
-    let total: u64 = after
-        .iter()
-        .map(|(k, v)| v - before.get(k).copied().unwrap_or(0))
-        .sum();
+    // A thread that ended between the readings takes its ticks with it: never below zero.
+    let used = |k: &String, v: &u64| v.saturating_sub(before.get(k).copied().unwrap_or(0));
+    let per = |ticks: u64| ticks as f64 * 1e6 / clock_ticks_per_second() / ops.max(1) as f64;
+    let total: u64 = after.iter().map(|(k, v)| used(k, v)).sum();
     let parts: Vec<String> = after
         .iter()
-        .map(|(k, v)| format!("{k} {:.0}", per(v - before.get(k).copied().unwrap_or(0))))
+        .map(|(k, v)| format!("{k} {:.0}", per(used(k, v))))
         .collect();
     println!(
         "         CPU µs per op: {:.0} ({})",

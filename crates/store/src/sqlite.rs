@@ -1,4 +1,5 @@
-//! The SQLite backend: one file, WAL, `synchronous=FULL`, one writer thread doing group commit.
+//! The SQLite backend: one file, WAL, `synchronous=FULL`; one writer thread doing group
+//! commit, a checkpointer thread beside it, reads on tokio's blocking pool.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -127,13 +128,11 @@ DROP TABLE idempotency;
 ALTER TABLE idempotency_v2 RENAME TO idempotency;
 "#,
     // 3: one index that moves with the state instead of two. Listing by procedure reads
-    // (procedure, id), which a state change leaves alone; by state, or state and procedure,
-    // reads (state, procedure, id).
+    // (procedure, id), which a state change leaves alone; by state (and procedure) reads
+    // (state, id), each in id order.
     r#"
 DROP INDEX cases_procedure_state;
-DROP INDEX cases_state;
 CREATE INDEX cases_procedure ON cases (procedure, id);
-CREATE INDEX cases_state_procedure ON cases (state, procedure, id);
 "#,
 ];
 
@@ -167,14 +166,36 @@ enum Msg {
 }
 
 /// The SQLite event store. Appends go to one writer thread that owns the write connection
-/// and commits every append waiting for it in one transaction (group commit); reads use a
-/// small pool of read connections, which WAL lets run beside the writer.
+/// and commits every append waiting for it in one transaction (group commit), while a
+/// checkpointer thread copies the WAL into the database; reads run on tokio's blocking pool,
+/// at most 8 at a time, each on a pooled read connection (WAL lets them run beside
+/// the writer).
 pub struct SqliteStore {
     path: PathBuf,
     sender: Option<mpsc::Sender<Msg>>,
     closed: Arc<AtomicBool>,
     writer: Mutex<Option<JoinHandle<()>>>,
-    readers: Arc<Mutex<Vec<Connection>>>,
+    readers: Arc<Readers>,
+}
+
+/// How many reads run at once (and how many read connections are kept).
+const READERS: usize = 8;
+
+/// The read connections, and the permits that bound how many reads run at once.
+struct Readers {
+    pool: Mutex<Vec<Connection>>,
+    read_only: bool,
+    slots: Arc<tokio::sync::Semaphore>,
+}
+
+impl Readers {
+    fn new(read_only: bool, first: Option<Connection>) -> Arc<Readers> {
+        Arc::new(Readers {
+            pool: Mutex::new(first.into_iter().collect()),
+            read_only,
+            slots: Arc::new(tokio::sync::Semaphore::new(READERS)),
+        })
+    }
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -259,7 +280,7 @@ impl SqliteStore {
                 sender: None,
                 closed,
                 writer: Mutex::new(None),
-                readers: Arc::new(Mutex::new(vec![reader])),
+                readers: Readers::new(true, Some(reader)),
             });
         }
         let mut conn = open_connection(&options.path, false)?;
@@ -278,7 +299,7 @@ impl SqliteStore {
             sender: Some(tx),
             closed,
             writer: Mutex::new(Some(writer)),
-            readers: Arc::new(Mutex::new(Vec::new())),
+            readers: Readers::new(false, None),
         })
     }
 
@@ -319,7 +340,7 @@ impl SqliteStore {
     }
 
     /// Runs a read on tokio's blocking pool (inline outside a runtime), so that a slow query
-    /// does not hold up the async worker that asked for it.
+    /// does not hold up the async worker that asked for it; at most `READERS` at a time.
     fn read_off_thread<T: Send + 'static>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
@@ -327,10 +348,21 @@ impl SqliteStore {
         let (readers, path) = (self.readers.clone(), self.path.clone());
         match tokio::runtime::Handle::try_current() {
             Ok(runtime) => Box::pin(async move {
-                runtime
-                    .spawn_blocking(move || read_with(&readers, &path, f))
+                let permit = readers
+                    .slots
+                    .clone()
+                    .acquire_owned()
                     .await
-                    // Only a runtime shutting down cancels a blocking task.
+                    .map_err(|_| StoreError::Closed)?;
+                runtime
+                    .spawn_blocking(move || {
+                        let out = read_with(&readers, &path, f);
+                        drop(permit);
+                        out
+                    })
+                    .await
+                    // Only a runtime shutting down cancels a blocking task (and a read
+                    // cannot panic: the lints forbid it).
                     .unwrap_or(Err(StoreError::Closed))
             }),
             Err(_) => ready(read_with(&readers, &path, f)),
@@ -353,20 +385,21 @@ impl SqliteStore {
     }
 }
 
-/// Runs `f` on a pooled read connection (opening one when the pool is empty).
+/// Runs `f` on a pooled read connection (opening one, read-only when the store is, when the
+/// pool is empty).
 fn read_with<T>(
-    readers: &Mutex<Vec<Connection>>,
+    readers: &Readers,
     path: &Path,
     f: impl FnOnce(&Connection) -> Result<T, StoreError>,
 ) -> Result<T, StoreError> {
-    let pooled = readers.lock().ok().and_then(|mut p| p.pop());
+    let pooled = readers.pool.lock().ok().and_then(|mut p| p.pop());
     let conn = match pooled {
         Some(c) => c,
-        None => open_connection(path, false)?,
+        None => open_connection(path, readers.read_only)?,
     };
     let out = f(&conn);
-    if let Ok(mut p) = readers.lock()
-        && p.len() < 8
+    if let Ok(mut p) = readers.pool.lock()
+        && p.len() < READERS
     {
         p.push(conn);
     }
@@ -510,22 +543,19 @@ fn apply_one(c: &Connection, a: &Append) -> Result<AppendOutcome, StoreError> {
             s.closed,
         ])?
     } else {
+        // Only what an event can change: a column in the SET list rewrites every index that
+        // holds it, even to the same value.
         c.prepare_cached(
-            "UPDATE cases SET procedure = ?2, procedure_version = ?3, title = ?4, state = ?5,
-                tracks = ?6, seq = ?7, head = ?8, opened_at = ?9, last_at = ?10, next_due = ?11,
-                closed = ?12
-             WHERE id = ?1 AND seq = ?13",
+            "UPDATE cases SET state = ?2, tracks = ?3, seq = ?4, head = ?5, last_at = ?6,
+                next_due = ?7, closed = ?8
+             WHERE id = ?1 AND seq = ?9",
         )?
         .execute(params![
             s.id,
-            s.procedure,
-            s.procedure_version,
-            s.title,
             s.state,
             tracks,
             to_i64(s.seq)?,
             s.head,
-            micros(s.opened_at),
             micros(s.last_at),
             s.next_due.map(micros),
             s.closed,
@@ -662,8 +692,9 @@ fn commit_batch(conn: &mut Connection, batch: Vec<(Box<Append>, Reply)>) {
 /// How long the checkpointer lets commits gather before it copies them into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
-/// A WAL longer than this many frames (16 MiB of 4 KiB pages) after a checkpoint asks the
-/// writer to let the WAL start again from its beginning.
+/// A WAL longer than this many frames (16 MiB of 4 KiB pages; 4 MiB in files of schema 1,
+/// which keep their 1 KiB pages) after a checkpoint asks the writer to let the WAL start
+/// again from its beginning.
 const RESTART_WAL_AT: i64 = 4096;
 
 /// The checkpointer: its own connection on its own thread copies committed WAL frames into
@@ -703,9 +734,13 @@ impl Checkpointer {
         }
         if self.restart_wanted.swap(false, Ordering::SeqCst) {
             let started = Instant::now();
-            if checkpoint(conn).is_ok() {
-                metrics::histogram!("fazhi_store_restart_checkpoint_seconds")
-                    .record(started.elapsed().as_secs_f64());
+            match checkpoint(conn) {
+                Ok(Checkpointed { busy: false, .. }) => {
+                    metrics::histogram!("fazhi_store_restart_checkpoint_seconds")
+                        .record(started.elapsed().as_secs_f64());
+                }
+                // The checkpointer (or a reader) was in the way: again after the next commit.
+                _ => self.restart_wanted.store(true, Ordering::SeqCst),
             }
         }
     }
@@ -719,9 +754,22 @@ impl Checkpointer {
     }
 }
 
-/// A PASSIVE checkpoint: the WAL's length in frames afterwards.
-fn checkpoint(conn: &Connection) -> rusqlite::Result<i64> {
-    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| r.get::<_, i64>(1))
+/// What a checkpoint did.
+struct Checkpointed {
+    /// Another checkpoint was running, so this one did nothing.
+    busy: bool,
+    /// The WAL's length in frames.
+    frames: i64,
+}
+
+/// A PASSIVE checkpoint.
+fn checkpoint(conn: &Connection) -> rusqlite::Result<Checkpointed> {
+    conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+        Ok(Checkpointed {
+            busy: r.get::<_, i64>(0)? != 0,
+            frames: r.get(1)?,
+        })
+    })
 }
 
 fn checkpointer_loop(conn: &Connection, ticks: &mpsc::Receiver<()>, restart_wanted: &AtomicBool) {
@@ -730,10 +778,10 @@ fn checkpointer_loop(conn: &Connection, ticks: &mpsc::Receiver<()>, restart_want
         std::thread::sleep(CHECKPOINT_EVERY);
         while ticks.try_recv().is_ok() {}
         let started = Instant::now();
-        if let Ok(frames) = checkpoint(conn) {
+        if let Ok(done) = checkpoint(conn) {
             metrics::histogram!("fazhi_store_checkpoint_seconds")
                 .record(started.elapsed().as_secs_f64());
-            if frames >= RESTART_WAL_AT {
+            if done.frames >= RESTART_WAL_AT {
                 restart_wanted.store(true, Ordering::SeqCst);
             }
         }
@@ -741,11 +789,12 @@ fn checkpointer_loop(conn: &Connection, ticks: &mpsc::Receiver<()>, restart_want
 }
 
 fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Msg>, max_batch: usize, path: PathBuf) {
-    // Without a checkpointer the writer checkpoints itself (SQLite's default, every 1,000
-    // pages) rather than letting the WAL grow.
+    // With a checkpointer the writer checkpoints itself only as a backstop, should the WAL
+    // reach 10,000 pages all the same (the checkpointer failing, readers holding it);
+    // without one, every 1,000 pages (SQLite's default).
     let mut checkpointer = match Checkpointer::start(&path) {
         Ok(c) => {
-            let _ = conn.pragma_update(None, "wal_autocheckpoint", 0);
+            let _ = conn.pragma_update(None, "wal_autocheckpoint", 10_000);
             Some(c)
         }
         Err(_) => None,
@@ -953,9 +1002,11 @@ mod tests {
     use crate::conformance::{event, one};
     use fazhi_core::runtime::GENESIS;
 
-    /// Every combination of listing filters searches an index: none reads the whole table.
+    /// Every combination of listing filters searches an index in id order (no sort of all
+    /// matching rows), using the procedure or state index when it filters by them. Only the
+    /// overdue filter may sort, what is overdue being few.
     #[test]
-    fn listings_search_an_index() {
+    fn listings_search_an_index_in_id_order() {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = open_connection(&dir.path().join("plan.db"), false).unwrap();
         migrate(&mut conn).unwrap();
@@ -982,10 +1033,18 @@ mod tests {
                 .unwrap()
                 .collect::<Result<_, _>>()
                 .unwrap();
-            assert!(
-                plan.iter().all(|l| !l.starts_with("SCAN cases")),
-                "{query:?}: {plan:?}"
-            );
+            let text = plan.join("; ");
+            assert!(!text.contains("SCAN cases"), "{query:?}: {text}");
+            if query.overdue_at.is_none() {
+                assert!(!text.contains("TEMP B-TREE"), "{query:?}: {text}");
+                let index = match (&query.procedure, &query.state) {
+                    (None, None) => "sqlite_autoindex_cases_1 (id>?)",
+                    (Some(_), None) => "cases_procedure (procedure=? AND id>?)",
+                    (None, Some(_)) => "cases_state (state=? AND id>?)",
+                    (Some(_), Some(_)) => "AND id>?)",
+                };
+                assert!(text.contains(index), "{query:?}: {text}");
+            }
         }
     }
 
@@ -997,7 +1056,10 @@ mod tests {
         let path = dir.path().join("v1.db");
         let mut heads = Vec::new();
         {
-            let conn = open_connection(&path, false).unwrap();
+            // As version 1 made them: 1 KiB pages.
+            let conn = Connection::open(&path).unwrap();
+            conn.pragma_update(None, "page_size", 1024).unwrap();
+            conn.pragma_update(None, "journal_mode", "WAL").unwrap();
             conn.execute_batch(MIGRATIONS[0]).unwrap();
             conn.pragma_update(None, "user_version", 1).unwrap();
             for case in ["a", "b"] {
@@ -1045,6 +1107,71 @@ mod tests {
             AppendOutcome::Conflict { current_seq: 4 }
         );
         assert_eq!(store.case_ids().unwrap(), ["a", "b"]);
+        // The same tables and indexes as a database made new.
+        let schema = |store: &SqliteStore| {
+            store
+                .read(|c| {
+                    let mut stmt = c.prepare(
+                        "SELECT type, name, tbl_name FROM sqlite_master ORDER BY type, name",
+                    )?;
+                    let rows = stmt
+                        .query_map([], |r| {
+                            Ok(format!(
+                                "{} {} on {}",
+                                r.get::<_, String>(0)?,
+                                r.get::<_, String>(1)?,
+                                r.get::<_, String>(2)?
+                            ))
+                        })?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok(rows)
+                })
+                .unwrap()
+        };
+        let fresh = SqliteStore::open(SqliteOptions::new(dir.path().join("new.db"))).unwrap();
+        assert_eq!(schema(&store), schema(&fresh));
         store.close().await.unwrap();
+        fresh.close().await.unwrap();
+    }
+
+    /// An append that fails after it claimed its case (here: a stray event row in the way of
+    /// its event) leaves nothing behind, and the other appends of its batch still land.
+    #[tokio::test]
+    async fn a_failed_append_after_its_claim_is_undone_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut conn = open_connection(&dir.path().join("f.db"), false).unwrap();
+        migrate(&mut conn).unwrap();
+        let first = one("a", 0, GENESIS);
+        let head = first.events[0].hash.clone();
+        assert_eq!(apply_one(&conn, &first).unwrap(), AppendOutcome::Appended);
+        conn.execute(
+            "INSERT INTO events (case_id, seq, action, actor, roles, at, imported, procedure_version, prev_hash, hash, bytes)
+             VALUES ('a', 1, NULL, 'x', '[]', 0, 0, 1, 'p', 'h', x'00')",
+            [],
+        )
+        .unwrap();
+        let (tx_a, rx_a) = oneshot::channel();
+        let (tx_b, rx_b) = oneshot::channel();
+        commit_batch(
+            &mut conn,
+            vec![
+                (Box::new(one("a", 1, &head)), tx_a),
+                (Box::new(one("b", 0, GENESIS)), tx_b),
+            ],
+        );
+        assert!(rx_a.await.unwrap().is_err());
+        assert_eq!(rx_b.await.unwrap().unwrap(), AppendOutcome::Appended);
+        let (seq, stored_head): (i64, String) = conn
+            .query_row("SELECT seq, head FROM cases WHERE id = 'a'", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((seq, stored_head), (1, head));
+        let events: i64 = conn
+            .query_row("SELECT count(*) FROM events WHERE case_id = 'b'", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(events, 1);
     }
 }
