@@ -690,7 +690,7 @@ fn commit_batch(conn: &mut Connection, batch: Vec<(Box<Append>, Reply)>) {
 }
 
 /// How long the checkpointer lets commits gather before it copies them into the database.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(25);
 
 /// A WAL longer than this many frames (16 MiB of 4 KiB pages; 4 MiB in files of schema 1,
 /// which keep their 1 KiB pages) after a checkpoint asks the writer to let the WAL start
