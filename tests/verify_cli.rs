@@ -146,3 +146,38 @@ async fn verify_names_the_first_broken_link() {
     ]);
     assert_eq!(code, 2, "{out}");
 }
+
+/// Events are found by following each case's links back from its newest: a row written
+/// around the store (not on the chain) and a link cut out of the chain are both reported.
+#[actix_web::test]
+async fn verify_finds_events_off_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fazhi.db");
+    let db_s = db.to_str().unwrap();
+    fill(&db).await;
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    // A copy of case-0's newest event, as if written by hand: nothing links to it.
+    conn.execute(
+        "INSERT INTO events (case_id, seq, prev, action, actor, roles, at, imported, procedure_version, prev_hash, hash, bytes)
+         SELECT case_id, seq + 1, id, action, actor, roles, at, imported, procedure_version, hash, hash, bytes
+         FROM events WHERE case_id = 'case-0' ORDER BY seq DESC LIMIT 1",
+        [],
+    )
+    .unwrap();
+    // case-2's newest event no longer links to the one before it.
+    conn.execute(
+        "UPDATE events SET prev = NULL WHERE case_id = 'case-2' AND seq = 1",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let (code, out) = fazhi(&["verify", "--db", db_s]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("case case-0: 3 events are stored for it, its chain links 2"),
+        "{out}"
+    );
+    assert!(out.contains("case case-2: "), "{out}");
+    assert!(!out.contains("case-1"), "{out}");
+    assert!(out.contains("2 of 3 cases"), "{out}");
+}

@@ -134,6 +134,40 @@ ALTER TABLE idempotency_v2 RENAME TO idempotency;
 DROP INDEX cases_procedure_state;
 CREATE INDEX cases_procedure ON cases (procedure, id);
 "#,
+    // 4: a case's events linked from its newest, instead of an index on (case_id, seq).
+    // That index took one more page at a random place in the file for every append (a
+    // quarter of what a commit wrote) while events themselves fill the last page in turn.
+    // Each event keeps the row id of the case's event before it (`prev`, NULL for the
+    // first) and the summary row that of the newest (`last_event`); a case's history is
+    // read by following them back. The writer alone numbers events, from the summary row
+    // it claims, so no two events of a case share a sequence number.
+    r#"
+CREATE TABLE events_v4 (
+    id INTEGER PRIMARY KEY,
+    case_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    prev INTEGER,
+    action TEXT,
+    actor TEXT NOT NULL,
+    roles TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    imported INTEGER NOT NULL,
+    procedure_version INTEGER NOT NULL,
+    prev_hash TEXT NOT NULL,
+    hash TEXT NOT NULL,
+    bytes BLOB NOT NULL
+);
+INSERT INTO events_v4 (id, case_id, seq, prev, action, actor, roles, at, imported, procedure_version, prev_hash, hash, bytes)
+    SELECT e.id, e.case_id, e.seq,
+        (SELECT p.id FROM events p WHERE p.case_id = e.case_id AND p.seq = e.seq - 1),
+        e.action, e.actor, e.roles, e.at, e.imported, e.procedure_version, e.prev_hash, e.hash, e.bytes
+    FROM events e ORDER BY e.id;
+ALTER TABLE cases ADD COLUMN last_event INTEGER;
+UPDATE cases SET last_event =
+    (SELECT e.id FROM events e WHERE e.case_id = cases.id AND e.seq = cases.seq - 1);
+DROP TABLE events;
+ALTER TABLE events_v4 RENAME TO events;
+"#,
 ];
 
 /// How a [`SqliteStore`] is opened.
@@ -332,6 +366,20 @@ impl SqliteStore {
         })
     }
 
+    /// How many events each case id has in the table, whether on its case's chain or not
+    /// (for `fazhi verify`, which compares them with the chains it walks).
+    pub fn event_counts(&self) -> Result<std::collections::BTreeMap<String, u64>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT case_id, count(*) FROM events GROUP BY case_id")?;
+            let rows = stmt
+                .query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))?
+                .collect::<Result<Vec<_>, _>>()?;
+            rows.into_iter()
+                .map(|(id, n)| Ok((id, to_u64(n)?)))
+                .collect()
+        })
+    }
+
     fn read<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
@@ -518,64 +566,37 @@ fn apply_one(c: &Connection, a: &Append) -> Result<AppendOutcome, StoreError> {
         }
         return Err(e);
     }
-    // Claim the case: its summary row moves on only from `expected_seq` (a new case's row is
-    // created only when there is none). Claiming nothing is a conflict, and nothing is written.
-    let s = &a.summary;
-    let tracks = serde_json::to_string(&s.tracks).unwrap_or_default();
-    let claimed = if a.expected_seq == 0 {
-        c.prepare_cached(
-            "INSERT INTO cases (id, procedure, procedure_version, title, state, tracks, seq, head, opened_at, last_at, next_due, closed)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-             ON CONFLICT (id) DO NOTHING",
-        )?
-        .execute(params![
-            s.id,
-            s.procedure,
-            s.procedure_version,
-            s.title,
-            s.state,
-            tracks,
-            to_i64(s.seq)?,
-            s.head,
-            micros(s.opened_at),
-            micros(s.last_at),
-            s.next_due.map(micros),
-            s.closed,
-        ])?
+    // Claim the case: its summary row must be at `expected_seq` (a new case must have none).
+    // Claiming nothing is a conflict, and nothing is written.
+    let claimed: Option<(Option<i64>, Option<i64>)> = if a.expected_seq == 0 {
+        let exists = c
+            .prepare_cached("SELECT 1 FROM cases WHERE id = ?1")?
+            .query_row(params![a.case], |_| Ok(()))
+            .optional()?;
+        exists.is_none().then_some((None, None))
     } else {
-        // Only what an event can change: a column in the SET list rewrites every index that
-        // holds it, even to the same value.
-        c.prepare_cached(
-            "UPDATE cases SET state = ?2, tracks = ?3, seq = ?4, head = ?5, last_at = ?6,
-                next_due = ?7, closed = ?8
-             WHERE id = ?1 AND seq = ?9",
-        )?
-        .execute(params![
-            s.id,
-            s.state,
-            tracks,
-            to_i64(s.seq)?,
-            s.head,
-            micros(s.last_at),
-            s.next_due.map(micros),
-            s.closed,
-            to_i64(a.expected_seq)?,
-        ])?
+        c.prepare_cached("SELECT n, last_event FROM cases WHERE id = ?1 AND seq = ?2")?
+            .query_row(params![a.case, to_i64(a.expected_seq)?], |r| {
+                Ok((Some(r.get(0)?), r.get(1)?))
+            })
+            .optional()?
     };
-    if claimed == 0 {
+    let Some((row, mut last_event)) = claimed else {
         return Ok(AppendOutcome::Conflict {
             current_seq: current_seq(c, &a.case)?,
         });
-    }
+    };
+    // The events, each linked to the one before it in its case.
     let mut ins = c.prepare_cached(
-        "INSERT INTO events (case_id, seq, action, actor, roles, at, imported, procedure_version, prev_hash, hash, bytes)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        "INSERT INTO events (case_id, seq, prev, action, actor, roles, at, imported, procedure_version, prev_hash, hash, bytes)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
     for e in &a.events {
         let roles = serde_json::to_string(&e.roles).unwrap_or_default();
         ins.execute(params![
             a.case,
             to_i64(e.seq)?,
+            last_event,
             e.action,
             e.actor,
             roles,
@@ -586,6 +607,53 @@ fn apply_one(c: &Connection, a: &Append) -> Result<AppendOutcome, StoreError> {
             e.hash,
             e.bytes,
         ])?;
+        last_event = Some(c.last_insert_rowid());
+    }
+    // The summary row moves on.
+    let s = &a.summary;
+    let tracks = serde_json::to_string(&s.tracks).unwrap_or_default();
+    match row {
+        None => {
+            c.prepare_cached(
+                "INSERT INTO cases (id, procedure, procedure_version, title, state, tracks, seq, head, opened_at, last_at, next_due, closed, last_event)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+            )?
+            .execute(params![
+                s.id,
+                s.procedure,
+                s.procedure_version,
+                s.title,
+                s.state,
+                tracks,
+                to_i64(s.seq)?,
+                s.head,
+                micros(s.opened_at),
+                micros(s.last_at),
+                s.next_due.map(micros),
+                s.closed,
+                last_event,
+            ])?;
+        }
+        Some(n) => {
+            // Only what an event can change: a column in the SET list rewrites every index
+            // that holds it, even to the same value.
+            c.prepare_cached(
+                "UPDATE cases SET state = ?2, tracks = ?3, seq = ?4, head = ?5, last_at = ?6,
+                    next_due = ?7, closed = ?8, last_event = ?9
+                 WHERE n = ?1",
+            )?
+            .execute(params![
+                n,
+                s.state,
+                tracks,
+                to_i64(s.seq)?,
+                s.head,
+                micros(s.last_at),
+                s.next_due.map(micros),
+                s.closed,
+                last_event,
+            ])?;
+        }
     }
     if let Some(idem) = &a.idempotency {
         let headers = serde_json::to_string(&idem.headers).unwrap_or_default();
@@ -865,10 +933,19 @@ impl EventStore for SqliteStore {
     fn events(&self, case: &str) -> BoxFuture<'static, Result<Vec<StoredEvent>, StoreError>> {
         let case = case.to_owned();
         self.read_off_thread(move |c| {
+            // From the newest back; each link must go to an earlier row, so that even a
+            // damaged file cannot make the walk go round.
             let mut stmt = c.prepare_cached(
-                "SELECT seq, hash, bytes FROM events WHERE case_id = ?1 ORDER BY seq",
+                "WITH RECURSIVE chain (id, prev, seq, hash, bytes) AS (
+                    SELECT e.id, e.prev, e.seq, e.hash, e.bytes
+                        FROM cases c JOIN events e ON e.id = c.last_event WHERE c.id = ?1
+                    UNION ALL
+                    SELECT e.id, e.prev, e.seq, e.hash, e.bytes
+                        FROM chain JOIN events e ON e.id = chain.prev WHERE e.id < chain.id
+                 )
+                 SELECT seq, hash, bytes FROM chain",
             )?;
-            let rows = stmt
+            let mut rows = stmt
                 .query_map(params![case], |r| {
                     Ok((
                         r.get::<_, i64>(0)?,
@@ -877,6 +954,7 @@ impl EventStore for SqliteStore {
                     ))
                 })?
                 .collect::<Result<Vec<_>, _>>()?;
+            rows.reverse();
             rows.into_iter()
                 .map(|(seq, hash, bytes)| {
                     Ok(StoredEvent {
@@ -1048,49 +1126,114 @@ mod tests {
         }
     }
 
-    /// A database written by schema version 1 (WITHOUT ROWID tables) reads back whole after
-    /// the migration to version 2, and takes appends and idempotency records as before.
-    #[tokio::test]
-    async fn version_1_databases_migrate_to_rowid_tables() {
+    /// Writes an append as schemas 1 to 3 stored it (their columns are the same).
+    fn write_old(conn: &Connection, a: &Append) {
+        for e in &a.events {
+            conn.execute(
+                "INSERT INTO events (case_id, seq, action, actor, roles, at, imported, procedure_version, prev_hash, hash, bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    a.case,
+                    to_i64(e.seq).unwrap(),
+                    e.action,
+                    e.actor,
+                    serde_json::to_string(&e.roles).unwrap(),
+                    micros(e.at),
+                    e.imported,
+                    e.procedure_version,
+                    e.prev_hash,
+                    e.hash,
+                    e.bytes,
+                ],
+            )
+            .unwrap();
+        }
+        let s = &a.summary;
+        conn.execute(
+            "INSERT INTO cases (id, procedure, procedure_version, title, state, tracks, seq, head, opened_at, last_at, next_due, closed)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, head = excluded.head",
+            params![
+                s.id,
+                s.procedure,
+                s.procedure_version,
+                s.title,
+                s.state,
+                serde_json::to_string(&s.tracks).unwrap(),
+                to_i64(s.seq).unwrap(),
+                s.head,
+                micros(s.opened_at),
+                micros(s.last_at),
+                s.next_due.map(micros),
+                s.closed,
+            ],
+        )
+        .unwrap();
+        if let Some(idem) = &a.idempotency {
+            conn.execute(
+                "INSERT INTO idempotency (principal, key, request_hash, case_id, status, headers, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                params![
+                    idem.principal,
+                    idem.key,
+                    idem.request_hash,
+                    idem.case,
+                    idem.status,
+                    serde_json::to_string(&idem.headers).unwrap(),
+                    idem.body,
+                ],
+            )
+            .unwrap();
+        }
+    }
+
+    /// A database written by an older schema (`version`, with its page size) reads back
+    /// whole after the migrations, takes appends and idempotency records as before, and
+    /// ends with the same tables and indexes as a database made new.
+    async fn migrates_from(version: usize, page_size: i64) {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("v1.db");
+        let path = dir.path().join("old.db");
         let mut heads = Vec::new();
         {
-            // As version 1 made them: 1 KiB pages.
             let conn = Connection::open(&path).unwrap();
-            conn.pragma_update(None, "page_size", 1024).unwrap();
+            conn.pragma_update(None, "page_size", page_size).unwrap();
             conn.pragma_update(None, "journal_mode", "WAL").unwrap();
-            conn.execute_batch(MIGRATIONS[0]).unwrap();
-            conn.pragma_update(None, "user_version", 1).unwrap();
-            for case in ["a", "b"] {
-                let mut prev = GENESIS.to_owned();
-                for seq in 0..3 {
-                    let mut append = one(case, seq, &prev);
-                    if case == "b" && seq == 2 {
+            for sql in &MIGRATIONS[..version] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", i64::try_from(version).unwrap())
+                .unwrap();
+            // Events of the two cases interleaved, as appends arrive.
+            let mut prev = [GENESIS.to_owned(), GENESIS.to_owned()];
+            for seq in 0..3 {
+                for (i, case) in ["a", "b"].iter().enumerate() {
+                    let mut append = one(case, seq, &prev[i]);
+                    if *case == "b" && seq == 2 {
                         append.idempotency = Some(IdempotencyRecord {
                             principal: "p".into(),
                             key: "k".into(),
                             request_hash: "h".into(),
-                            case: case.into(),
+                            case: (*case).into(),
                             status: 201,
                             headers: vec![("ETag".into(), "\"3\"".into())],
                             body: b"{}".to_vec(),
                         });
                     }
-                    assert_eq!(apply_one(&conn, &append).unwrap(), AppendOutcome::Appended);
-                    prev = append.events[0].hash.clone();
+                    write_old(&conn, &append);
+                    prev[i] = append.events[0].hash.clone();
                 }
-                heads.push(prev);
             }
+            heads.extend(prev);
         }
         let store = SqliteStore::open(SqliteOptions::new(&path)).unwrap();
-        let version: i64 = store
+        let applied: i64 = store
             .read(|c| Ok(c.query_row("PRAGMA user_version", [], |r| r.get(0))?))
             .unwrap();
-        assert_eq!(version, i64::try_from(MIGRATIONS.len()).unwrap());
+        assert_eq!(applied, i64::try_from(MIGRATIONS.len()).unwrap());
         for (case, head) in ["a", "b"].iter().zip(&heads) {
             let events = store.events(case).await.unwrap();
-            assert_eq!(events.len(), 3);
+            let seqs: Vec<u64> = events.iter().map(|e| e.seq).collect();
+            assert_eq!(seqs, [0, 1, 2]);
             assert_eq!(events[2].hash, *head);
             assert_eq!(events[0].bytes, event(case, 0, GENESIS).bytes);
             let summary = store.summary(case).await.unwrap().unwrap();
@@ -1106,21 +1249,29 @@ mod tests {
             store.append(one("a", 3, &heads[0])).await.unwrap(),
             AppendOutcome::Conflict { current_seq: 4 }
         );
+        let seqs: Vec<u64> = store
+            .events("a")
+            .await
+            .unwrap()
+            .iter()
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(seqs, [0, 1, 2, 3]);
         assert_eq!(store.case_ids().unwrap(), ["a", "b"]);
-        // The same tables and indexes as a database made new.
         let schema = |store: &SqliteStore| {
             store
                 .read(|c| {
                     let mut stmt = c.prepare(
-                        "SELECT type, name, tbl_name FROM sqlite_master ORDER BY type, name",
+                        "SELECT type, name, tbl_name, sql FROM sqlite_master ORDER BY type, name",
                     )?;
                     let rows = stmt
                         .query_map([], |r| {
                             Ok(format!(
-                                "{} {} on {}",
+                                "{} {} on {}: {}",
                                 r.get::<_, String>(0)?,
                                 r.get::<_, String>(1)?,
-                                r.get::<_, String>(2)?
+                                r.get::<_, String>(2)?,
+                                r.get::<_, Option<String>>(3)?.unwrap_or_default()
                             ))
                         })?
                         .collect::<Result<Vec<_>, _>>()?;
@@ -1134,8 +1285,20 @@ mod tests {
         fresh.close().await.unwrap();
     }
 
-    /// An append that fails after it claimed its case (here: a stray event row in the way of
-    /// its event) leaves nothing behind, and the other appends of its batch still land.
+    /// Schema 1: WITHOUT ROWID tables and 1 KiB pages.
+    #[tokio::test]
+    async fn version_1_databases_migrate() {
+        migrates_from(1, 1024).await;
+    }
+
+    /// Schema 3: events found by an index on (case_id, seq).
+    #[tokio::test]
+    async fn version_3_databases_migrate() {
+        migrates_from(3, 4096).await;
+    }
+
+    /// An append that fails after it claimed its case (here: a trigger in the way of its
+    /// event) leaves nothing behind, and the other appends of its batch still land.
     #[tokio::test]
     async fn a_failed_append_after_its_claim_is_undone_alone() {
         let dir = tempfile::tempdir().unwrap();
@@ -1144,10 +1307,9 @@ mod tests {
         let first = one("a", 0, GENESIS);
         let head = first.events[0].hash.clone();
         assert_eq!(apply_one(&conn, &first).unwrap(), AppendOutcome::Appended);
-        conn.execute(
-            "INSERT INTO events (case_id, seq, action, actor, roles, at, imported, procedure_version, prev_hash, hash, bytes)
-             VALUES ('a', 1, NULL, 'x', '[]', 0, 0, 1, 'p', 'h', x'00')",
-            [],
+        conn.execute_batch(
+            "CREATE TEMP TRIGGER in_the_way BEFORE INSERT ON events WHEN NEW.case_id = 'a'
+             BEGIN SELECT RAISE(ABORT, 'in the way'); END;",
         )
         .unwrap();
         let (tx_a, rx_a) = oneshot::channel();
