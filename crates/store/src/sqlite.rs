@@ -711,17 +711,32 @@ fn check_append(a: &Append) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Commits a batch in one transaction, each append in its own savepoint so that one bad
-/// append does not undo the others. Answers every append after the commit.
+/// Commits a batch in one transaction. Answers every append after the commit.
+///
+/// An append that is refused (a conflict, a replay, an invalid append) writes nothing, so
+/// the batch first runs without savepoints (each would copy every page the append touches
+/// that an earlier append of the batch already changed). Should an append fail once it has
+/// written (an I/O error, say), the whole transaction is rolled back and the batch runs
+/// again with each append in its own savepoint, so that only the failing one is undone.
 fn commit_batch(conn: &mut Connection, batch: Vec<(Box<Append>, Reply)>) {
     let started = Instant::now();
     let size = batch.len();
-    let result = (|| -> Result<Vec<Result<AppendOutcome, StoreError>>, rusqlite::Error> {
+    let run = |conn: &mut Connection,
+               savepoints: bool|
+     -> Result<Option<Vec<Result<AppendOutcome, StoreError>>>, rusqlite::Error> {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let mut out = Vec::with_capacity(batch.len());
         for (a, _) in &batch {
-            // A savepoint per append (cached statements: rusqlite's `savepoint()` parses
-            // its SQL anew each time), rolled back unless the append is written whole.
+            if !savepoints {
+                let r = apply_one(&tx, a);
+                if r.is_err() {
+                    // Dropping the transaction rolls it back.
+                    return Ok(None);
+                }
+                out.push(r);
+                continue;
+            }
+            // Cached statements: rusqlite's `savepoint()` parses its SQL anew each time.
             tx.prepare_cached("SAVEPOINT append")?.execute([])?;
             let r = apply_one(&tx, a);
             if !matches!(r, Ok(AppendOutcome::Appended)) {
@@ -731,8 +746,13 @@ fn commit_batch(conn: &mut Connection, batch: Vec<(Box<Append>, Reply)>) {
             out.push(r);
         }
         tx.commit()?;
-        Ok(out)
-    })();
+        Ok(Some(out))
+    };
+    let result = match run(conn, false) {
+        Ok(Some(out)) => Ok(out),
+        Ok(None) => run(conn, true).map(Option::unwrap_or_default),
+        Err(e) => Err(e),
+    };
     metrics::histogram!("fazhi_store_batch_size").record(size as f64);
     metrics::histogram!("fazhi_store_commit_seconds").record(started.elapsed().as_secs_f64());
     match result {
