@@ -5,6 +5,11 @@
 //! ratio of appends to `/healthz`, with the CPU time per request of the server's workers, the
 //! store's writer and the driver itself.
 //!
+//! The three kinds take turns in slices of `--slice` seconds (1 by default) until each has
+//! had its `--seconds`, so that all three are measured over the same stretch of time: on a
+//! shared 2-core machine the speed drifts from one minute to the next by more than a change
+//! moves the figures.
+//!
 //! Each client holds one keep-alive connection and speaks plain HTTP/1.1 over it (the request
 //! written in one piece, the response head parsed by `httparse`, the body read by its
 //! `Content-Length`), so that the driver, which shares the two cores with the server, spends
@@ -20,6 +25,7 @@
 )]
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -42,6 +48,7 @@ struct Args {
     clients: usize,
     cases: usize,
     seconds: u64,
+    slice: u64,
     workers: usize,
 }
 
@@ -50,6 +57,7 @@ fn args() -> Args {
         clients: 64,
         cases: 1000,
         seconds: 10,
+        slice: 1,
         workers: 2,
     };
     let argv: Vec<String> = std::env::args().collect();
@@ -60,6 +68,7 @@ fn args() -> Args {
             ("--clients", Some(n)) => a.clients = n as usize,
             ("--cases", Some(n)) => a.cases = n as usize,
             ("--seconds", Some(n)) => a.seconds = n,
+            ("--slice", Some(n)) => a.slice = n.max(1),
             ("--workers", Some(n)) => a.workers = n as usize,
             _ => {
                 i += 1;
@@ -151,8 +160,8 @@ fn figures(t: &Tally, elapsed: Duration) -> Figures {
 /// summed by thread name: the server's workers (`actix-rt|system…`), the store's writer and
 /// checkpointer (`fazhi-store-…`), the blocking pool that runs store reads (`tokio-…`), the
 /// load driver (`driver`) and the rest.
-fn cpu_by_thread() -> std::collections::BTreeMap<String, u64> {
-    let mut out = std::collections::BTreeMap::new();
+fn cpu_by_thread() -> BTreeMap<String, u64> {
+    let mut out = BTreeMap::new();
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return out;
     };
@@ -206,24 +215,50 @@ fn clock_ticks_per_second() -> f64 {
 }
 
 /// Prints the CPU time per operation of each thread group between two readings.
-fn print_cpu(
-    before: &std::collections::BTreeMap<String, u64>,
-    after: &std::collections::BTreeMap<String, u64>,
-    ops: usize,
-) {
-    // A thread that ended between the readings takes its ticks with it: never below zero.
-    let used = |k: &String, v: &u64| v.saturating_sub(before.get(k).copied().unwrap_or(0));
+/// CPU ticks used since `before`, by thread name (a thread that ended between the readings
+/// takes its ticks with it: never below zero).
+fn cpu_since(before: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    cpu_by_thread()
+        .into_iter()
+        .map(|(k, v)| {
+            let used = v.saturating_sub(before.get(&k).copied().unwrap_or(0));
+            (k, used)
+        })
+        .collect()
+}
+
+fn print_cpu(used: &BTreeMap<String, u64>, ops: usize) {
     let per = |ticks: u64| ticks as f64 * 1e6 / clock_ticks_per_second() / ops.max(1) as f64;
-    let total: u64 = after.iter().map(|(k, v)| used(k, v)).sum();
-    let parts: Vec<String> = after
+    let total: u64 = used.values().sum();
+    let parts: Vec<String> = used
         .iter()
-        .map(|(k, v)| format!("{k} {:.0}", per(used(k, v))))
+        .map(|(k, v)| format!("{k} {:.0}", per(*v)))
         .collect();
     println!(
         "         CPU µs per op: {:.0} ({})",
         per(total),
         parts.join(", ")
     );
+}
+
+/// What the slices of one kind of request add up to.
+#[derive(Default)]
+struct Kind {
+    tally: Tally,
+    elapsed: Duration,
+    cpu: BTreeMap<String, u64>,
+}
+
+impl Kind {
+    fn add(&mut self, t: Tally, elapsed: Duration, cpu_before: &BTreeMap<String, u64>) {
+        for (k, v) in cpu_since(cpu_before) {
+            *self.cpu.entry(k).or_default() += v;
+        }
+        self.tally.ok += t.ok;
+        self.tally.failed += t.failed;
+        self.tally.micros.extend(t.micros);
+        self.elapsed += elapsed;
+    }
 }
 
 fn print(name: &str, unit: &str, f: &Figures) {
@@ -439,10 +474,11 @@ fn main() {
         .unwrap();
     let (port, handle) = rx.recv().unwrap();
     println!(
-        "fazhi HTTP load: {} clients, {} cases, {} s per phase, {} server workers, SQLite WAL synchronous=FULL at {}",
+        "fazhi HTTP load: {} clients, {} cases, {} s of each kind in slices of {} s, {} server workers, SQLite WAL synchronous=FULL at {}",
         a.clients,
         a.cases,
         a.seconds,
+        a.slice,
         a.workers,
         db.display()
     );
@@ -453,6 +489,7 @@ fn main() {
             actix_web::rt::System::new().block_on(async move {
                 let t = Instant::now();
                 let ids = Rc::new(open_cases(port, a.cases, a.clients).await);
+                let ids3 = ids.clone();
                 let opened = t.elapsed();
                 println!(
                     "opened   {:>10.0} cases/s   ({} cases in {:.1} s)",
@@ -461,49 +498,48 @@ fn main() {
                     opened.as_secs_f64()
                 );
                 // Appends: client c owns the cases with index ≡ c (mod clients) and cycles
-                // through them, so clients never race on one case.
+                // through them (from where it stopped in the slice before), so clients never
+                // race on one case and every case is written to.
                 let seqs: Rc<RefCell<Vec<u64>>> = Rc::new(RefCell::new(vec![1; ids.len()]));
-                let (ids2, seqs2, clients) = (ids.clone(), seqs.clone(), a.clients);
-                let cpu = cpu_by_thread();
-                let (tally, elapsed) =
-                    phase(port, a.clients, a.seconds, move |c, round, mut conn| {
-                        let (ids, seqs) = (ids2.clone(), seqs2.clone());
-                        async move {
-                            let owned = (ids.len() - c).div_ceil(clients);
-                            let i = c + (round % owned.max(1)) * clients;
-                            let seq = seqs.borrow()[i];
-                            let mut body = Vec::with_capacity(512);
-                            let token = append_body(seq, &mut body);
-                            let path = format!("/v1/cases/{}/events", ids[i]);
-                            let ok = match conn.send("POST", &path, Some(token), Some(&body)).await
-                            {
-                                Ok(r) if r.status == 201 => {
-                                    seqs.borrow_mut()[i] += 1;
-                                    true
-                                }
-                                Ok(r) => {
-                                    eprintln!(
-                                        "append failed: {} {}",
-                                        r.status,
-                                        String::from_utf8_lossy(conn.body(&r))
-                                    );
-                                    false
-                                }
-                                Err(e) => panic!("append failed: {e}"),
-                            };
-                            (ok, conn)
-                        }
-                    })
-                    .await;
-                let appends = figures(&tally, elapsed);
-                print("appends", "events", &appends);
-                print_cpu(&cpu, &cpu_by_thread(), appends.ok);
-
-                let ids3 = ids.clone();
-                let cpu = cpu_by_thread();
-                let (tally, elapsed) =
-                    phase(port, a.clients, a.seconds, move |c, round, mut conn| {
-                        let ids = ids3.clone();
+                let next: Rc<RefCell<Vec<usize>>> = Rc::new(RefCell::new(vec![0; a.clients]));
+                let clients = a.clients;
+                let append = move |c: usize, _round: usize, mut conn: Conn| {
+                    let (ids, seqs, next) = (ids.clone(), seqs.clone(), next.clone());
+                    async move {
+                        let owned = (ids.len() - c).div_ceil(clients);
+                        let round = {
+                            let mut next = next.borrow_mut();
+                            let r = next[c];
+                            next[c] += 1;
+                            r
+                        };
+                        let i = c + (round % owned.max(1)) * clients;
+                        let seq = seqs.borrow()[i];
+                        let mut body = Vec::with_capacity(512);
+                        let token = append_body(seq, &mut body);
+                        let path = format!("/v1/cases/{}/events", ids[i]);
+                        let ok = match conn.send("POST", &path, Some(token), Some(&body)).await {
+                            Ok(r) if r.status == 201 => {
+                                seqs.borrow_mut()[i] += 1;
+                                true
+                            }
+                            Ok(r) => {
+                                eprintln!(
+                                    "append failed: {} {}",
+                                    r.status,
+                                    String::from_utf8_lossy(conn.body(&r))
+                                );
+                                false
+                            }
+                            Err(e) => panic!("append failed: {e}"),
+                        };
+                        (ok, conn)
+                    }
+                };
+                let read = {
+                    let ids = ids3.clone();
+                    move |c: usize, round: usize, mut conn: Conn| {
+                        let ids = ids.clone();
                         async move {
                             let i = (c * 7919 + round * 104_729) % ids.len();
                             let path = format!("/v1/cases/{}", ids[i]);
@@ -513,24 +549,40 @@ fn main() {
                                 .unwrap();
                             (r.status == 200, conn)
                         }
-                    })
-                    .await;
-                let reads = figures(&tally, elapsed);
-                print("reads", "reads", &reads);
-                print_cpu(&cpu, &cpu_by_thread(), reads.ok);
-
-                let cpu = cpu_by_thread();
-                let (tally, elapsed) = phase(port, a.clients, a.seconds, |_, _, mut conn| async {
+                    }
+                };
+                let health = |_: usize, _: usize, mut conn: Conn| async {
                     let r = conn.send("GET", "/healthz", None, None).await.unwrap();
                     (r.status == 200, conn)
-                })
-                .await;
-                let health = figures(&tally, elapsed);
-                print("healthz", "calls", &health);
-                print_cpu(&cpu, &cpu_by_thread(), health.ok);
+                };
+                // The three kinds take turns, a slice of each at a time, so that they are
+                // measured over the same stretch of the machine's time (on a shared machine
+                // the speed drifts by more than the figures differ).
+                let mut kinds = [Kind::default(), Kind::default(), Kind::default()];
+                let slices = a.seconds.div_ceil(a.slice.max(1)).max(1);
+                for _ in 0..slices {
+                    let cpu = cpu_by_thread();
+                    let (t, e) = phase(port, a.clients, a.slice, append.clone()).await;
+                    kinds[0].add(t, e, &cpu);
+                    let cpu = cpu_by_thread();
+                    let (t, e) = phase(port, a.clients, a.slice, read.clone()).await;
+                    kinds[1].add(t, e, &cpu);
+                    let cpu = cpu_by_thread();
+                    let (t, e) = phase(port, a.clients, a.slice, health).await;
+                    kinds[2].add(t, e, &cpu);
+                }
+                let [appends, reads, health] = kinds.map(|k| (figures(&k.tally, k.elapsed), k.cpu));
+                for (name, unit, (f, cpu)) in [
+                    ("appends", "events", &appends),
+                    ("reads", "reads", &reads),
+                    ("healthz", "calls", &health),
+                ] {
+                    print(name, unit, f);
+                    print_cpu(cpu, f.ok);
+                }
                 println!(
                     "appends / healthz = {:.2}",
-                    appends.rate / health.rate.max(1.0)
+                    appends.0.rate / health.0.rate.max(1.0)
                 );
                 // The store's own figures: how many appends per commit, and how long a commit
                 // takes.
