@@ -285,6 +285,74 @@ pub async fn list_pages_and_filters<S: EventStore>(store: S) {
     store.close().await.unwrap();
 }
 
+/// The summary row follows every append, whatever it changes: the state or not, the due
+/// time, closing; listings by state and by overdue deadline agree with it after each.
+pub async fn summary_follows_each_change<S: EventStore>(store: S) {
+    let due = t0() + Duration::days(3);
+    let later = t0() + Duration::days(30);
+    // (state, next due, closed) after each append of case "c".
+    let steps = [
+        ("open", None, false),
+        ("open", None, false),
+        ("open", Some(due), false),
+        ("review", Some(due), false),
+        ("review", Some(due), false),
+        ("review", None, false),
+        ("review", Some(due), false),
+        ("done", Some(due), true),
+        ("done", None, true),
+    ];
+    let mut prev = GENESIS.to_owned();
+    for (seq, (state, next_due, closed)) in steps.iter().enumerate() {
+        let seq = seq as u64;
+        let mut a = one("c", seq, &prev);
+        a.summary.state = (*state).to_owned();
+        a.summary.next_due = *next_due;
+        a.summary.closed = *closed;
+        a.summary.tracks = BTreeMap::from([("t".to_owned(), format!("step {seq}"))]);
+        prev = a.events[0].hash.clone();
+        assert_eq!(store.append(a).await.unwrap(), AppendOutcome::Appended);
+        let s = store.summary("c").await.unwrap().unwrap();
+        assert_eq!(
+            (
+                s.seq,
+                s.state.as_str(),
+                s.next_due,
+                s.closed,
+                s.head.as_str()
+            ),
+            (seq + 1, *state, *next_due, *closed, prev.as_str()),
+            "after event {seq}"
+        );
+        assert_eq!(s.tracks.get("t"), Some(&format!("step {seq}")));
+        for other in ["open", "review", "done"] {
+            let listed = store
+                .list(CaseQuery {
+                    state: Some(other.to_owned()),
+                    ..CaseQuery::default()
+                })
+                .await
+                .unwrap();
+            assert_eq!(
+                listed.cases.len(),
+                usize::from(other == *state),
+                "{other} after {seq}"
+            );
+        }
+        let overdue = store
+            .list(CaseQuery {
+                overdue_at: Some(later),
+                ..CaseQuery::default()
+            })
+            .await
+            .unwrap();
+        let want = usize::from(next_due.is_some() && !closed);
+        assert_eq!(overdue.cases.len(), want, "overdue after {seq}");
+    }
+    assert_eq!(store.events("c").await.unwrap().len(), steps.len());
+    store.close().await.unwrap();
+}
+
 /// Closing commits what was sent before it; later appends are refused.
 pub async fn close_commits_pending<S: EventStore>(store: S) {
     let pending: Vec<_> = (0..50)
@@ -305,5 +373,6 @@ pub async fn run_all<S: EventStore>(factory: &dyn Fn() -> S) {
     idempotency_keys_replay(factory()).await;
     invalid_append_is_isolated(factory()).await;
     list_pages_and_filters(factory()).await;
+    summary_follows_each_change(factory()).await;
     close_commits_pending(factory()).await;
 }

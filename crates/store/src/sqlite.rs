@@ -549,6 +549,31 @@ fn read_idempotency(
     }))
 }
 
+/// The summary row of a case as its claim found it (what the update compares with).
+struct Claimed {
+    n: i64,
+    state: String,
+    next_due: Option<i64>,
+    closed: bool,
+}
+
+/// The summary row's update, by what moved: `[nothing indexed, the state, the due time or
+/// closing, both]`. All four take the same parameters (SQLite lets a statement leave some
+/// of its numbered parameters unused: ?2 is the state, ?7 and ?8 the due time and whether
+/// the case is closed; ?9, the newest event, is in every one).
+const UPDATE_SUMMARY: [&str; 4] = [
+    "UPDATE cases SET tracks = ?3, seq = ?4, head = ?5, last_at = ?6, last_event = ?9
+     WHERE n = ?1",
+    "UPDATE cases SET state = ?2, tracks = ?3, seq = ?4, head = ?5, last_at = ?6, last_event = ?9
+     WHERE n = ?1",
+    "UPDATE cases SET tracks = ?3, seq = ?4, head = ?5, last_at = ?6, next_due = ?7, closed = ?8,
+        last_event = ?9
+     WHERE n = ?1",
+    "UPDATE cases SET state = ?2, tracks = ?3, seq = ?4, head = ?5, last_at = ?6, next_due = ?7,
+        closed = ?8, last_event = ?9
+     WHERE n = ?1",
+];
+
 /// Applies one append inside the batch's transaction. Only `Appended` leaves writes behind.
 fn apply_one(c: &Connection, a: &Append) -> Result<AppendOutcome, StoreError> {
     if let Some(idem) = &a.idempotency
@@ -568,18 +593,26 @@ fn apply_one(c: &Connection, a: &Append) -> Result<AppendOutcome, StoreError> {
     }
     // Claim the case: its summary row must be at `expected_seq` (a new case must have none).
     // Claiming nothing is a conflict, and nothing is written.
-    let claimed: Option<(Option<i64>, Option<i64>)> = if a.expected_seq == 0 {
+    let claimed: Option<(Option<Claimed>, Option<i64>)> = if a.expected_seq == 0 {
         let exists = c
             .prepare_cached("SELECT 1 FROM cases WHERE id = ?1")?
             .query_row(params![a.case], |_| Ok(()))
             .optional()?;
         exists.is_none().then_some((None, None))
     } else {
-        c.prepare_cached("SELECT n, last_event FROM cases WHERE id = ?1 AND seq = ?2")?
-            .query_row(params![a.case, to_i64(a.expected_seq)?], |r| {
-                Ok((Some(r.get(0)?), r.get(1)?))
-            })
-            .optional()?
+        c.prepare_cached(
+            "SELECT n, last_event, state, next_due, closed FROM cases WHERE id = ?1 AND seq = ?2",
+        )?
+        .query_row(params![a.case, to_i64(a.expected_seq)?], |r| {
+            let claimed = Claimed {
+                n: r.get(0)?,
+                state: r.get(2)?,
+                next_due: r.get(3)?,
+                closed: r.get(4)?,
+            };
+            Ok((Some(claimed), r.get(1)?))
+        })
+        .optional()?
     };
     let Some((row, mut last_event)) = claimed else {
         return Ok(AppendOutcome::Conflict {
@@ -634,16 +667,20 @@ fn apply_one(c: &Connection, a: &Append) -> Result<AppendOutcome, StoreError> {
                 last_event,
             ])?;
         }
-        Some(n) => {
-            // Only what an event can change: a column in the SET list rewrites every index
-            // that holds it, even to the same value.
-            c.prepare_cached(
-                "UPDATE cases SET state = ?2, tracks = ?3, seq = ?4, head = ?5, last_at = ?6,
-                    next_due = ?7, closed = ?8, last_event = ?9
-                 WHERE n = ?1",
-            )?
-            .execute(params![
-                n,
+        Some(was) => {
+            // Only what this event changed among the indexed columns: a column in the SET
+            // list rewrites every index that holds it, even to the same value.
+            let state_moved = was.state != s.state;
+            let due_moved = was.next_due != s.next_due.map(micros) || was.closed != s.closed;
+            let [neither, state, due, both] = UPDATE_SUMMARY;
+            let sql = match (state_moved, due_moved) {
+                (false, false) => neither,
+                (true, false) => state,
+                (false, true) => due,
+                (true, true) => both,
+            };
+            c.prepare_cached(sql)?.execute(params![
+                was.n,
                 s.state,
                 tracks,
                 to_i64(s.seq)?,
