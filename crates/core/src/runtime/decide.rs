@@ -333,19 +333,21 @@ impl Case {
             } else {
                 ""
             };
-            let mut r = Reason::new(
-                ReasonKind::WrongState,
-                format!(
-                    "`{}` may be taken in {}, but the case is in `{current}`{closed}",
-                    a.meta.id,
-                    expected
-                        .iter()
-                        .map(|e| format!("`{e}`"))
-                        .collect::<Vec<_>>()
-                        .join(" or ")
-                ),
-            )
-            .basis(basis);
+            let mut message = String::with_capacity(64 + current.len());
+            message.push('`');
+            message.push_str(&a.meta.id);
+            message.push_str("` may be taken in ");
+            push_ticked(
+                &mut message,
+                expected.iter().map(String::as_str),
+                " or ",
+                "",
+            );
+            message.push_str(", but the case is in `");
+            message.push_str(&current);
+            message.push('`');
+            message.push_str(closed);
+            let mut r = Reason::new(ReasonKind::WrongState, message).basis(basis);
             r.state = Some(current);
             r.expected = expected;
             reasons.push(r);
@@ -361,34 +363,26 @@ impl Case {
                     .filter_map(|r| p.roles.get(*r))
                     .map(|r| r.meta.id.clone())
                     .collect();
-            let mut r = Reason::new(
-                ReasonKind::RoleNotAllowed,
-                format!(
-                    "`{}` may be taken by {}; `{}` holds {}",
-                    a.meta.id,
-                    if roles.is_empty() {
-                        "no role".to_owned()
-                    } else {
-                        roles
-                            .iter()
-                            .map(|r| format!("`{r}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    },
-                    actor.id,
-                    if actor.roles.is_empty() {
-                        "no role".to_owned()
-                    } else {
-                        actor
-                            .roles
-                            .iter()
-                            .map(|r| format!("`{r}`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    }
-                ),
-            )
-            .basis(basis);
+            let mut message = String::with_capacity(64);
+            message.push('`');
+            message.push_str(&a.meta.id);
+            message.push_str("` may be taken by ");
+            push_ticked(
+                &mut message,
+                roles.iter().map(String::as_str),
+                ", ",
+                "no role",
+            );
+            message.push_str("; `");
+            message.push_str(&actor.id);
+            message.push_str("` holds ");
+            push_ticked(
+                &mut message,
+                actor.roles.iter().map(String::as_str),
+                ", ",
+                "no role",
+            );
+            let mut r = Reason::new(ReasonKind::RoleNotAllowed, message).basis(basis);
             r.roles = roles;
             reasons.push(r);
         }
@@ -565,6 +559,28 @@ impl Case {
             }
         }
         reason_for_time
+    }
+}
+
+/// Appends `items`, each in backticks, joined by `sep`; `none` when there are none.
+fn push_ticked<'s>(
+    out: &mut String,
+    items: impl IntoIterator<Item = &'s str>,
+    sep: &str,
+    none: &str,
+) {
+    let mut first = true;
+    for item in items {
+        if !first {
+            out.push_str(sep);
+        }
+        first = false;
+        out.push('`');
+        out.push_str(item);
+        out.push('`');
+    }
+    if first {
+        out.push_str(none);
     }
 }
 
