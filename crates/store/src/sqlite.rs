@@ -278,7 +278,9 @@ fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreErro
     Ok(conn)
 }
 
-fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+/// The schema version the database is at (`PRAGMA user_version`), refused when newer than
+/// this program's.
+fn schema_version(conn: &Connection) -> Result<usize, StoreError> {
     let applied: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
     let applied = usize::try_from(applied)
         .map_err(|_| StoreError::Migration(format!("the database says user_version {applied}")))?;
@@ -288,6 +290,11 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
             MIGRATIONS.len()
         )));
     }
+    Ok(applied)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let applied = schema_version(conn)?;
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
         tx.execute_batch(sql)
@@ -308,6 +315,15 @@ impl SqliteStore {
         let closed = Arc::new(AtomicBool::new(false));
         if options.read_only {
             let reader = open_connection(&options.path, true)?;
+            // A read-only store does not migrate: it reads only the current schema.
+            let applied = schema_version(&reader)?;
+            if applied < MIGRATIONS.len() {
+                return Err(StoreError::Migration(format!(
+                    "the database is at schema version {applied} and this program reads {}: \
+                     start `fazhi serve` on it once (it migrates at start), then read it again",
+                    MIGRATIONS.len()
+                )));
+            }
             closed.store(true, Ordering::SeqCst);
             return Ok(SqliteStore {
                 path: options.path,
@@ -1340,6 +1356,34 @@ mod tests {
         assert_eq!(schema(&store), schema(&fresh));
         store.close().await.unwrap();
         fresh.close().await.unwrap();
+    }
+
+    /// A read-only store (`fazhi verify`) does not migrate: an older file is refused with
+    /// what to do, not read with the wrong queries.
+    #[test]
+    fn read_only_stores_refuse_older_schemas() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v3.db");
+        {
+            let conn = Connection::open(&path).unwrap();
+            for sql in &MIGRATIONS[..3] {
+                conn.execute_batch(sql).unwrap();
+            }
+            conn.pragma_update(None, "user_version", 3).unwrap();
+        }
+        let read_only = SqliteOptions {
+            read_only: true,
+            ..SqliteOptions::new(&path)
+        };
+        let err = SqliteStore::open(read_only.clone())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("schema version 3") && err.contains("fazhi serve"),
+            "{err}"
+        );
+        drop(SqliteStore::open(SqliteOptions::new(&path)).unwrap());
+        assert!(SqliteStore::open(read_only).is_ok());
     }
 
     /// Schema 1: WITHOUT ROWID tables and 1 KiB pages.
