@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use fazhi_core::runtime::verify;
-use fazhi_store::{EventStore, SqliteOptions, SqliteStore};
+use fazhi_store::{SqliteOptions, SqliteStore};
 
 /// Arguments of `fazhi verify`.
 #[derive(Debug, clap::Args)]
@@ -36,19 +36,28 @@ pub fn check(db: &std::path::Path) -> Result<Report, String> {
         ..SqliteOptions::new(db)
     })
     .map_err(|e| format!("`{}`: {e}", db.display()))?;
-    let rt = actix_web::rt::Runtime::new().map_err(|e| e.to_string())?;
-    rt.block_on(async {
+    {
         let mut report = Report::default();
         for id in store.orphan_case_ids().map_err(|e| e.to_string())? {
             report
                 .broken
                 .push(format!("case {id}: it has events but no summary row"));
         }
+        // Counted before any chain is read: the store only ever adds rows to the end of a
+        // chain, so while it is written to a chain can only have grown since, and more rows
+        // than the chain links means rows that no chain reaches.
         let stored = store.event_counts().map_err(|e| e.to_string())?;
         for id in store.case_ids().map_err(|e| e.to_string())? {
             report.cases += 1;
-            let events = store.events(&id).await.map_err(|e| e.to_string())?;
-            let summary = store.summary(&id).await.map_err(|e| e.to_string())?;
+            // The summary row and the history from one snapshot, so that they agree.
+            let (summary, events) = store.snapshot(&id).map_err(|e| e.to_string())?;
+            let events = match events {
+                Ok(events) => events,
+                Err(e) => {
+                    report.broken.push(format!("case {id}: {e}"));
+                    continue;
+                }
+            };
             report.events += events.len();
             let bytes: Vec<&[u8]> = events.iter().map(|e| e.bytes.as_slice()).collect();
             let head = summary.as_ref().map(|s| s.head.as_str());
@@ -79,14 +88,14 @@ pub fn check(db: &std::path::Path) -> Result<Report, String> {
             // Rows of this case that its chain does not reach (written around the store).
             let linked = u64::try_from(events.len()).unwrap_or(u64::MAX);
             let held = stored.get(&id).copied().unwrap_or(0);
-            if held != linked {
+            if held > linked {
                 report.broken.push(format!(
                     "case {id}: {held} events are stored for it, its chain links {linked}"
                 ));
             }
         }
         Ok(report)
-    })
+    }
 }
 
 /// Prints the report; exit 1 when a chain is broken, 2 when the database cannot be read.

@@ -177,7 +177,10 @@ async fn verify_finds_events_off_the_chain() {
         out.contains("case case-0: 3 events are stored for it, its chain links 2"),
         "{out}"
     );
-    assert!(out.contains("case case-2: "), "{out}");
+    assert!(
+        out.contains("case case-2: ") && out.contains("breaks off below event 1"),
+        "{out}"
+    );
     assert!(!out.contains("case-1"), "{out}");
     assert!(out.contains("2 of 3 cases"), "{out}");
 }

@@ -293,8 +293,15 @@ fn schema_version(conn: &Connection) -> Result<usize, StoreError> {
     Ok(applied)
 }
 
+/// Brings the schema up to date in one transaction (a failed migration leaves the file as
+/// it was). Upgrading a file may rewrite a whole table (schema 4 copies every event once),
+/// which needs about that table's size again in free disk space and time at start; the WAL
+/// that this leaves behind is copied back and emptied before the store opens.
 fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
     let applied = schema_version(conn)?;
+    if applied == MIGRATIONS.len() {
+        return Ok(());
+    }
     let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
     for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
         tx.execute_batch(sql)
@@ -306,6 +313,7 @@ fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
         )?;
     }
     tx.commit()?;
+    conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()))?;
     Ok(())
 }
 
@@ -396,6 +404,24 @@ impl SqliteStore {
         })
     }
 
+    /// A case's summary row and its history, read in one read transaction so that they
+    /// agree even while the store is written to (for `fazhi verify`); the history is an
+    /// error when its links are damaged.
+    #[allow(clippy::type_complexity, reason = "a pair, read together")]
+    pub fn snapshot(
+        &self,
+        case: &str,
+    ) -> Result<(Option<CaseSummary>, Result<Vec<StoredEvent>, StoreError>), StoreError> {
+        self.read(|c| {
+            let tx = c.unchecked_transaction()?;
+            let summary = read_case_summary(&tx, case)?;
+            let events = read_events(&tx, case);
+            // A read: dropping the transaction ends it.
+            drop(tx);
+            Ok((summary, events))
+        })
+    }
+
     fn read<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
@@ -474,6 +500,57 @@ impl Drop for SqliteStore {
     fn drop(&mut self) {
         self.stop();
     }
+}
+
+/// A case's events in order, found by following its links back from the newest. Each link
+/// must go to an earlier row (so that even a damaged file cannot make the walk go round),
+/// and the walk must come down to event 0 one number at a time: a history that breaks off
+/// is an error, never a shorter history.
+fn read_events(c: &Connection, case: &str) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut stmt = c.prepare_cached(
+        "WITH RECURSIVE chain (id, prev, seq, hash, bytes) AS (
+            SELECT e.id, e.prev, e.seq, e.hash, e.bytes
+                FROM cases c JOIN events e ON e.id = c.last_event WHERE c.id = ?1
+            UNION ALL
+            SELECT e.id, e.prev, e.seq, e.hash, e.bytes
+                FROM chain JOIN events e ON e.id = chain.prev WHERE e.id < chain.id
+         )
+         SELECT seq, hash, bytes FROM chain",
+    )?;
+    let mut rows = stmt
+        .query_map(params![case], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.reverse();
+    let mut events = Vec::with_capacity(rows.len());
+    for (want, (seq, hash, bytes)) in (0u64..).zip(rows) {
+        let seq = to_u64(seq)?;
+        if seq != want {
+            return Err(StoreError::Corrupt(format!(
+                "the history of `{case}` breaks off below event {seq}: its link to event {} is \
+                 missing or wrong",
+                seq.saturating_sub(1)
+            )));
+        }
+        events.push(StoredEvent { seq, hash, bytes });
+    }
+    Ok(events)
+}
+
+/// A case's summary row, if it has one.
+fn read_case_summary(c: &Connection, case: &str) -> Result<Option<CaseSummary>, StoreError> {
+    let raw = c
+        .prepare_cached(&format!(
+            "SELECT {SUMMARY_COLUMNS} FROM cases WHERE id = ?1"
+        ))?
+        .query_row(params![case], read_summary)
+        .optional()?;
+    raw.map(RawSummary::cook).transpose()
 }
 
 fn read_summary(r: &rusqlite::Row<'_>) -> rusqlite::Result<RawSummary> {
@@ -769,8 +846,9 @@ fn check_append(a: &Append) -> Result<(), StoreError> {
 /// An append that is refused (a conflict, a replay, an invalid append) writes nothing, so
 /// the batch first runs without savepoints (each would copy every page the append touches
 /// that an earlier append of the batch already changed). Should an append fail once it has
-/// written (an I/O error, say), the whole transaction is rolled back and the batch runs
-/// again with each append in its own savepoint, so that only the failing one is undone.
+/// written (an I/O error, say), or SQLite have rolled the transaction back, the whole
+/// transaction is rolled back and the batch runs again with each append in its own
+/// savepoint, so that only the failing one is undone.
 fn commit_batch(conn: &mut Connection, batch: Vec<(Box<Append>, Reply)>) {
     let started = Instant::now();
     let size = batch.len();
@@ -781,9 +859,12 @@ fn commit_batch(conn: &mut Connection, batch: Vec<(Box<Append>, Reply)>) {
         let mut out = Vec::with_capacity(batch.len());
         for (a, _) in &batch {
             if !savepoints {
+                let before = tx.total_changes();
                 let r = apply_one(&tx, a);
-                if r.is_err() {
-                    // Dropping the transaction rolls it back.
+                if r.is_err() && (tx.total_changes() != before || tx.is_autocommit()) {
+                    // It wrote before it failed, or the transaction is gone: dropping the
+                    // transaction rolls it back, and the batch runs again with savepoints.
+                    metrics::counter!("fazhi_store_batch_reruns_total").increment(1);
                     return Ok(None);
                 }
                 out.push(r);
@@ -1005,52 +1086,12 @@ impl EventStore for SqliteStore {
 
     fn events(&self, case: &str) -> BoxFuture<'static, Result<Vec<StoredEvent>, StoreError>> {
         let case = case.to_owned();
-        self.read_off_thread(move |c| {
-            // From the newest back; each link must go to an earlier row, so that even a
-            // damaged file cannot make the walk go round.
-            let mut stmt = c.prepare_cached(
-                "WITH RECURSIVE chain (id, prev, seq, hash, bytes) AS (
-                    SELECT e.id, e.prev, e.seq, e.hash, e.bytes
-                        FROM cases c JOIN events e ON e.id = c.last_event WHERE c.id = ?1
-                    UNION ALL
-                    SELECT e.id, e.prev, e.seq, e.hash, e.bytes
-                        FROM chain JOIN events e ON e.id = chain.prev WHERE e.id < chain.id
-                 )
-                 SELECT seq, hash, bytes FROM chain",
-            )?;
-            let mut rows = stmt
-                .query_map(params![case], |r| {
-                    Ok((
-                        r.get::<_, i64>(0)?,
-                        r.get::<_, String>(1)?,
-                        r.get::<_, Vec<u8>>(2)?,
-                    ))
-                })?
-                .collect::<Result<Vec<_>, _>>()?;
-            rows.reverse();
-            rows.into_iter()
-                .map(|(seq, hash, bytes)| {
-                    Ok(StoredEvent {
-                        seq: to_u64(seq)?,
-                        hash,
-                        bytes,
-                    })
-                })
-                .collect()
-        })
+        self.read_off_thread(move |c| read_events(c, &case))
     }
 
     fn summary(&self, case: &str) -> BoxFuture<'static, Result<Option<CaseSummary>, StoreError>> {
         let case = case.to_owned();
-        self.read_off_thread(move |c| {
-            let raw = c
-                .prepare_cached(&format!(
-                    "SELECT {SUMMARY_COLUMNS} FROM cases WHERE id = ?1"
-                ))?
-                .query_row(params![case], read_summary)
-                .optional()?;
-            raw.map(RawSummary::cook).transpose()
-        })
+        self.read_off_thread(move |c| read_case_summary(c, &case))
     }
 
     fn list(&self, query: CaseQuery) -> BoxFuture<'static, Result<Page, StoreError>> {
@@ -1354,6 +1395,38 @@ mod tests {
         };
         let fresh = SqliteStore::open(SqliteOptions::new(dir.path().join("new.db"))).unwrap();
         assert_eq!(schema(&store), schema(&fresh));
+        // And that schema is the one the queries expect: events found by their links alone.
+        let names: Vec<String> = schema(&store)
+            .iter()
+            .filter_map(|row| row.split(':').next().map(str::to_owned))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "index cases_due on cases",
+                "index cases_procedure on cases",
+                "index cases_state on cases",
+                "index sqlite_autoindex_cases_1 on cases",
+                "index sqlite_autoindex_idempotency_1 on idempotency",
+                "table cases on cases",
+                "table events on events",
+                "table idempotency on idempotency",
+            ]
+        );
+        let columns = |table: &str| -> Vec<String> {
+            store
+                .read(|c| {
+                    let mut stmt =
+                        c.prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))?;
+                    let rows = stmt
+                        .query_map([], |r| r.get::<_, String>(0))?
+                        .collect::<Result<Vec<_>, _>>()?;
+                    Ok(rows)
+                })
+                .unwrap()
+        };
+        assert!(columns("events").contains(&"prev".to_owned()));
+        assert!(columns("cases").contains(&"last_event".to_owned()));
         store.close().await.unwrap();
         fresh.close().await.unwrap();
     }
@@ -1398,8 +1471,9 @@ mod tests {
         migrates_from(3, 4096).await;
     }
 
-    /// An append that fails after it claimed its case (here: a trigger in the way of its
-    /// event) leaves nothing behind, and the other appends of its batch still land.
+    /// An append that fails after it has written its event and summary row (here: a
+    /// trigger in the way of its idempotency record) leaves nothing behind, and the other
+    /// appends of its batch, before and after it, still land.
     #[tokio::test]
     async fn a_failed_append_after_its_claim_is_undone_alone() {
         let dir = tempfile::tempdir().unwrap();
@@ -1408,20 +1482,46 @@ mod tests {
         let first = one("a", 0, GENESIS);
         let head = first.events[0].hash.clone();
         assert_eq!(apply_one(&conn, &first).unwrap(), AppendOutcome::Appended);
+        // The idempotency record is written last, after the events and the summary row.
         conn.execute_batch(
-            "CREATE TEMP TRIGGER in_the_way BEFORE INSERT ON events WHEN NEW.case_id = 'a'
+            "CREATE TEMP TRIGGER in_the_way BEFORE INSERT ON idempotency WHEN NEW.case_id = 'a'
              BEGIN SELECT RAISE(ABORT, 'in the way'); END;",
         )
         .unwrap();
+        let last_event = |conn: &Connection| -> i64 {
+            conn.query_row("SELECT last_event FROM cases WHERE id = 'a'", [], |r| {
+                r.get(0)
+            })
+            .unwrap()
+        };
+        let linked = last_event(&conn);
+        let mut failing = one("a", 1, &head);
+        failing.idempotency = Some(IdempotencyRecord {
+            principal: "p".into(),
+            key: "k".into(),
+            request_hash: "h".into(),
+            case: "a".into(),
+            status: 201,
+            headers: Vec::new(),
+            body: b"{}".to_vec(),
+        });
+        let (tx_c, rx_c) = oneshot::channel();
         let (tx_a, rx_a) = oneshot::channel();
         let (tx_b, rx_b) = oneshot::channel();
         commit_batch(
             &mut conn,
             vec![
-                (Box::new(one("a", 1, &head)), tx_a),
+                (Box::new(one("c", 0, GENESIS)), tx_c),
+                (Box::new(failing), tx_a),
                 (Box::new(one("b", 0, GENESIS)), tx_b),
             ],
         );
+        assert_eq!(rx_c.await.unwrap().unwrap(), AppendOutcome::Appended);
+        assert_eq!(last_event(&conn), linked);
+        let keys: i64 = conn
+            .query_row("SELECT count(*) FROM idempotency", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(keys, 0);
         assert!(rx_a.await.unwrap().is_err());
         assert_eq!(rx_b.await.unwrap().unwrap(), AppendOutcome::Appended);
         let (seq, stored_head): (i64, String) = conn
@@ -1430,11 +1530,14 @@ mod tests {
             })
             .unwrap();
         assert_eq!((seq, stored_head), (1, head));
-        let events: i64 = conn
-            .query_row("SELECT count(*) FROM events WHERE case_id = 'b'", [], |r| {
-                r.get(0)
-            })
-            .unwrap();
-        assert_eq!(events, 1);
+        let count = |case: &str| -> i64 {
+            conn.query_row(
+                "SELECT count(*) FROM events WHERE case_id = ?1",
+                [case],
+                |r| r.get(0),
+            )
+            .unwrap()
+        };
+        assert_eq!((count("a"), count("b"), count("c")), (1, 1, 1));
     }
 }
