@@ -10,10 +10,11 @@
 //! shared 2-core machine the speed drifts from one minute to the next by more than a change
 //! moves the figures.
 //!
-//! Each client holds one keep-alive connection and speaks plain HTTP/1.1 over it (the request
-//! written in one piece, the response head parsed by `httparse`, the body read by its
-//! `Content-Length`), so that the driver, which shares the two cores with the server, spends
-//! as little as it can: the figures are the server's.
+//! Each client holds one keep-alive connection per kind of request, from slice to slice,
+//! and speaks plain HTTP/1.1 over it (the request written in one piece, the response head
+//! parsed by `httparse`, the body read by its `Content-Length`), so that the driver, which
+//! shares the two cores with the server, spends as little as it can: the figures are the
+//! server's.
 //!
 //! `cargo bench --bench http_load -- --clients 64 --cases 1000 --seconds 10`
 #![allow(
@@ -214,7 +215,6 @@ fn clock_ticks_per_second() -> f64 {
     })
 }
 
-/// Prints the CPU time per operation of each thread group between two readings.
 /// CPU ticks used since `before`, by thread name (a thread that ended between the readings
 /// takes its ticks with it: never below zero).
 fn cpu_since(before: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
@@ -227,6 +227,7 @@ fn cpu_since(before: &BTreeMap<String, u64>) -> BTreeMap<String, u64> {
         .collect()
 }
 
+/// Prints the CPU time per operation of each thread group.
 fn print_cpu(used: &BTreeMap<String, u64>, ops: usize) {
     let per = |ticks: u64| ticks as f64 * 1e6 / clock_ticks_per_second() / ops.max(1) as f64;
     let total: u64 = used.values().sum();
@@ -273,6 +274,8 @@ struct Conn {
     stream: TcpStream,
     buf: Vec<u8>,
     req: Vec<u8>,
+    /// A request body being written (kept to be written into again).
+    body: Vec<u8>,
 }
 
 /// A response: its status and where its body lies in the connection's buffer.
@@ -289,6 +292,7 @@ impl Conn {
             stream,
             buf: Vec::with_capacity(16 << 10),
             req: Vec::with_capacity(1 << 10),
+            body: Vec::with_capacity(1 << 10),
         }
     }
 
@@ -396,26 +400,44 @@ async fn open_cases(port: u16, n: usize, clients: usize) -> Vec<String> {
     Rc::try_unwrap(ids).unwrap().into_inner()
 }
 
-/// Runs `clients` tasks, each on its own connection, until the deadline;
-/// `step(client_index, round, connection)` does one request and says whether it succeeded.
-async fn phase<F, Fut>(port: u16, clients: usize, seconds: u64, step: F) -> (Tally, Duration)
+/// The clients of one kind of request: each keeps its keep-alive connection from slice to
+/// slice, and its count of requests made, so that a slice carries on where the one before
+/// it stopped.
+struct Clients {
+    conns: Vec<Conn>,
+    rounds: Vec<usize>,
+}
+
+impl Clients {
+    async fn open(port: u16, n: usize) -> Clients {
+        let mut conns = Vec::with_capacity(n);
+        for _ in 0..n {
+            conns.push(Conn::open(port).await);
+        }
+        Clients {
+            conns,
+            rounds: vec![0; n],
+        }
+    }
+}
+
+/// Runs one task per client until the deadline; `step(client_index, round, connection)`
+/// does the client's `round`-th request of this kind and says whether it succeeded.
+async fn phase<F, Fut>(clients: &mut Clients, seconds: u64, step: F) -> (Tally, Duration)
 where
     F: Fn(usize, usize, Conn) -> Fut + Clone + 'static,
     Fut: std::future::Future<Output = (bool, Conn)>,
 {
     let tally = Rc::new(RefCell::new(Tally::default()));
-    let mut conns = Vec::with_capacity(clients);
-    for _ in 0..clients {
-        conns.push(Conn::open(port).await);
-    }
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
     let mut tasks = Vec::new();
-    for (c, conn) in conns.into_iter().enumerate() {
+    let conns = std::mem::take(&mut clients.conns);
+    for (c, (conn, first)) in conns.into_iter().zip(clients.rounds.clone()).enumerate() {
         let (step, tally) = (step.clone(), tally.clone());
         tasks.push(actix_web::rt::spawn(async move {
             let mut conn = conn;
-            let mut round = 0;
+            let mut round = first;
             while Instant::now() < deadline {
                 let t = Instant::now();
                 let (ok, back) = step(c, round, conn).await;
@@ -430,10 +452,13 @@ where
                 }
                 round += 1;
             }
+            (conn, round)
         }));
     }
-    for t in tasks {
-        t.await.unwrap();
+    for (c, t) in tasks.into_iter().enumerate() {
+        let (conn, round) = t.await.unwrap();
+        clients.conns.push(conn);
+        clients.rounds[c] = round;
     }
     let elapsed = started.elapsed();
     (Rc::try_unwrap(tally).ok().unwrap().into_inner(), elapsed)
@@ -456,8 +481,15 @@ fn check_append_bodies() {
 }
 
 fn main() {
-    let a = args();
+    let mut a = args();
     check_append_bodies();
+    if a.clients > a.cases {
+        println!(
+            "{} clients need as many cases: --cases {}",
+            a.clients, a.clients
+        );
+        a.cases = a.clients;
+    }
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("load.db");
     let (tx, rx) = std::sync::mpsc::channel();
@@ -501,24 +533,19 @@ fn main() {
                 // through them (from where it stopped in the slice before), so clients never
                 // race on one case and every case is written to.
                 let seqs: Rc<RefCell<Vec<u64>>> = Rc::new(RefCell::new(vec![1; ids.len()]));
-                let next: Rc<RefCell<Vec<usize>>> = Rc::new(RefCell::new(vec![0; a.clients]));
                 let clients = a.clients;
-                let append = move |c: usize, _round: usize, mut conn: Conn| {
-                    let (ids, seqs, next) = (ids.clone(), seqs.clone(), next.clone());
+                let append = move |c: usize, round: usize, mut conn: Conn| {
+                    let (ids, seqs) = (ids.clone(), seqs.clone());
                     async move {
                         let owned = (ids.len() - c).div_ceil(clients);
-                        let round = {
-                            let mut next = next.borrow_mut();
-                            let r = next[c];
-                            next[c] += 1;
-                            r
-                        };
                         let i = c + (round % owned.max(1)) * clients;
                         let seq = seqs.borrow()[i];
-                        let mut body = Vec::with_capacity(512);
+                        let mut body = std::mem::take(&mut conn.body);
                         let token = append_body(seq, &mut body);
                         let path = format!("/v1/cases/{}/events", ids[i]);
-                        let ok = match conn.send("POST", &path, Some(token), Some(&body)).await {
+                        let sent = conn.send("POST", &path, Some(token), Some(&body)).await;
+                        conn.body = body;
+                        let ok = match sent {
                             Ok(r) if r.status == 201 => {
                                 seqs.borrow_mut()[i] += 1;
                                 true
@@ -559,16 +586,23 @@ fn main() {
                 // measured over the same stretch of the machine's time (on a shared machine
                 // the speed drifts by more than the figures differ).
                 let mut kinds = [Kind::default(), Kind::default(), Kind::default()];
+                let mut writers = Clients::open(port, a.clients).await;
+                let mut readers = Clients::open(port, a.clients).await;
+                let mut checkers = Clients::open(port, a.clients).await;
+                // After each slice of appends, the checkpointer's work on its commits (it
+                // waits 25 ms for commits to gather) is still counted to the appends.
+                let settle = Duration::from_millis(100);
                 let slices = a.seconds.div_ceil(a.slice.max(1)).max(1);
                 for _ in 0..slices {
                     let cpu = cpu_by_thread();
-                    let (t, e) = phase(port, a.clients, a.slice, append.clone()).await;
+                    let (t, e) = phase(&mut writers, a.slice, append.clone()).await;
+                    actix_web::rt::time::sleep(settle).await;
                     kinds[0].add(t, e, &cpu);
                     let cpu = cpu_by_thread();
-                    let (t, e) = phase(port, a.clients, a.slice, read.clone()).await;
+                    let (t, e) = phase(&mut readers, a.slice, read.clone()).await;
                     kinds[1].add(t, e, &cpu);
                     let cpu = cpu_by_thread();
-                    let (t, e) = phase(port, a.clients, a.slice, health).await;
+                    let (t, e) = phase(&mut checkers, a.slice, health).await;
                     kinds[2].add(t, e, &cpu);
                 }
                 let [appends, reads, health] = kinds.map(|k| (figures(&k.tally, k.elapsed), k.cpu));
