@@ -36,6 +36,10 @@ pub struct ServeArgs {
     /// The largest request body, in bytes.
     #[arg(long, default_value_t = 64 * 1024)]
     pub body_limit: usize,
+    /// About how many cases to keep in memory; idle cases beyond are loaded again from the
+    /// database when next asked for.
+    #[arg(long, default_value_t = fazhi_http::service::DEFAULT_CASES_IN_MEMORY)]
+    pub cases_in_memory: usize,
 }
 
 fn init_logs() {
@@ -126,5 +130,6 @@ fn settings(args: &ServeArgs) -> Result<Settings, String> {
     settings.listen = args.listen.clone();
     settings.workers = args.workers;
     settings.body_limit = args.body_limit;
+    settings.cases_in_memory = args.cases_in_memory;
     Ok(settings)
 }

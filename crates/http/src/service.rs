@@ -19,20 +19,61 @@ use crate::problem::ApiError;
 /// A case slot: `None` until the case has been loaded (or when it does not exist).
 pub type Slot = Arc<AsyncMutex<Option<Case>>>;
 
+/// How many cases a server keeps in memory unless told otherwise.
+pub const DEFAULT_CASES_IN_MEMORY: usize = 100_000;
+
 /// The cases in memory, each behind its own lock so that appends to one case are decided
 /// one after the other while different cases proceed in parallel.
-#[derive(Debug, Default)]
+///
+/// At most about `capacity` are kept: when a new case would pass it, cases that no request
+/// is using are dropped until a tenth of the room is free (the store has every event of
+/// each, and the next request for one loads it again). Which idle cases go is arbitrary.
+#[derive(Debug)]
 pub struct CaseCache {
     map: Mutex<HashMap<String, Slot>>,
+    capacity: usize,
+}
+
+impl Default for CaseCache {
+    fn default() -> Self {
+        CaseCache::with_capacity(DEFAULT_CASES_IN_MEMORY)
+    }
 }
 
 impl CaseCache {
+    /// A cache that keeps about `capacity` cases in memory (at least one).
+    pub fn with_capacity(capacity: usize) -> Self {
+        CaseCache {
+            map: Mutex::new(HashMap::new()),
+            capacity: capacity.max(1),
+        }
+    }
+
     /// The slot of a case (created empty when absent).
     pub fn slot(&self, id: &str) -> Slot {
-        match self.map.lock() {
-            Ok(mut map) => map.entry(id.to_owned()).or_default().clone(),
-            Err(_) => Arc::default(),
+        let Ok(mut map) = self.map.lock() else {
+            return Arc::default();
+        };
+        if let Some(slot) = map.get(id) {
+            return slot.clone();
         }
+        if map.len() >= self.capacity {
+            // Keep nine tenths; a slot whose only holder is the map is not in use (a
+            // request holds its own handle while it reads or decides on the case).
+            let keep = self.capacity - self.capacity / 10;
+            let mut excess = (map.len() + 1).saturating_sub(keep);
+            let before = map.len();
+            map.retain(|_, slot| {
+                if excess > 0 && Arc::strong_count(slot) == 1 {
+                    excess -= 1;
+                    false
+                } else {
+                    true
+                }
+            });
+            metrics::counter!("fazhi_cases_evicted_total").increment((before - map.len()) as u64);
+        }
+        map.entry(id.to_owned()).or_default().clone()
     }
 
     /// Drops a case from memory (it is loaded again from the store when next asked for).
@@ -173,5 +214,35 @@ impl AppState {
         let case = Case::replay(&self.rules, &events)
             .map_err(|e| ApiError::Internal(format!("case `{id}` does not replay: {e}")))?;
         Ok(Some(case))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Past its capacity the cache drops idle cases only, down to nine tenths, and keeps
+    /// every case a request is holding.
+    #[test]
+    fn the_cache_drops_idle_cases_only() {
+        let cache = CaseCache::with_capacity(10);
+        let held = cache.slot("held");
+        for i in 0..9 {
+            drop(cache.slot(&format!("idle-{i}")));
+        }
+        assert_eq!(cache.len(), 10);
+        let again = cache.slot("held");
+        assert!(Arc::ptr_eq(&held, &again));
+        drop(cache.slot("new"));
+        assert_eq!(cache.len(), 9);
+        assert!(Arc::ptr_eq(&held, &cache.slot("held")));
+        // When every case is in use, none is dropped: the cache grows instead.
+        let busy = CaseCache::with_capacity(2);
+        let a = busy.slot("a");
+        let b = busy.slot("b");
+        let c = busy.slot("c");
+        assert_eq!(busy.len(), 3);
+        assert!(Arc::ptr_eq(&a, &busy.slot("a")) && Arc::ptr_eq(&b, &busy.slot("b")));
+        drop(c);
     }
 }

@@ -36,6 +36,9 @@ pub struct Settings {
     pub body_limit: usize,
     /// How many HTTP worker threads (default: one per core).
     pub workers: Option<usize>,
+    /// About how many cases to keep in memory (idle ones beyond are loaded again from the
+    /// store when next asked for).
+    pub cases_in_memory: usize,
 }
 
 impl Settings {
@@ -54,6 +57,7 @@ impl Settings {
             principals,
             body_limit: 64 * 1024,
             workers: None,
+            cases_in_memory: crate::service::DEFAULT_CASES_IN_MEMORY,
         }
     }
 }
@@ -214,7 +218,7 @@ impl Application {
             calendar: settings.calendar,
             principals: settings.principals,
             store: store.clone() as Arc<dyn EventStore>,
-            cases: CaseCache::default(),
+            cases: CaseCache::with_capacity(settings.cases_in_memory),
             body_limit: settings.body_limit,
         });
         let mut server = HttpServer::new(move || {

@@ -8,7 +8,7 @@
 
 mod helpers;
 
-use helpers::{DIGEST, doc, spawn_app, today};
+use helpers::{DIGEST, doc, spawn_app, spawn_with, today};
 use serde_json::{Value, json};
 
 const P: &str = "https://fazhi.dev/problems/";
@@ -680,4 +680,42 @@ async fn cases_survive_a_restart() {
         .act(&id, "judicial", json!({"action": "find_lawful", "documents": [doc("review_opinion")], "expected_seq": 2}))
         .await;
     assert_eq!(r.status, 201, "{}", r.text);
+}
+
+/// With room for two cases in memory, five cases are opened, acted on and read in turn:
+/// each dropped case is loaded again from the store, whole, when next asked for.
+#[actix_web::test]
+async fn cases_beyond_the_memory_limit_are_loaded_again() {
+    let app = spawn_with(tempfile::tempdir().unwrap(), |s| s.cases_in_memory = 2).await;
+    let ids: Vec<String> = {
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            ids.push(app.open(&today()).await);
+        }
+        ids
+    };
+    for id in &ids {
+        let r = app.submit(id, 1).await;
+        assert_eq!(r.status, 201, "{}", r.text);
+    }
+    for id in &ids {
+        let r = app.get(&format!("/v1/cases/{id}"), "town").await;
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert_eq!(
+            (r.body["seq"].as_u64(), r.body["state"].as_str()),
+            (Some(2), Some("submitted"))
+        );
+        // A stale expected_seq is still a conflict after a reload.
+        let r = app.submit(id, 1).await;
+        assert_eq!(r.status, 409, "{}", r.text);
+    }
+    let r = app.get("/metrics", "town").await;
+    let evicted: f64 = r
+        .text
+        .lines()
+        .find(|l| l.starts_with("fazhi_cases_evicted_total"))
+        .and_then(|l| l.rsplit(' ').next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0.0);
+    assert!(evicted >= 3.0, "{evicted}\n{}", r.text);
 }

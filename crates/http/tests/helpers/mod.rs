@@ -67,8 +67,15 @@ pub fn settings(db: &Path) -> Settings {
 }
 
 pub async fn spawn_on(dir: tempfile::TempDir) -> TestApp {
+    spawn_with(dir, |_| {}).await
+}
+
+/// A server on `dir` with the test settings as `change` leaves them.
+pub async fn spawn_with(dir: tempfile::TempDir, change: impl FnOnce(&mut Settings)) -> TestApp {
     let db = dir.path().join("fazhi.db");
-    let app = Application::build(settings(&db)).unwrap();
+    let mut s = settings(&db);
+    change(&mut s);
+    let app = Application::build(s).unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
     actix_web::rt::spawn(app.run_until_stopped());
