@@ -45,15 +45,6 @@ fn doc(kind: &str) -> DocumentRef {
     }
 }
 
-/// The case body of `case` for `actor` at `at`, as `AppState::case_body` builds it.
-fn body(case: &Case, actor: &Actor, at: DateTime<Utc>, calendar: &Calendar) -> CaseBody {
-    CaseBody {
-        view: case.view(),
-        deadlines: case.deadlines(at, calendar),
-        actions: case.available_actions(actor, at, calendar),
-    }
-}
-
 fn benches(c: &mut Criterion) {
     let rules = load(&[SourceFile::new("filing.toml", FILING)]).rules;
     let p = rules.get("village-rules-filing", None).unwrap().clone();
@@ -79,10 +70,10 @@ fn benches(c: &mut Criterion) {
     case.decide_record(command, &calendar).unwrap();
     assert_eq!(case.state(), "submitted");
 
-    let built = body(&case, &village, at, &calendar);
+    let built = CaseBody::new(&case, &village, at, &calendar);
     let mut g = c.benchmark_group("case_body");
     g.bench_function("build", |b| {
-        b.iter(|| body(black_box(&case), black_box(&village), at, &calendar));
+        b.iter(|| CaseBody::new(black_box(&case), black_box(&village), at, &calendar));
     });
     g.bench_function("serialise", |b| {
         b.iter(|| {
@@ -93,7 +84,7 @@ fn benches(c: &mut Criterion) {
     });
     g.bench_function("build_and_serialise", |b| {
         b.iter(|| {
-            let body = body(black_box(&case), black_box(&village), at, &calendar);
+            let body = CaseBody::new(black_box(&case), black_box(&village), at, &calendar);
             let mut out = Vec::with_capacity(4096);
             serde_json::to_writer(&mut out, &body).unwrap();
             out

@@ -138,6 +138,18 @@ pub struct CaseBody {
     pub actions: Vec<ActionOption>,
 }
 
+impl CaseBody {
+    /// The case as `actor` sees it at `now`: the view, the deadlines reckoned on `calendar`,
+    /// and every action with whether `actor` may take it.
+    pub fn new(case: &Case, actor: &Actor, now: DateTime<Utc>, calendar: &Calendar) -> CaseBody {
+        CaseBody {
+            view: case.view(),
+            deadlines: case.deadlines(now, calendar),
+            actions: case.available_actions(actor, now, calendar),
+        }
+    }
+}
+
 /// The actor a principal acts as.
 pub fn actor(p: &Principal) -> Actor {
     p.actor.clone()
@@ -146,11 +158,7 @@ pub fn actor(p: &Principal) -> Actor {
 impl AppState {
     /// The case as `principal` sees it at `now`.
     pub fn case_body(&self, case: &Case, principal: &Principal, now: DateTime<Utc>) -> CaseBody {
-        CaseBody {
-            view: case.view(),
-            deadlines: case.deadlines(now, &self.calendar),
-            actions: case.available_actions(&actor(principal), now, &self.calendar),
-        }
+        CaseBody::new(case, &principal.actor, now, &self.calendar)
     }
 
     /// The summary row of a case, from the body just built for it at the same time (its
