@@ -272,11 +272,20 @@ fn print(name: &str, unit: &str, f: &Figures) {
 /// One client's keep-alive connection.
 struct Conn {
     stream: TcpStream,
+    port: u16,
+    /// When the connection last carried a request: the server closes a keep-alive
+    /// connection idle for 5 s (actix-web's default), so one idle for longer (a kind's
+    /// connections wait out the other kinds' slices) is opened again before it is used.
+    used: Instant,
     buf: Vec<u8>,
     req: Vec<u8>,
     /// A request body being written (kept to be written into again).
     body: Vec<u8>,
 }
+
+/// How long a connection may stay idle and still be used: under the server's keep-alive
+/// timeout (5 s) by a margin.
+const IDLE_LIMIT: Duration = Duration::from_secs(4);
 
 /// A response: its status and where its body lies in the connection's buffer.
 struct Response {
@@ -285,11 +294,18 @@ struct Response {
 }
 
 impl Conn {
-    async fn open(port: u16) -> Conn {
+    async fn connect(port: u16) -> TcpStream {
         let stream = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
         stream.set_nodelay(true).unwrap();
+        stream
+    }
+
+    async fn open(port: u16) -> Conn {
+        let stream = Conn::connect(port).await;
         Conn {
             stream,
+            port,
+            used: Instant::now(),
             buf: Vec::with_capacity(16 << 10),
             req: Vec::with_capacity(1 << 10),
             body: Vec::with_capacity(1 << 10),
@@ -327,7 +343,11 @@ impl Conn {
         } else {
             req.extend_from_slice(b"\r\n");
         }
+        if self.used.elapsed() > IDLE_LIMIT {
+            self.stream = Conn::connect(self.port).await;
+        }
         self.stream.write_all(&self.req).await?;
+        self.used = Instant::now();
         self.buf.clear();
         loop {
             let mut headers = [httparse::EMPTY_HEADER; 32];
