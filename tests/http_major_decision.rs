@@ -22,6 +22,11 @@ use fazhi_http::config::Principals;
 use fazhi_http::{Application, Settings};
 use serde_json::{Value, json};
 
+// Shared with the tests of `fazhi-http`, which use all of it.
+#[allow(dead_code)]
+#[path = "../crates/http/tests/helpers/document.rs"]
+mod document;
+
 const DIGEST: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
 fn utc(local: &toml::Value) -> String {
@@ -39,15 +44,36 @@ fn json_of(v: Option<&toml::Value>) -> Value {
     v.map_or(json!({}), |v| serde_json::to_value(v).unwrap())
 }
 
-async fn send(client: &awc::Client, url: &str, who: &str, body: &Value) -> (u16, Value) {
-    let mut res = client
-        .post(url)
-        .insert_header(("Authorization", format!("Bearer dev-{who}")))
-        .send_json(body)
-        .await
-        .unwrap();
-    let v: Value = res.json().limit(16 << 20).await.unwrap();
-    (res.status().as_u16(), v)
+/// Sends a request and checks the answer against `/openapi.json`.
+async fn send(
+    client: &awc::Client,
+    method: &str,
+    url: &str,
+    who: &str,
+    body: Option<&Value>,
+) -> (u16, Value) {
+    let req = client
+        .request(method.parse().unwrap(), url)
+        .insert_header(("Authorization", format!("Bearer dev-{who}")));
+    let mut res = match body {
+        Some(b) => req.send_json(b).await.unwrap(),
+        None => req.send().await.unwrap(),
+    };
+    let status = res.status().as_u16();
+    let content_type = res
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let bytes = res.body().limit(16 << 20).await.unwrap();
+    let text = String::from_utf8_lossy(&bytes).into_owned();
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    let path = url
+        .splitn(4, '/')
+        .nth(3)
+        .map_or(String::new(), |p| format!("/{p}"));
+    document::follows_the_document(method, &path, status, content_type.as_deref(), &v, &text);
+    (status, v)
 }
 
 #[actix_web::test]
@@ -87,10 +113,13 @@ async fn a_major_decision_from_opening_to_archiving() {
     let open = &scenario["open"];
     let (status, case) = send(
         &client,
+        "POST",
         &format!("{base}/v1/cases"),
         open["by"].as_str().unwrap(),
-        &json!({"procedure": "major-decision", "title": open["title"].as_str().unwrap(),
+        Some(
+            &json!({"procedure": "major-decision", "title": open["title"].as_str().unwrap(),
                 "facts": json_of(open.get("facts")), "at": utc(&open["at"])}),
+        ),
     )
     .await;
     assert_eq!(status, 201, "{case}");
@@ -113,7 +142,8 @@ async fn a_major_decision_from_opening_to_archiving() {
             body["reason"] = json!(r.as_str().unwrap());
         }
         let who = step["by"].as_str().unwrap();
-        let (status, v) = send(&client, &format!("{base}/v1/cases/{id}/events"), who, &body).await;
+        let url = format!("{base}/v1/cases/{id}/events");
+        let (status, v) = send(&client, "POST", &url, who, Some(&body)).await;
         if let Some(refused) = step.get("refused") {
             let want: Vec<&str> = refused
                 .as_array()
@@ -162,14 +192,9 @@ async fn a_major_decision_from_opening_to_archiving() {
     );
 
     // The archive: every event, every document, a sound chain.
-    let mut res = client
-        .get(format!("{base}/v1/cases/{id}/dossier"))
-        .insert_header(("Authorization", "Bearer dev-decision_body"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status().as_u16(), 200);
-    let dossier: Value = res.json().limit(16 << 20).await.unwrap();
+    let url = format!("{base}/v1/cases/{id}/dossier");
+    let (status, dossier) = send(&client, "GET", &url, "decision_body", None).await;
+    assert_eq!(status, 200, "{dossier}");
     assert_eq!(dossier["chain"]["ok"], true);
     assert_eq!(dossier["chain"]["events"].as_u64().unwrap(), seq);
     assert!(

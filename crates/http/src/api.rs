@@ -361,7 +361,6 @@ pub struct EventOut {
     /// The event in its stored JSON form (`case`, `seq`, `type`, `action`, `payload`,
     /// `documents`, `reason`, `actor`, `at`, `imported`, `prev_hash`).
     #[serde(flatten)]
-    #[schema(value_type = Object)]
     pub event: Event,
     /// The SHA-256 of the stored bytes.
     pub hash: String,
@@ -605,7 +604,6 @@ pub struct ListQuery {
 pub struct CaseList {
     /// Each case's summary: `id`, `procedure`, `procedure_version`, `title`, `state`,
     /// `tracks`, `seq`, `head`, `opened_at`, `last_at`, `next_due`, `closed`.
-    #[schema(value_type = Vec<Object>)]
     pub cases: Vec<fazhi_store::CaseSummary>,
     /// Pass as `cursor` for the next page; absent on the last.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -858,7 +856,6 @@ pub struct ChainCheck {
     pub head: String,
     /// The first broken link, when one is.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
     pub broken: Option<fazhi_core::runtime::BrokenLink>,
 }
 

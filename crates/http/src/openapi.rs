@@ -1,6 +1,8 @@
 //! The OpenAPI 3.1 document, served at `/openapi.json`.
 
+use utoipa::openapi::path::HttpMethod;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::api;
@@ -16,6 +18,66 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
         );
+    }
+}
+
+/// The problems any operation may answer with, listed on each: 401 where a token is needed,
+/// 400 for a path or query that does not parse, 413 and 415 for a body, 500 and 503 always.
+struct CommonProblems;
+
+impl Modify for CommonProblems {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            for (method, op) in [
+                (HttpMethod::Get, item.get.as_mut()),
+                (HttpMethod::Post, item.post.as_mut()),
+            ] {
+                let Some(op) = op else { continue };
+                let secured = op.security.as_ref().is_some_and(|s| !s.is_empty());
+                let mut add = |status: &str, description: &str| {
+                    op.responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| {
+                            ResponseBuilder::new()
+                                .description(description)
+                                .content(
+                                    "application/problem+json",
+                                    ContentBuilder::new()
+                                        .schema(Some(Ref::from_schema_name("Problem")))
+                                        .build(),
+                                )
+                                .build()
+                                .into()
+                        });
+                };
+                if secured {
+                    add(
+                        "401",
+                        "no bearer token, or one no principal has (`unauthorized`)",
+                    );
+                    add(
+                        "400",
+                        "a path or query that does not parse (`malformed-request`)",
+                    );
+                }
+                if method == HttpMethod::Post {
+                    add("413", "a body over the size limit (`payload-too-large`)");
+                    add(
+                        "415",
+                        "a body that is not `application/json` (`unsupported-media-type`)",
+                    );
+                }
+                add(
+                    "500",
+                    "a fault of the service (`internal`); nothing was written",
+                );
+                add(
+                    "503",
+                    "the store cannot be reached (`unavailable`); nothing was written",
+                );
+            }
+        }
     }
 }
 
@@ -54,7 +116,7 @@ impl Modify for BearerAuth {
         api::DossierDocument,
         api::ChainCheck,
     )),
-    modifiers(&BearerAuth),
+    modifiers(&BearerAuth, &CommonProblems),
 )]
 pub struct ApiDoc;
 

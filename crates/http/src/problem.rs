@@ -37,7 +37,6 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
     /// For `refused` (and a 403 for a role): every unmet condition, with its article.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    #[schema(value_type = Vec<Object>)]
     pub reasons: Vec<Reason>,
     /// For `conflict`: how many events the case has now (the `expected_seq` to send).
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -127,14 +127,11 @@ pub struct CaseBody {
     /// The case (`id`, `title`, `procedure`, `procedure_version`, `seq`, `state`, `closed`,
     /// `tracks`, `facts`, `documents`, `opened_at`, `last_at`, `head`).
     #[serde(flatten)]
-    #[schema(value_type = Object)]
     pub view: CaseView,
     /// Every time rule whose period has started: due time, status and basis.
-    #[schema(value_type = Vec<Object>)]
     pub deadlines: Vec<Deadline>,
     /// Every action: `id`, `allowed` (for the caller, now), `reasons` when not, the
     /// `payload_schema` (JSON Schema) and the `documents` kinds it needs.
-    #[schema(value_type = Vec<Object>)]
     pub actions: Vec<ActionOption>,
 }
 

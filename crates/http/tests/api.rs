@@ -719,3 +719,103 @@ async fn cases_beyond_the_memory_limit_are_loaded_again() {
         .unwrap_or(0.0);
     assert!(evicted >= 3.0, "{evicted}\n{}", r.text);
 }
+
+/// Reasons of every kind the fixture cannot give over HTTP (a guard that fails with the
+/// values it read, a minimum period not run yet, a deadline passed) follow the document's
+/// schemas too, as a refusal (`Problem`) and as actions of a case (`CaseBody`).
+#[test]
+fn guard_and_time_reasons_follow_the_document() {
+    use chrono::{TimeZone, Utc};
+    use fazhi_core::runtime::{Actor, Case, Command, Opening, ReasonKind};
+    use fazhi_core::time::Calendar;
+    use helpers::document::{component, violations};
+
+    let text = r#"
+        language = 1
+        [procedure]
+        id = "review"
+        version = 1
+        title = "合同合法性审查"
+        initial = "submitted"
+        terminal = ["signed"]
+        [roles]
+        reviewer = { title = "司法所" }
+        [facts]
+        amount = { type = "integer", required = true, title = "金额" }
+        [states]
+        submitted = { title = "已报送" }
+        signed = { title = "已签订" }
+        [actions.approve]
+        from = "submitted"
+        to = "signed"
+        by = ["reviewer"]
+        when = "amount < 100 && payload.checked"
+        [actions.approve.payload]
+        checked = { type = "bool", required = true, title = "已核对" }
+        [time.review]
+        at_least = { working_days = 3 }
+        after = "submitted"
+        actions = ["approve"]
+        basis = "本地规定（示例）"
+        [time.answer]
+        within = { days = 1 }
+        after = "submitted"
+        actions = ["approve"]
+        strict = true
+    "#;
+    let rules = fazhi_core::load::load(&[fazhi_core::load::SourceFile::new("review.toml", text)]);
+    assert_eq!(rules.errors(), 0, "{:?}", rules.diagnostics);
+    let procedure = rules.rules.get("review", None).unwrap();
+    let reviewer = Actor::new("justice", ["reviewer"]);
+    let at = |d, h| Utc.with_ymd_and_hms(2025, 3, d, h, 0, 0).unwrap();
+    let (case, _) = Case::open_recorded(
+        procedure,
+        Opening {
+            case: "c-1".into(),
+            title: "采购合同".into(),
+            actor: reviewer.clone(),
+            at: at(3, 1),
+            facts: json!({"amount": 500}),
+            imported: false,
+        },
+    )
+    .unwrap();
+    let calendar = Calendar::new();
+    let mut command = Command::new("approve", reviewer.clone(), at(6, 1));
+    command.payload = json!({"checked": false});
+    let refusal = case.decide(command, &calendar).unwrap_err();
+    let kinds = refusal.kinds();
+    for kind in [
+        ReasonKind::GuardFalse,
+        ReasonKind::TooEarly,
+        ReasonKind::TooLate,
+    ] {
+        assert!(kinds.contains(&kind), "{kinds:?}");
+    }
+    let guard = refusal
+        .reasons
+        .iter()
+        .find(|r| r.kind == ReasonKind::GuardFalse)
+        .unwrap();
+    assert!(!guard.failed.is_empty(), "{guard:?}");
+    let problem =
+        serde_json::to_value(fazhi_http::problem::ApiError::Refused(refusal).problem()).unwrap();
+    let errors = violations(&component("Problem"), &problem);
+    assert!(errors.is_empty(), "{errors:?}\n{problem}");
+    let body = fazhi_http::service::CaseBody::new(&case, &reviewer, at(6, 1), &calendar);
+    let body = serde_json::to_value(&body).unwrap();
+    assert!(
+        body["actions"][0]["reasons"].as_array().unwrap().len() >= 2,
+        "{body}"
+    );
+    assert!(body["deadlines"].as_array().unwrap().len() >= 2, "{body}");
+    let errors = violations(&component("CaseBody"), &body);
+    assert!(errors.is_empty(), "{errors:?}\n{body}");
+    // And the check is a check: a field the document does not name, or a wrong type, fails.
+    let mut wrong = body.clone();
+    wrong["actions"][0]["reasons"][0]["extra"] = json!(1);
+    assert!(!violations(&component("CaseBody"), &wrong).is_empty());
+    let mut wrong = body;
+    wrong["deadlines"][0]["period"] = json!({"weeks": 2});
+    assert!(!violations(&component("CaseBody"), &wrong).is_empty());
+}

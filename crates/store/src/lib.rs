@@ -109,6 +109,7 @@ pub struct StoredEvent {
 
 /// The summary of one case, kept for queries and updated with every append.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseSummary {
     /// The case's id.
     pub id: String,

@@ -4,6 +4,7 @@ use serde::{Deserialize, Serialize};
 
 /// A byte range inside the expression source, `start..end`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Span {
     /// The first byte.
     pub start: usize,

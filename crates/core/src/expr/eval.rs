@@ -108,6 +108,7 @@ fn compare(op: CmpOp, a: &Value, b: &Value) -> Option<bool> {
 
 /// Why part of a guard does not hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Falsity {
     /// The source text of the failing sub-expression.
     pub expression: String,
@@ -115,9 +116,32 @@ pub struct Falsity {
     pub span: Span,
     /// Each fact, payload field or track it reads, with its value as people read it
     /// (`None`: not set, or the track is inactive).
+    #[cfg_attr(feature = "openapi", schema(schema_with = named_values))]
     pub values: Vec<(String, Option<String>)>,
     /// True when it is unknown (something was unset) rather than false.
     pub unknown: bool,
+}
+
+/// The OpenAPI schema of [`Falsity::values`]: pairs `[name, value]`, the value `null` when
+/// it is not set.
+#[cfg(feature = "openapi")]
+fn named_values() -> utoipa::openapi::schema::Array {
+    use utoipa::openapi::schema::{ArrayBuilder, ArrayItems, ObjectBuilder, SchemaType, Type};
+    let pair = ArrayBuilder::new()
+        .prefix_items([
+            ObjectBuilder::new().schema_type(Type::String).build(),
+            ObjectBuilder::new()
+                .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                .build(),
+        ])
+        .items(ArrayItems::False)
+        .min_items(Some(2));
+    ArrayBuilder::new()
+        .items(pair)
+        .description(Some(
+            "each fact, payload field or track read, as `[name, value]` (`null`: not set)",
+        ))
+        .build()
 }
 
 /// Collects the reasons `node` is not true into `out`: the operands of a conjunction that

@@ -195,6 +195,7 @@ pub enum Anchor {
 
 /// Whether a time rule is a minimum period or a deadline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum TimeRuleKind {
     /// The actions may not be taken before the period has run (一般不少于 / 不得少于).

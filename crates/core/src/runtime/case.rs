@@ -823,6 +823,7 @@ pub(crate) struct RulePeriod {
 
 /// A case in its stable JSON form.
 #[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaseView {
     /// The case's id.
     pub id: String,
@@ -841,6 +842,7 @@ pub struct CaseView {
     /// Running tracks and their states.
     pub tracks: std::collections::BTreeMap<String, String>,
     /// Facts by id (`null` when unset).
+    #[cfg_attr(feature = "openapi", schema(value_type = BTreeMap<String, Value>))]
     pub facts: std::collections::BTreeMap<String, serde_json::Value>,
     /// The kinds of document on file.
     pub documents: Vec<String>,

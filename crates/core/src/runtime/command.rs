@@ -10,11 +10,14 @@ use serde::{Deserialize, Serialize};
 /// Both are shared (`Arc`): cloning an actor, as every command and event of the same person
 /// does, copies no text. The JSON form is plain: `{"id": "…", "roles": ["…"]}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Actor {
     /// The actor's id (a person or a unit).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub id: Arc<str>,
     /// The roles the actor holds, by the ids of the procedure's `[roles]`.
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub roles: Arc<[String]>,
 }
 
@@ -34,6 +37,7 @@ impl Actor {
 /// A document attached to a command: its kind, file name and SHA-256 digest (64 lowercase
 /// hex digits), and where it can be fetched, if anywhere.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct DocumentRef {
     /// The document kind, by the ids of the procedure's `[documents]`.

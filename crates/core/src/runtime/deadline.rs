@@ -10,6 +10,7 @@ use crate::time::{Calendar, Period};
 
 /// Where a time rule stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DeadlineStatus {
     /// A deadline whose action was taken in time (or late, when not strict: see `late`), or a
@@ -27,6 +28,7 @@ pub enum DeadlineStatus {
 
 /// One time rule as it applies to a case now.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Deadline {
     /// The time rule's id.
     pub rule: String,

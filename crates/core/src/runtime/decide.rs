@@ -26,6 +26,7 @@ struct Given<'a> {
 /// An action as a client sees it: whether the actor may take it now and, if not, why; and
 /// what a form for it needs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ActionOption {
     /// The action's id.
     pub id: String,
@@ -43,6 +44,7 @@ pub struct ActionOption {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reasons: Vec<Reason>,
     /// The payload's JSON Schema.
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
     pub payload_schema: std::sync::Arc<serde_json::Value>,
     /// The kinds of document that must be attached.
     pub documents: Vec<String>,

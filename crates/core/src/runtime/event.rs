@@ -138,6 +138,7 @@ impl<'de> Deserialize<'de> for Hash256 {
 
 /// What an event records.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
 pub enum EventBody {
     /// The case was opened.
@@ -169,8 +170,10 @@ pub enum EventBody {
 /// One entry of a case's history. Its JSON form is stable: it is what is stored, what is
 /// hashed, and what the HTTP API returns.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     /// The case's id (shared with the case: an event does not copy it).
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub case: Arc<str>,
     /// Its position in the case's history, from 0 (the opening).
     pub seq: u64,
@@ -184,7 +187,9 @@ pub struct Event {
     /// Whether the time was given by an importer rather than stamped by the service.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub imported: bool,
-    /// The SHA-256 of the stored bytes of the previous event; [`GENESIS`] for the first.
+    /// The SHA-256 of the stored bytes of the previous event; 64 zeros (`GENESIS`) for the
+    /// first.
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
     pub prev_hash: Hash256,
 }
 
@@ -237,6 +242,7 @@ impl Recorded {
 
 /// Where a hash chain breaks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[error("the chain breaks at event {seq}: {problem}")]
 pub struct BrokenLink {
     /// The position of the first event that does not fit.

@@ -8,6 +8,7 @@ use crate::expr::Falsity;
 
 /// The kind of an unmet condition. Stable: clients match on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ReasonKind {
     /// The procedure has no action with this id.
@@ -35,6 +36,7 @@ pub enum ReasonKind {
 
 /// One unmet condition.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reason {
     /// What kind of condition.
     pub kind: ReasonKind,

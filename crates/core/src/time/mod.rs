@@ -34,6 +34,7 @@ use std::fmt;
 
 /// A length of time as the law writes it: calendar days, working days or hours.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Period {
     /// Calendar days (日).

@@ -10,6 +10,9 @@ use fazhi_http::config::Principals;
 use fazhi_http::{Application, Settings};
 use serde_json::{Value, json};
 
+#[path = "document.rs"]
+pub mod document;
+
 pub struct TestApp {
     pub base: String,
     pub client: awc::Client,
@@ -161,6 +164,8 @@ impl TestApp {
         let bytes = res.body().limit(64 * 1024 * 1024).await.unwrap();
         let text = String::from_utf8_lossy(&bytes).into_owned();
         let body = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+        let content_type = headers.get("content-type").and_then(|v| v.to_str().ok());
+        document::follows_the_document(method, path, status, content_type, &body, &text);
         Resp {
             status,
             headers,

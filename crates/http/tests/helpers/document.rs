@@ -1,0 +1,112 @@
+//! Checks an answer against the served OpenAPI document (`/openapi.json`): shared by the
+//! HTTP tests of `fazhi-http` and of the `fazhi` package (`#[path]`-included).
+
+use serde_json::Value;
+
+/// The served OpenAPI document, parsed once, made strict for the checks: every component
+/// that is not flattened into another (through `allOf`) gets `unevaluatedProperties: false`,
+/// so that a field the service sends and the document does not name fails the test.
+fn document() -> &'static Value {
+    static DOC: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    DOC.get_or_init(|| {
+        let mut doc: Value = serde_json::from_str(&fazhi_http::openapi::json()).unwrap();
+        let schemas = doc["components"]["schemas"].as_object_mut().unwrap();
+        let mut flattened = Vec::new();
+        for schema in schemas.values() {
+            for part in schema["allOf"].as_array().into_iter().flatten() {
+                if let Some(r) = part["$ref"].as_str() {
+                    flattened.push(r.rsplit('/').next().unwrap().to_owned());
+                }
+            }
+        }
+        for (name, schema) in schemas.iter_mut() {
+            let object = schema.get("properties").is_some() || schema.get("allOf").is_some();
+            if object && !flattened.contains(name) {
+                schema["unevaluatedProperties"] = Value::Bool(false);
+            }
+        }
+        doc
+    })
+}
+
+/// Every answer a test receives is checked against `/openapi.json`: its status must be one
+/// the operation lists, and a JSON body must validate against the schema given for that
+/// status and content type (with every `$ref` into the document's components).
+pub fn follows_the_document(
+    method: &str,
+    path: &str,
+    status: u16,
+    content_type: Option<&str>,
+    body: &Value,
+    text: &str,
+) {
+    let doc = document();
+    let path = path.split('?').next().unwrap_or(path);
+    let segments: Vec<&str> = path.split('/').collect();
+    let Some((template, item)) = doc["paths"].as_object().unwrap().iter().find(|(t, _)| {
+        let ts: Vec<&str> = t.split('/').collect();
+        ts.len() == segments.len()
+            && ts
+                .iter()
+                .zip(&segments)
+                .all(|(t, s)| t == s || (t.starts_with('{') && t.ends_with('}') && !s.is_empty()))
+    }) else {
+        // Routes the document does not describe (`/metrics`, `/openapi.json`, unknown paths).
+        return;
+    };
+    let Some(op) = item.get(method.to_ascii_lowercase()) else {
+        // A method the route does not have: the 405 problem is described nowhere per path.
+        assert_eq!(status, 405, "{method} {template}: {text}");
+        return;
+    };
+    let response = op["responses"].get(status.to_string()).unwrap_or_else(|| {
+        panic!("{method} {template} answered {status}, which the document does not list: {text}")
+    });
+    let content_type = content_type.map(|v| v.split(';').next().unwrap_or(v).trim().to_owned());
+    let Some(content) = response.get("content") else {
+        assert!(
+            text.is_empty(),
+            "{method} {template} {status}: the document lists no body, got {text}"
+        );
+        return;
+    };
+    let content_type = content_type.unwrap_or_default();
+    let media = content.get(&content_type).unwrap_or_else(|| {
+        panic!("{method} {template} {status}: content type `{content_type}` is not in the document")
+    });
+    let Some(schema) = media.get("schema") else {
+        return;
+    };
+    if !content_type.ends_with("json") {
+        return;
+    }
+    let errors = violations(schema, body);
+    assert!(
+        errors.is_empty(),
+        "{method} {template} {status}: the body does not follow the document:\n{}\n{text}",
+        errors.join("\n")
+    );
+}
+
+/// What in `value` breaks `schema` (a schema of the document, whose `$ref`s point into its
+/// components), one line per error; empty when it follows.
+pub fn violations(schema: &Value, value: &Value) -> Vec<String> {
+    let mut root = schema.clone();
+    root.as_object_mut()
+        .expect("a schema is an object")
+        .insert("components".into(), document()["components"].clone());
+    let validator = jsonschema::draft202012::new(&root).expect("the schema compiles");
+    validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect()
+}
+
+/// The schema of a component, by name, as a reference.
+pub fn component(name: &str) -> Value {
+    assert!(
+        document()["components"]["schemas"].get(name).is_some(),
+        "no component `{name}`"
+    );
+    serde_json::json!({ "$ref": format!("#/components/schemas/{name}") })
+}
