@@ -14,6 +14,11 @@
 //! - [`runtime`]: cases: decide, apply, refusals, deadlines, available actions, the hash chain.
 //! - [`scenario`]: scenario files and their runner (`fazhi test`).
 //!
+//! Feature `openapi` (off by default) derives `utoipa::ToSchema` for the JSON forms a service
+//! shows ([`runtime::CaseView`], [`runtime::ActionOption`], [`runtime::Reason`],
+//! [`runtime::Deadline`], [`runtime::Event`] and what they hold), so that an OpenAPI document
+//! describes them from the same definitions.
+//!
 //! # Embedding
 //!
 //! ```
