@@ -1,9 +1,10 @@
-//! Checks an answer against the served OpenAPI document (`/openapi.json`): shared by the
-//! HTTP tests of `fazhi-http` and of the `fazhi` package (`#[path]`-included).
+//! Checks an answer against the OpenAPI document (`fazhi_http::openapi::json()`, what
+//! `/openapi.json` serves). Shared by the HTTP tests of `fazhi-http` and of the `fazhi`
+//! package (`#[path]`-included).
 
 use serde_json::Value;
 
-/// The served OpenAPI document, parsed once, made strict for the checks: every component
+/// The OpenAPI document, parsed once, made strict for the checks: every component
 /// that is not flattened into another (through `allOf`) gets `unevaluatedProperties: false`,
 /// so that a field the service sends and the document does not name fails the test.
 fn document() -> &'static Value {
