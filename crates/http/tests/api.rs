@@ -720,9 +720,9 @@ async fn cases_beyond_the_memory_limit_are_loaded_again() {
     assert!(evicted >= 3.0, "{evicted}\n{}", r.text);
 }
 
-/// Reasons of every kind the fixture cannot give over HTTP (a guard that fails with the
-/// values it read, a minimum period not run yet, a deadline passed) follow the document's
-/// schemas too, as a refusal (`Problem`) and as actions of a case (`CaseBody`).
+/// Three kinds of reason the fixture cannot give over HTTP (a guard that fails, with the
+/// values it read; a minimum period not run yet; a strict deadline passed) follow the
+/// document's schemas too, as a refusal (`Problem`) and as actions of a case (`CaseBody`).
 #[test]
 fn guard_and_time_reasons_follow_the_document() {
     use chrono::{TimeZone, Utc};
