@@ -103,7 +103,13 @@ pub fn cst_end_of_day(date: NaiveDate) -> DateTime<Utc> {
 }
 
 /// An instant written for people in China Standard Time: `2025-06-02 09:00 CST`.
+///
+/// Never panics: an instant within 8 hours of the end of chrono's range (a saturated
+/// deadline) is written as the last minute chrono can write.
 pub fn fmt_cst(at: DateTime<Utc>) -> String {
-    let local = at + TimeDelta::hours(8);
+    let local = at
+        .naive_utc()
+        .checked_add_signed(CST)
+        .unwrap_or(NaiveDateTime::MAX);
     format!("{} CST", local.format("%Y-%m-%d %H:%M"))
 }

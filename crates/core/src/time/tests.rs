@@ -637,3 +637,33 @@ proptest! {
         prop_assert!(c.is_working_day(r.value).value);
     }
 }
+
+#[test]
+fn fmt_cst_writes_the_end_of_the_range_without_panicking() {
+    assert_eq!(fmt_cst(utc("2025-06-02T01:00:00Z")), "2025-06-02 09:00 CST");
+    // A saturated deadline (a period reaching past chrono's last date) is still written.
+    let last = fmt_cst(DateTime::<Utc>::MAX_UTC);
+    assert!(last.ends_with(" CST"), "{last}");
+    let first = fmt_cst(DateTime::<Utc>::MIN_UTC);
+    assert!(first.ends_with(" CST"), "{first}");
+}
+
+#[test]
+fn the_longest_periods_a_rule_may_write_stay_inside_the_range() {
+    // The load-time maximum of each unit (a hundred years) from a late start.
+    let c = cal();
+    let start = utc("2026-12-31T15:00:00Z");
+    for p in [
+        Period::Days(36_500),
+        Period::WorkingDays(10_000),
+        Period::Hours(876_000),
+        Period::Months(1_200),
+    ] {
+        let due = c.deadline(start, p).value.at;
+        assert!(due < DateTime::<Utc>::MAX_UTC, "{p}");
+        let earliest = c.earliest(start, p).value;
+        assert!(earliest > start, "{p}");
+        let year = cst_date(due).year();
+        assert!((2030..2130).contains(&year), "{p}: {}", fmt_cst(due));
+    }
+}
