@@ -31,14 +31,24 @@ fn distance(a: &str, b: &str) -> usize {
     d.last().copied().unwrap_or(0)
 }
 
+/// Names longer than this get no suggestion: nobody mistypes a 1,000-character name, and
+/// the edit distance costs the product of the lengths.
+pub(crate) const MAX_SUGGESTED_LEN: usize = 64;
+
 /// The candidate closest to `name`, if it is close enough to be a likely typo.
 pub(crate) fn closest<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<&'a str> {
-    let limit = (name.chars().count() / 3).max(1);
+    let len = name.chars().count();
+    if len > MAX_SUGGESTED_LEN {
+        return None;
+    }
+    let limit = (len / 3).max(1);
     candidates
         .into_iter()
+        // The distance is at least the difference of the lengths.
+        .filter(|c| c.len() <= 4 * MAX_SUGGESTED_LEN && c.chars().count().abs_diff(len) <= limit)
         .map(|c| (distance(name, c), c))
         .filter(|(d, _)| *d <= limit)
         .min_by_key(|(d, _)| *d)

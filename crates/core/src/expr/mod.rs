@@ -43,6 +43,7 @@ use std::sync::Arc;
 
 pub use error::{ExprError, Span, codes};
 pub use eval::Falsity;
+pub(crate) use lexer::is_invisible;
 pub use sat::Satisfiability;
 pub use types::{Env, EvalContext, TrackInfo, Type, Value, VarInfo, VarSlot};
 
@@ -120,6 +121,12 @@ impl Expr {
     /// Whether the expression can ever be true (see [`Satisfiability`]).
     pub fn satisfiability(&self) -> Satisfiability {
         sat::satisfiability(&self.root)
+    }
+
+    /// Whether the bool expression is true whatever the facts are: a guard that restrains
+    /// nothing. `false` when unsure.
+    pub fn always_true(&self) -> bool {
+        sat::always_true(&self.root)
     }
 
     /// Whether it reads the fact at this index.

@@ -27,10 +27,18 @@ pub enum Satisfiability {
 /// The most combinations we enumerate.
 const LIMIT: usize = 65_536;
 
+/// The most node evaluations we spend (combinations × nodes): a guard of 80,000 comparisons
+/// over few atoms is not worth seconds of enumeration.
+const BUDGET: usize = 4_000_000;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Key {
     Var(VarSlot),
     Track(usize),
+    /// An integer variable compared with constants: its values are the regions the
+    /// constants cut the integers into (below the first, the first, between, ..., above the
+    /// last), so that `n >= 1000 && n <= 100` is found contradictory.
+    Int(VarSlot),
 }
 
 /// An enumerated dimension: a finite variable (the last value meaning unset) or a free atom.
@@ -63,26 +71,63 @@ enum Sat {
         values: Vec<usize>,
     },
     IsSet(usize),
+    /// An integer variable (its region dimension) compared with the constant whose point
+    /// region is `point`.
+    IntCmp {
+        dim: usize,
+        op: CmpOp,
+        point: usize,
+    },
     /// `done(t)`: true when the track (dimension) is inactive, else the free atom.
     Done(usize, usize),
 }
 
-#[derive(Default)]
+/// Builds the finite form of an expression. It stops as soon as the combinations exceed
+/// [`LIMIT`] (`over`): then there are at most about 16 dimensions, so looking one up is cheap
+/// and a guard of any length is analysed in time linear in its length.
 struct Builder {
     dims: Vec<Dim>,
+    /// The constants each integer variable is compared with, sorted and distinct.
+    ints: Vec<(VarSlot, Vec<i64>)>,
+    /// The number of combinations of `dims`.
+    total: usize,
+    /// Whether `total` went past [`LIMIT`]: the answer is [`Satisfiability::Unknown`].
+    over: bool,
+    /// How many nodes were built.
+    nodes: usize,
+}
+
+impl Default for Builder {
+    fn default() -> Self {
+        Builder {
+            dims: Vec::new(),
+            ints: Vec::new(),
+            total: 1,
+            over: false,
+            nodes: 0,
+        }
+    }
 }
 
 impl Builder {
+    fn push(&mut self, dim: Dim) -> usize {
+        match self.total.checked_mul(dim.size) {
+            Some(t) if t <= LIMIT => self.total = t,
+            _ => self.over = true,
+        }
+        self.dims.push(dim);
+        self.dims.len() - 1
+    }
+
     fn finite(&mut self, key: Key, size: usize) -> usize {
         if let Some(i) = self.dims.iter().position(|d| d.key == Some(key)) {
             return i;
         }
-        self.dims.push(Dim {
+        self.push(Dim {
             key: Some(key),
             atom: None,
             size,
-        });
-        self.dims.len() - 1
+        })
     }
 
     fn free(&mut self, text: String) -> usize {
@@ -93,12 +138,11 @@ impl Builder {
         {
             return i;
         }
-        self.dims.push(Dim {
+        self.push(Dim {
             key: None,
             atom: Some(text),
             size: 2,
-        });
-        self.dims.len() - 1
+        })
     }
 
     /// The node as a finite operand, if it is one.
@@ -119,7 +163,32 @@ impl Builder {
         }
     }
 
+    /// Collects the constants each integer variable is compared with.
+    fn collect_ints(&mut self, node: &Node) {
+        match &node.kind {
+            Kind::Not(inner) => self.collect_ints(inner),
+            Kind::And(items) | Kind::Or(items) => {
+                for i in items {
+                    self.collect_ints(i);
+                }
+            }
+            Kind::Cmp { lhs, rhs, .. } => {
+                if let Some((slot, _, c)) = int_cmp(lhs, rhs, CmpOp::Eq) {
+                    match self.ints.iter_mut().find(|(s, _)| *s == slot) {
+                        Some((_, cs)) => cs.push(c),
+                        None => self.ints.push((slot, vec![c])),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
     fn build(&mut self, node: &Node) -> Sat {
+        self.nodes += 1;
+        if self.over {
+            return Sat::Lit(false);
+        }
         match &node.kind {
             Kind::Const(Value::Bool(b)) => Sat::Lit(*b),
             Kind::Var { slot, .. } if node.ty == Type::Bool => {
@@ -138,8 +207,9 @@ impl Builder {
                     rhs,
                     negate: *op == CmpOp::Ne,
                 },
-                _ => Sat::Bool(self.free(node.canonical())),
+                _ => self.int_or_free(node, lhs, rhs, *op),
             },
+            Kind::Cmp { op, lhs, rhs } => self.int_or_free(node, lhs, rhs, *op),
             Kind::In { lhs, values } => {
                 let consts: Option<Vec<usize>> = values
                     .iter()
@@ -160,6 +230,13 @@ impl Builder {
             } => match ty {
                 Type::Bool => Sat::IsSet(self.finite(Key::Var(*slot), 3)),
                 Type::Enum(values) => Sat::IsSet(self.finite(Key::Var(*slot), values.len() + 1)),
+                Type::Integer => match self.ints.iter().find(|(s, _)| s == slot) {
+                    Some((_, cs)) => {
+                        let size = 2 * cs.len() + 2;
+                        Sat::IsSet(self.finite(Key::Int(*slot), size))
+                    }
+                    None => Sat::Bool(self.free(node.canonical())),
+                },
                 _ => Sat::Bool(self.free(node.canonical())),
             },
             Kind::Call {
@@ -185,6 +262,47 @@ impl Builder {
             }
             _ => Sat::Bool(self.free(node.canonical())),
         }
+    }
+}
+
+impl Builder {
+    /// A comparison of an integer variable with a constant as a region comparison, or else
+    /// a free atom.
+    fn int_or_free(&mut self, node: &Node, lhs: &Node, rhs: &Node, op: CmpOp) -> Sat {
+        if let Some((slot, op, c)) = int_cmp(lhs, rhs, op)
+            && let Some((_, cs)) = self.ints.iter().find(|(s, _)| *s == slot)
+            && let Ok(i) = cs.binary_search(&c)
+        {
+            let regions = 2 * cs.len() + 1;
+            let dim = self.finite(Key::Int(slot), regions + 1);
+            return Sat::IntCmp {
+                dim,
+                op,
+                point: 2 * i + 1,
+            };
+        }
+        Sat::Bool(self.free(node.canonical()))
+    }
+}
+
+/// `var op const` (or `const op var`, turned round) for an integer variable: its slot, the
+/// operator with the variable on the left, and the constant.
+fn int_cmp(lhs: &Node, rhs: &Node, op: CmpOp) -> Option<(VarSlot, CmpOp, i64)> {
+    let flip = |op| match op {
+        CmpOp::Lt => CmpOp::Gt,
+        CmpOp::Le => CmpOp::Ge,
+        CmpOp::Gt => CmpOp::Lt,
+        CmpOp::Ge => CmpOp::Le,
+        other => other,
+    };
+    match (&lhs.kind, &rhs.kind) {
+        (Kind::Var { slot, .. }, Kind::Const(Value::Integer(c))) if lhs.ty == Type::Integer => {
+            Some((*slot, op, *c))
+        }
+        (Kind::Const(Value::Integer(c)), Kind::Var { slot, .. }) if rhs.ty == Type::Integer => {
+            Some((*slot, flip(op), *c))
+        }
+        _ => None,
     }
 }
 
@@ -243,6 +361,17 @@ fn eval(sat: &Sat, dims: &[Dim], asg: &[usize]) -> Option<bool> {
             Some(values.contains(&a))
         }
         Sat::IsSet(d) => Some(value(dims, asg, *d).is_some()),
+        Sat::IntCmp { dim, op, point } => {
+            let v = value(dims, asg, *dim)?;
+            Some(match op {
+                CmpOp::Eq => v == *point,
+                CmpOp::Ne => v != *point,
+                CmpOp::Lt => v < *point,
+                CmpOp::Le => v <= *point,
+                CmpOp::Gt => v > *point,
+                CmpOp::Ge => v >= *point,
+            })
+        }
         Sat::Done(track, atom) => {
             if value(dims, asg, *track).is_none() {
                 Some(true)
@@ -255,23 +384,40 @@ fn eval(sat: &Sat, dims: &[Dim], asg: &[usize]) -> Option<bool> {
 
 /// Decides whether the bool expression `node` can be true.
 pub(crate) fn satisfiability(node: &Node) -> Satisfiability {
+    match enumerate(node, |r| r == Some(true)) {
+        None => Satisfiability::Unknown,
+        Some(true) => Satisfiability::Satisfiable,
+        Some(false) => Satisfiability::Never,
+    }
+}
+
+/// Whether the bool expression `node` is true whatever the facts are (set or not): a guard
+/// that restrains nothing. `false` when unsure.
+pub(crate) fn always_true(node: &Node) -> bool {
+    enumerate(node, |r| r != Some(true)) == Some(false)
+}
+
+/// Enumerates every assignment until `found` holds of one's result: `Some(true)` when one
+/// does, `Some(false)` when none does, `None` when there are too many to enumerate.
+fn enumerate(node: &Node, found: impl Fn(Option<bool>) -> bool) -> Option<bool> {
     if node.ty != Type::Bool {
-        return Satisfiability::Unknown;
+        return None;
     }
     let mut builder = Builder::default();
-    let sat = builder.build(node);
-    let dims = builder.dims;
-    let mut total: usize = 1;
-    for d in &dims {
-        total = match total.checked_mul(d.size) {
-            Some(t) if t <= LIMIT => t,
-            _ => return Satisfiability::Unknown,
-        };
+    builder.collect_ints(node);
+    for (_, cs) in &mut builder.ints {
+        cs.sort_unstable();
+        cs.dedup();
     }
+    let sat = builder.build(node);
+    if builder.over || builder.total.saturating_mul(builder.nodes) > BUDGET {
+        return None;
+    }
+    let dims = builder.dims;
     let mut asg = vec![0usize; dims.len()];
     loop {
-        if eval(&sat, &dims, &asg) == Some(true) {
-            return Satisfiability::Satisfiable;
+        if found(eval(&sat, &dims, &asg)) {
+            return Some(true);
         }
         // Next assignment, odometer style.
         let mut carried = true;
@@ -284,7 +430,7 @@ pub(crate) fn satisfiability(node: &Node) -> Satisfiability {
             *slot = 0;
         }
         if carried {
-            return Satisfiability::Never;
+            return Some(false);
         }
     }
 }

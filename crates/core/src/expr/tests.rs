@@ -360,7 +360,17 @@ fn satisfiability() {
         Satisfiability::Satisfiable
     );
     assert_eq!(s("!is_set(urgent)"), Satisfiability::Satisfiable);
-    assert_eq!(s("count > 3 && count < 2"), Satisfiability::Satisfiable);
+    // Integer ranges: the constants cut the integers into regions.
+    assert_eq!(s("count > 3 && count < 2"), Satisfiability::Never);
+    assert_eq!(s("count >= 1000 && count <= 100"), Satisfiability::Never);
+    assert_eq!(s("1000 <= count && 100 >= count"), Satisfiability::Never);
+    assert_eq!(s("count == 5 && count != 5"), Satisfiability::Never);
+    assert_eq!(s("count > 3 && count < 5"), Satisfiability::Satisfiable);
+    assert_eq!(s("count >= 3 && count <= 3"), Satisfiability::Satisfiable);
+    assert_eq!(
+        s("(count < 1 || count > 9) && count >= 1 && count <= 9"),
+        Satisfiability::Never
+    );
     assert_eq!(
         s("outcome == payload.outcome && outcome == \"defer\""),
         Satisfiability::Satisfiable
@@ -370,13 +380,47 @@ fn satisfiability() {
         Satisfiability::Never
     );
     // 17 free atoms: 131,072 combinations, over the limit.
-    let many: Vec<String> = (0..17).map(|i| format!("count > {i}")).collect();
+    let many: Vec<String> = (0..17).map(|i| format!("fine > {i}")).collect();
     assert_eq!(s(&many.join(" && ")), Satisfiability::Unknown);
     let env = env();
     assert_eq!(
         compile("count", &env, &Type::Integer)
             .unwrap()
             .satisfiability(),
+        Satisfiability::Unknown
+    );
+}
+
+#[test]
+fn always_true() {
+    let t = |src: &str| guard(src).always_true();
+    assert!(t("true"));
+    assert!(t("!is_set(urgent) || is_set(urgent)"));
+    assert!(t("count > 3 || count <= 3 || !is_set(count)"));
+    assert!(t("!is_set(kind) || !(kind == \"a\" && kind == \"b\")"));
+    // An unset fact makes these unknown, so they are not always true.
+    assert!(!t("urgent || !urgent"));
+    assert!(!t("!(kind == \"a\" && kind == \"b\")"));
+    assert!(!t("count > 3 || count <= 3"));
+    assert!(!t("urgent"));
+    assert!(!t("false"));
+}
+
+#[test]
+fn satisfiability_of_a_huge_guard_is_bounded() {
+    // 80,000 comparisons, of one atom and of distinct atoms: the analysis gives up (or
+    // answers) without enumerating 65,536 combinations of 80,000 nodes, and without a
+    // quadratic search for atoms.
+    let same = vec!["count > 1"; 80_000].join(" && ");
+    assert_eq!(guard(&same).satisfiability(), Satisfiability::Satisfiable);
+    let distinct: Vec<String> = (0..80_000).map(|i| format!("count > {i}")).collect();
+    assert_eq!(
+        guard(&distinct.join(" || ")).satisfiability(),
+        Satisfiability::Unknown
+    );
+    let few: Vec<String> = (0..80_000).map(|i| format!("fine > {}", i % 15)).collect();
+    assert_eq!(
+        guard(&few.join(" && ")).satisfiability(),
         Satisfiability::Unknown
     );
 }
