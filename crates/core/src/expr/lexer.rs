@@ -278,9 +278,9 @@ pub(crate) fn lex(source: &str) -> Result<Vec<(Tok, Span)>, Vec<ExprError>> {
                         Some("the guard language has no arithmetic".to_owned())
                     }
                     "'" => Some("strings are written in double quotes".to_owned()),
-                    _ => None,
+                    other => Some(help_for_char(other)),
                 };
-                errors.push(invalid(span, text, help.as_deref()));
+                errors.push(invalid(span, &shown(text), help.as_deref()));
                 continue;
             }
         };
@@ -291,6 +291,58 @@ pub(crate) fn lex(source: &str) -> Result<Vec<(Tok, Span)>, Vec<ExprError>> {
         Ok(out)
     } else {
         Err(errors)
+    }
+}
+
+/// A character as shown in a message: invisible and control characters as `\u{200b}`.
+pub(crate) fn shown(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_control() || is_invisible(c) {
+                format!("\\u{{{:x}}}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Format characters a reader cannot see: zero-width spaces and joiners, the byte-order
+/// mark, direction marks.
+pub(crate) fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00ad}' | '\u{200b}'..='\u{200f}' | '\u{2028}'..='\u{202e}' | '\u{2060}'..='\u{2064}' | '\u{feff}'
+    )
+}
+
+/// What to write instead of a character the guard language does not have.
+fn help_for_char(text: &str) -> String {
+    let ascii = match text {
+        "，" => Some(","),
+        "（" => Some("("),
+        "）" => Some(")"),
+        "“" | "”" | "＂" => Some("\""),
+        "‘" | "’" => Some("\""),
+        "！" => Some("!"),
+        "＝" => Some("="),
+        "＜" => Some("<"),
+        "＞" => Some(">"),
+        "［" | "【" => Some("["),
+        "］" | "】" => Some("]"),
+        "：" | "；" | "。" | "、" => None,
+        _ => None,
+    };
+    if let Some(a) = ascii {
+        return format!("this is a full-width character: write the ASCII `{a}` instead");
+    }
+    match text.chars().next() {
+        Some('\\') => "a backslash is only allowed inside a string, before `\"`, `\\`, `n` or `t`".to_owned(),
+        Some(c) if c.is_control() || is_invisible(c) => {
+            "an invisible character crept in (often from copying out of a document): delete it".to_owned()
+        }
+        Some(c) if !c.is_ascii() => "names are ASCII identifiers (`outcome`, `payload.amount`); Chinese text belongs inside a string in double quotes".to_owned(),
+        _ => "guards use names, literals, `==` `!=` `<` `<=` `>` `>=`, `in [..]`, `&&`, `||`, `!` and parentheses".to_owned(),
     }
 }
 

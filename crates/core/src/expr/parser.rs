@@ -217,8 +217,11 @@ impl Parser {
             return Err(ExprError::new(
                 codes::UNEXPECTED_TOKEN,
                 span,
-                "expression nested too deeply",
-            ));
+                format!("expression nested too deeply (more than {MAX_DEPTH} levels of parentheses or `!`)"),
+            )
+            .with_help(Some(
+                "write the guard flatter: drop redundant parentheses, or split the condition between actions".to_owned(),
+            )));
         }
         self.depth += 1;
         let r = f(self);
