@@ -99,12 +99,35 @@ impl Diagnostic {
         Diagnostic {
             severity,
             code,
-            message: message.into(),
+            message: escape_invisible(&message.into()),
             help: None,
             notes: Vec::new(),
             file: file.name.clone(),
             line,
             column,
+            span,
+            source: Some(file.text.clone()),
+        }
+    }
+
+    /// A diagnostic whose line and column are filled in later by [`locate_sorted`], so that
+    /// thousands of errors in one long line do not each scan the file.
+    pub(crate) fn unlocated(
+        severity: Severity,
+        code: &'static str,
+        file: &SourceFile,
+        span: Range<usize>,
+        message: impl Into<String>,
+    ) -> Self {
+        Diagnostic {
+            severity,
+            code,
+            message: message.into(),
+            help: None,
+            notes: Vec::new(),
+            file: file.name.clone(),
+            line: 0,
+            column: 0,
             span,
             source: Some(file.text.clone()),
         }
@@ -194,15 +217,77 @@ impl miette::Diagnostic for Diagnostic {
     }
 }
 
+/// Text for people with invisible characters made visible: a zero-width space in a name
+/// becomes `\u{200b}`, so "did you mean `a`?" for `a\u{200b}` explains itself.
+pub(crate) fn escape_invisible(text: &str) -> String {
+    if !text
+        .chars()
+        .any(|c| (c.is_control() && c != '\n') || crate::expr::is_invisible(c))
+    {
+        return text.to_owned();
+    }
+    text.chars()
+        .map(|c| {
+            if (c.is_control() && c != '\n') || crate::expr::is_invisible(c) {
+                format!("\\u{{{:x}}}", u32::from(c))
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// Fills in line and column of diagnostics sorted by where they start, in one pass over the
+/// text (no matter how many there are).
+pub(crate) fn locate_sorted(file: &SourceFile, diags: &mut [Diagnostic]) {
+    let text: &str = &file.text;
+    let (mut at, mut line, mut line_start) = (0usize, 1usize, 0usize);
+    for d in diags {
+        let offset = d.span.start.min(text.len());
+        if offset < at {
+            (d.line, d.column) = file.line_col(offset);
+            continue;
+        }
+        let Some(between) = text.get(at..offset) else {
+            (d.line, d.column) = file.line_col(offset);
+            continue;
+        };
+        for (i, b) in between.bytes().enumerate() {
+            if b == b'\n' {
+                line += 1;
+                line_start = at + i + 1;
+            }
+        }
+        at = offset;
+        d.line = line;
+        d.column = text
+            .get(line_start..offset)
+            .map_or(0, |s| s.chars().count())
+            + 1;
+    }
+}
+
 /// "did you mean `x`?" for the closest of `candidates` to `name`, if any is close.
 pub fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<String> {
+    // A name longer than this gets no suggestion: the edit distance costs the product of
+    // the lengths, and nobody mistypes a 1,000-character name.
+    const MAX_LEN: usize = 64;
+    let len = name.chars().count();
+    if len > MAX_LEN {
+        return None;
+    }
     let mut best: Option<(usize, &str)> = None;
     for c in candidates {
+        let c_len = c.chars().count();
+        let limit = len.max(c_len).div_ceil(3);
+        // The distance is at least the difference of the lengths.
+        if c_len > MAX_LEN || c_len.abs_diff(len) > limit {
+            continue;
+        }
         let d = edit_distance(name, c);
-        let limit = name.chars().count().max(c.chars().count()).div_ceil(3);
         if d <= limit && best.is_none_or(|(bd, _)| d < bd) {
             best = Some((d, c));
         }
@@ -251,5 +336,8 @@ mod tests {
             Some("did you mean `legality_review`?")
         );
         assert_eq!(did_you_mean("zzz", ["legality_review"]), None);
+        // A million-character name is not compared at all.
+        let long = "a".repeat(1_000_000);
+        assert_eq!(did_you_mean(&long, ["a", long.as_str()]), None);
     }
 }

@@ -91,6 +91,7 @@ fn load_with_span(
             cx.error("toml-syntax", span, format!("invalid TOML: {message}"))
                 .help = Some("fix the TOML syntax at this place; see https://toml.io".into());
         }
+        finish(file, &mut diags);
         return (None, diags);
     }
     let span = root.span();
@@ -101,12 +102,62 @@ fn load_with_span(
         let clean = !cx.diags.iter().any(Diagnostic::is_error);
         clean.then_some((p, spans.header))
     });
-    sort(&mut diags);
+    finish(file, &mut diags);
     (procedure, diags)
 }
 
-fn sort(diags: &mut [Diagnostic]) {
-    diags.sort_by_key(|a| (a.line, a.column));
+/// Sorts a file's diagnostics into source order, caps them and fills in lines and columns.
+fn finish(file: &SourceFile, diags: &mut Vec<Diagnostic>) {
+    diags.sort_by_key(|a| a.span.start);
+    cap(file, diags);
+    diagnostic::locate_sorted(file, diags);
+    for d in diags.iter_mut() {
+        d.message = diagnostic::escape_invisible(&d.message);
+        d.help = d.help.as_deref().map(diagnostic::escape_invisible);
+    }
+}
+
+/// The most diagnostics one file reports; the rest are counted in a last
+/// `too-many-diagnostics` line, so that a file with thousands of mistakes is reported fast.
+pub const MAX_DIAGNOSTICS_PER_FILE: usize = 50;
+
+fn cap(file: &SourceFile, diags: &mut Vec<Diagnostic>) {
+    if diags.len() <= MAX_DIAGNOSTICS_PER_FILE {
+        return;
+    }
+    let rest = diags.split_off(MAX_DIAGNOSTICS_PER_FILE);
+    let errors = rest.iter().filter(|d| d.is_error()).count();
+    let warnings = rest.len() - errors;
+    let mut counts = Vec::new();
+    if errors > 0 {
+        counts.push(format!("{errors} more error{}", plural(errors)));
+    }
+    if warnings > 0 {
+        counts.push(format!("{warnings} more warning{}", plural(warnings)));
+    }
+    let first = rest.first().map_or(0..0, |d| d.span.clone());
+    let severity = if errors > 0 {
+        Severity::Error
+    } else {
+        Severity::Warning
+    };
+    diags.push(
+        Diagnostic::unlocated(
+            severity,
+            "too-many-diagnostics",
+            file,
+            first.start..first.start,
+            format!(
+                "and {} in this file, from here on (only the first {MAX_DIAGNOSTICS_PER_FILE} are shown)",
+                counts.join(" and ")
+            ),
+        )
+        .with_help("fix the problems above and check again; the rest are often the same mistake"),
+    );
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 { "" } else { "s" }
 }
 
 /// Loads every file into one rule set. A second file with the same procedure id and version

@@ -286,7 +286,21 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
                     t.missing(cx, "version", "an integer, 1 for the first version");
                 }
                 let initial = t.req_str(cx, "initial");
-                let terminal = t.str_list(cx, "terminal").map(|s| s.v).unwrap_or_default();
+                let terminal_list = t.str_list(cx, "terminal");
+                if let Some(list) = &terminal_list
+                    && list.v.is_empty()
+                {
+                    // One error here, not one stuck state per state.
+                    cx.error(
+                        "missing-key",
+                        list.span.clone(),
+                        "`procedure.terminal` is empty: a case could never end",
+                    )
+                    .help = Some(
+                        "list the states where the procedure ends: `terminal = [\"decided\", \"withdrawn\"]`".into(),
+                    );
+                }
+                let terminal = terminal_list.map(|s| s.v).unwrap_or_default();
                 if terminal.is_empty() && !t.has("terminal") {
                     t.missing(
                         cx,

@@ -62,8 +62,9 @@ impl Cx<'_> {
         span: Range<usize>,
         message: impl Into<String>,
     ) -> &mut Diagnostic {
-        self.diags
-            .push(Diagnostic::new(severity, code, self.file, span, message));
+        self.diags.push(Diagnostic::unlocated(
+            severity, code, self.file, span, message,
+        ));
         // The vector was just pushed to, so it has a last element.
         let last = self.diags.len() - 1;
         #[expect(

@@ -193,13 +193,49 @@ fn compile(cx: &mut Cx<'_>, src: &S<String>, env: &Env, expected: &Type) -> Opti
 fn warn_never(cx: &mut Cx<'_>, e: &Expr, src: &S<String>, what: &str) {
     if e.satisfiability() == Satisfiability::Never {
         cx.warning("guard-never-true", src.span.clone(), format!("{what} `{}` can never be true", src.v))
-            .help = Some("given the declared values it contradicts itself; the action or track it guards can never happen".into());
+            .help = Some("given the declared values and ranges it contradicts itself; the action or track it guards can never happen".into());
+    } else if e.always_true() {
+        cx.warning(
+            "guard-always-true",
+            src.span.clone(),
+            format!("{what} `{}` is always true, whatever the facts are", src.v),
+        )
+        .help =
+            Some("it restrains nothing: remove it, or write the condition the article sets".into());
     }
 }
 
+/// The longest period a rule may write, per unit: a hundred years. No statute sets a longer
+/// one, and every deadline stays far inside the dates the engine can write.
+pub(crate) const MAX_PERIOD: [(&str, u32); 4] = [
+    ("days", 36_500),
+    ("working_days", 10_000),
+    ("hours", 876_000),
+    ("months", 1_200),
+];
+
 fn read_period(cx: &mut Cx<'_>, p: &RawPeriod, allow_zero: bool) -> Option<Period> {
+    let max = MAX_PERIOD
+        .iter()
+        .find(|(u, _)| *u == p.unit.v)
+        .map_or(36_500, |(_, m)| *m);
     let n = match u32::try_from(p.n.v) {
-        Ok(n) if n > 0 || allow_zero => n,
+        Ok(n) if (n > 0 || allow_zero) && n <= max => n,
+        Ok(n) if n > max => {
+            cx.error(
+                "invalid-period",
+                p.n.span.clone(),
+                format!(
+                    "a period of {} {} is longer than any statute sets",
+                    p.n.v, p.unit.v
+                ),
+            )
+            .help = Some(format!(
+                "the longest period a rule may write is {max} {} (a hundred years); check the number against the article",
+                p.unit.v
+            ));
+            return None;
+        }
         _ => {
             cx.error(
                 "invalid-period",
@@ -207,9 +243,9 @@ fn read_period(cx: &mut Cx<'_>, p: &RawPeriod, allow_zero: bool) -> Option<Perio
                 format!("a period of {} {} is not allowed", p.n.v, p.unit.v),
             )
             .help = Some(if allow_zero {
-                "write a whole number from 0 up".into()
+                format!("write a whole number from 0 up to {max}")
             } else {
-                "write a positive whole number".into()
+                format!("write a whole number from 1 up to {max}")
             });
             return None;
         }
@@ -738,7 +774,10 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
                 v: RawReason::When(g),
                 ..
             }) => match compile(cx, g, &env, &Type::Bool) {
-                Some(e) => ReasonRule::RequiredWhen(e),
+                Some(e) => {
+                    warn_never(cx, &e, g, "the condition");
+                    ReasonRule::RequiredWhen(e)
+                }
                 None => ReasonRule::Optional,
             },
         };
@@ -830,7 +869,10 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
         }
     }
     let fact_env = &env;
-    for t in &raw.time {
+    // The raw index of each loaded rule: a rule with an error is not loaded, so the two lists
+    // differ, and `Anchor::Due` (a raw index while reading) is turned into a loaded one below.
+    let mut raw_index: Vec<usize> = Vec::new();
+    for (ti, t) in raw.time.iter().enumerate() {
         let tid = &t.meta.id.v;
         let (kind, p) = match (&t.at_least, &t.within) {
             (Some(p), None) => (TimeRuleKind::AtLeast, p),
@@ -986,6 +1028,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
                     .into(),
             );
         }
+        raw_index.push(ti);
         time_rules.push(TimeRule {
             meta: meta(&t.meta),
             kind,
@@ -1000,17 +1043,33 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             extended_by,
         });
     }
+    // `Anchor::Due` from raw to loaded indices. A rule anchored on one that did not load
+    // (its error is reported already) is dropped, so no later message names the wrong rule.
+    let loaded_index = |ri: usize| raw_index.iter().position(|&x| x == ri);
+    let mut kept = Vec::with_capacity(time_rules.len());
+    let mut kept_raw = Vec::with_capacity(time_rules.len());
+    for (mut rule, ri) in time_rules.into_iter().zip(raw_index.iter().copied()) {
+        if let Anchor::Due(target) = rule.after {
+            let Some(li) = loaded_index(target) else {
+                continue;
+            };
+            rule.after = Anchor::Due(li);
+        }
+        kept.push(rule);
+        kept_raw.push(ri);
+    }
+    let time_rules = kept;
     // A period counted from the end of a deadline: that rule must be a deadline, and the
     // chain of such anchors must not go round in a circle.
     for (i, rule) in time_rules.iter().enumerate() {
         let mut seen = vec![i];
         let mut at = rule.after;
+        let span = kept_raw
+            .get(i)
+            .and_then(|&ri| raw.time.get(ri))
+            .and_then(|t| t.after.as_ref())
+            .map_or(0..0, |a| a.span.clone());
         while let Anchor::Due(next) = at {
-            let span = raw
-                .time
-                .get(i)
-                .and_then(|t| t.after.as_ref())
-                .map_or(0..0, |a| a.span.clone());
             let Some(target) = time_rules.get(next) else {
                 break;
             };
