@@ -24,9 +24,17 @@ pub struct CheckArgs {
     /// (calendars and `*.test.toml` scenario files are skipped).
     #[arg(default_value = "rules")]
     pub paths: Vec<PathBuf>,
-    /// Fail (exit 1) on warnings too.
+    /// Fail (exit 1) on warnings too (the same as `--deny warnings`).
     #[arg(long)]
     pub deny_warnings: bool,
+    /// Do not report warnings with this code (repeatable): `--allow calendar-ends-soon`.
+    /// Errors cannot be allowed.
+    #[arg(long, value_name = "CODE")]
+    pub allow: Vec<String>,
+    /// Report warnings with this code as errors (repeatable): `--deny unused-track`;
+    /// `--deny warnings` denies every warning not allowed.
+    #[arg(long, value_name = "CODE")]
+    pub deny: Vec<String>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Human)]
     pub format: Format,
@@ -87,7 +95,8 @@ fn calendar_diagnostics(dir: &std::path::Path, today: chrono::NaiveDate) -> Vec<
 /// A diagnostic with its file named, for miette's graphical renderer.
 struct Named<'a> {
     d: &'a Diagnostic,
-    source: Option<miette::NamedSource<std::sync::Arc<str>>>,
+    source: Option<Window>,
+    span: std::ops::Range<usize>,
 }
 
 impl std::fmt::Debug for Named<'_> {
@@ -118,23 +127,150 @@ impl miette::Diagnostic for Named<'_> {
         self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
     }
     fn labels(&self) -> Option<Box<dyn Iterator<Item = miette::LabeledSpan> + '_>> {
-        miette::Diagnostic::labels(self.d)
+        self.source.as_ref()?;
+        Some(Box::new(std::iter::once(miette::LabeledSpan::new(
+            Some("here".to_owned()),
+            self.span.start,
+            self.span.end.saturating_sub(self.span.start),
+        ))))
     }
 }
 
+/// Lines longer than this are cut around the problem before rendering (miette cannot draw a
+/// caret past column 65,535, and nobody reads such a line whole).
+const MAX_RENDERED_LINE: usize = 200;
+
+/// The part of a file miette is shown: the whole file when its lines near the problem are
+/// short, otherwise the problem's line (and its neighbours) cut to a window around the
+/// problem. Line numbers stay those of the file.
+struct Window {
+    name: String,
+    text: std::sync::Arc<str>,
+    /// The 0-based line of the file the text starts at.
+    first_line: usize,
+    /// Where the problem starts in the text, and its 0-based column in the file's line (the
+    /// text may have cut the start of that line).
+    problem: (usize, usize),
+}
+
+impl miette::SourceCode for Window {
+    fn read_span<'a>(
+        &'a self,
+        span: &miette::SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn miette::SpanContents<'a> + 'a>, miette::MietteError> {
+        let inner = self.text.read_span(span, before, after)?;
+        let column = if span.offset() == self.problem.0 && before == 0 {
+            self.problem.1
+        } else {
+            inner.column()
+        };
+        Ok(Box::new(miette::MietteSpanContents::new_named(
+            self.name.clone(),
+            inner.data(),
+            *inner.span(),
+            inner.line() + self.first_line,
+            column,
+            inner.line_count(),
+        )))
+    }
+}
+
+/// The window miette renders for `d` and the span of the problem inside it.
+fn window(d: &Diagnostic) -> Option<(Window, std::ops::Range<usize>)> {
+    let text = d.source.as_ref()?;
+    let start = d.span.start.min(text.len());
+    let end = d.span.end.clamp(start, text.len());
+    let line_start = text.get(..start)?.rfind('\n').map_or(0, |i| i + 1);
+    let prev_start = line_start
+        .checked_sub(1)
+        .and_then(|p| text.get(..p))
+        .map_or(0, |t| t.rfind('\n').map_or(0, |i| i + 1));
+    let line_end = text
+        .get(start..)?
+        .find('\n')
+        .map_or(text.len(), |i| start + i);
+    let next_end = text
+        .get(line_end.saturating_add(1).min(text.len())..)?
+        .find('\n')
+        .map_or(text.len(), |i| line_end + 1 + i);
+    let near = text.get(prev_start..next_end)?;
+    if near.lines().all(|l| l.chars().count() <= MAX_RENDERED_LINE) {
+        return Some((
+            Window {
+                name: d.file.clone(),
+                text: text.clone(),
+                first_line: 0,
+                problem: (usize::MAX, 0),
+            },
+            start..end,
+        ));
+    }
+    // Cut each of the three lines; on the problem's line keep a window around it.
+    let cut = |l: &str| -> String {
+        match l.char_indices().nth(MAX_RENDERED_LINE) {
+            Some((i, _)) => format!("{}…", l.get(..i).unwrap_or_default()),
+            None => l.to_owned(),
+        }
+    };
+    let mut out = String::new();
+    if prev_start < line_start {
+        out.push_str(&cut(text.get(prev_start..line_start - 1)?));
+        out.push('\n');
+    }
+    let line = text.get(line_start..line_end)?;
+    let col = start - line_start;
+    let head = line.get(..col)?;
+    let keep_before = MAX_RENDERED_LINE / 4;
+    let from = head
+        .char_indices()
+        .rev()
+        .nth(keep_before.saturating_sub(1))
+        .map_or(0, |(i, _)| i);
+    if from > 0 {
+        out.push('…');
+    }
+    out.push_str(line.get(from..col)?);
+    let label_start = out.len();
+    let tail = line.get(col..)?;
+    let keep = tail
+        .char_indices()
+        .nth(MAX_RENDERED_LINE - keep_before)
+        .map_or(tail.len(), |(i, _)| i);
+    out.push_str(tail.get(..keep)?);
+    let label_end = label_start + (end.min(line_end) - start).min(keep);
+    if keep < tail.len() {
+        out.push('…');
+    }
+    if line_end < next_end {
+        out.push('\n');
+        out.push_str(&cut(text.get(line_end + 1..next_end)?));
+    }
+    let first_line = text.get(..prev_start)?.matches('\n').count();
+    Some((
+        Window {
+            name: d.file.clone(),
+            text: out.into(),
+            first_line,
+            problem: (label_start, d.column.saturating_sub(1)),
+        },
+        label_start..label_end,
+    ))
+}
+
 /// Renders one diagnostic for people: the message, the source line with a caret under the
-/// problem (the box names file, line and column), and the help line.
+/// problem (the box names file, line and column), and the help line. A very long line is
+/// cut around the problem.
 pub fn render_human(d: &Diagnostic) -> String {
     let handler =
         miette::GraphicalReportHandler::new_themed(miette::GraphicalTheme::unicode_nocolor())
             .with_context_lines(1);
-    let named = Named {
-        d,
-        source: d
-            .source
-            .clone()
-            .map(|s| miette::NamedSource::new(d.file.clone(), s)),
+    let (source, span) = match window(d) {
+        Some((w, span)) => (Some(w), span),
+        None => (None, 0..0),
     };
+    let named = Named { d, source, span };
     let mut out = String::new();
     if handler.render_report(&mut out, &named).is_err() {
         out = d.to_plain() + "\n";
@@ -152,22 +288,22 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         }
     };
     let mut sources = Vec::new();
+    let mut unread = Vec::new();
     for p in &paths {
         match files::read(p) {
             Ok(s) => sources.push(s),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return ExitCode::from(2);
-            }
+            Err(d) => unread.push(*d),
         }
     }
     let mut loaded = load::load(&sources);
+    loaded.diagnostics.extend(unread);
     let today = args
         .today
         .unwrap_or_else(|| fazhi_core::time::cst_date(chrono::Utc::now()));
     loaded
         .diagnostics
         .extend(calendar_diagnostics(&args.calendars, today));
+    apply_levels(args, &mut loaded.diagnostics);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for d in &loaded.diagnostics {
@@ -180,8 +316,8 @@ pub fn run(args: &CheckArgs) -> ExitCode {
     let (errors, warnings) = (loaded.errors(), loaded.warnings());
     let summary = format!(
         "checked {} file{}: {} procedure{} loaded, {errors} error{}, {warnings} warning{}",
-        sources.len(),
-        plural(sources.len()),
+        paths.len(),
+        plural(paths.len()),
         loaded.rules.len(),
         plural(loaded.rules.len()),
         plural(errors),
@@ -193,10 +329,28 @@ pub fn run(args: &CheckArgs) -> ExitCode {
         }
         Format::Json => eprintln!("{summary}"),
     }
-    if errors > 0 || (args.deny_warnings && warnings > 0) {
+    let deny_all = args.deny_warnings || args.deny.iter().any(|c| c == "warnings");
+    if errors > 0 || (deny_all && warnings > 0) {
         ExitCode::FAILURE
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+/// Applies `--allow CODE` and `--deny CODE` as clippy does: an allowed warning is dropped,
+/// a denied one becomes an error. A code both allowed and denied is denied. Errors stay
+/// errors. (`--deny-warnings`, `--deny warnings`, is applied to the count at the end.)
+pub fn apply_levels(args: &CheckArgs, diags: &mut Vec<Diagnostic>) {
+    use fazhi_core::load::Severity;
+    let denied = |code: &str| args.deny.iter().any(|c| c == code);
+    let allowed = |code: &str| args.allow.iter().any(|c| c == code);
+    diags.retain(|d| d.is_error() || denied(d.code) || !allowed(d.code));
+    for d in diags.iter_mut() {
+        if !d.is_error() && denied(d.code) {
+            d.severity = Severity::Error;
+            d.notes
+                .push(format!("a warning, denied by `--deny {}`", d.code));
+        }
     }
 }
 

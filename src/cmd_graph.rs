@@ -60,8 +60,8 @@ pub fn run(args: &GraphArgs) -> ExitCode {
         .collect::<Result<Vec<_>, _>>()
     {
         Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
+        Err(d) => {
+            eprint!("{}", crate::cmd_check::render_human(&d));
             return ExitCode::from(2);
         }
     };

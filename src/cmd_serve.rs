@@ -82,7 +82,7 @@ fn settings(args: &ServeArgs) -> Result<Settings, String> {
         .iter()
         .map(|p| files::read(p))
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
+        .map_err(|d| d.to_plain())?;
     let loaded = load::load(&sources);
     if loaded.errors() > 0 {
         for d in loaded.diagnostics.iter().filter(|d| d.is_error()) {

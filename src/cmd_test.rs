@@ -45,18 +45,24 @@ fn run_inner(args: &TestArgs) -> Result<ExitCode, String> {
             if p.is_dir() {
                 p.clone()
             } else {
+                // `NAME.test.toml` has the parent `""`: the current directory.
                 p.parent()
+                    .filter(|d| !d.as_os_str().is_empty())
                     .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
             }
         })
         .collect();
     let procedure_files = files::find(&dirs, FileKind::Procedure).map_err(|e| e.to_string())?;
-    let sources = procedure_files
-        .iter()
-        .map(|p| files::read(p))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())?;
-    let loaded = load::load(&sources);
+    let mut sources = Vec::new();
+    let mut unread = Vec::new();
+    for p in &procedure_files {
+        match files::read(p) {
+            Ok(s) => sources.push(s),
+            Err(d) => unread.push(*d),
+        }
+    }
+    let mut loaded = load::load(&sources);
+    loaded.diagnostics.extend(unread);
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     let mut failed_load = 0;
@@ -66,7 +72,14 @@ fn run_inner(args: &TestArgs) -> Result<ExitCode, String> {
     }
     let (mut passed, mut failed) = (0usize, 0usize);
     for path in &scenario_files {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let text = match files::read(path) {
+            Ok(f) => f.text,
+            Err(d) => {
+                let _ = out.write_all(render_human(&d).as_bytes());
+                failed += 1;
+                continue;
+            }
+        };
         let file = match scenario::parse(&text) {
             Ok(f) => f,
             Err(e) => {

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use fazhi_core::load::SourceFile;
+use fazhi_core::load::{Diagnostic, Severity, SourceFile};
 
 /// What a `.toml` file under the rules directory holds, by where it is and how it is named.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -63,9 +63,68 @@ fn walk(dir: &Path, kind: FileKind, out: &mut Vec<PathBuf>) -> std::io::Result<(
     Ok(())
 }
 
-/// Reads a file as a [`SourceFile`] named by its path.
-pub fn read(path: &Path) -> std::io::Result<SourceFile> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))?;
-    Ok(SourceFile::new(path.display().to_string(), text))
+/// Reads a file as a [`SourceFile`] named by its path. A file that cannot be read, or is not
+/// UTF-8 (a GBK file saved by an old editor), is a located diagnostic, so that the caller can
+/// report it like any other problem and go on with the other files.
+pub fn read(path: &Path) -> Result<SourceFile, Box<Diagnostic>> {
+    let name = path.display().to_string();
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            let file = SourceFile::new(name.clone(), "");
+            return Err(Box::new(
+                Diagnostic::new(
+                    Severity::Error,
+                    "unreadable-file",
+                    &file,
+                    0..0,
+                    format!("`{name}` cannot be read: {e}"),
+                )
+                .with_help("check that the file exists and that you may read it"),
+            ));
+        }
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(SourceFile::new(name, text)),
+        Err(e) => Err(Box::new(not_utf8(
+            name,
+            e.as_bytes(),
+            e.utf8_error().valid_up_to(),
+        ))),
+    }
+}
+
+/// The diagnostic for a file that is not UTF-8, at its first byte that is not.
+fn not_utf8(name: String, bytes: &[u8], valid_up_to: usize) -> Diagnostic {
+    let text = String::from_utf8_lossy(bytes).into_owned();
+    let byte = bytes.get(valid_up_to).copied().unwrap_or(0);
+    let file = SourceFile::new(name, text);
+    // The lossy text keeps the valid prefix byte for byte, so the offset holds in it.
+    Diagnostic::new(
+        Severity::Error,
+        "not-utf8",
+        &file,
+        valid_up_to..valid_up_to.saturating_add(1),
+        format!("the file is not UTF-8: byte 0x{byte:02X} at this place is not valid UTF-8 (a GBK or GB 18030 file?)"),
+    )
+    .with_help("save the file as UTF-8 (in most editors: \"Save with encoding\" → UTF-8; or `iconv -f GBK -t UTF-8`)")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_gbk_file_is_a_located_diagnostic() {
+        // `title = "测试"` in GBK on line 2: 测 is 0xB2 0xE2.
+        let mut bytes = b"[procedure]\ntitle = \"".to_vec();
+        bytes.extend([0xB2, 0xE2, 0xCA, 0xD4]);
+        bytes.extend(b"\"\n");
+        let e = std::str::from_utf8(&bytes).err().map(|e| e.valid_up_to());
+        assert_eq!(e, Some(21));
+        let d = not_utf8("a.toml".into(), &bytes, 21);
+        assert_eq!((d.code, d.line, d.column), ("not-utf8", 2, 10));
+        assert!(d.message.contains("0xB2"), "{}", d.message);
+        assert!(d.help.as_deref().unwrap_or("").contains("UTF-8"));
+    }
 }
