@@ -99,3 +99,20 @@ fn unknown_keys_in_a_scenario_file_are_errors_with_their_place() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_scenario_file_named_without_a_directory_runs_from_the_current_one() {
+    // `cd rules && fazhi test mediation.test.toml`: the procedures come from `.`.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fazhi"))
+        .current_dir(root.join("rules"))
+        .args(["test", "mediation.test.toml", "--calendars", "calendars"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(0), "{stdout}{stderr}");
+    let (passed, failed) = summary(&stdout);
+    assert!(passed >= 1 && failed == 0, "{stdout}");
+    assert!(stdout.contains("mediation.test.toml"), "{stdout}");
+}
