@@ -1,5 +1,6 @@
 //! Loading and validating rule files: every shipped procedure under `rules/`, and one large
-//! generated procedure (200 states, 600 actions, 20 tracks) to show how loading scales.
+//! generated procedure (200 states, 600 actions, 20 tracks), and generated chains of 1,000
+//! and 10,000 states to show that loading scales near-linearly.
 //!
 //! `cargo bench --bench load -- --warm-up-time 1 --measurement-time 3`
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
@@ -165,6 +166,57 @@ fn large() -> SourceFile {
     SourceFile::new("large.toml", o)
 }
 
+/// A valid generated procedure of `n` main states: a chain, one extra guarded edge per state
+/// (none jumps over the middle state), a time rule and an invariant per 1,000 states.
+fn generated(n: usize) -> SourceFile {
+    let mut o = String::new();
+    let last = n - 1;
+    let gate = n / 2;
+    let _ = writeln!(
+        o,
+        "language = 1\n\n[procedure]\nid = \"generated\"\nversion = 1\ntitle = \"生成程序\"\n\
+         initial = \"s0\"\nterminal = [\"s{last}\"]\n\n[roles]\nclerk = {{ title = \"办事员\" }}\n\n[facts]"
+    );
+    for f in 0..FLAGS {
+        let _ = writeln!(o, "f{f} = {{ type = \"bool\", default = false }}");
+    }
+    o.push_str("n = { type = \"integer\", default = 0 }\n\n[states]\n");
+    for s in 0..n {
+        let _ = writeln!(o, "s{s} = {{ title = \"状态{s}\" }}");
+    }
+    for s in 0..last {
+        let _ = writeln!(
+            o,
+            "\n[actions.a{s}]\ntitle = \"前进{s}\"\nfrom = \"s{s}\"\nto = \"s{}\"\nby = [\"clerk\"]",
+            s + 1
+        );
+        let mut to = (s * 7 + 3) % n;
+        if s < gate && to > gate {
+            to = gate;
+        }
+        let _ = writeln!(
+            o,
+            "\n[actions.b{s}]\ntitle = \"跳转{s}\"\nfrom = \"s{s}\"\nto = \"s{to}\"\nby = [\"clerk\"]\nwhen = 'f{} || n > {}'",
+            s % FLAGS,
+            s % 50
+        );
+    }
+    for k in 0..n / 1000 {
+        let _ = writeln!(
+            o,
+            "\n[time.r{k}]\nwithin = {{ days = 30 }}\nafter = \"s{}\"\nactions = [\"a{}\"]",
+            k * 1000,
+            k * 1000 + 1
+        );
+        let _ = writeln!(
+            o,
+            "\n[invariants.i{k}]\nfirst = \"s{gate}\"\nthen = \"s{}\"",
+            gate + 1 + k
+        );
+    }
+    SourceFile::new("generated.toml", o)
+}
+
 fn bench(c: &mut Criterion) {
     let files = shipped();
     assert!(!files.is_empty(), "no procedure under rules/");
@@ -192,6 +244,25 @@ fn bench(c: &mut Criterion) {
         &format!("load large procedure ({STATES} states, {ACTIONS} actions, {TRACKS} tracks)"),
         |b| b.iter(|| load(black_box(&large))),
     );
+
+    for n in [1_000, 10_000] {
+        let file = [generated(n)];
+        let loaded = load(&file);
+        assert_eq!(
+            loaded.errors(),
+            0,
+            "the generated procedure does not load:\n{}",
+            loaded
+                .diagnostics
+                .iter()
+                .map(|d| d.to_plain())
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
+        c.bench_function(&format!("load generated procedure ({n} states)"), |b| {
+            b.iter(|| load(black_box(&file)))
+        });
+    }
 }
 
 criterion_group!(benches, bench);

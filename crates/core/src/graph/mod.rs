@@ -132,7 +132,12 @@ fn co_reachable(g: &DiGraph<usize, usize>, targets: &[usize]) -> Vec<bool> {
 
 /// States of the main machine that no path from the initial state reaches.
 pub fn unreachable_states(p: &Procedure) -> Vec<usize> {
-    let seen = reachable_from(&main_graph(p), p.initial);
+    unreachable_states_in(&main_graph(p), p)
+}
+
+/// [`unreachable_states`] on the main graph built once by the caller.
+pub fn unreachable_states_in(g: &DiGraph<usize, usize>, p: &Procedure) -> Vec<usize> {
+    let seen = reachable_from(g, p.initial);
     (0..p.states.len())
         .filter(|i| !seen.get(*i).copied().unwrap_or(false))
         .collect()
@@ -141,10 +146,14 @@ pub fn unreachable_states(p: &Procedure) -> Vec<usize> {
 /// Reachable, non-terminal states from which no terminal state can be reached: a case there
 /// would be stuck forever.
 pub fn stuck_states(p: &Procedure) -> Vec<usize> {
-    let g = main_graph(p);
-    let reach = reachable_from(&g, p.initial);
+    stuck_states_in(&main_graph(p), p)
+}
+
+/// [`stuck_states`] on the main graph built once by the caller.
+pub fn stuck_states_in(g: &DiGraph<usize, usize>, p: &Procedure) -> Vec<usize> {
+    let reach = reachable_from(g, p.initial);
     let terminals: Vec<usize> = (0..p.states.len()).filter(|s| p.is_terminal(*s)).collect();
-    let co = co_reachable(&g, &terminals);
+    let co = co_reachable(g, &terminals);
     (0..p.states.len())
         .filter(|i| {
             reach.get(*i).copied().unwrap_or(false) && !co.get(*i).copied().unwrap_or(false)
@@ -178,7 +187,17 @@ pub fn track_problems(p: &Procedure, track: usize) -> (Vec<usize>, Vec<usize>) {
 /// The proof removes `first` from the graph (the state with every edge into it, or the
 /// action's edges) and searches for `then` from the initial state.
 pub fn prove_before(p: &Procedure, first: Node, then: Node) -> Result<(), Path> {
-    let g = main_graph(p);
+    prove_before_in(&main_graph(p), p, first, then)
+}
+
+/// [`prove_before`] on the main graph built once by the caller (a procedure with many
+/// invariants builds it once, not once per invariant).
+pub fn prove_before_in(
+    g: &DiGraph<usize, usize>,
+    p: &Procedure,
+    first: Node,
+    then: Node,
+) -> Result<(), Path> {
     if first == Node::State(p.initial) {
         return Ok(());
     }
@@ -241,6 +260,11 @@ pub fn prove_before(p: &Procedure, first: Node, then: Node) -> Result<(), Path> 
 /// A shortest path from the initial state to `target` (entering the state, or taking the
 /// action), for counterexamples and "reached by" notes.
 pub fn path_to(p: &Procedure, target: Node) -> Option<Path> {
+    path_to_in(&main_graph(p), p, target)
+}
+
+/// [`path_to`] on the main graph built once by the caller.
+pub fn path_to_in(g: &DiGraph<usize, usize>, p: &Procedure, target: Node) -> Option<Path> {
     // The search of `prove_before` with nothing blocked: a `first` that matches no action.
-    prove_before(p, Node::Action(usize::MAX), target).err()
+    prove_before_in(g, p, Node::Action(usize::MAX), target).err()
 }

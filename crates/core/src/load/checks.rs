@@ -22,9 +22,15 @@ fn counterexample(p: &Procedure, path: &Path) -> Vec<String> {
     vec![format!("counterexample: {}", path.render(p))]
 }
 
+/// The most counterexample paths searched for one kind of note; past it (a file with
+/// thousands of stuck states) the diagnostics come without a path.
+const MAX_PATHS: usize = 50;
+
 /// Runs every graph check, adding diagnostics to `cx`.
 pub(crate) fn check(cx: &mut Cx<'_>, p: &Procedure, spans: &Spans) {
-    let unreachable = graph::unreachable_states(p);
+    // The main graph is built once for every check below.
+    let g = graph::main_graph(p);
+    let unreachable = graph::unreachable_states_in(&g, p);
     for &s in &unreachable {
         let (Some(state), Some(span)) = (p.states.get(s), spans.states.get(s)) else {
             continue;
@@ -43,11 +49,16 @@ pub(crate) fn check(cx: &mut Cx<'_>, p: &Procedure, spans: &Spans) {
             state.meta.id
         ));
     }
-    for s in graph::stuck_states(p) {
+    for (k, s) in graph::stuck_states_in(&g, p).into_iter().enumerate() {
         let (Some(state), Some(span)) = (p.states.get(s), spans.states.get(s)) else {
             continue;
         };
-        let path = graph::path_to(p, Node::State(s));
+        // A path for the first few only: each costs a search of the whole graph.
+        let path = if k < MAX_PATHS {
+            graph::path_to_in(&g, p, Node::State(s))
+        } else {
+            None
+        };
         let d = cx.error("stuck-state", span.clone(), format!("no terminal state can be reached from state `{}`: a case there would be stuck forever", state.meta.id));
         d.help = Some("add an action that leads on towards a terminal state, or list this state in `terminal`".into());
         if let Some(path) = path {
@@ -87,13 +98,14 @@ pub(crate) fn check(cx: &mut Cx<'_>, p: &Procedure, spans: &Spans) {
                 .help = Some("add a track action that leads on to a final state, or list this state in the track's `final`".into());
         }
     }
+    let mut paths = 0;
     for (ii, inv) in p.invariants.iter().enumerate() {
         let Some(span) = spans.invariants.get(ii) else {
             continue;
         };
         match &inv.kind {
             InvariantKind::Before { first, then } => {
-                if let Err(path) = graph::prove_before(p, *first, *then) {
+                if let Err(path) = graph::prove_before_in(&g, p, *first, *then) {
                     cx.error(
                         "invariant-violated",
                         span.clone(),
@@ -145,7 +157,10 @@ pub(crate) fn check(cx: &mut Cx<'_>, p: &Procedure, spans: &Spans) {
                         only_if.source(),
                         a.meta.id
                     ));
-                    if let Some(path) = graph::path_to(p, Node::Action(ai)) {
+                    paths += 1;
+                    if paths <= MAX_PATHS
+                        && let Some(path) = graph::path_to_in(&g, p, Node::Action(ai))
+                    {
                         d.notes = counterexample(p, &path);
                     }
                 }

@@ -80,8 +80,9 @@ fn field_type(cx: &mut Cx<'_>, f: &RawField) -> Option<Type> {
                 return None;
             }
             let mut seen: Vec<&str> = Vec::new();
+            let mut seen_set = std::collections::HashSet::new();
             for v in &values.v {
-                if seen.contains(&v.v.as_str()) {
+                if !seen_set.insert(v.v.as_str()) {
                     cx.error(
                         "duplicate-id",
                         v.span.clone(),
@@ -407,8 +408,9 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
         .map(|t| t.states.iter().map(|s| s.id.span.clone()).collect())
         .collect();
 
+    let state_set: std::collections::HashSet<&str> = state_ids.iter().copied().collect();
     for a in &raw.actions {
-        if state_ids.contains(&a.meta.id.v.as_str()) {
+        if state_set.contains(a.meta.id.v.as_str()) {
             cx.error("duplicate-id", a.meta.id.span.clone(), format!("`{}` is both a state and an action", a.meta.id.v))
                 .help = Some("states and actions share one namespace (invariants and time rules name either): rename one".into());
         }
