@@ -341,3 +341,90 @@ fn no_mutant_panics_hangs_or_gives_a_diagnostic_outside_its_file() {
         }
     }
 }
+
+/// A procedure whose one action has the guard `when`.
+fn with_guard(when: &str) -> String {
+    format!(
+        "[procedure]\nid = \"t\"\nversion = 1\ntitle = \"测试\"\ninitial = \"a\"\nterminal = [\"z\"]\n\n\
+         [roles]\nclerk = {{ title = \"办事员\" }}\n\n[facts]\nn = {{ type = \"integer\", default = 0 }}\n\n\
+         [states]\na = {{}}\nz = {{}}\n\n[actions.go]\nfrom = \"a\"\nto = \"z\"\nby = [\"clerk\"]\nwhen = '{when}'\n"
+    )
+}
+
+/// Runs `f` on a thread and fails (instead of hanging) when it takes longer than a minute.
+fn watchdog<T: Send + 'static>(what: &str, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    match rx.recv_timeout(Duration::from_secs(60)) {
+        Ok(v) => {
+            worker.join().unwrap();
+            v
+        }
+        Err(mpsc::RecvTimeoutError::Timeout) => panic!("{what} hangs"),
+        Err(mpsc::RecvTimeoutError::Disconnected) => match worker.join() {
+            Ok(()) => panic!("{what}: no result"),
+            Err(e) => std::panic::resume_unwind(e),
+        },
+    }
+}
+
+#[test]
+fn the_inputs_that_once_hung_are_reported_and_capped() {
+    // 20,000 full-width commas in one guard: 20,000 errors once, each costing the line.
+    let commas = with_guard(&format!("n > 1{}", "，".repeat(20_000)));
+    let loaded = watchdog("20,000 full-width commas", move || {
+        load(&[SourceFile::new("commas.toml", commas)])
+    });
+    assert_eq!(loaded.diagnostics.len(), MAX_DIAGNOSTICS_PER_FILE + 1);
+    let last = loaded.diagnostics.last().unwrap();
+    assert_eq!(last.code, "too-many-diagnostics");
+    assert!(
+        last.message.contains("19950 more errors"),
+        "{}",
+        last.message
+    );
+    assert!(
+        loaded.diagnostics.iter().all(|d| d.line == 22),
+        "{:?}",
+        loaded.diagnostics.first().map(|d| (d.line, d.column))
+    );
+
+    // A 1,000,000-character name: no edit-distance matrix, no suggestion.
+    let name = "x".repeat(1_000_000);
+    let long = with_guard(&format!("{name} == 1"));
+    let loaded = watchdog("a 1,000,000-character name", move || {
+        load(&[SourceFile::new("long.toml", long)])
+    });
+    assert_eq!(
+        loaded.diagnostics.len(),
+        1,
+        "{:?}",
+        loaded.diagnostics.first().map(|d| d.code)
+    );
+    assert_eq!(loaded.diagnostics[0].code, "unknown-name");
+    assert!(
+        !loaded.diagnostics[0]
+            .help
+            .as_deref()
+            .unwrap_or("")
+            .contains("did you mean")
+    );
+    // Rendering it cuts the line.
+    let human = render_human(&loaded.diagnostics[0]);
+    assert!(human.len() < 4_000, "{} bytes", human.len());
+
+    // 80,000 comparisons in one guard: loads, the analysis bounded.
+    let many: Vec<String> = (0..80_000).map(|i| format!("n > {i}")).collect();
+    let big = with_guard(&many.join(" || "));
+    let loaded = watchdog("80,000 comparisons", move || {
+        load(&[SourceFile::new("big.toml", big)])
+    });
+    assert_eq!(
+        loaded.errors(),
+        0,
+        "{:?}",
+        loaded.diagnostics.first().map(|d| d.to_plain())
+    );
+}
