@@ -112,8 +112,25 @@ fn finish(file: &SourceFile, diags: &mut Vec<Diagnostic>) {
     cap(file, diags);
     diagnostic::locate_sorted(file, diags);
     for d in diags.iter_mut() {
-        d.message = diagnostic::escape_invisible(&d.message);
-        d.help = d.help.as_deref().map(diagnostic::escape_invisible);
+        d.message = tidy(&d.message);
+        d.help = d.help.as_deref().map(tidy);
+    }
+}
+
+/// The longest message or help line, in characters: a 1,000,000-character name quoted in a
+/// message is cut.
+const MAX_MESSAGE: usize = 400;
+
+/// A message made fit to print: invisible characters escaped, cut to [`MAX_MESSAGE`].
+fn tidy(text: &str) -> String {
+    let text = diagnostic::escape_invisible(text);
+    match text.char_indices().nth(MAX_MESSAGE) {
+        Some((i, _)) => format!(
+            "{}… ({} characters in all)",
+            text.get(..i).unwrap_or_default(),
+            text.chars().count()
+        ),
+        None => text,
     }
 }
 
@@ -164,11 +181,18 @@ fn plural(n: usize) -> &'static str {
 /// is an error.
 pub fn load(files: &[SourceFile]) -> Loaded {
     let mut loaded = Loaded::default();
+    // Which file defined each procedure version, to name it in `duplicate-procedure`.
+    let mut defined_by: std::collections::HashMap<(String, u32), &str> =
+        std::collections::HashMap::new();
     for file in files {
         let (procedure, mut diags) = load_with_span(file);
         if let Some((p, header)) = procedure {
             let (id, version) = (p.meta.id.clone(), p.version);
-            if !loaded.rules.insert(p) {
+            let other = defined_by.get(&(id.clone(), version)).copied();
+            if loaded.rules.insert(p) {
+                defined_by.insert((id, version), &file.name);
+            } else {
+                let other = other.unwrap_or("another file");
                 diags.push(
                     Diagnostic::new(
                         Severity::Error,
@@ -176,10 +200,10 @@ pub fn load(files: &[SourceFile]) -> Loaded {
                         file,
                         header,
                         format!(
-                            "procedure `{id}` version {version} is already defined by another file"
+                            "procedure `{id}` version {version} is already defined by `{other}`"
                         ),
                     )
-                    .with_help("give this file a new `version`, or remove one of the two"),
+                    .with_help(format!("give this file a new `version` (one above the newest in `{other}`), or remove one of the two")),
                 );
             }
         }
@@ -231,6 +255,7 @@ by = ["clerk"]
         assert_eq!(loaded.errors(), 1);
         let d = &loaded.diagnostics[0];
         assert_eq!((d.code, d.file.as_str()), ("duplicate-procedure", "b.toml"));
+        assert!(d.message.contains("`a.toml`"), "{}", d.message);
         // The header `[procedure]` is on line 2 of the file.
         assert_eq!(d.line, 2);
         assert!(d.help.is_some());
