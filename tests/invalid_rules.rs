@@ -1,7 +1,8 @@
 //! The corpus of invalid rule files: one file per kind of error and warning the language can
 //! give, each ending with the diagnostics it must produce, written by hand as
 //! `# expect: <severity> <code> <line>:<column>`. A file is named by its code; a second case
-//! of one code is `<code>.<case>.toml`. The test asserts that loading the file gives
+//! of one code is `<code>.<case>.toml`. `# message: TEXT` and `# help: TEXT` lines ask that
+//! some diagnostic's message (help line) contains TEXT. The test asserts that loading the file gives
 //! exactly these diagnostics (no more, no fewer) and that each has a message and a help line.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
@@ -40,12 +41,32 @@ fn every_invalid_file_gives_exactly_its_expected_diagnostics() {
             "{} has no `# expect:` line",
             path.display()
         );
-        let loaded = load(&[SourceFile::new(path.display().to_string(), text)]);
+        let loaded = load(&[SourceFile::new(path.display().to_string(), text.clone())]);
         let got: BTreeSet<String> = loaded
             .diagnostics
             .iter()
             .map(|d| format!("{} {} {}:{}", d.severity, d.code, d.line, d.column))
             .collect();
+        // `# message: TEXT` and `# help: TEXT`: some diagnostic's message (help) says TEXT.
+        for (prefix, field) in [("# message: ", 0), ("# help: ", 1)] {
+            for want in text.lines().filter_map(|l| l.strip_prefix(prefix)) {
+                let found = loaded.diagnostics.iter().any(|d| {
+                    let have = if field == 0 {
+                        d.message.as_str()
+                    } else {
+                        d.help.as_deref().unwrap_or("")
+                    };
+                    have.contains(want.trim())
+                });
+                if !found {
+                    failures.push(format!(
+                        "{}: no diagnostic says `{}`",
+                        path.display(),
+                        want.trim()
+                    ));
+                }
+            }
+        }
         for d in &loaded.diagnostics {
             if d.message.is_empty() || d.help.is_none() {
                 failures.push(format!(

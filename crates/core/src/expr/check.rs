@@ -277,6 +277,17 @@ impl Checker<'_> {
             ExprError::new(codes::UNKNOWN_NAME, span, format!("unknown name `{name}`")).with_help(
                 Some(format!("`{name}` is a function: call it, e.g. `{name}(…)`")),
             )
+        } else if name.starts_with("payload.")
+            && !env.vars.keys().any(|k| k.starts_with("payload."))
+        {
+            ExprError::new(
+                codes::UNKNOWN_NAME,
+                span,
+                format!("`{name}` is a payload field, and there is no payload here"),
+            )
+            .with_help(Some(
+                "payload fields are read only by the action that declares them (its `when`, `sets`, `reason_required` and `documents_when`); invariants, tracks and time rules read facts: `sets` the field into a fact and read the fact".to_owned(),
+            ))
         } else {
             let candidates: Vec<&str> = env
                 .vars

@@ -184,7 +184,18 @@ fn compile(cx: &mut Cx<'_>, src: &S<String>, env: &Env, expected: &Type) -> Opti
                     }
                     None => src.span.clone(),
                 };
-                cx.error(e.code, span, e.message.clone()).help = e.help.clone();
+                let mut help = e.help.clone();
+                // `sets = { outcome = "lawful" }`: the TOML quotes are not the guard's.
+                if let Type::Enum(values) = expected
+                    && e.code == crate::expr::codes::UNKNOWN_NAME
+                    && values.iter().any(|v| **v == *src.v.trim())
+                {
+                    help = Some(format!(
+                        "to mean the value `{0}`, quote it inside the string: `'\"{0}\"'` (a bare word is a fact's name)",
+                        src.v.trim()
+                    ));
+                }
+                cx.error(e.code, span, e.message.clone()).help = help;
             }
             None
         }
