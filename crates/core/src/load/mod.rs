@@ -87,9 +87,8 @@ fn load_with_span(
     if !errors.is_empty() {
         for e in errors {
             let span = e.span().unwrap_or(0..0);
-            let message = e.message().trim().to_owned();
-            cx.error("toml-syntax", span, format!("invalid TOML: {message}"))
-                .help = Some("fix the TOML syntax at this place; see https://toml.io".into());
+            let (message, help) = toml_message(&file.text, &span, e.message().trim());
+            cx.error("toml-syntax", span, message).help = Some(help);
         }
         finish(file, &mut diags);
         return (None, diags);
@@ -104,6 +103,32 @@ fn load_with_span(
     });
     finish(file, &mut diags);
     (procedure, diags)
+}
+
+/// The message and help line of a TOML syntax error, naming the key or character at fault
+/// where the parser's own words do not.
+fn toml_message(text: &str, span: &std::ops::Range<usize>, message: &str) -> (String, String) {
+    let at = text.get(span.clone()).unwrap_or_default();
+    let first = text.get(span.start..).and_then(|t| t.chars().next());
+    if message.starts_with("duplicate key") && !at.is_empty() {
+        let key = at.trim_matches(|c| c == '[' || c == ']' || c == '"' || c == ' ');
+        return (
+            format!("invalid TOML: `{key}` is defined twice"),
+            format!(
+                "a table or key may appear once: write `{key}` once and merge what the two held, or rename one"
+            ),
+        );
+    }
+    if message.contains("unquoted key") && first.is_some_and(|c| !c.is_ascii()) {
+        return (
+            format!("invalid TOML: {message}"),
+            "a key that is not ASCII letters, digits, `-` or `_` must be quoted (`\"审查\" = ...`); ids of states, actions and facts must be ASCII identifiers anyway".into(),
+        );
+    }
+    (
+        format!("invalid TOML: {message}"),
+        "fix the TOML syntax at this place; see https://toml.io".into(),
+    )
 }
 
 /// Sorts a file's diagnostics into source order, caps them and fills in lines and columns.
