@@ -83,6 +83,7 @@ fn env() -> Env {
         tracks,
         actions,
         documents,
+        ..Env::default()
     }
 }
 

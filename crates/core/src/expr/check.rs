@@ -273,6 +273,15 @@ impl Checker<'_> {
                 format!("`{name}` is an action, not a value"),
             )
             .with_help(Some(format!("ask `taken({name})`")))
+        } else if env.states.contains_key(name) {
+            ExprError::new(
+                codes::WRONG_NAMESPACE,
+                span,
+                format!("`{name}` is a state, not a value"),
+            )
+            .with_help(Some(format!(
+                "a guard cannot ask for the case's state: the action's `from` says where it may be taken; to ask whether `{name}` was passed, ask `taken(<an action into {name}>)`"
+            )))
         } else if FUNCS.iter().any(|(f, _, _)| *f == name) {
             ExprError::new(codes::UNKNOWN_NAME, span, format!("unknown name `{name}`")).with_help(
                 Some(format!("`{name}` is a function: call it, e.g. `{name}(…)`")),
@@ -387,6 +396,20 @@ impl Checker<'_> {
         };
         if found.is_some() {
             return found;
+        }
+        if namespace == Namespace::Action && env.states.contains_key(arg) {
+            let fname = func.name();
+            self.errors.push(
+                ExprError::new(
+                    codes::WRONG_NAMESPACE,
+                    span,
+                    format!("`{arg}` is a state, but `{fname}` takes an action"),
+                )
+                .with_help(Some(format!(
+                    "name the action that enters `{arg}`: `{fname}(<action>)` is true once that action has been taken"
+                ))),
+            );
+            return None;
         }
         let candidates: Vec<&str> = match namespace {
             Namespace::Var => env.vars.keys().map(String::as_str).collect(),

@@ -61,6 +61,7 @@ fn env() -> Env {
         tracks,
         actions,
         documents,
+        states: BTreeMap::from([("closed".to_owned(), 0)]),
     }
 }
 
@@ -388,6 +389,24 @@ fn satisfiability() {
             .unwrap()
             .satisfiability(),
         Satisfiability::Unknown
+    );
+}
+
+#[test]
+fn a_state_where_an_action_is_meant_is_named_as_a_state() {
+    let env = env();
+    let errors = compile("taken(closed)", &env, &Type::Bool).unwrap_err();
+    assert_eq!(errors[0].code, codes::WRONG_NAMESPACE);
+    assert!(
+        errors[0].message.contains("`closed` is a state"),
+        "{}",
+        errors[0].message
+    );
+    let errors = compile("closed", &env, &Type::Bool).unwrap_err();
+    assert!(
+        errors[0].message.contains("`closed` is a state"),
+        "{}",
+        errors[0].message
     );
 }
 

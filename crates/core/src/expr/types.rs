@@ -115,6 +115,9 @@ pub struct Env {
     pub actions: BTreeMap<String, usize>,
     /// Document kinds by id, with their index.
     pub documents: BTreeMap<String, usize>,
+    /// Main states by id, with their index: never values in a guard, known only to say so
+    /// (`taken(decided)` where `decided` is a state).
+    pub states: BTreeMap<String, usize>,
 }
 
 /// What a guard can read while it is evaluated. Implemented by the runtime over a case and

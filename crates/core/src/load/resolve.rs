@@ -486,6 +486,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
         .enumerate()
         .map(|(i, d)| ((*d).to_owned(), i))
         .collect();
+    env.states = names.states.iter().map(|(k, v)| (k.clone(), *v)).collect();
 
     // Header references.
     let initial = match &h.initial {
@@ -1114,6 +1115,11 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
                 return None;
             }
             return Some(Node::Action(*a));
+        }
+        if let Some(Place::Track { .. }) = names.place(&r.v) {
+            cx.error("invariant-on-track", r.span.clone(), format!("`{}` is a track state; invariants speak of the main machine", r.v))
+                .help = Some("name a main state or action; order inside a track is kept by its own actions, and the join guard (`done(track)`) waits for it".into());
+            return None;
         }
         let mut known: Vec<&str> = state_ids.clone();
         known.extend(action_ids.iter().copied());
