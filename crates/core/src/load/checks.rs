@@ -98,6 +98,7 @@ pub(crate) fn check(cx: &mut Cx<'_>, p: &Procedure, spans: &Spans) {
                 .help = Some("add a track action that leads on to a final state, or list this state in the track's `final`".into());
         }
     }
+    abandoned_tracks(cx, p, spans);
     let mut paths = 0;
     for (ii, inv) in p.invariants.iter().enumerate() {
         let Some(span) = spans.invariants.get(ii) else {
@@ -164,6 +165,63 @@ pub(crate) fn check(cx: &mut Cx<'_>, p: &Procedure, spans: &Spans) {
                         d.notes = counterexample(p, &path);
                     }
                 }
+            }
+        }
+    }
+}
+
+/// Tracks left behind: an action out of a state with tracks whose guard waits for some of
+/// them (`done(t)`, or reads `t`) but not all is a join that forgot the others. (An exit
+/// that waits for none is taken for a lawful abandonment: a withdrawal, say.)
+fn abandoned_tracks(cx: &mut Cx<'_>, p: &Procedure, spans: &Spans) {
+    for (si, state) in p.states.iter().enumerate() {
+        if state.tracks.is_empty() {
+            continue;
+        }
+        let exits: Vec<(usize, Vec<String>)> = p
+            .actions
+            .iter()
+            .enumerate()
+            .filter(|(_, a)| {
+                a.track.is_none()
+                    && a.from.contains(&Place::State(si))
+                    && matches!(a.to, Some(Place::State(t)) if t != si)
+            })
+            .map(|(ai, a)| {
+                let reads = a.when.as_ref().map(|w| w.references()).unwrap_or_default();
+                (ai, reads)
+            })
+            .collect();
+        let track_id = |t: usize| p.tracks.get(t).map_or("?", |t| t.meta.id.as_str());
+        for (ai, reads) in &exits {
+            let waits: Vec<usize> = state
+                .tracks
+                .iter()
+                .copied()
+                .filter(|t| reads.iter().any(|r| r == track_id(*t)))
+                .collect();
+            if waits.is_empty() {
+                continue;
+            }
+            for &t in state.tracks.iter().filter(|t| !waits.contains(t)) {
+                let (Some(a), Some(span)) = (p.actions.get(*ai), spans.actions.get(*ai)) else {
+                    continue;
+                };
+                cx.warning(
+                    "track-abandoned",
+                    span.clone(),
+                    format!(
+                        "action `{}` waits for track `{}` but not for track `{}`, which also runs in state `{}`",
+                        a.meta.id,
+                        track_id(waits.first().copied().unwrap_or(t)),
+                        track_id(t),
+                        state.meta.id
+                    ),
+                )
+                .help = Some(format!(
+                    "add `&& done({})` to its `when`, or, if the law lets the case go on without it, make this an exit that waits for neither track",
+                    track_id(t)
+                ));
             }
         }
     }
