@@ -54,7 +54,7 @@
 //!     at_least = { working_days = 3 }
 //!     after = "submitted"
 //!     actions = ["approve"]
-//!     basis = "本地规定（示例）"
+//!     basis = "《示例合同审查办法》第八条"
 //! "#)]);
 //! assert!(rules.diagnostics.is_empty());
 //! let procedure = rules.rules.get("review", None).unwrap();
