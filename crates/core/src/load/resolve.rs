@@ -217,7 +217,14 @@ fn conditions(
     };
     let joined = out
         .iter()
-        .map(|c| format!("({})", c.guard.source()))
+        .map(|c| {
+            // Parentheses only where `&&` would bind differently.
+            if c.guard.source().contains("||") {
+                format!("({})", c.guard.source())
+            } else {
+                c.guard.source().to_owned()
+            }
+        })
         .collect::<Vec<_>>()
         .join(" && ");
     let whole = S::new(joined, first.guard.span.clone());
