@@ -22,8 +22,11 @@ pub enum DeadlineStatus {
     Pending,
     /// A deadline that has passed with none of its actions taken: pending and past due.
     Overdue,
-    /// The rule's exception (`unless`) holds.
+    /// The rule does not apply: its `unless` holds, or its `applies_if` is false.
     Waived,
+    /// A deadline not yet met whose clock is stopped: the case is in one of its `stops`.
+    /// Its due time is reckoned as if the clock resumed at the time asked.
+    Stopped,
     /// An optional right's window (`optional = true`) has passed unused.
     Lapsed,
 }
@@ -43,7 +46,7 @@ pub struct Deadline {
     pub kind: TimeRuleKind,
     /// The period.
     pub period: Period,
-    /// What it is counted from, and when that happened.
+    /// What it is counted from (of several anchors, the latest that has happened).
     pub after: String,
     /// When the period started.
     pub from: DateTime<Utc>,
@@ -79,7 +82,7 @@ impl Case {
         };
         let mut out = Vec::new();
         for rule in &p.time_rules {
-            let Some(period) = self.period_of(rule, calendar) else {
+            let Some(period) = self.period_of(rule, calendar, now) else {
                 continue;
             };
             let from = period.from;
@@ -90,11 +93,12 @@ impl Case {
                 .filter(|t| *t >= from)
                 .min();
             let (due, last_day, provisional) = (period.due, period.last_day, period.provisional);
-            let waived = rule.unless.as_ref().is_some_and(|u| u.holds(&ctx));
+            let waived = rule.waived(&ctx);
             let (status, late) = match (rule.kind, taken_since) {
                 _ if waived => (DeadlineStatus::Waived, false),
                 (TimeRuleKind::Within, Some(t)) if t >= due => (DeadlineStatus::Late, true),
                 (TimeRuleKind::Within, Some(_)) => (DeadlineStatus::Met, false),
+                (TimeRuleKind::Within, None) if period.stopped => (DeadlineStatus::Stopped, false),
                 (TimeRuleKind::Within, None) if now >= due && rule.optional => {
                     (DeadlineStatus::Lapsed, false)
                 }
@@ -114,7 +118,7 @@ impl Case {
                 basis: rule.meta.basis.clone(),
                 kind: rule.kind,
                 period: rule.period,
-                after: anchor_name(self, rule.after),
+                after: anchor_name(self, period.anchor),
                 from,
                 due,
                 last_day,

@@ -103,7 +103,9 @@ fn due_date(d: &Deadline) -> String {
 }
 
 /// Every status a scenario may expect, as [`status_name`] writes them.
-const STATUSES: [&str; 6] = ["met", "late", "pending", "overdue", "waived", "lapsed"];
+const STATUSES: [&str; 7] = [
+    "met", "late", "pending", "overdue", "waived", "lapsed", "stopped",
+];
 
 fn status_name(s: DeadlineStatus) -> &'static str {
     match s {
@@ -113,6 +115,7 @@ fn status_name(s: DeadlineStatus) -> &'static str {
         DeadlineStatus::Overdue => "overdue",
         DeadlineStatus::Waived => "waived",
         DeadlineStatus::Lapsed => "lapsed",
+        DeadlineStatus::Stopped => "stopped",
     }
 }
 
