@@ -241,8 +241,61 @@ fn applies_if_and_a_deadline_on_a_payload_date() {
             "set_later_deadline.payload.reply_by"
         )
     );
-    run.step("reply", "office", "2025-05-07T09:00:00", json!({}));
+    // `late(later_reply_limit)`: a late reply must record why.
+    let bare = Command::new(
+        "reply",
+        Actor::new("office", ["office"]),
+        cst("2025-05-07T09:00:00"),
+    );
+    let refusal = run.case.decide(bare.clone(), &run.cal).unwrap_err();
+    assert_eq!(refusal.reasons[0].kind, ReasonKind::ReasonMissing);
+    let rec = run
+        .case
+        .decide_record(bare.with_reason("材料复杂"), &run.cal)
+        .unwrap();
+    run.events.push(rec.event);
+    assert_eq!(Case::replay(&run.rules, &run.events).unwrap(), run.case);
     let d = run.deadline("later_reply_limit", "2025-05-08T10:00:00");
     assert_eq!(d.status, DeadlineStatus::Late);
     assert!(d.late);
+}
+
+#[test]
+fn overdue_and_late_in_guards_at_the_commands_time() {
+    let mut run = Run::new();
+    let complain = |at: &str| Command::new("complain", Actor::new("a", ["applicant"]), cst(at));
+    // Due Mon 03-31: not overdue during that day, overdue from 04-01.
+    let r = run
+        .case
+        .decide(complain("2025-03-31T23:59:00"), &run.cal)
+        .unwrap_err();
+    assert_eq!(r.reasons[0].kind, ReasonKind::GuardFalse);
+    assert!(
+        run.case
+            .decide(complain("2025-04-01T00:00:00"), &run.cal)
+            .is_ok()
+    );
+    // What is possible says the same at each time.
+    let allowed = |at: &str| {
+        run.case
+            .available_actions(&Actor::new("a", ["applicant"]), cst(at), &run.cal)
+            .into_iter()
+            .find(|o| o.id == "complain")
+            .unwrap()
+            .allowed
+    };
+    assert!(!allowed("2025-03-31T12:00:00"));
+    assert!(allowed("2025-04-01T12:00:00"));
+    // Replying in time needs no reason; once stopped, neither overdue nor late.
+    run.step(
+        "start_consultation",
+        "office",
+        "2025-03-07T09:00:00",
+        json!({}),
+    );
+    assert!(
+        run.case
+            .decide(complain("2025-04-10T09:00:00"), &run.cal)
+            .is_err()
+    );
 }

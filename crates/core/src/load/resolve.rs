@@ -552,6 +552,12 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
         .enumerate()
         .map(|(i, d)| ((*d).to_owned(), i))
         .collect();
+    env.time_rules = raw
+        .time
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.meta.id.v.clone(), i))
+        .collect();
 
     // Header references.
     let initial = match &h.initial {
@@ -817,11 +823,14 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
                 required: f.required.as_ref().is_some_and(|r| r.v),
             });
         }
+        // `late(rule)` and `overdue(rule)` are read only where a command is decided.
+        env.time_functions = true;
         let when = a.when.as_ref().and_then(|g| {
             let e = compile(cx, g, &env, &Type::Bool)?;
             warn_never(cx, &e, g, "the guard");
             Some(e)
         });
+        env.time_functions = false;
         let mut sets = Vec::new();
         for (fact, value) in &a.sets {
             match env.vars.get(&fact.v) {
@@ -839,6 +848,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
                 }
             }
         }
+        env.time_functions = true;
         let reason = match &a.reason {
             None
             | Some(S {
@@ -880,6 +890,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             }
         }
         env.vars.retain(|k, _| !k.starts_with("payload."));
+        env.time_functions = false;
         let mut action = Action {
             meta: meta(&a.meta),
             from,

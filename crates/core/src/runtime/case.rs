@@ -123,6 +123,9 @@ pub(crate) struct Ctx<'a> {
     pub(crate) case: &'a Case,
     pub(crate) payload: &'a [Option<Value>],
     pub(crate) documents: &'a [DocumentRef],
+    /// The command's time and the calendar, for `late(rule)` and `overdue(rule)`; `None`
+    /// where an event is applied (those guards are not read there).
+    pub(crate) clock: Option<(DateTime<Utc>, &'a Calendar)>,
 }
 
 impl EvalContext for Ctx<'_> {
@@ -158,6 +161,60 @@ impl EvalContext for Ctx<'_> {
     fn taken(&self, action: usize) -> bool {
         self.case.taken_at(action).is_some()
     }
+    fn late(&self, rule: usize) -> bool {
+        self.time_state(rule).is_some_and(|s| match s.first {
+            Some(t) => t >= s.due,
+            None => !s.stopped && s.now >= s.due,
+        })
+    }
+    fn overdue(&self, rule: usize) -> bool {
+        let optional = self
+            .case
+            .procedure
+            .time_rules
+            .get(rule)
+            .is_some_and(|r| r.optional);
+        self.time_state(rule)
+            .is_some_and(|s| s.first.is_none() && !s.stopped && !optional && s.now >= s.due)
+    }
+}
+
+impl Ctx<'_> {
+    /// For a deadline that applies and whose period has started: the first of its actions
+    /// since the start (if any), its due time, the command's time, and whether its clock is
+    /// stopped. Only the rule asked for is reckoned.
+    fn time_state(&self, rule: usize) -> Option<TimeState> {
+        let (now, calendar) = self.clock?;
+        let r = self.case.procedure.time_rules.get(rule)?;
+        if r.kind != TimeRuleKind::Within || r.waived(self) {
+            return None;
+        }
+        let period = self.case.period_of(r, calendar, now)?;
+        let first = r
+            .actions
+            .iter()
+            .filter_map(|a| self.case.taken_at(*a))
+            .filter(|t| *t >= period.from)
+            .min();
+        Some(TimeState {
+            first,
+            due: period.due,
+            now,
+            stopped: period.stopped,
+        })
+    }
+}
+
+/// Where a deadline stands at a command's time, for `late(rule)` and `overdue(rule)`.
+struct TimeState {
+    /// The first of its actions since its period started.
+    first: Option<DateTime<Utc>>,
+    /// Its due time.
+    due: DateTime<Utc>,
+    /// The command's time.
+    now: DateTime<Utc>,
+    /// Whether its clock is stopped.
+    stopped: bool,
 }
 
 /// How many decoded fields (of a payload or the facts) are kept on the stack.
@@ -410,6 +467,7 @@ impl Case {
                     case: self,
                     payload,
                     documents,
+                    clock: None,
                 }),
             };
             if active {
@@ -562,6 +620,7 @@ impl Case {
                     case: self,
                     payload,
                     documents,
+                    clock: None,
                 });
                 if let Some(slot) = self.facts.get_mut(*f) {
                     *slot = v;
@@ -572,6 +631,7 @@ impl Case {
                 case: self,
                 payload,
                 documents,
+                clock: None,
             };
             let new: SmallVec<[(usize, Option<Value>); INLINE_FIELDS]> =
                 a.sets.iter().map(|(f, e)| (*f, e.eval(&ctx))).collect();

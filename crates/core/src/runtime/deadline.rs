@@ -79,6 +79,7 @@ impl Case {
             case: self,
             payload: &[],
             documents: &[],
+            clock: Some((now, calendar)),
         };
         let mut out = Vec::new();
         for rule in &p.time_rules {

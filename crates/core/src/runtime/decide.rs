@@ -246,6 +246,7 @@ impl Case {
             case: self,
             payload: &[],
             documents: &[],
+            clock: Some((at, calendar)),
         };
         p.actions
             .iter()
@@ -393,6 +394,7 @@ impl Case {
             case: self,
             payload,
             documents,
+            clock: Some((at, calendar)),
         };
         // Guard.
         if let Some(when) = &a.when
