@@ -134,7 +134,10 @@ fn a_stopped_clock_resumes_for_what_was_left() {
     assert_eq!(d.status, DeadlineStatus::Stopped);
     assert!(d.due > cst("2025-04-30T10:00:00"));
     // A stopped deadline is not due: nothing for the store's listings to sort or flag.
-    assert_eq!(run.case.next_due(cst("2025-04-30T10:00:00"), &run.cal), None);
+    assert_eq!(
+        run.case.next_due(cst("2025-04-30T10:00:00"), &run.cal),
+        None
+    );
     run.step(
         "end_consultation",
         "office",

@@ -7,16 +7,18 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::raw::{RawField, RawMeta, RawPeriod, RawProcedure, RawReason};
+use super::raw::{RawCondition, RawField, RawMeta, RawPeriod, RawProcedure, RawReason};
 use super::reader::{Cx, Lit, S};
 use crate::expr::{self, Env, Expr, Satisfiability, TrackInfo, Type, Value, VarInfo, VarSlot};
+use crate::model::Laws;
 use crate::model::procedure_index as index;
 use crate::model::{
-    Action, Anchor, Document, Fact, Field, Invariant, InvariantKind, Meta, Node, Place, Procedure,
-    ReasonRule, Role, State, TimeRule, TimeRuleKind, Track,
+    Action, Anchor, Condition, Document, Fact, Field, Invariant, InvariantKind, Meta, Node, Place,
+    Procedure, ReasonRule, Role, State, TimeRule, TimeRuleKind, Track,
 };
 use crate::time::Period;
 
+use super::citation::{self, Cited};
 use super::diagnostic::did_you_mean;
 
 /// Where each element was declared, for diagnostics found after resolution (graph checks).
@@ -32,8 +34,9 @@ pub(crate) struct Spans {
     pub(crate) invariants: Vec<Range<usize>>,
 }
 
-fn meta(m: &RawMeta) -> Meta {
+fn meta(cited: &Cited, m: &RawMeta) -> Meta {
     Meta {
+        citations: cited.of(m),
         id: m.id.v.clone(),
         title: m
             .title
@@ -188,6 +191,48 @@ fn compile(cx: &mut Cx<'_>, src: &S<String>, env: &Env, expected: &Type) -> Opti
             None
         }
     }
+}
+
+/// Compiles a guard written as a table of named conditions: each condition on its own (its
+/// errors at its own string), and their conjunction as the guard.
+fn conditions(
+    cx: &mut Cx<'_>,
+    cited: &Cited,
+    raw: &[RawCondition],
+    env: &Env,
+    what: &str,
+) -> (Option<Expr>, Vec<Condition>) {
+    let mut out = Vec::new();
+    for c in raw {
+        if let Some(e) = compile(cx, &c.guard, env, &Type::Bool) {
+            warn_never(cx, &e, &c.guard, what);
+            out.push(Condition {
+                meta: meta(cited, &c.meta),
+                guard: e,
+            });
+        }
+    }
+    let (Some(first), true) = (raw.first(), out.len() == raw.len()) else {
+        return (None, out);
+    };
+    let joined = out
+        .iter()
+        .map(|c| {
+            // Parentheses only where `&&` would bind differently.
+            if c.guard.source().contains("||") {
+                format!("({})", c.guard.source())
+            } else {
+                c.guard.source().to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" && ");
+    let whole = S::new(joined, first.guard.span.clone());
+    let e = compile(cx, &whole, env, &Type::Bool);
+    if let Some(e) = &e {
+        warn_never(cx, e, &whole, what);
+    }
+    (e, out)
 }
 
 fn warn_never(cx: &mut Cx<'_>, e: &Expr, src: &S<String>, what: &str) {
@@ -410,8 +455,14 @@ fn unknown(
 
 /// Resolves a raw procedure into the model. Returns `None` when there were errors (they are
 /// in `cx`); warnings do not stop it.
-pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure, Spans)> {
+pub(crate) fn resolve(
+    cx: &mut Cx<'_>,
+    raw: &RawProcedure,
+    laws: &Laws,
+) -> Option<(Procedure, Spans)> {
     let h = &raw.header;
+    let valid_from = h.valid_from.as_ref().and_then(citation::date);
+    let cited = citation::check(cx, laws, raw, valid_from);
     let mut spans = Spans {
         header: h.span.clone(),
         ..Spans::default()
@@ -466,7 +517,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             },
         );
         facts.push(Fact {
-            meta: meta(&f.meta),
+            meta: meta(&cited, &f.meta),
             ty,
             required,
             default,
@@ -641,7 +692,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             );
         }
         states.push(State {
-            meta: meta(&s.meta),
+            meta: meta(&cited, &s.meta),
             tracks,
             terminal: terminal.get(si).copied().unwrap_or(false),
         });
@@ -713,9 +764,9 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             Some(e)
         });
         tracks.push(Track {
-            meta: meta(&t.meta),
+            meta: meta(&cited, &t.meta),
             parent: p,
-            states: t.states.iter().map(meta).collect(),
+            states: t.states.iter().map(|m| meta(&cited, m)).collect(),
             initial: initial.unwrap_or(0),
             finals,
             active_if,
@@ -818,18 +869,20 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
                 },
             );
             payload.push(Field {
-                meta: meta(&f.meta),
+                meta: meta(&cited, &f.meta),
                 ty,
                 required: f.required.as_ref().is_some_and(|r| r.v),
             });
         }
         // `late(rule)` and `overdue(rule)` are read only where a command is decided.
         env.time_functions = true;
-        let when = a.when.as_ref().and_then(|g| {
-            let e = compile(cx, g, &env, &Type::Bool)?;
-            warn_never(cx, &e, g, "the guard");
-            Some(e)
-        });
+        let (when, conditions) = match &a.when {
+            Some(g) => (
+                compile(cx, g, &env, &Type::Bool).inspect(|e| warn_never(cx, e, g, "the guard")),
+                Vec::new(),
+            ),
+            None => conditions(cx, &cited, &a.conditions, &env, "the guard"),
+        };
         env.time_functions = false;
         let mut sets = Vec::new();
         for (fact, value) in &a.sets {
@@ -892,12 +945,13 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
         env.vars.retain(|k, _| !k.starts_with("payload."));
         env.time_functions = false;
         let mut action = Action {
-            meta: meta(&a.meta),
+            meta: meta(&cited, &a.meta),
             from,
             to,
             track,
             by,
             when,
+            conditions,
             documents,
             payload,
             sets,
@@ -1247,7 +1301,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
         }
         after_spans.push(after_span);
         time_rules.push(TimeRule {
-            meta: meta(&t.meta),
+            meta: meta(&cited, &t.meta),
             kind,
             period,
             after,
@@ -1351,6 +1405,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
     };
     for inv in &raw.invariants {
         spans.invariants.push(inv.meta.id.span.clone());
+        let mut inv_conditions = Vec::new();
         let kind = match (&inv.first, &inv.then, &inv.reach, &inv.only_if) {
             (Some(f), Some(t), None, None) => match (node(cx, f), node(cx, t)) {
                 (Some(first), Some(then)) => Some(InvariantKind::Before { first, then }),
@@ -1364,6 +1419,16 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
                     _ => None,
                 }
             }
+            (None, None, Some(r), None) if !inv.conditions.is_empty() => {
+                let reach = node(cx, r);
+                let (only_if, conds) =
+                    conditions(cx, &cited, &inv.conditions, fact_env, "the condition");
+                inv_conditions = conds;
+                match (reach, only_if) {
+                    (Some(reach), Some(only_if)) => Some(InvariantKind::OnlyIf { reach, only_if }),
+                    _ => None,
+                }
+            }
             _ => {
                 cx.error("invalid-invariant", inv.meta.id.span.clone(), format!("invariant `{}` must give either `first` and `then`, or `reach` and `only_if`", inv.meta.id.v))
                     .help = Some("`first = \"legality_review\"`, `then = \"collective_discussion\"` reads: legality review comes before collective discussion on every path".into());
@@ -1372,8 +1437,9 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
         };
         if let Some(kind) = kind {
             invariants.push(Invariant {
-                meta: meta(&inv.meta),
+                meta: meta(&cited, &inv.meta),
                 kind,
+                conditions: inv_conditions,
             });
         } else {
             spans.invariants.pop();
@@ -1387,14 +1453,22 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
     let initial = initial?;
     let version = u32::try_from(h.version.as_ref()?.v).ok()?;
     let procedure = Procedure {
-        meta: meta(&h.meta),
+        meta: meta(&cited, &h.meta),
         version,
         initial,
-        roles: raw.roles.iter().map(|r| Role { meta: meta(r) }).collect(),
+        roles: raw
+            .roles
+            .iter()
+            .map(|r| Role {
+                meta: meta(&cited, r),
+            })
+            .collect(),
         documents: raw
             .documents
             .iter()
-            .map(|d| Document { meta: meta(d) })
+            .map(|d| Document {
+                meta: meta(&cited, d),
+            })
             .collect(),
         facts,
         states,
@@ -1404,6 +1478,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
         invariants,
         stop_places,
         kept_payload,
+        valid_from,
         index: index(
             &role_ids,
             &doc_ids,

@@ -2,6 +2,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use super::Citation;
 use crate::expr::{Expr, Type, Value};
 use crate::time::Period;
 
@@ -16,9 +17,37 @@ pub struct Meta {
     /// The English title, when given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title_en: Option<String>,
-    /// The legal basis (`《重大行政决策程序暂行条例》第二十五条`), when given.
+    /// The legal basis as written (`《重大行政决策程序暂行条例》第二十五条`), when given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub basis: Option<String>,
+    /// The articles the basis cites, parsed and checked against `rules/laws.toml`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub citations: Vec<Citation>,
+}
+
+impl Meta {
+    /// A meta with an id, a title and nothing else.
+    pub fn new(id: impl Into<String>, title: impl Into<String>) -> Self {
+        Meta {
+            id: id.into(),
+            title: title.into(),
+            title_en: None,
+            basis: None,
+            citations: Vec::new(),
+        }
+    }
+}
+
+/// One named condition of a guard written as a table: it refuses on its own, citing its own
+/// article (`notified = { if = "taken(notify_intent)", basis = "《行政处罚法》第四十四条" }`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Condition {
+    /// Id, titles and basis.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// The condition.
+    #[serde(rename = "if", serialize_with = "ser_expr")]
+    pub guard: Expr,
 }
 
 /// A role that actors hold (`sponsor`: 决策承办单位).
@@ -147,9 +176,12 @@ pub struct Action {
     pub track: Option<usize>,
     /// The roles that may take it (indices into [`Procedure::roles`]).
     pub by: Vec<usize>,
-    /// The guard, when present.
+    /// The guard, when present (the conjunction of `conditions` when the guard is a table).
     #[serde(serialize_with = "ser_opt_expr")]
     pub when: Option<Expr>,
+    /// The guard's named conditions, when it is written as a table; each refuses on its own.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
     /// Kinds of document that must be attached (indices into [`Procedure::documents`]).
     pub documents: Vec<usize>,
     /// The payload schema.
@@ -301,6 +333,9 @@ pub struct Invariant {
     /// What it states.
     #[serde(flatten)]
     pub kind: InvariantKind,
+    /// `only_if`'s named conditions, when it is written as a table.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
 }
 
 /// A verified procedure, one version of it.
@@ -335,6 +370,9 @@ pub struct Procedure {
     /// The payload fields `(action, field)` a case keeps from the latest taking of their
     /// action, because a time rule reads them (a date it counts from, an extension's length).
     pub kept_payload: Vec<(usize, usize)>,
+    /// The first day this version applies to, when the file says (`valid_from`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<chrono::NaiveDate>,
     /// Indices by id.
     #[serde(skip)]
     pub(crate) index: Index,
