@@ -1140,3 +1140,112 @@ pub struct CaseView {
     /// The hash of its last recorded event.
     pub head: String,
 }
+
+#[cfg(test)]
+mod stop_tests {
+    use chrono::{DateTime, NaiveDate, Utc};
+
+    use super::run_deadline;
+    use crate::time::{Calendar, Period};
+
+    fn cal() -> Calendar {
+        let mut c = Calendar::new();
+        c.add_year(
+            Calendar::parse_year(include_str!("../../../../rules/calendars/2025.toml")).unwrap(),
+        )
+        .unwrap();
+        c
+    }
+
+    fn cst(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(&format!("{s}+08:00"))
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn no_stop_is_the_plain_deadline() {
+        let c = cal();
+        let start = cst("2025-03-03T10:00:00");
+        for p in [
+            Period::Days(30),
+            Period::WorkingDays(20),
+            Period::Hours(48),
+            Period::Months(1),
+        ] {
+            assert_eq!(run_deadline(&c, start, p, &[]), c.deadline(start, p));
+        }
+    }
+
+    #[test]
+    fn days_resume_for_what_was_left() {
+        let c = cal();
+        // 30 days from Mon 03-03; stopped Thu 03-13 (10 used) to Mon 03-24: 20 days after
+        // 03-24 is Sun 04-13, rolled to Mon 04-14.
+        let d = run_deadline(
+            &c,
+            cst("2025-03-03T10:00:00"),
+            Period::Days(30),
+            &[(cst("2025-03-13T15:00:00"), cst("2025-03-24T09:00:00"))],
+        );
+        assert_eq!(d.value.last_day, day("2025-04-14"));
+        // A stop within one day changes nothing.
+        let d = run_deadline(
+            &c,
+            cst("2025-03-03T10:00:00"),
+            Period::Days(30),
+            &[(cst("2025-03-13T09:00:00"), cst("2025-03-13T17:00:00"))],
+        );
+        assert_eq!(d.value.last_day, day("2025-04-02"));
+        // A stop after the deadline changes nothing.
+        let d = run_deadline(
+            &c,
+            cst("2025-03-03T10:00:00"),
+            Period::Days(30),
+            &[(cst("2025-04-03T09:00:00"), cst("2025-04-20T17:00:00"))],
+        );
+        assert_eq!(d.value.last_day, day("2025-04-02"));
+    }
+
+    #[test]
+    fn two_stops_and_working_days() {
+        let c = cal();
+        // 10 working days from Mon 03-03: stopped Wed 03-05 (2 used) to Mon 03-10, then Wed
+        // 03-12 (2 more used) to Fri 03-14: 6 left after 03-14 end Mon 03-24.
+        let d = run_deadline(
+            &c,
+            cst("2025-03-03T10:00:00"),
+            Period::WorkingDays(10),
+            &[
+                (cst("2025-03-05T10:00:00"), cst("2025-03-10T10:00:00")),
+                (cst("2025-03-12T10:00:00"), cst("2025-03-14T10:00:00")),
+            ],
+        );
+        assert_eq!(d.value.last_day, day("2025-03-24"));
+    }
+
+    #[test]
+    fn hours_are_exact_and_months_become_days() {
+        let c = cal();
+        let d = run_deadline(
+            &c,
+            cst("2025-03-03T10:00:00"),
+            Period::Hours(48),
+            &[(cst("2025-03-04T10:00:00"), cst("2025-03-04T13:30:00"))],
+        );
+        assert_eq!(d.value.at, cst("2025-03-05T13:30:00"));
+        // One month from 01-31 would end 02-28; stopped 02-10 to 02-20: 18 days left after
+        // 02-20 end 03-10.
+        let d = run_deadline(
+            &c,
+            cst("2025-01-31T10:00:00"),
+            Period::Months(1),
+            &[(cst("2025-02-10T10:00:00"), cst("2025-02-20T10:00:00"))],
+        );
+        assert_eq!(d.value.last_day, day("2025-03-10"));
+    }
+}
