@@ -673,7 +673,8 @@ fn push_parts(message: &mut String, failed: &[crate::expr::Falsity], whole: &str
 
 impl Case {
     /// The invariant (`first` before `then`) that forbids taking `a` now: one whose `then` is
-    /// the action or the state it enters, and whose `first` has not happened in this case.
+    /// the action or the state it enters, and whose `first` has not happened in this case
+    /// since `then` last happened.
     fn forbidding_invariant(&self, ai: usize, a: &Action) -> Option<&crate::model::Invariant> {
         let p = self.procedure.as_ref();
         p.invariants.iter().find(|inv| {
@@ -684,9 +685,16 @@ impl Case {
                 Node::Action(t) => t == ai,
                 Node::State(s) => a.to == Some(Place::State(s)),
             };
-            let first_done = match first {
-                Node::Action(f) => self.taken_at(f).is_some(),
-                Node::State(s) => self.entered_at(p.place_number(Place::State(s))).is_some(),
+            let when = |n: Node| match n {
+                Node::Action(x) => self.taken_at(x),
+                Node::State(x) => self.entered_at(p.place_number(Place::State(x))),
+            };
+            // `first` counts only when it happened since `then` last did: a case that loops
+            // back (a major adjustment) must pass `first` again.
+            let first_done = match (when(first), when(then)) {
+                (Some(f), Some(t)) => f >= t,
+                (Some(_), None) => true,
+                (None, _) => false,
             };
             is_this && !first_done && inv.meta.basis.is_some()
         })
