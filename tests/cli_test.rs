@@ -34,7 +34,7 @@ fn shipped_scenarios_pass() {
 fn the_language_feature_scenarios_pass() {
     let (code, out, _) = fazhi(&["test", "tests/language"]);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(summary(&out), (6, 0), "{out}");
+    assert_eq!(summary(&out), (13, 0), "{out}");
 }
 
 #[test]
@@ -95,6 +95,56 @@ fn unknown_keys_in_a_scenario_file_are_errors_with_their_place() {
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("x.test.toml:2:1") && out.contains("procedur"),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_late_act_is_late_not_met_and_an_unknown_status_is_an_error() {
+    let dir = std::env::temp_dir().join(format!("fazhi-cli-test-late-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(
+        root.join("rules/village-rules-filing.toml"),
+        dir.join("v.toml"),
+    )
+    .unwrap();
+    // Adopted 03-03: the ten days end Thu 03-13; submitted on 03-14.
+    let scenario = |name: &str, status: &str| {
+        format!(
+            r#"
+[[scenarios]]
+name = "{name}"
+[scenarios.open]
+at = 2025-03-03T09:00:00
+by = "village"
+facts = {{ adopted_on = 2025-03-03 }}
+[[scenarios.steps]]
+at = 2025-03-14T10:00:00
+by = "village"
+action = "submit"
+documents = ["rules_text", "meeting_record"]
+deadlines = {{ filing_limit = {{ due = "2025-03-13", status = "{status}" }} }}
+"#
+        )
+    };
+    let text = format!(
+        "procedure = \"village-rules-filing\"\n{}{}{}",
+        scenario("late", "late"),
+        scenario("met", "met"),
+        scenario("typo", "lat")
+    );
+    std::fs::write(dir.join("v.test.toml"), text).unwrap();
+    let (code, out, _) = fazhi(&["test", dir.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(summary(&out), (1, 2), "{out}");
+    assert!(
+        out.contains("expected deadline `filing_limit` to be met, but it is late"),
+        "{out}"
+    );
+    assert!(
+        out.contains("deadline `filing_limit`: unknown status `lat`"),
         "{out}"
     );
     std::fs::remove_dir_all(&dir).unwrap();

@@ -63,6 +63,8 @@ impl Node {
                 (Func::OnFile, Target::Document { index, .. }) => ctx.on_file(*index),
                 (Func::Taken, Target::Action { index, .. }) => ctx.taken(*index),
                 (Func::IsSet, Target::Var { slot, .. }) => ctx.var(*slot).is_some(),
+                (Func::Late, Target::TimeRule { index, .. }) => ctx.late(*index),
+                (Func::Overdue, Target::TimeRule { index, .. }) => ctx.overdue(*index),
                 _ => return None,
             }),
             Kind::Const(_) | Kind::Track { .. } => None,

@@ -96,9 +96,12 @@ pub(crate) struct RawTime {
     pub(crate) meta: RawMeta,
     pub(crate) at_least: Option<S<Option<RawPeriod>>>,
     pub(crate) within: Option<S<Option<RawPeriod>>>,
-    pub(crate) after: Option<S<String>>,
+    pub(crate) after: Option<S<Vec<S<String>>>>,
     pub(crate) actions: Option<S<Vec<S<String>>>>,
     pub(crate) unless: Option<S<String>>,
+    pub(crate) applies_if: Option<S<String>>,
+    pub(crate) stops: Option<S<Vec<S<String>>>>,
+    pub(crate) extension_from: Option<S<String>>,
     pub(crate) below_with_reason: Option<S<bool>>,
     pub(crate) strict: Option<S<bool>>,
     pub(crate) optional: Option<S<bool>>,
@@ -497,7 +500,14 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
             .help =
                 Some("add `at_least = { days = 30 }` or `within = { working_days = 7 }`".into());
         }
-        let after = t.req_str(cx, "after");
+        let after = t.str_list(cx, "after");
+        if after.is_none() && !t.has("after") {
+            t.missing(
+                cx,
+                "after",
+                "what the period is counted from (an action, a state, a date, or a list of them)",
+            );
+        }
         let actions = t.str_list(cx, "actions");
         if actions.is_none() && !t.has("actions") {
             t.missing(
@@ -507,6 +517,9 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
             );
         }
         let unless = t.opt_str(cx, "unless");
+        let applies_if = t.opt_str(cx, "applies_if");
+        let stops = t.str_list(cx, "stops");
+        let extension_from = t.opt_str(cx, "extension_from");
         let below_with_reason = t.opt_bool(cx, "below_with_reason");
         let strict = t.opt_bool(cx, "strict");
         let optional = t.opt_bool(cx, "optional");
@@ -522,11 +535,14 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
                 "after",
                 "actions",
                 "unless",
+                "applies_if",
+                "stops",
                 "below_with_reason",
                 "strict",
                 "optional",
                 "extension",
                 "extended_by",
+                "extension_from",
             ]),
         );
         raw.time.push(RawTime {
@@ -536,6 +552,9 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
             after,
             actions,
             unless,
+            applies_if,
+            stops,
+            extension_from,
             below_with_reason,
             strict,
             optional,

@@ -312,6 +312,121 @@ fn unknown_place(cx: &mut Cx<'_>, names: &Names, r: &S<String>, what: &str) {
     .help = Some(help);
 }
 
+/// The index of `(action, field)` among the payload fields a case keeps, added if new.
+fn keep_field(kept: &mut Vec<(usize, usize)>, action: usize, field: usize) -> usize {
+    match kept.iter().position(|k| *k == (action, field)) {
+        Some(k) => k,
+        None => {
+            kept.push((action, field));
+            kept.len() - 1
+        }
+    }
+}
+
+/// What an `after` name resolves to.
+enum AnchorName {
+    Anchor(Anchor),
+    /// A date field of an action's payload: `(action, field)`.
+    Payload(usize, usize),
+}
+
+/// Resolves one name of `after`: an action, a place, a date fact, a time rule, or
+/// `action.payload.field` (a date field).
+fn resolve_anchor(
+    cx: &mut Cx<'_>,
+    r: &S<String>,
+    names: &Names,
+    fact_env: &Env,
+    time_ids: &[&str],
+    action_ids: &[&str],
+    actions: &[Action],
+) -> Option<AnchorName> {
+    if let Some(a) = names.actions.get(&r.v) {
+        return Some(AnchorName::Anchor(Anchor::Action(*a)));
+    }
+    if let Some(p) = names.place(&r.v) {
+        return Some(AnchorName::Anchor(Anchor::Entered(p)));
+    }
+    if let Some(VarInfo {
+        slot: VarSlot::Fact(fi),
+        ty,
+    }) = fact_env.vars.get(&r.v)
+    {
+        if *ty == Type::Date {
+            return Some(AnchorName::Anchor(Anchor::Date(*fi)));
+        }
+        cx.error(
+            "unknown-anchor",
+            r.span.clone(),
+            format!(
+                "`after = \"{}\"` names a fact of type {ty}; only a date fact can start a period",
+                r.v
+            ),
+        )
+        .help = Some("name an action, a state, or a fact of type `date`".into());
+        return None;
+    }
+    if let Some(ri) = time_ids.iter().position(|x| *x == r.v) {
+        return Some(AnchorName::Anchor(Anchor::Due(ri)));
+    }
+    if let Some((action, field)) = r.v.split_once(".payload.") {
+        let Some(ai) = names.actions.get(action).copied() else {
+            let help = did_you_mean(action, action_ids.iter().copied())
+                .unwrap_or_else(|| "write `action.payload.field`, naming a declared action".into());
+            cx.error(
+                "unknown-anchor",
+                r.span.clone(),
+                format!("`after = \"{}\"`: `{action}` is not an action", r.v),
+            )
+            .help = Some(help);
+            return None;
+        };
+        let a = actions.get(ai)?;
+        return match a.payload.iter().position(|f| f.meta.id == field) {
+            Some(fi) if a.payload.get(fi).is_some_and(|f| f.ty == Type::Date) => {
+                Some(AnchorName::Payload(ai, fi))
+            }
+            Some(_) => {
+                cx.error(
+                    "unknown-anchor",
+                    r.span.clone(),
+                    format!(
+                        "`after = \"{}\"`: `payload.{field}` of `{action}` is not a date",
+                        r.v
+                    ),
+                )
+                .help = Some(format!(
+                    "declare it `{field} = {{ type = \"date\" }}` in `[actions.{action}.payload]`"
+                ));
+                None
+            }
+            None => {
+                let known: Vec<&str> = a.payload.iter().map(|f| f.meta.id.as_str()).collect();
+                let help = did_you_mean(field, known.iter().copied()).unwrap_or_else(|| {
+                    format!("add a date field `{field}` to `[actions.{action}.payload]`")
+                });
+                cx.error(
+                    "unknown-anchor",
+                    r.span.clone(),
+                    format!(
+                        "`after = \"{}\"`: action `{action}` has no payload field `{field}`",
+                        r.v
+                    ),
+                )
+                .help = Some(help);
+                None
+            }
+        };
+    }
+    let mut known = names.place_candidates();
+    known.extend(action_ids.iter().map(|s| (*s).to_owned()));
+    known.extend(time_ids.iter().map(|s| (*s).to_owned()));
+    let help = did_you_mean(&r.v, known.iter().map(String::as_str))
+        .unwrap_or_else(|| "`after` names an action (counted from when it was taken), a state (from when it was entered), a date fact, a deadline (from its end), or a date in an action's payload (`notify.payload.comment_until`)".into());
+    cx.error("unknown-anchor", r.span.clone(), format!("`after = \"{}\"` is neither an action, a state, a date fact, a time rule nor a payload date", r.v)).help = Some(help);
+    None
+}
+
 fn index_of(items: &[&str], id: &str) -> Option<usize> {
     items.iter().position(|i| *i == id)
 }
@@ -487,6 +602,12 @@ pub(crate) fn resolve(
         .iter()
         .enumerate()
         .map(|(i, d)| ((*d).to_owned(), i))
+        .collect();
+    env.time_rules = raw
+        .time
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.meta.id.v.clone(), i))
         .collect();
 
     // Header references.
@@ -753,6 +874,8 @@ pub(crate) fn resolve(
                 required: f.required.as_ref().is_some_and(|r| r.v),
             });
         }
+        // `late(rule)` and `overdue(rule)` are read only where a command is decided.
+        env.time_functions = true;
         let (when, conditions) = match &a.when {
             Some(g) => (
                 compile(cx, g, &env, &Type::Bool).inspect(|e| warn_never(cx, e, g, "the guard")),
@@ -760,6 +883,7 @@ pub(crate) fn resolve(
             ),
             None => conditions(cx, &cited, &a.conditions, &env, "the guard"),
         };
+        env.time_functions = false;
         let mut sets = Vec::new();
         for (fact, value) in &a.sets {
             match env.vars.get(&fact.v) {
@@ -777,6 +901,7 @@ pub(crate) fn resolve(
                 }
             }
         }
+        env.time_functions = true;
         let reason = match &a.reason {
             None
             | Some(S {
@@ -818,6 +943,7 @@ pub(crate) fn resolve(
             }
         }
         env.vars.retain(|k, _| !k.starts_with("payload."));
+        env.time_functions = false;
         let mut action = Action {
             meta: meta(&cited, &a.meta),
             from,
@@ -884,6 +1010,10 @@ pub(crate) fn resolve(
         }
     }
     let fact_env = &env;
+    let mut stop_places: Vec<Place> = Vec::new();
+    let mut kept_payload: Vec<(usize, usize)> = Vec::new();
+    // The span of each resolved rule's `after`, for the checks across rules below.
+    let mut after_spans = Vec::new();
     for t in &raw.time {
         let tid = &t.meta.id.v;
         let (kind, p) = match (&t.at_least, &t.within) {
@@ -901,38 +1031,35 @@ pub(crate) fn resolve(
             }
             (None, None) => continue,
         };
-        let Some(period) =
-            p.v.as_ref()
-                .and_then(|p| read_period(cx, p, kind == TimeRuleKind::AtLeast))
-        else {
+        // A deadline of 0 days is allowed only on a date (checked below, once `after` is known).
+        let Some(period) = p.v.as_ref().and_then(|p| read_period(cx, p, true)) else {
             continue;
         };
-        let after = t.after.as_ref().and_then(|r| {
-            if let Some(a) = names.actions.get(&r.v) {
-                return Some(Anchor::Action(*a));
+        let zero_span = p.v.as_ref().map_or(0..0, |p| p.n.span.clone());
+        let mut after = Vec::new();
+        let mut after_ok = true;
+        if let Some(list) = &t.after {
+            if list.v.is_empty() {
+                cx.error(
+                    "missing-key",
+                    list.span.clone(),
+                    format!("time rule `{tid}` is counted from nothing"),
+                )
+                .help = Some(
+                    "name what it counts from: `after = \"accept\"` or `after = [\"accept\", \"supplement\"]`".into(),
+                );
+                after_ok = false;
             }
-            if let Some(p) = names.place(&r.v) {
-                return Some(Anchor::Entered(p));
-            }
-            if let Some(VarInfo { slot: VarSlot::Fact(fi), ty }) = fact_env.vars.get(&r.v) {
-                if *ty == Type::Date {
-                    return Some(Anchor::Date(*fi));
+            for r in &list.v {
+                match resolve_anchor(cx, r, &names, fact_env, &time_ids, &action_ids, &actions) {
+                    Some(AnchorName::Anchor(a)) => after.push(a),
+                    Some(AnchorName::Payload(a, f)) => {
+                        after.push(Anchor::PayloadDate(keep_field(&mut kept_payload, a, f)));
+                    }
+                    None => after_ok = false,
                 }
-                cx.error("unknown-anchor", r.span.clone(), format!("`after = \"{}\"` names a fact of type {ty}; only a date fact can start a period", r.v))
-                    .help = Some("name an action, a state, or a fact of type `date`".into());
-                return None;
             }
-            if let Some(ri) = time_ids.iter().position(|x| *x == r.v) {
-                return Some(Anchor::Due(ri));
-            }
-            let mut known = names.place_candidates();
-            known.extend(action_ids.iter().map(|s| (*s).to_owned()));
-            known.extend(time_ids.iter().map(|s| (*s).to_owned()));
-            let help = did_you_mean(&r.v, known.iter().map(String::as_str))
-                .unwrap_or_else(|| "`after` names an action (counted from when it was taken), a state (from when it was entered), a date fact, or a deadline (from its end)".into());
-            cx.error("unknown-anchor", r.span.clone(), format!("`after = \"{}\"` is neither an action, a state, a date fact nor a time rule", r.v)).help = Some(help);
-            None
-        });
+        }
         let mut restrained = Vec::new();
         if let Some(list) = &t.actions {
             if list.v.is_empty() {
@@ -956,6 +1083,49 @@ pub(crate) fn resolve(
             warn_never(cx, &e, g, "the exception");
             Some(e)
         });
+        let applies_if = t.applies_if.as_ref().and_then(|g| {
+            let e = compile(cx, g, fact_env, &Type::Bool)?;
+            warn_never(cx, &e, g, "the condition");
+            Some(e)
+        });
+        if let (Some(_), Some(a)) = (&t.unless, &t.applies_if) {
+            cx.error(
+                "exclusive-options",
+                a.span.clone(),
+                format!("time rule `{tid}` has both `unless` and `applies_if`"),
+            )
+            .help = Some(
+                "keep one: `applies_if = \"x\"` says the same as `unless = \"!x\"`; join two conditions with `&&` or `||`".into(),
+            );
+        }
+        let mut stops = Vec::new();
+        if let Some(list) = &t.stops {
+            if kind == TimeRuleKind::AtLeast {
+                cx.error(
+                    "misplaced-option",
+                    list.span.clone(),
+                    "`stops` applies only to deadlines (`within`)",
+                )
+                .help = Some("remove `stops`, or make the rule `within`".into());
+            }
+            for r in &list.v {
+                match names.place(&r.v) {
+                    Some(place) => {
+                        let i = match stop_places.iter().position(|p| *p == place) {
+                            Some(i) => i,
+                            None => {
+                                stop_places.push(place);
+                                stop_places.len() - 1
+                            }
+                        };
+                        if !stops.contains(&i) {
+                            stops.push(i);
+                        }
+                    }
+                    None => unknown_place(cx, &names, r, "`stops` place"),
+                }
+            }
+        }
         let below_with_reason = t.below_with_reason.as_ref().is_some_and(|b| b.v);
         if let (Some(b), TimeRuleKind::Within) = (&t.below_with_reason, kind) {
             cx.error(
@@ -1028,11 +1198,100 @@ pub(crate) fn resolve(
             }
             _ => {}
         }
-        let Some(after) = after else { continue };
-        if let (Anchor::Due(_), Period::Hours(_), Some(r)) = (after, period, &t.after) {
+        let mut extension_from = Vec::new();
+        if let Some(src) = &t.extension_from {
+            if t.extension.is_none() {
+                cx.error(
+                    "missing-key",
+                    src.span.clone(),
+                    format!("time rule `{tid}` has `extension_from` but no `extension`"),
+                )
+                .help = Some(
+                    "give the statutory maximum the approved length may not exceed: `extension = { days = 30 }`".into(),
+                );
+            }
+            match src.v.strip_prefix("payload.") {
+                None => {
+                    cx.error(
+                        "bad-extension-source",
+                        src.span.clone(),
+                        format!("`extension_from = \"{}\"` is not a payload field", src.v),
+                    )
+                    .help = Some(
+                        "name an integer field of the extending action's payload: `extension_from = \"payload.days\"`".into(),
+                    );
+                }
+                Some(field) => {
+                    for &ai in &extended_by {
+                        let Some(a) = actions.get(ai) else { continue };
+                        match a.payload.iter().position(|f| f.meta.id == field) {
+                            Some(fi)
+                                if a.payload.get(fi).is_some_and(|f| f.ty == Type::Integer) =>
+                            {
+                                extension_from.push((ai, keep_field(&mut kept_payload, ai, fi)));
+                            }
+                            Some(_) => {
+                                cx.error(
+                                    "bad-extension-source",
+                                    src.span.clone(),
+                                    format!(
+                                        "`payload.{field}` of action `{}` is not an integer",
+                                        a.meta.id
+                                    ),
+                                )
+                                .help = Some(format!(
+                                    "declare it `{field} = {{ type = \"integer\", required = true }}` in `[actions.{}.payload]`",
+                                    a.meta.id
+                                ));
+                            }
+                            None => {
+                                cx.error(
+                                    "bad-extension-source",
+                                    src.span.clone(),
+                                    format!(
+                                        "action `{}` has no payload field `{field}`",
+                                        a.meta.id
+                                    ),
+                                )
+                                .help = Some(format!(
+                                    "add `{field} = {{ type = \"integer\", required = true }}` to `[actions.{}.payload]`",
+                                    a.meta.id
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let zero = matches!(
+            period,
+            Period::Days(0) | Period::WorkingDays(0) | Period::Hours(0) | Period::Months(0)
+        );
+        if kind == TimeRuleKind::Within
+            && zero
+            && after_ok
+            && !(matches!(period, Period::Days(0))
+                && after
+                    .iter()
+                    .all(|a| matches!(a, Anchor::Date(_) | Anchor::PayloadDate(_))))
+        {
             cx.error(
                 "invalid-period",
-                r.span.clone(),
+                zero_span,
+                format!("time rule `{tid}` is a deadline of no time"),
+            )
+            .help = Some(
+                "write a positive whole number; only a deadline on a date (`after` a date fact or a payload date) may be `within = { days = 0 }`: due at the end of that day".into(),
+            );
+        }
+        if !after_ok || after.is_empty() {
+            continue;
+        }
+        let after_span = t.after.as_ref().map_or(0..0, |a| a.span.clone());
+        if after.iter().any(|a| matches!(a, Anchor::Due(_))) && matches!(period, Period::Hours(_)) {
+            cx.error(
+                "invalid-period",
+                after_span.clone(),
                 format!("time rule `{tid}` counts hours from the end of a deadline"),
             )
             .help = Some(
@@ -1040,6 +1299,7 @@ pub(crate) fn resolve(
                     .into(),
             );
         }
+        after_spans.push(after_span);
         time_rules.push(TimeRule {
             meta: meta(&cited, &t.meta),
             kind,
@@ -1047,39 +1307,73 @@ pub(crate) fn resolve(
             after,
             actions: restrained,
             unless,
+            applies_if,
+            stops,
             below_with_reason,
             strict,
             optional,
             extension,
             extended_by,
+            extension_from,
         });
     }
     // A period counted from the end of a deadline: that rule must be a deadline, and the
     // chain of such anchors must not go round in a circle.
     for (i, rule) in time_rules.iter().enumerate() {
-        let mut seen = vec![i];
-        let mut at = rule.after;
-        while let Anchor::Due(next) = at {
-            let span = raw
-                .time
-                .get(i)
-                .and_then(|t| t.after.as_ref())
-                .map_or(0..0, |a| a.span.clone());
-            let Some(target) = time_rules.get(next) else {
-                break;
-            };
-            if target.kind != TimeRuleKind::Within {
-                cx.error("unknown-anchor", span, format!("time rule `{}` counts from the end of `{}`, which is a minimum, not a deadline", rule.meta.id, target.meta.id))
-                    .help = Some("count from the end of a `within` rule, or from the action or state it counts from".into());
-                break;
+        let span = after_spans.get(i).cloned().unwrap_or(0..0);
+        let mut seen = vec![false; time_rules.len()];
+        let mut todo: Vec<usize> = Vec::new();
+        for a in &rule.after {
+            if let Anchor::Due(next) = a {
+                match time_rules.get(*next) {
+                    Some(target) if target.kind != TimeRuleKind::Within => {
+                        cx.error("unknown-anchor", span.clone(), format!("time rule `{}` counts from the end of `{}`, which is a minimum, not a deadline", rule.meta.id, target.meta.id))
+                            .help = Some("count from the end of a `within` rule, or from the action or state it counts from".into());
+                    }
+                    _ => todo.push(*next),
+                }
             }
-            if seen.contains(&next) {
-                cx.error("unknown-anchor", span, format!("time rule `{}` counts from a deadline that, in the end, counts from itself", rule.meta.id))
+        }
+        while let Some(next) = todo.pop() {
+            if next == i {
+                cx.error("unknown-anchor", span.clone(), format!("time rule `{}` counts from a deadline that, in the end, counts from itself", rule.meta.id))
                     .help = Some("anchor one of the rules on an action, a state or a date fact".into());
                 break;
             }
-            seen.push(next);
-            at = target.after;
+            if seen.get(next).copied().unwrap_or(true) {
+                continue;
+            }
+            if let Some(s) = seen.get_mut(next) {
+                *s = true;
+            }
+            if let Some(target) = time_rules.get(next) {
+                todo.extend(target.after.iter().filter_map(|a| match a {
+                    Anchor::Due(r) => Some(*r),
+                    _ => None,
+                }));
+            }
+        }
+    }
+
+    // The payload fields a case keeps are decoded when their action is applied; an
+    // extension's length also when it is decided (to refuse one above the maximum).
+    for (a, f) in &kept_payload {
+        if let Some(slot) = actions
+            .get_mut(*a)
+            .and_then(|a| a.payload_in_sets.get_mut(*f))
+        {
+            *slot = true;
+        }
+    }
+    for rule in &time_rules {
+        for (a, k) in &rule.extension_from {
+            if let Some((_, f)) = kept_payload.get(*k)
+                && let Some(slot) = actions
+                    .get_mut(*a)
+                    .and_then(|a| a.payload_in_guards.get_mut(*f))
+            {
+                *slot = true;
+            }
         }
     }
 
@@ -1182,6 +1476,8 @@ pub(crate) fn resolve(
         actions,
         time_rules,
         invariants,
+        stop_places,
+        kept_payload,
         valid_from,
         index: index(
             &role_ids,

@@ -260,6 +260,7 @@ impl Case {
             case: self,
             payload: &[],
             documents: &[],
+            clock: Some((at, calendar)),
         };
         p.actions
             .iter()
@@ -418,6 +419,7 @@ impl Case {
             case: self,
             payload,
             documents,
+            clock: Some((at, calendar)),
         };
         // Guard: each named condition on its own; a plain guard part by part, each citing the
         // invariant that requires it where one does.
@@ -513,13 +515,16 @@ impl Case {
         }
         // Time rules.
         for rule in &p.time_rules {
+            if let Some(g) = given {
+                self.check_extension_length(rule, ai, g, reasons);
+            }
             if !rule.actions.contains(&ai) {
                 continue;
             }
-            if rule.unless.as_ref().is_some_and(|u| u.holds(&ctx)) {
+            if rule.waived(&ctx) {
                 continue;
             }
-            let Some(period) = self.period_of(rule, calendar) else {
+            let Some(period) = self.period_of(rule, calendar, at) else {
                 continue;
             };
             match rule.kind {
@@ -553,7 +558,7 @@ impl Case {
                             rule.meta.id,
                             rule.meta.title,
                             rule.period,
-                            anchor_name(self, rule.after),
+                            anchor_name(self, period.anchor),
                             fmt_cst(earliest.value)
                         ),
                     )
@@ -577,7 +582,7 @@ impl Case {
                             rule.meta.id,
                             rule.meta.title,
                             rule.period,
-                            anchor_name(self, rule.after),
+                            anchor_name(self, period.anchor),
                             fmt_cst(period.due)
                         ),
                     )
@@ -590,6 +595,56 @@ impl Case {
             }
         }
         reason_for_time
+    }
+}
+
+impl Case {
+    /// When `rule` takes its extension's length from the payload of action `ai`: refuses a
+    /// length below 1 or above the statutory maximum (`extension`).
+    fn check_extension_length(
+        &self,
+        rule: &crate::model::TimeRule,
+        ai: usize,
+        given: &Given<'_>,
+        reasons: &mut Vec<Reason>,
+    ) {
+        let Some(cap) = rule.extension else { return };
+        let Some((_, k)) = rule.extension_from.iter().find(|(a, _)| *a == ai) else {
+            return;
+        };
+        let p = self.procedure.as_ref();
+        let Some((_, f)) = p.kept_payload.get(*k) else {
+            return;
+        };
+        let Some(crate::expr::Value::Integer(n)) = given.payload.get(*f).cloned().flatten() else {
+            return;
+        };
+        let max = match cap {
+            crate::time::Period::Days(m)
+            | crate::time::Period::WorkingDays(m)
+            | crate::time::Period::Hours(m)
+            | crate::time::Period::Months(m) => i64::from(m),
+        };
+        if (1..=max).contains(&n) {
+            return;
+        }
+        let field = p
+            .actions
+            .get(ai)
+            .and_then(|a| a.payload.get(*f))
+            .map_or("", |f| f.meta.id.as_str());
+        let mut r = Reason::new(
+            ReasonKind::PayloadInvalid,
+            format!(
+                "`payload.{field}`: an extension of {} is not allowed by `{}`: it must be from 1 to {cap}",
+                super::case::with_length(cap, u32::try_from(n.max(0)).unwrap_or(u32::MAX)),
+                rule.meta.id
+            ),
+        )
+        .cite(&rule.meta);
+        r.field = Some(format!("payload.{field}"));
+        r.rule = Some(rule.meta.id.clone());
+        reasons.push(r);
     }
 }
 
@@ -761,6 +816,15 @@ pub(crate) fn anchor_name(case: &Case, anchor: crate::model::Anchor) -> String {
             .time_rules
             .get(r)
             .map_or_else(String::new, |r| format!("the end of {}", r.meta.id)),
+        crate::model::Anchor::PayloadDate(k) => p
+            .kept_payload
+            .get(k)
+            .and_then(|(a, f)| {
+                let action = p.actions.get(*a)?;
+                let field = action.payload.get(*f)?;
+                Some(format!("{}.payload.{}", action.meta.id, field.meta.id))
+            })
+            .unwrap_or_default(),
     }
 }
 

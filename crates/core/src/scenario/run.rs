@@ -182,13 +182,20 @@ fn due_date(d: &Deadline) -> String {
     }
 }
 
+/// Every status a scenario may expect, as [`status_name`] writes them.
+const STATUSES: [&str; 7] = [
+    "met", "late", "pending", "overdue", "waived", "lapsed", "stopped",
+];
+
 fn status_name(s: DeadlineStatus) -> &'static str {
     match s {
         DeadlineStatus::Met => "met",
+        DeadlineStatus::Late => "late",
         DeadlineStatus::Pending => "pending",
         DeadlineStatus::Overdue => "overdue",
         DeadlineStatus::Waived => "waived",
         DeadlineStatus::Lapsed => "lapsed",
+        DeadlineStatus::Stopped => "stopped",
     }
 }
 
@@ -281,6 +288,13 @@ fn check_after(
                 }
             }
             if let Some(status) = status
+                && !STATUSES.contains(&status.as_str())
+            {
+                out.push(format!(
+                    "deadline `{rule}`: unknown status `{status}` (one of {})",
+                    STATUSES.join(", ")
+                ));
+            } else if let Some(status) = status
                 && status_name(d.status) != status
             {
                 out.push(format!(
