@@ -105,7 +105,14 @@ fn run_inner(args: &TestArgs) -> Result<ExitCode, String> {
                     } else {
                         format!("step {}", f.step)
                     };
-                    let _ = writeln!(out, "      {step} (`{}`): {}", f.action, f.message);
+                    let _ = writeln!(
+                        out,
+                        "      {}:{}: {step} (`{}`): {}",
+                        path.display(),
+                        f.line,
+                        f.action,
+                        f.message
+                    );
                 }
             }
         }

@@ -13,10 +13,13 @@ pub enum FileKind {
     Scenarios,
     /// A calendar year (`rules/calendars/2025.toml`).
     Calendar,
+    /// The list of laws the procedures cite (`rules/laws.toml`).
+    Laws,
 }
 
 /// Classifies a path: files under a `calendars` directory are calendar years, files ending
-/// in `.test.toml` are scenario files, other `.toml` files are procedures.
+/// in `.test.toml` are scenario files, `laws.toml` is the list of laws, other `.toml` files
+/// are procedures.
 pub fn kind_of(path: &Path) -> Option<FileKind> {
     let name = path.file_name()?.to_str()?;
     if !name.ends_with(".toml") {
@@ -26,18 +29,28 @@ pub fn kind_of(path: &Path) -> Option<FileKind> {
         Some(FileKind::Calendar)
     } else if name.ends_with(".test.toml") {
         Some(FileKind::Scenarios)
+    } else if name == "laws.toml" {
+        Some(FileKind::Laws)
     } else {
         Some(FileKind::Procedure)
     }
 }
 
 /// Every `.toml` file of `kind` below the given paths (files are taken as given), sorted.
+/// Asked for procedures, it gives the lists of laws too (the loader checks citations against
+/// them), and for a procedure file given by name the `laws.toml` beside it.
 pub fn find(paths: &[PathBuf], kind: FileKind) -> std::io::Result<Vec<PathBuf>> {
     let mut out = Vec::new();
     for p in paths {
         if p.is_dir() {
             walk(p, kind, &mut out)?;
         } else if p.exists() {
+            if kind == FileKind::Procedure
+                && let Some(laws) = p.parent().map(|d| d.join("laws.toml"))
+                && laws.is_file()
+            {
+                out.push(laws);
+            }
             out.push(p.clone());
         } else {
             return Err(std::io::Error::new(
@@ -56,7 +69,9 @@ fn walk(dir: &Path, kind: FileKind, out: &mut Vec<PathBuf>) -> std::io::Result<(
         let path = entry?.path();
         if path.is_dir() {
             walk(&path, kind, out)?;
-        } else if kind_of(&path) == Some(kind) {
+        } else if kind_of(&path) == Some(kind)
+            || (kind == FileKind::Procedure && kind_of(&path) == Some(FileKind::Laws))
+        {
             out.push(path);
         }
     }

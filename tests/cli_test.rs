@@ -34,7 +34,7 @@ fn shipped_scenarios_pass() {
 fn the_language_feature_scenarios_pass() {
     let (code, out, _) = fazhi(&["test", "tests/language"]);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(summary(&out), (6, 0), "{out}");
+    assert_eq!(summary(&out), (13, 0), "{out}");
 }
 
 #[test]
@@ -115,4 +115,117 @@ fn a_scenario_file_named_without_a_directory_runs_from_the_current_one() {
     let (passed, failed) = summary(&stdout);
     assert!(passed >= 1 && failed == 0, "{stdout}");
     assert!(stdout.contains("mediation.test.toml"), "{stdout}");
+}
+
+#[test]
+fn a_late_act_is_late_not_met_and_an_unknown_status_is_an_error() {
+    let dir = std::env::temp_dir().join(format!("fazhi-cli-test-late-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(
+        root.join("rules/village-rules-filing.toml"),
+        dir.join("v.toml"),
+    )
+    .unwrap();
+    // Adopted 03-03: the ten days end Thu 03-13; submitted on 03-14.
+    let scenario = |name: &str, status: &str| {
+        format!(
+            r#"
+[[scenarios]]
+name = "{name}"
+[scenarios.open]
+at = 2025-03-03T09:00:00
+by = "village"
+facts = {{ adopted_on = 2025-03-03 }}
+[[scenarios.steps]]
+at = 2025-03-14T10:00:00
+by = "village"
+action = "submit"
+documents = ["rules_text", "meeting_record"]
+deadlines = {{ filing_limit = {{ due = "2025-03-13", status = "{status}" }} }}
+"#
+        )
+    };
+    let text = format!(
+        "procedure = \"village-rules-filing\"\n{}{}{}",
+        scenario("late", "late"),
+        scenario("met", "met"),
+        scenario("typo", "lat")
+    );
+    std::fs::write(dir.join("v.test.toml"), text).unwrap();
+    let (code, out, _) = fazhi(&["test", dir.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(summary(&out), (1, 2), "{out}");
+    assert!(
+        out.contains("expected deadline `filing_limit` to be met, but it is late"),
+        "{out}"
+    );
+    assert!(
+        out.contains("deadline `filing_limit`: unknown status `lat`"),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_refusal_is_expected_with_its_article_and_a_step_may_only_check() {
+    let dir = std::env::temp_dir().join(format!("fazhi-cli-test-cites-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (from, to) in [
+        ("rules/village-rules-filing.toml", "v.toml"),
+        ("rules/laws.toml", "laws.toml"),
+    ] {
+        std::fs::copy(root.join(from), dir.join(to)).unwrap();
+    }
+    let scenario = |cite: &str| {
+        format!(
+            r#"
+procedure = "village-rules-filing"
+
+[[scenarios]]
+name = "缺少会议记录的报送被拒绝，且引用第二十七条第一款；逾期后仍未报送的，期限为超期"
+[scenarios.open]
+at = 2025-03-03T09:00:00
+by = "village"
+facts = {{ adopted_on = 2025-03-01 }}
+
+[[scenarios.steps]]
+at = 2025-03-05T10:00:00
+by = "village"
+action = "submit"
+documents = ["rules_text"]
+refused = ["document_missing"]
+cites = ["{cite}"]
+
+[[scenarios.steps]]
+at = 2025-03-12T09:00:00
+deadlines = {{ filing_limit = {{ due = "2025-03-11", status = "overdue" }} }}
+"#
+        )
+    };
+    std::fs::write(
+        dir.join("v.test.toml"),
+        scenario("《村民委员会组织法》第二十七条第一款"),
+    )
+    .unwrap();
+    let (code, out, _) = fazhi(&["test", dir.to_str().unwrap()]);
+    assert_eq!((code, summary(&out)), (0, (1, 0)), "{out}");
+    // The short form names the same article.
+    std::fs::write(dir.join("v.test.toml"), scenario("vcol §27.1")).unwrap();
+    let (code, out, _) = fazhi(&["test", dir.to_str().unwrap()]);
+    assert_eq!((code, summary(&out)), (0, (1, 0)), "{out}");
+    // A wrong article fails at the step's line, saying what the refusal cites.
+    std::fs::write(
+        dir.join("v.test.toml"),
+        scenario("《村民委员会组织法》第二十八条"),
+    )
+    .unwrap();
+    let (code, out, _) = fazhi(&["test", dir.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("v.test.toml:11: step 1 (`submit`): expected the refusal to cite 《村民委员会组织法》第二十八条, but document_missing cites 《村民委员会组织法》第二十七条第一款"),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }

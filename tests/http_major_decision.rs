@@ -126,6 +126,7 @@ async fn a_major_decision_from_opening_to_archiving() {
     let id = case["id"].as_str().unwrap().to_owned();
     let mut seq = case["seq"].as_u64().unwrap();
     let mut last = case;
+    let mut cited = 0;
     for (n, step) in scenario["steps"].as_array().unwrap().iter().enumerate() {
         let documents: Vec<Value> = step
             .get("documents")
@@ -167,6 +168,28 @@ async fn a_major_decision_from_opening_to_archiving() {
             let mut want = want;
             want.sort_unstable();
             assert_eq!(got, want, "step {n}: {v}");
+            // Each article the scenario expects is cited over the wire too, with the law and
+            // the article as fields.
+            for cite in step
+                .get("cites")
+                .and_then(|c| c.as_array())
+                .into_iter()
+                .flatten()
+            {
+                let cite = cite.as_str().unwrap();
+                let reason = v["reasons"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|r| {
+                        r["citation"] == cite
+                            || r["basis"].as_str().is_some_and(|b| b.contains(cite))
+                    })
+                    .unwrap_or_else(|| panic!("step {n}: no reason cites {cite}: {v}"));
+                assert!(reason["law"].is_string(), "step {n}: {reason}");
+                assert!(reason["article"].is_u64(), "step {n}: {reason}");
+                cited += 1;
+            }
             continue;
         }
         assert_eq!(status, 201, "step {n} ({}): {v}", step["action"]);
@@ -190,6 +213,7 @@ async fn a_major_decision_from_opening_to_archiving() {
         last["closed"].as_bool().unwrap() || last["state"] == "closed",
         "{last}"
     );
+    assert!(cited > 0, "the scenario expects no cited article");
 
     // The archive: every event, every document, a sound chain.
     let url = format!("{base}/v1/cases/{id}/dossier");

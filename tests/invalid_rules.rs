@@ -4,6 +4,8 @@
 //! of one code is `<code>.<case>.toml`. `# message: TEXT` and `# help: TEXT` lines ask that
 //! some diagnostic's message (help line) contains TEXT. The test asserts that loading the file gives
 //! exactly these diagnostics (no more, no fewer) and that each has a message and a help line.
+//! A file with the line `# with: rules/laws.toml` is loaded beside the shipped list of laws, so
+//! that its citations are checked.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::collections::BTreeSet;
@@ -41,7 +43,15 @@ fn every_invalid_file_gives_exactly_its_expected_diagnostics() {
             "{} has no `# expect:` line",
             path.display()
         );
-        let loaded = load(&[SourceFile::new(path.display().to_string(), text.clone())]);
+        let mut sources = vec![SourceFile::new(path.display().to_string(), text.clone())];
+        if text.lines().any(|l| l.trim() == "# with: rules/laws.toml") {
+            let laws = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/laws.toml");
+            sources.push(SourceFile::new(
+                "rules/laws.toml",
+                std::fs::read_to_string(laws).unwrap(),
+            ));
+        }
+        let loaded = load(&sources);
         let got: BTreeSet<String> = loaded
             .diagnostics
             .iter()

@@ -54,7 +54,7 @@
 //!     at_least = { working_days = 3 }
 //!     after = "submitted"
 //!     actions = ["approve"]
-//!     basis = "本地规定（示例）"
+//!     basis = "《示例合同审查办法》第八条"
 //! "#)]);
 //! assert!(rules.diagnostics.is_empty());
 //! let procedure = rules.rules.get("review", None).unwrap();
@@ -71,6 +71,8 @@
 //! // Too early: the review runs at least 3 working days (Tue, Wed, Thu after Mon 3 March).
 //! let refusal = case.decide(Command::new("approve", reviewer.clone(), at(4, 1)), &calendar).unwrap_err();
 //! assert_eq!(refusal.kinds(), vec![ReasonKind::TooEarly]);
+//! // It cites the time rule's article, parsed: 《示例合同审查办法》第八条.
+//! assert_eq!(refusal.reasons[0].article, Some(8));
 //! assert_eq!(refusal.reasons[0].allowed_from, Some(Utc.with_ymd_and_hms(2025, 3, 6, 16, 0, 0).unwrap()));
 //!
 //! let event = case.decide(Command::new("approve", reviewer, at(7, 1)), &calendar).unwrap();

@@ -83,6 +83,8 @@ fn env() -> Env {
         tracks,
         actions,
         documents,
+        time_rules: BTreeMap::new(),
+        time_functions: false,
         ..Env::default()
     }
 }

@@ -131,7 +131,8 @@ pub struct CaseSummary {
     pub opened_at: DateTime<Utc>,
     /// When its last event happened.
     pub last_at: DateTime<Utc>,
-    /// The earliest due time among its deadlines still pending or overdue.
+    /// The earliest due time among its deadlines still pending or overdue (not those met,
+    /// met late, waived, lapsed or with their clock stopped).
     pub next_due: Option<DateTime<Utc>>,
     /// Whether it has reached a terminal state.
     pub closed: bool,

@@ -282,6 +282,13 @@ impl Checker<'_> {
             .with_help(Some(format!(
                 "a guard cannot ask for the case's state: the action's `from` says where it may be taken; to ask whether `{name}` was passed, ask `taken(<an action into {name}>)`"
             )))
+        } else if env.time_rules.contains_key(name) {
+            ExprError::new(
+                codes::WRONG_NAMESPACE,
+                span,
+                format!("`{name}` is a time rule, not a value"),
+            )
+            .with_help(Some(format!("ask `late({name})` or `overdue({name})`")))
         } else if FUNCS.iter().any(|(f, _, _)| *f == name) {
             ExprError::new(codes::UNKNOWN_NAME, span, format!("unknown name `{name}`")).with_help(
                 Some(format!("`{name}` is a function: call it, e.g. `{name}(…)`")),
@@ -393,7 +400,24 @@ impl Checker<'_> {
                 index: *i,
                 name: arg.into(),
             }),
+            Namespace::TimeRule => env.time_rules.get(arg).map(|i| Target::TimeRule {
+                index: *i,
+                name: arg.into(),
+            }),
         };
+        if namespace == Namespace::TimeRule && !env.time_functions {
+            self.errors.push(
+                ExprError::new(
+                    codes::UNKNOWN_FUNCTION,
+                    span,
+                    format!("`{}` cannot be asked here", func.name()),
+                )
+                .with_help(Some(
+                    "`late(rule)` and `overdue(rule)` are read when a command is decided: in an action's `when`, `reason_required` or `documents_when`, not in `sets`, `active_if`, a time rule's condition or an invariant".into(),
+                )),
+            );
+            return None;
+        }
         if found.is_some() {
             return found;
         }
@@ -416,6 +440,7 @@ impl Checker<'_> {
             Namespace::Track => env.tracks.keys().map(String::as_str).collect(),
             Namespace::Document => env.documents.keys().map(String::as_str).collect(),
             Namespace::Action => env.actions.keys().map(String::as_str).collect(),
+            Namespace::TimeRule => env.time_rules.keys().map(String::as_str).collect(),
         };
         let actual = if let Some(v) = env.vars.get(arg) {
             Some(if matches!(v.slot, VarSlot::Payload(_)) {
@@ -429,6 +454,8 @@ impl Checker<'_> {
             Some(Namespace::Document.article())
         } else if env.actions.contains_key(arg) {
             Some(Namespace::Action.article())
+        } else if env.time_rules.contains_key(arg) {
+            Some(Namespace::TimeRule.article())
         } else {
             None
         };

@@ -63,6 +63,8 @@ impl Node {
                 (Func::OnFile, Target::Document { index, .. }) => ctx.on_file(*index),
                 (Func::Taken, Target::Action { index, .. }) => ctx.taken(*index),
                 (Func::IsSet, Target::Var { slot, .. }) => ctx.var(*slot).is_some(),
+                (Func::Late, Target::TimeRule { index, .. }) => ctx.late(*index),
+                (Func::Overdue, Target::TimeRule { index, .. }) => ctx.overdue(*index),
                 _ => return None,
             }),
             Kind::Const(_) | Kind::Track { .. } => None,
@@ -151,6 +153,7 @@ pub(crate) fn explain<C: EvalContext + ?Sized>(
     source: &str,
     ctx: &C,
     out: &mut Vec<Falsity>,
+    mut canonical: Option<&mut Vec<String>>,
 ) {
     let truth = node.truth(ctx);
     if truth == Some(true) {
@@ -158,7 +161,7 @@ pub(crate) fn explain<C: EvalContext + ?Sized>(
     }
     if let Kind::And(items) = &node.kind {
         for item in items {
-            explain(item, source, ctx, out);
+            explain(item, source, ctx, out, canonical.as_deref_mut());
         }
         return;
     }
@@ -176,6 +179,9 @@ pub(crate) fn explain<C: EvalContext + ?Sized>(
             (read.name().to_owned(), value)
         })
         .collect();
+    if let Some(c) = canonical {
+        c.push(node.canonical());
+    }
     out.push(Falsity {
         expression: node.span.text(source).to_owned(),
         span: node.span,

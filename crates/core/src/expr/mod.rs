@@ -99,8 +99,26 @@ impl Expr {
     /// values of every name it reads.
     pub fn explain<C: EvalContext + ?Sized>(&self, ctx: &C) -> Vec<Falsity> {
         let mut out = Vec::new();
-        eval::explain(&self.root, &self.source, ctx, &mut out);
+        eval::explain(&self.root, &self.source, ctx, &mut out, None);
         out
+    }
+
+    /// [`Expr::explain`], with the canonical text of each failing part beside it (to match
+    /// it with the parts other guards require).
+    pub(crate) fn explain_canonical<C: EvalContext + ?Sized>(
+        &self,
+        ctx: &C,
+    ) -> Vec<(Falsity, String)> {
+        let mut out = Vec::new();
+        let mut canonical = Vec::new();
+        eval::explain(
+            &self.root,
+            &self.source,
+            ctx,
+            &mut out,
+            Some(&mut canonical),
+        );
+        out.into_iter().zip(canonical).collect()
     }
 
     /// The canonical text of each top-level `&&` operand (the whole expression if it is not

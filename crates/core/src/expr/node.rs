@@ -57,6 +57,10 @@ pub(crate) enum Func {
     Taken,
     /// `is_set(fact)`.
     IsSet,
+    /// `late(rule)`.
+    Late,
+    /// `overdue(rule)`.
+    Overdue,
 }
 
 /// Every function: its name and the namespace of its argument.
@@ -67,6 +71,8 @@ pub(crate) const FUNCS: &[(&str, Func, Namespace)] = &[
     ("on_file", Func::OnFile, Namespace::Document),
     ("taken", Func::Taken, Namespace::Action),
     ("is_set", Func::IsSet, Namespace::Var),
+    ("late", Func::Late, Namespace::TimeRule),
+    ("overdue", Func::Overdue, Namespace::TimeRule),
 ];
 
 impl Func {
@@ -90,6 +96,8 @@ pub(crate) enum Namespace {
     Document,
     /// Actions.
     Action,
+    /// Time rules.
+    TimeRule,
 }
 
 impl Namespace {
@@ -100,6 +108,7 @@ impl Namespace {
             Namespace::Track => "a track",
             Namespace::Document => "a document kind",
             Namespace::Action => "an action",
+            Namespace::TimeRule => "a time rule",
         }
     }
 
@@ -110,6 +119,7 @@ impl Namespace {
             Namespace::Track => "tracks",
             Namespace::Document => "document kinds",
             Namespace::Action => "actions",
+            Namespace::TimeRule => "time rules",
         }
     }
 }
@@ -133,6 +143,8 @@ pub(crate) enum Target {
     Document { index: usize, name: Box<str> },
     /// An action.
     Action { index: usize, name: Box<str> },
+    /// A time rule.
+    TimeRule { index: usize, name: Box<str> },
 }
 
 impl Target {
@@ -142,7 +154,8 @@ impl Target {
             Target::Var { name, .. }
             | Target::Track { name, .. }
             | Target::Document { name, .. }
-            | Target::Action { name, .. } => name,
+            | Target::Action { name, .. }
+            | Target::TimeRule { name, .. } => name,
         }
     }
 }

@@ -62,6 +62,8 @@ fn env() -> Env {
         actions,
         documents,
         states: BTreeMap::from([("closed".to_owned(), 0)]),
+        time_rules: BTreeMap::new(),
+        time_functions: false,
     }
 }
 

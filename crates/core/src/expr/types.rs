@@ -118,6 +118,12 @@ pub struct Env {
     /// Main states by id, with their index: never values in a guard, known only to say so
     /// (`taken(decided)` where `decided` is a state).
     pub states: BTreeMap<String, usize>,
+    /// Time rules by id, with their index.
+    pub time_rules: BTreeMap<String, usize>,
+    /// Whether `late(rule)` and `overdue(rule)` may be called: only in guards read when a
+    /// command is decided (an action's `when`, `reason_required`, `documents_when`), which
+    /// know the command's time; not in what is applied or replayed without a clock.
+    pub time_functions: bool,
 }
 
 /// What a guard can read while it is evaluated. Implemented by the runtime over a case and
@@ -135,4 +141,14 @@ pub trait EvalContext {
     fn on_file(&self, document: usize) -> bool;
     /// Whether the action has been taken at least once in the case.
     fn taken(&self, action: usize) -> bool;
+    /// Whether the time rule's action was, or if taken now would be, at or after its due
+    /// time (see the rule language's `late(rule)`). False where no clock is known.
+    fn late(&self, _rule: usize) -> bool {
+        false
+    }
+    /// Whether the time rule is a deadline pending and past due now. False where no clock is
+    /// known.
+    fn overdue(&self, _rule: usize) -> bool {
+        false
+    }
 }

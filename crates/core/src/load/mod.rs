@@ -34,7 +34,9 @@
 //! ```
 
 mod checks;
+mod citation;
 mod diagnostic;
+mod laws;
 mod raw;
 mod reader;
 mod resolve;
@@ -44,7 +46,7 @@ use toml::de::DeTable;
 pub use diagnostic::{Diagnostic, Severity, SourceFile, did_you_mean};
 pub use raw::LANGUAGE_VERSION;
 
-use crate::model::{Procedure, RuleSet};
+use crate::model::{Laws, Procedure, RuleSet};
 use reader::Cx;
 
 /// What loading a set of files gives: the procedures that loaded without error, and every
@@ -55,6 +57,8 @@ pub struct Loaded {
     pub rules: RuleSet,
     /// Every error and warning, file by file, in source order.
     pub diagnostics: Vec<Diagnostic>,
+    /// The laws of `laws.toml`, when one was among the files.
+    pub laws: Laws,
 }
 
 impl Loaded {
@@ -69,14 +73,48 @@ impl Loaded {
 }
 
 /// Loads one procedure file. Returns the procedure when the file has no errors; the
-/// diagnostics hold every error and warning either way.
+/// diagnostics hold every error and warning either way. Its citations are parsed but not
+/// checked against a list of laws ([`load`] does that when given `laws.toml`).
 pub fn load_procedure(file: &SourceFile) -> (Option<Procedure>, Vec<Diagnostic>) {
-    let (p, diags) = load_with_span(file);
+    let (p, diags) = load_with_span(file, &Laws::new());
     (p.map(|(p, _)| p), diags)
+}
+
+/// Reads a list of laws (`laws.toml`): the laws, and every problem found.
+pub fn load_laws(file: &SourceFile) -> (Laws, Vec<Diagnostic>) {
+    let mut laws = Laws::new();
+    let diags = read_laws(file, &mut laws);
+    (laws, diags)
+}
+
+fn read_laws(file: &SourceFile, laws: &mut Laws) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    let mut cx = Cx {
+        file,
+        diags: &mut diags,
+    };
+    match DeTable::parse(&file.text) {
+        Ok(root) => {
+            let span = root.span();
+            laws::read(&mut cx, root.get_ref(), span, laws);
+        }
+        Err(e) => {
+            let span = e.span().unwrap_or(0..0);
+            cx.error(
+                "toml-syntax",
+                span,
+                format!("invalid TOML: {}", e.message().trim()),
+            )
+            .help = Some("fix the TOML syntax at this place; see https://toml.io".into());
+        }
+    }
+    finish(file, &mut diags);
+    diags
 }
 
 fn load_with_span(
     file: &SourceFile,
+    laws: &Laws,
 ) -> (Option<(Procedure, std::ops::Range<usize>)>, Vec<Diagnostic>) {
     let mut diags = Vec::new();
     let mut cx = Cx {
@@ -95,7 +133,7 @@ fn load_with_span(
     }
     let span = root.span();
     let raw = raw::read(&mut cx, root.get_ref(), span);
-    let resolved = resolve::resolve(&mut cx, &raw);
+    let resolved = resolve::resolve(&mut cx, &raw, laws);
     let procedure = resolved.and_then(|(p, spans)| {
         checks::check(&mut cx, &p, &spans);
         let clean = !cx.diags.iter().any(Diagnostic::is_error);
@@ -203,14 +241,19 @@ fn plural(n: usize) -> &'static str {
 }
 
 /// Loads every file into one rule set. A second file with the same procedure id and version
-/// is an error.
+/// is an error. A file named `laws.toml` is the list of laws the others may cite: with one,
+/// every citation in a `basis` is checked against it.
 pub fn load(files: &[SourceFile]) -> Loaded {
     let mut loaded = Loaded::default();
     // Which file defined each procedure version, to name it in `duplicate-procedure`.
     let mut defined_by: std::collections::HashMap<(String, u32), &str> =
         std::collections::HashMap::new();
-    for file in files {
-        let (procedure, mut diags) = load_with_span(file);
+    let mut laws = Laws::new();
+    for file in files.iter().filter(|f| laws::is_laws_file(&f.name)) {
+        loaded.diagnostics.extend(read_laws(file, &mut laws));
+    }
+    for file in files.iter().filter(|f| !laws::is_laws_file(&f.name)) {
+        let (procedure, mut diags) = load_with_span(file, &laws);
         if let Some((p, header)) = procedure {
             let (id, version) = (p.meta.id.clone(), p.version);
             let other = defined_by.get(&(id.clone(), version)).copied();
@@ -234,6 +277,7 @@ pub fn load(files: &[SourceFile]) -> Loaded {
         }
         loaded.diagnostics.extend(diags);
     }
+    loaded.laws = laws;
     loaded
 }
 

@@ -28,7 +28,15 @@ pub(crate) struct RawHeader {
     pub(crate) version: Option<S<i64>>,
     pub(crate) initial: Option<S<String>>,
     pub(crate) terminal: Vec<S<String>>,
+    pub(crate) valid_from: Option<S<String>>,
     pub(crate) span: Range<usize>,
+}
+
+/// One named condition of a guard written as a table: its own title and basis.
+#[derive(Debug, Clone)]
+pub(crate) struct RawCondition {
+    pub(crate) meta: RawMeta,
+    pub(crate) guard: S<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +76,8 @@ pub(crate) struct RawAction {
     pub(crate) to: Option<S<String>>,
     pub(crate) by: Option<S<Vec<S<String>>>>,
     pub(crate) when: Option<S<String>>,
+    /// `when` written as a table of named conditions (then `when` is `None`).
+    pub(crate) conditions: Vec<RawCondition>,
     pub(crate) documents: Vec<S<String>>,
     pub(crate) payload: Vec<RawField>,
     pub(crate) sets: Vec<(S<String>, S<String>)>,
@@ -86,9 +96,12 @@ pub(crate) struct RawTime {
     pub(crate) meta: RawMeta,
     pub(crate) at_least: Option<S<Option<RawPeriod>>>,
     pub(crate) within: Option<S<Option<RawPeriod>>>,
-    pub(crate) after: Option<S<String>>,
+    pub(crate) after: Option<S<Vec<S<String>>>>,
     pub(crate) actions: Option<S<Vec<S<String>>>>,
     pub(crate) unless: Option<S<String>>,
+    pub(crate) applies_if: Option<S<String>>,
+    pub(crate) stops: Option<S<Vec<S<String>>>>,
+    pub(crate) extension_from: Option<S<String>>,
     pub(crate) below_with_reason: Option<S<bool>>,
     pub(crate) strict: Option<S<bool>>,
     pub(crate) optional: Option<S<bool>>,
@@ -103,6 +116,8 @@ pub(crate) struct RawInvariant {
     pub(crate) then: Option<S<String>>,
     pub(crate) reach: Option<S<String>>,
     pub(crate) only_if: Option<S<String>>,
+    /// `only_if` written as a table of named conditions (then `only_if` is `None`).
+    pub(crate) conditions: Vec<RawCondition>,
 }
 
 /// A whole procedure file.
@@ -286,6 +301,20 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
                     t.missing(cx, "version", "an integer, 1 for the first version");
                 }
                 let initial = t.req_str(cx, "initial");
+                let valid_from = t.opt_str(cx, "valid_from");
+                if let Some(v) = &valid_from
+                    && super::citation::date(v).is_none()
+                {
+                    cx.error(
+                        "wrong-type",
+                        v.span.clone(),
+                        format!("`valid_from` must be a date, found `{}`", v.v),
+                    )
+                    .help = Some(
+                        "write the day this version applies from: `valid_from = \"2022-05-01\"`"
+                            .into(),
+                    );
+                }
                 let terminal_list = t.str_list(cx, "terminal");
                 if let Some(list) = &terminal_list
                     && list.v.is_empty()
@@ -309,12 +338,16 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
                     );
                 }
                 let span = t.span.clone();
-                t.finish(cx, &keys(&["id", "version", "initial", "terminal"]));
+                t.finish(
+                    cx,
+                    &keys(&["id", "version", "initial", "terminal", "valid_from"]),
+                );
                 raw.header = RawHeader {
                     meta,
                     version,
                     initial,
                     terminal,
+                    valid_from,
                     span,
                 };
             }
@@ -395,7 +428,7 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
         if by.is_none() && !t.has("by") {
             t.missing(cx, "by", "the list of roles that may take the action");
         }
-        let when = t.opt_str(cx, "when");
+        let (when, conditions) = guard(cx, &mut t, "when", &path);
         let documents = t.str_list(cx, "documents").map(|s| s.v).unwrap_or_default();
         let mut payload = Vec::new();
         if let Some(v) = t.value("payload")
@@ -455,6 +488,7 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
             to,
             by,
             when,
+            conditions,
             documents,
             payload,
             sets,
@@ -480,7 +514,14 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
             .help =
                 Some("add `at_least = { days = 30 }` or `within = { working_days = 7 }`".into());
         }
-        let after = t.req_str(cx, "after");
+        let after = t.str_list(cx, "after");
+        if after.is_none() && !t.has("after") {
+            t.missing(
+                cx,
+                "after",
+                "what the period is counted from (an action, a state, a date, or a list of them)",
+            );
+        }
         let actions = t.str_list(cx, "actions");
         if actions.is_none() && !t.has("actions") {
             t.missing(
@@ -490,6 +531,9 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
             );
         }
         let unless = t.opt_str(cx, "unless");
+        let applies_if = t.opt_str(cx, "applies_if");
+        let stops = t.str_list(cx, "stops");
+        let extension_from = t.opt_str(cx, "extension_from");
         let below_with_reason = t.opt_bool(cx, "below_with_reason");
         let strict = t.opt_bool(cx, "strict");
         let optional = t.opt_bool(cx, "optional");
@@ -505,11 +549,14 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
                 "after",
                 "actions",
                 "unless",
+                "applies_if",
+                "stops",
                 "below_with_reason",
                 "strict",
                 "optional",
                 "extension",
                 "extended_by",
+                "extension_from",
             ]),
         );
         raw.time.push(RawTime {
@@ -519,6 +566,9 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
             after,
             actions,
             unless,
+            applies_if,
+            stops,
+            extension_from,
             below_with_reason,
             strict,
             optional,
@@ -527,11 +577,12 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
         });
     }
     for (id, mut t) in named(cx, &mut top, "invariants") {
+        let path = t.path.clone();
         let m = meta(cx, &mut t, id);
         let first = t.opt_str(cx, "first");
         let then = t.opt_str(cx, "then");
         let reach = t.opt_str(cx, "reach");
-        let only_if = t.opt_str(cx, "only_if");
+        let (only_if, conditions) = guard(cx, &mut t, "only_if", &path);
         t.finish(cx, &keys(&["first", "then", "reach", "only_if"]));
         raw.invariants.push(RawInvariant {
             meta: m,
@@ -539,6 +590,7 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
             then,
             reach,
             only_if,
+            conditions,
         });
     }
     top.finish(
@@ -557,6 +609,79 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
         ],
     );
     raw
+}
+
+/// Reads a guard that may be a string, or a table of named conditions, each a guard string
+/// or `{ if = "...", title = "...", basis = "..." }`.
+fn guard(
+    cx: &mut Cx<'_>,
+    t: &mut TableReader<'_, '_>,
+    key: &str,
+    path: &str,
+) -> (Option<S<String>>, Vec<RawCondition>) {
+    let Some(v) = t.value(key) else {
+        return (None, Vec::new());
+    };
+    match v.get_ref() {
+        DeValue::String(s) => (Some(S::new(s.to_string(), v.span())), Vec::new()),
+        DeValue::Table(_) => {
+            let mut out = Vec::new();
+            let Some(mut table) = TableReader::of(cx, v, format!("{path}.{key}")) else {
+                return (None, out);
+            };
+            for (name, value) in table.entries() {
+                match value.get_ref() {
+                    DeValue::String(e) => {
+                        check_id(cx, &name);
+                        out.push(RawCondition {
+                            meta: RawMeta {
+                                id: name,
+                                title: None,
+                                title_en: None,
+                                basis: None,
+                            },
+                            guard: S::new(e.to_string(), value.span()),
+                        });
+                    }
+                    _ => {
+                        let cpath = format!("{path}.{key}.{}", name.v);
+                        let Some(mut c) = TableReader::of(cx, value, cpath) else {
+                            continue;
+                        };
+                        let m = meta(cx, &mut c, name);
+                        let g = c.req_str(cx, "if");
+                        c.finish(cx, &keys(&["if"]));
+                        if let Some(guard) = g {
+                            out.push(RawCondition { meta: m, guard });
+                        }
+                    }
+                }
+            }
+            if out.is_empty() {
+                cx.error(
+                    "missing-key",
+                    v.span(),
+                    format!("`{path}.{key}` is an empty table of conditions"),
+                )
+                .help = Some(format!(
+                    "name each condition: `{key}.notified = {{ if = \"taken(notify)\", title = \"...\", basis = \"...\" }}`, or remove `{key}`"
+                ));
+            }
+            (None, out)
+        }
+        other => {
+            cx.error(
+                "wrong-type",
+                v.span(),
+                format!(
+                    "`{path}.{key}` must be a guard string or a table of named conditions, found {}",
+                    super::reader::kind_of(other)
+                ),
+            )
+            .help = Some(format!("quote it: `{key} = \"...\"`"));
+            (None, Vec::new())
+        }
+    }
 }
 
 /// Reads `key` as a table whose values are strings (`sets`, `documents_when`).

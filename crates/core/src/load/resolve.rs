@@ -7,16 +7,18 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::raw::{RawField, RawMeta, RawPeriod, RawProcedure, RawReason};
+use super::raw::{RawCondition, RawField, RawMeta, RawPeriod, RawProcedure, RawReason};
 use super::reader::{Cx, Lit, S};
 use crate::expr::{self, Env, Expr, Satisfiability, TrackInfo, Type, Value, VarInfo, VarSlot};
+use crate::model::Laws;
 use crate::model::procedure_index as index;
 use crate::model::{
-    Action, Anchor, Document, Fact, Field, Invariant, InvariantKind, Meta, Node, Place, Procedure,
-    ReasonRule, Role, State, TimeRule, TimeRuleKind, Track,
+    Action, Anchor, Condition, Document, Fact, Field, Invariant, InvariantKind, Meta, Node, Place,
+    Procedure, ReasonRule, Role, State, TimeRule, TimeRuleKind, Track,
 };
 use crate::time::Period;
 
+use super::citation::{self, Cited};
 use super::diagnostic::did_you_mean;
 
 /// Where each element was declared, for diagnostics found after resolution (graph checks).
@@ -32,8 +34,9 @@ pub(crate) struct Spans {
     pub(crate) invariants: Vec<Range<usize>>,
 }
 
-fn meta(m: &RawMeta) -> Meta {
+fn meta(cited: &Cited, m: &RawMeta) -> Meta {
     Meta {
+        citations: cited.of(m),
         id: m.id.v.clone(),
         title: m
             .title
@@ -202,6 +205,48 @@ fn compile(cx: &mut Cx<'_>, src: &S<String>, env: &Env, expected: &Type) -> Opti
     }
 }
 
+/// Compiles a guard written as a table of named conditions: each condition on its own (its
+/// errors at its own string), and their conjunction as the guard.
+fn conditions(
+    cx: &mut Cx<'_>,
+    cited: &Cited,
+    raw: &[RawCondition],
+    env: &Env,
+    what: &str,
+) -> (Option<Expr>, Vec<Condition>) {
+    let mut out = Vec::new();
+    for c in raw {
+        if let Some(e) = compile(cx, &c.guard, env, &Type::Bool) {
+            warn_never(cx, &e, &c.guard, what);
+            out.push(Condition {
+                meta: meta(cited, &c.meta),
+                guard: e,
+            });
+        }
+    }
+    let (Some(first), true) = (raw.first(), out.len() == raw.len()) else {
+        return (None, out);
+    };
+    let joined = out
+        .iter()
+        .map(|c| {
+            // Parentheses only where `&&` would bind differently.
+            if c.guard.source().contains("||") {
+                format!("({})", c.guard.source())
+            } else {
+                c.guard.source().to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" && ");
+    let whole = S::new(joined, first.guard.span.clone());
+    let e = compile(cx, &whole, env, &Type::Bool);
+    if let Some(e) = &e {
+        warn_never(cx, e, &whole, what);
+    }
+    (e, out)
+}
+
 fn warn_never(cx: &mut Cx<'_>, e: &Expr, src: &S<String>, what: &str) {
     if e.satisfiability() == Satisfiability::Never {
         cx.warning("guard-never-true", src.span.clone(), format!("{what} `{}` can never be true", src.v))
@@ -315,6 +360,121 @@ fn unknown_place(cx: &mut Cx<'_>, names: &Names, r: &S<String>, what: &str) {
     .help = Some(help);
 }
 
+/// The index of `(action, field)` among the payload fields a case keeps, added if new.
+fn keep_field(kept: &mut Vec<(usize, usize)>, action: usize, field: usize) -> usize {
+    match kept.iter().position(|k| *k == (action, field)) {
+        Some(k) => k,
+        None => {
+            kept.push((action, field));
+            kept.len() - 1
+        }
+    }
+}
+
+/// What an `after` name resolves to.
+enum AnchorName {
+    Anchor(Anchor),
+    /// A date field of an action's payload: `(action, field)`.
+    Payload(usize, usize),
+}
+
+/// Resolves one name of `after`: an action, a place, a date fact, a time rule, or
+/// `action.payload.field` (a date field).
+fn resolve_anchor(
+    cx: &mut Cx<'_>,
+    r: &S<String>,
+    names: &Names,
+    fact_env: &Env,
+    time_ids: &[&str],
+    action_ids: &[&str],
+    actions: &[Action],
+) -> Option<AnchorName> {
+    if let Some(a) = names.actions.get(&r.v) {
+        return Some(AnchorName::Anchor(Anchor::Action(*a)));
+    }
+    if let Some(p) = names.place(&r.v) {
+        return Some(AnchorName::Anchor(Anchor::Entered(p)));
+    }
+    if let Some(VarInfo {
+        slot: VarSlot::Fact(fi),
+        ty,
+    }) = fact_env.vars.get(&r.v)
+    {
+        if *ty == Type::Date {
+            return Some(AnchorName::Anchor(Anchor::Date(*fi)));
+        }
+        cx.error(
+            "unknown-anchor",
+            r.span.clone(),
+            format!(
+                "`after = \"{}\"` names a fact of type {ty}; only a date fact can start a period",
+                r.v
+            ),
+        )
+        .help = Some("name an action, a state, or a fact of type `date`".into());
+        return None;
+    }
+    if let Some(ri) = time_ids.iter().position(|x| *x == r.v) {
+        return Some(AnchorName::Anchor(Anchor::Due(ri)));
+    }
+    if let Some((action, field)) = r.v.split_once(".payload.") {
+        let Some(ai) = names.actions.get(action).copied() else {
+            let help = did_you_mean(action, action_ids.iter().copied())
+                .unwrap_or_else(|| "write `action.payload.field`, naming a declared action".into());
+            cx.error(
+                "unknown-anchor",
+                r.span.clone(),
+                format!("`after = \"{}\"`: `{action}` is not an action", r.v),
+            )
+            .help = Some(help);
+            return None;
+        };
+        let a = actions.get(ai)?;
+        return match a.payload.iter().position(|f| f.meta.id == field) {
+            Some(fi) if a.payload.get(fi).is_some_and(|f| f.ty == Type::Date) => {
+                Some(AnchorName::Payload(ai, fi))
+            }
+            Some(_) => {
+                cx.error(
+                    "unknown-anchor",
+                    r.span.clone(),
+                    format!(
+                        "`after = \"{}\"`: `payload.{field}` of `{action}` is not a date",
+                        r.v
+                    ),
+                )
+                .help = Some(format!(
+                    "declare it `{field} = {{ type = \"date\" }}` in `[actions.{action}.payload]`"
+                ));
+                None
+            }
+            None => {
+                let known: Vec<&str> = a.payload.iter().map(|f| f.meta.id.as_str()).collect();
+                let help = did_you_mean(field, known.iter().copied()).unwrap_or_else(|| {
+                    format!("add a date field `{field}` to `[actions.{action}.payload]`")
+                });
+                cx.error(
+                    "unknown-anchor",
+                    r.span.clone(),
+                    format!(
+                        "`after = \"{}\"`: action `{action}` has no payload field `{field}`",
+                        r.v
+                    ),
+                )
+                .help = Some(help);
+                None
+            }
+        };
+    }
+    let mut known = names.place_candidates();
+    known.extend(action_ids.iter().map(|s| (*s).to_owned()));
+    known.extend(time_ids.iter().map(|s| (*s).to_owned()));
+    let help = did_you_mean(&r.v, known.iter().map(String::as_str))
+        .unwrap_or_else(|| "`after` names an action (counted from when it was taken), a state (from when it was entered), a date fact, a deadline (from its end), or a date in an action's payload (`notify.payload.comment_until`)".into());
+    cx.error("unknown-anchor", r.span.clone(), format!("`after = \"{}\"` is neither an action, a state, a date fact, a time rule nor a payload date", r.v)).help = Some(help);
+    None
+}
+
 fn index_of(items: &[&str], id: &str) -> Option<usize> {
     items.iter().position(|i| *i == id)
 }
@@ -343,8 +503,14 @@ fn unknown(
 
 /// Resolves a raw procedure into the model. Returns `None` when there were errors (they are
 /// in `cx`); warnings do not stop it.
-pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure, Spans)> {
+pub(crate) fn resolve(
+    cx: &mut Cx<'_>,
+    raw: &RawProcedure,
+    laws: &Laws,
+) -> Option<(Procedure, Spans)> {
     let h = &raw.header;
+    let valid_from = h.valid_from.as_ref().and_then(citation::date);
+    let cited = citation::check(cx, laws, raw, valid_from);
     let mut spans = Spans {
         header: h.span.clone(),
         ..Spans::default()
@@ -399,7 +565,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             },
         );
         facts.push(Fact {
-            meta: meta(&f.meta),
+            meta: meta(&cited, &f.meta),
             ty,
             required,
             default,
@@ -487,6 +653,12 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
         .map(|(i, d)| ((*d).to_owned(), i))
         .collect();
     env.states = names.states.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    env.time_rules = raw
+        .time
+        .iter()
+        .enumerate()
+        .map(|(i, t)| (t.meta.id.v.clone(), i))
+        .collect();
 
     // Header references.
     let initial = match &h.initial {
@@ -570,7 +742,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             );
         }
         states.push(State {
-            meta: meta(&s.meta),
+            meta: meta(&cited, &s.meta),
             tracks,
             terminal: terminal.get(si).copied().unwrap_or(false),
         });
@@ -642,9 +814,9 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             Some(e)
         });
         tracks.push(Track {
-            meta: meta(&t.meta),
+            meta: meta(&cited, &t.meta),
             parent: p,
-            states: t.states.iter().map(meta).collect(),
+            states: t.states.iter().map(|m| meta(&cited, m)).collect(),
             initial: initial.unwrap_or(0),
             finals,
             active_if,
@@ -747,16 +919,21 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
                 },
             );
             payload.push(Field {
-                meta: meta(&f.meta),
+                meta: meta(&cited, &f.meta),
                 ty,
                 required: f.required.as_ref().is_some_and(|r| r.v),
             });
         }
-        let when = a.when.as_ref().and_then(|g| {
-            let e = compile(cx, g, &env, &Type::Bool)?;
-            warn_never(cx, &e, g, "the guard");
-            Some(e)
-        });
+        // `late(rule)` and `overdue(rule)` are read only where a command is decided.
+        env.time_functions = true;
+        let (when, conditions) = match &a.when {
+            Some(g) => (
+                compile(cx, g, &env, &Type::Bool).inspect(|e| warn_never(cx, e, g, "the guard")),
+                Vec::new(),
+            ),
+            None => conditions(cx, &cited, &a.conditions, &env, "the guard"),
+        };
+        env.time_functions = false;
         let mut sets = Vec::new();
         for (fact, value) in &a.sets {
             match env.vars.get(&fact.v) {
@@ -774,6 +951,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
                 }
             }
         }
+        env.time_functions = true;
         let reason = match &a.reason {
             None
             | Some(S {
@@ -818,13 +996,15 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             }
         }
         env.vars.retain(|k, _| !k.starts_with("payload."));
+        env.time_functions = false;
         let mut action = Action {
-            meta: meta(&a.meta),
+            meta: meta(&cited, &a.meta),
             from,
             to,
             track,
             by,
             when,
+            conditions,
             documents,
             payload,
             sets,
@@ -883,8 +1063,12 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
         }
     }
     let fact_env = &env;
-    // The raw index of each loaded rule: a rule with an error is not loaded, so the two lists
-    // differ, and `Anchor::Due` (a raw index while reading) is turned into a loaded one below.
+    let mut stop_places: Vec<Place> = Vec::new();
+    let mut kept_payload: Vec<(usize, usize)> = Vec::new();
+    // The span of each resolved rule's `after`, for the checks across rules below.
+    let mut after_spans = Vec::new();
+    // The raw index of each kept rule: a rule with an error is not kept, so the two lists
+    // differ, and `Anchor::Due` (a raw index while reading) is turned into a kept one below.
     let mut raw_index: Vec<usize> = Vec::new();
     for (ti, t) in raw.time.iter().enumerate() {
         let tid = &t.meta.id.v;
@@ -903,38 +1087,35 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             }
             (None, None) => continue,
         };
-        let Some(period) =
-            p.v.as_ref()
-                .and_then(|p| read_period(cx, p, kind == TimeRuleKind::AtLeast))
-        else {
+        // A deadline of 0 days is allowed only on a date (checked below, once `after` is known).
+        let Some(period) = p.v.as_ref().and_then(|p| read_period(cx, p, true)) else {
             continue;
         };
-        let after = t.after.as_ref().and_then(|r| {
-            if let Some(a) = names.actions.get(&r.v) {
-                return Some(Anchor::Action(*a));
+        let zero_span = p.v.as_ref().map_or(0..0, |p| p.n.span.clone());
+        let mut after = Vec::new();
+        let mut after_ok = true;
+        if let Some(list) = &t.after {
+            if list.v.is_empty() {
+                cx.error(
+                    "missing-key",
+                    list.span.clone(),
+                    format!("time rule `{tid}` is counted from nothing"),
+                )
+                .help = Some(
+                    "name what it counts from: `after = \"accept\"` or `after = [\"accept\", \"supplement\"]`".into(),
+                );
+                after_ok = false;
             }
-            if let Some(p) = names.place(&r.v) {
-                return Some(Anchor::Entered(p));
-            }
-            if let Some(VarInfo { slot: VarSlot::Fact(fi), ty }) = fact_env.vars.get(&r.v) {
-                if *ty == Type::Date {
-                    return Some(Anchor::Date(*fi));
+            for r in &list.v {
+                match resolve_anchor(cx, r, &names, fact_env, &time_ids, &action_ids, &actions) {
+                    Some(AnchorName::Anchor(a)) => after.push(a),
+                    Some(AnchorName::Payload(a, f)) => {
+                        after.push(Anchor::PayloadDate(keep_field(&mut kept_payload, a, f)));
+                    }
+                    None => after_ok = false,
                 }
-                cx.error("unknown-anchor", r.span.clone(), format!("`after = \"{}\"` names a fact of type {ty}; only a date fact can start a period", r.v))
-                    .help = Some("name an action, a state, or a fact of type `date`".into());
-                return None;
             }
-            if let Some(ri) = time_ids.iter().position(|x| *x == r.v) {
-                return Some(Anchor::Due(ri));
-            }
-            let mut known = names.place_candidates();
-            known.extend(action_ids.iter().map(|s| (*s).to_owned()));
-            known.extend(time_ids.iter().map(|s| (*s).to_owned()));
-            let help = did_you_mean(&r.v, known.iter().map(String::as_str))
-                .unwrap_or_else(|| "`after` names an action (counted from when it was taken), a state (from when it was entered), a date fact, or a deadline (from its end)".into());
-            cx.error("unknown-anchor", r.span.clone(), format!("`after = \"{}\"` is neither an action, a state, a date fact nor a time rule", r.v)).help = Some(help);
-            None
-        });
+        }
         let mut restrained = Vec::new();
         if let Some(list) = &t.actions {
             if list.v.is_empty() {
@@ -958,6 +1139,49 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             warn_never(cx, &e, g, "the exception");
             Some(e)
         });
+        let applies_if = t.applies_if.as_ref().and_then(|g| {
+            let e = compile(cx, g, fact_env, &Type::Bool)?;
+            warn_never(cx, &e, g, "the condition");
+            Some(e)
+        });
+        if let (Some(_), Some(a)) = (&t.unless, &t.applies_if) {
+            cx.error(
+                "exclusive-options",
+                a.span.clone(),
+                format!("time rule `{tid}` has both `unless` and `applies_if`"),
+            )
+            .help = Some(
+                "keep one: `applies_if = \"x\"` says the same as `unless = \"!x\"`; join two conditions with `&&` or `||`".into(),
+            );
+        }
+        let mut stops = Vec::new();
+        if let Some(list) = &t.stops {
+            if kind == TimeRuleKind::AtLeast {
+                cx.error(
+                    "misplaced-option",
+                    list.span.clone(),
+                    "`stops` applies only to deadlines (`within`)",
+                )
+                .help = Some("remove `stops`, or make the rule `within`".into());
+            }
+            for r in &list.v {
+                match names.place(&r.v) {
+                    Some(place) => {
+                        let i = match stop_places.iter().position(|p| *p == place) {
+                            Some(i) => i,
+                            None => {
+                                stop_places.push(place);
+                                stop_places.len() - 1
+                            }
+                        };
+                        if !stops.contains(&i) {
+                            stops.push(i);
+                        }
+                    }
+                    None => unknown_place(cx, &names, r, "`stops` place"),
+                }
+            }
+        }
         let below_with_reason = t.below_with_reason.as_ref().is_some_and(|b| b.v);
         if let (Some(b), TimeRuleKind::Within) = (&t.below_with_reason, kind) {
             cx.error(
@@ -1030,11 +1254,100 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             }
             _ => {}
         }
-        let Some(after) = after else { continue };
-        if let (Anchor::Due(_), Period::Hours(_), Some(r)) = (after, period, &t.after) {
+        let mut extension_from = Vec::new();
+        if let Some(src) = &t.extension_from {
+            if t.extension.is_none() {
+                cx.error(
+                    "missing-key",
+                    src.span.clone(),
+                    format!("time rule `{tid}` has `extension_from` but no `extension`"),
+                )
+                .help = Some(
+                    "give the statutory maximum the approved length may not exceed: `extension = { days = 30 }`".into(),
+                );
+            }
+            match src.v.strip_prefix("payload.") {
+                None => {
+                    cx.error(
+                        "bad-extension-source",
+                        src.span.clone(),
+                        format!("`extension_from = \"{}\"` is not a payload field", src.v),
+                    )
+                    .help = Some(
+                        "name an integer field of the extending action's payload: `extension_from = \"payload.days\"`".into(),
+                    );
+                }
+                Some(field) => {
+                    for &ai in &extended_by {
+                        let Some(a) = actions.get(ai) else { continue };
+                        match a.payload.iter().position(|f| f.meta.id == field) {
+                            Some(fi)
+                                if a.payload.get(fi).is_some_and(|f| f.ty == Type::Integer) =>
+                            {
+                                extension_from.push((ai, keep_field(&mut kept_payload, ai, fi)));
+                            }
+                            Some(_) => {
+                                cx.error(
+                                    "bad-extension-source",
+                                    src.span.clone(),
+                                    format!(
+                                        "`payload.{field}` of action `{}` is not an integer",
+                                        a.meta.id
+                                    ),
+                                )
+                                .help = Some(format!(
+                                    "declare it `{field} = {{ type = \"integer\", required = true }}` in `[actions.{}.payload]`",
+                                    a.meta.id
+                                ));
+                            }
+                            None => {
+                                cx.error(
+                                    "bad-extension-source",
+                                    src.span.clone(),
+                                    format!(
+                                        "action `{}` has no payload field `{field}`",
+                                        a.meta.id
+                                    ),
+                                )
+                                .help = Some(format!(
+                                    "add `{field} = {{ type = \"integer\", required = true }}` to `[actions.{}.payload]`",
+                                    a.meta.id
+                                ));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        let zero = matches!(
+            period,
+            Period::Days(0) | Period::WorkingDays(0) | Period::Hours(0) | Period::Months(0)
+        );
+        if kind == TimeRuleKind::Within
+            && zero
+            && after_ok
+            && !(matches!(period, Period::Days(0))
+                && after
+                    .iter()
+                    .all(|a| matches!(a, Anchor::Date(_) | Anchor::PayloadDate(_))))
+        {
             cx.error(
                 "invalid-period",
-                r.span.clone(),
+                zero_span,
+                format!("time rule `{tid}` is a deadline of no time"),
+            )
+            .help = Some(
+                "write a positive whole number; only a deadline on a date (`after` a date fact or a payload date) may be `within = { days = 0 }`: due at the end of that day".into(),
+            );
+        }
+        if !after_ok || after.is_empty() {
+            continue;
+        }
+        let after_span = t.after.as_ref().map_or(0..0, |a| a.span.clone());
+        if after.iter().any(|a| matches!(a, Anchor::Due(_))) && matches!(period, Period::Hours(_)) {
+            cx.error(
+                "invalid-period",
+                after_span.clone(),
                 format!("time rule `{tid}` counts hours from the end of a deadline"),
             )
             .help = Some(
@@ -1043,62 +1356,94 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
             );
         }
         raw_index.push(ti);
+        after_spans.push(after_span);
         time_rules.push(TimeRule {
-            meta: meta(&t.meta),
+            meta: meta(&cited, &t.meta),
             kind,
             period,
             after,
             actions: restrained,
             unless,
+            applies_if,
+            stops,
             below_with_reason,
             strict,
             optional,
             extension,
             extended_by,
+            extension_from,
         });
     }
-    // `Anchor::Due` from raw to loaded indices. A rule anchored on one that did not load
-    // (its error is reported already) is dropped, so no later message names the wrong rule.
-    let loaded_index = |ri: usize| raw_index.iter().position(|&x| x == ri);
-    let mut kept = Vec::with_capacity(time_rules.len());
-    let mut kept_raw = Vec::with_capacity(time_rules.len());
-    for (mut rule, ri) in time_rules.into_iter().zip(raw_index.iter().copied()) {
-        if let Anchor::Due(target) = rule.after {
-            let Some(li) = loaded_index(target) else {
-                continue;
-            };
-            rule.after = Anchor::Due(li);
-        }
-        kept.push(rule);
-        kept_raw.push(ri);
+    // `Anchor::Due` from raw to kept indices. An anchor on a rule that was not kept (its
+    // error is reported already) is dropped, so that no later message names the wrong rule.
+    let kept_index = |ri: usize| raw_index.iter().position(|&x| x == ri);
+    for rule in &mut time_rules {
+        rule.after = rule
+            .after
+            .iter()
+            .filter_map(|a| match a {
+                Anchor::Due(ri) => kept_index(*ri).map(Anchor::Due),
+                other => Some(*other),
+            })
+            .collect();
     }
-    let time_rules = kept;
     // A period counted from the end of a deadline: that rule must be a deadline, and the
     // chain of such anchors must not go round in a circle.
     for (i, rule) in time_rules.iter().enumerate() {
-        let mut seen = vec![i];
-        let mut at = rule.after;
-        let span = kept_raw
-            .get(i)
-            .and_then(|&ri| raw.time.get(ri))
-            .and_then(|t| t.after.as_ref())
-            .map_or(0..0, |a| a.span.clone());
-        while let Anchor::Due(next) = at {
-            let Some(target) = time_rules.get(next) else {
-                break;
-            };
-            if target.kind != TimeRuleKind::Within {
-                cx.error("unknown-anchor", span, format!("time rule `{}` counts from the end of `{}`, which is a minimum, not a deadline", rule.meta.id, target.meta.id))
-                    .help = Some("count from the end of a `within` rule, or from the action or state it counts from".into());
-                break;
+        let span = after_spans.get(i).cloned().unwrap_or(0..0);
+        let mut seen = vec![false; time_rules.len()];
+        let mut todo: Vec<usize> = Vec::new();
+        for a in &rule.after {
+            if let Anchor::Due(next) = a {
+                match time_rules.get(*next) {
+                    Some(target) if target.kind != TimeRuleKind::Within => {
+                        cx.error("unknown-anchor", span.clone(), format!("time rule `{}` counts from the end of `{}`, which is a minimum, not a deadline", rule.meta.id, target.meta.id))
+                            .help = Some("count from the end of a `within` rule, or from the action or state it counts from".into());
+                    }
+                    _ => todo.push(*next),
+                }
             }
-            if seen.contains(&next) {
-                cx.error("unknown-anchor", span, format!("time rule `{}` counts from a deadline that, in the end, counts from itself", rule.meta.id))
+        }
+        while let Some(next) = todo.pop() {
+            if next == i {
+                cx.error("unknown-anchor", span.clone(), format!("time rule `{}` counts from a deadline that, in the end, counts from itself", rule.meta.id))
                     .help = Some("anchor one of the rules on an action, a state or a date fact".into());
                 break;
             }
-            seen.push(next);
-            at = target.after;
+            if seen.get(next).copied().unwrap_or(true) {
+                continue;
+            }
+            if let Some(s) = seen.get_mut(next) {
+                *s = true;
+            }
+            if let Some(target) = time_rules.get(next) {
+                todo.extend(target.after.iter().filter_map(|a| match a {
+                    Anchor::Due(r) => Some(*r),
+                    _ => None,
+                }));
+            }
+        }
+    }
+
+    // The payload fields a case keeps are decoded when their action is applied; an
+    // extension's length also when it is decided (to refuse one above the maximum).
+    for (a, f) in &kept_payload {
+        if let Some(slot) = actions
+            .get_mut(*a)
+            .and_then(|a| a.payload_in_sets.get_mut(*f))
+        {
+            *slot = true;
+        }
+    }
+    for rule in &time_rules {
+        for (a, k) in &rule.extension_from {
+            if let Some((_, f)) = kept_payload.get(*k)
+                && let Some(slot) = actions
+                    .get_mut(*a)
+                    .and_then(|a| a.payload_in_guards.get_mut(*f))
+            {
+                *slot = true;
+            }
         }
     }
 
@@ -1135,6 +1480,7 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
     };
     for inv in &raw.invariants {
         spans.invariants.push(inv.meta.id.span.clone());
+        let mut inv_conditions = Vec::new();
         let kind = match (&inv.first, &inv.then, &inv.reach, &inv.only_if) {
             (Some(f), Some(t), None, None) => match (node(cx, f), node(cx, t)) {
                 (Some(first), Some(then)) => Some(InvariantKind::Before { first, then }),
@@ -1148,6 +1494,16 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
                     _ => None,
                 }
             }
+            (None, None, Some(r), None) if !inv.conditions.is_empty() => {
+                let reach = node(cx, r);
+                let (only_if, conds) =
+                    conditions(cx, &cited, &inv.conditions, fact_env, "the condition");
+                inv_conditions = conds;
+                match (reach, only_if) {
+                    (Some(reach), Some(only_if)) => Some(InvariantKind::OnlyIf { reach, only_if }),
+                    _ => None,
+                }
+            }
             _ => {
                 cx.error("invalid-invariant", inv.meta.id.span.clone(), format!("invariant `{}` must give either `first` and `then`, or `reach` and `only_if`", inv.meta.id.v))
                     .help = Some("`first = \"legality_review\"`, `then = \"collective_discussion\"` reads: legality review comes before collective discussion on every path".into());
@@ -1156,8 +1512,9 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
         };
         if let Some(kind) = kind {
             invariants.push(Invariant {
-                meta: meta(&inv.meta),
+                meta: meta(&cited, &inv.meta),
                 kind,
+                conditions: inv_conditions,
             });
         } else {
             spans.invariants.pop();
@@ -1171,14 +1528,22 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
     let initial = initial?;
     let version = u32::try_from(h.version.as_ref()?.v).ok()?;
     let procedure = Procedure {
-        meta: meta(&h.meta),
+        meta: meta(&cited, &h.meta),
         version,
         initial,
-        roles: raw.roles.iter().map(|r| Role { meta: meta(r) }).collect(),
+        roles: raw
+            .roles
+            .iter()
+            .map(|r| Role {
+                meta: meta(&cited, r),
+            })
+            .collect(),
         documents: raw
             .documents
             .iter()
-            .map(|d| Document { meta: meta(d) })
+            .map(|d| Document {
+                meta: meta(&cited, d),
+            })
             .collect(),
         facts,
         states,
@@ -1186,6 +1551,9 @@ pub(crate) fn resolve(cx: &mut Cx<'_>, raw: &RawProcedure) -> Option<(Procedure,
         actions,
         time_rules,
         invariants,
+        stop_places,
+        kept_payload,
+        valid_from,
         index: index(
             &role_ids,
             &doc_ids,

@@ -4,12 +4,15 @@
 //! every declared invariant has been proved on the graph. A [`Procedure`] is immutable and
 //! cheap to share behind an [`Arc`](std::sync::Arc).
 
+mod law;
 mod procedure;
 mod rules;
 
+pub use law::{Citation, Law, Laws, chinese_number};
+
 pub(crate) use procedure::procedure_index;
 pub use procedure::{
-    Action, Anchor, Document, Fact, Field, Invariant, InvariantKind, Meta, Node, Place, Procedure,
-    ReasonRule, Role, State, TimeRule, TimeRuleKind, Track, payload_schema,
+    Action, Anchor, Condition, Document, Fact, Field, Invariant, InvariantKind, Meta, Node, Place,
+    Procedure, ReasonRule, Role, State, TimeRule, TimeRuleKind, Track, payload_schema,
 };
 pub use rules::RuleSet;

@@ -2,6 +2,7 @@ use std::collections::HashMap;
 
 use serde::Serialize;
 
+use super::Citation;
 use crate::expr::{Expr, Type, Value};
 use crate::time::Period;
 
@@ -16,9 +17,37 @@ pub struct Meta {
     /// The English title, when given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title_en: Option<String>,
-    /// The legal basis (`《重大行政决策程序暂行条例》第二十五条`), when given.
+    /// The legal basis as written (`《重大行政决策程序暂行条例》第二十五条`), when given.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub basis: Option<String>,
+    /// The articles the basis cites, parsed and checked against `rules/laws.toml`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub citations: Vec<Citation>,
+}
+
+impl Meta {
+    /// A meta with an id, a title and nothing else.
+    pub fn new(id: impl Into<String>, title: impl Into<String>) -> Self {
+        Meta {
+            id: id.into(),
+            title: title.into(),
+            title_en: None,
+            basis: None,
+            citations: Vec::new(),
+        }
+    }
+}
+
+/// One named condition of a guard written as a table: it refuses on its own, citing its own
+/// article (`notified = { if = "taken(notify_intent)", basis = "《行政处罚法》第四十四条" }`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Condition {
+    /// Id, titles and basis.
+    #[serde(flatten)]
+    pub meta: Meta,
+    /// The condition.
+    #[serde(rename = "if", serialize_with = "ser_expr")]
+    pub guard: Expr,
 }
 
 /// A role that actors hold (`sponsor`: 决策承办单位).
@@ -147,9 +176,12 @@ pub struct Action {
     pub track: Option<usize>,
     /// The roles that may take it (indices into [`Procedure::roles`]).
     pub by: Vec<usize>,
-    /// The guard, when present.
+    /// The guard, when present (the conjunction of `conditions` when the guard is a table).
     #[serde(serialize_with = "ser_opt_expr")]
     pub when: Option<Expr>,
+    /// The guard's named conditions, when it is written as a table; each refuses on its own.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
     /// Kinds of document that must be attached (indices into [`Procedure::documents`]).
     pub documents: Vec<usize>,
     /// The payload schema.
@@ -191,6 +223,9 @@ pub enum Anchor {
     /// The end of another time rule's deadline (index into [`Procedure::time_rules`]): the
     /// period starts at the end of that deadline's last day.
     Due(usize),
+    /// The date in a payload field of an action, from its latest taking (index into
+    /// [`Procedure::kept_payload`]): the period starts at the end of that day.
+    PayloadDate(usize),
 }
 
 /// Whether a time rule is a minimum period or a deadline.
@@ -214,13 +249,20 @@ pub struct TimeRule {
     pub kind: TimeRuleKind,
     /// The length of the period.
     pub period: Period,
-    /// What the period is counted from.
-    pub after: Anchor,
+    /// What the period is counted from: the latest of these that has happened (at least one).
+    pub after: Vec<Anchor>,
     /// The actions it restrains (at least) or expects (within).
     pub actions: Vec<usize>,
     /// When this guard holds the rule does not apply.
     #[serde(serialize_with = "ser_opt_expr")]
     pub unless: Option<Expr>,
+    /// The rule applies only while this guard holds (the readable opposite of `unless`: the
+    /// rule does not apply when it is false; an unknown guard leaves the rule applying).
+    #[serde(serialize_with = "ser_opt_expr")]
+    pub applies_if: Option<Expr>,
+    /// The places (indices into [`Procedure::stop_places`]) in which the period does not run:
+    /// time spent there after the period started is not counted.
+    pub stops: Vec<usize>,
     /// For a minimum: it may be cut short when the command records a reason (一般不少于).
     pub below_with_reason: bool,
     /// For a deadline: an action after the deadline is refused (otherwise it is allowed and
@@ -234,6 +276,21 @@ pub struct TimeRule {
     pub extension: Option<Period>,
     /// The actions that extend the deadline.
     pub extended_by: Vec<usize>,
+    /// When the extension's length is given by the extending action's payload: per action of
+    /// `extended_by`, the index of the kept payload value ([`Procedure::kept_payload`]) that
+    /// holds it, in the unit of `extension`, which is then the maximum.
+    pub extension_from: Vec<(usize, usize)>,
+}
+
+impl TimeRule {
+    /// Whether the rule does not apply now: its `unless` holds, or its `applies_if` is false.
+    pub(crate) fn waived<C: crate::expr::EvalContext + ?Sized>(&self, ctx: &C) -> bool {
+        self.unless.as_ref().is_some_and(|u| u.holds(ctx))
+            || self
+                .applies_if
+                .as_ref()
+                .is_some_and(|a| a.eval(ctx) == Some(Value::Bool(false)))
+    }
 }
 
 /// A node of the main graph an invariant can speak of.
@@ -276,6 +333,9 @@ pub struct Invariant {
     /// What it states.
     #[serde(flatten)]
     pub kind: InvariantKind,
+    /// `only_if`'s named conditions, when it is written as a table.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub conditions: Vec<Condition>,
 }
 
 /// A verified procedure, one version of it.
@@ -304,6 +364,15 @@ pub struct Procedure {
     pub time_rules: Vec<TimeRule>,
     /// Invariants (all proved at load).
     pub invariants: Vec<Invariant>,
+    /// The places some time rule stops its clock in (see [`TimeRule::stops`]); a case keeps
+    /// the intervals it spent in each.
+    pub stop_places: Vec<Place>,
+    /// The payload fields `(action, field)` a case keeps from the latest taking of their
+    /// action, because a time rule reads them (a date it counts from, an extension's length).
+    pub kept_payload: Vec<(usize, usize)>,
+    /// The first day this version applies to, when the file says (`valid_from`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<chrono::NaiveDate>,
     /// Indices by id.
     #[serde(skip)]
     pub(crate) index: Index,

@@ -11,7 +11,7 @@ use super::event::{Event, EventBody, Hash256, Recorded};
 use super::refusal::{Reason, ReasonKind, Refusal};
 use crate::expr::{EvalContext, Type, Value, VarSlot};
 use crate::model::{Action, Anchor, Place, Procedure, RuleSet, TimeRule, TimeRuleKind};
-use crate::time::{Calendar, Period, cst_start_of_day};
+use crate::time::{Calendar, Period, cst_date, cst_start_of_day};
 
 /// An event that does not fit the case it is applied to (a corrupt or foreign history).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -85,7 +85,19 @@ pub struct Case {
     pub(crate) opened_at: DateTime<Utc>,
     pub(crate) last_at: DateTime<Utc>,
     pub(crate) head: Hash256,
+    /// Per place some time rule stops its clock in ([`Procedure::stop_places`]): the
+    /// intervals the case spent there, the last one open while it is there.
+    pub(crate) stopped: Vec<Vec<Interval>>,
+    /// Per payload field a time rule reads ([`Procedure::kept_payload`]): its value at the
+    /// latest taking of its action.
+    pub(crate) kept: Vec<Option<Value>>,
 }
+
+/// A stretch of time spent in a place: entered, and left (`None` while still there).
+pub(crate) type Interval = (DateTime<Utc>, Option<DateTime<Utc>>);
+
+/// A closed stretch of time during which a clock was stopped: from, to.
+pub(crate) type Stretch = (DateTime<Utc>, DateTime<Utc>);
 
 impl PartialEq for Case {
     fn eq(&self, other: &Self) -> bool {
@@ -101,6 +113,8 @@ impl PartialEq for Case {
             && self.opened_at == other.opened_at
             && self.last_at == other.last_at
             && self.head == other.head
+            && self.stopped == other.stopped
+            && self.kept == other.kept
     }
 }
 
@@ -109,6 +123,9 @@ pub(crate) struct Ctx<'a> {
     pub(crate) case: &'a Case,
     pub(crate) payload: &'a [Option<Value>],
     pub(crate) documents: &'a [DocumentRef],
+    /// The command's time and the calendar, for `late(rule)` and `overdue(rule)`; `None`
+    /// where an event is applied (those guards are not read there).
+    pub(crate) clock: Option<(DateTime<Utc>, &'a Calendar)>,
 }
 
 impl EvalContext for Ctx<'_> {
@@ -144,6 +161,60 @@ impl EvalContext for Ctx<'_> {
     fn taken(&self, action: usize) -> bool {
         self.case.taken_at(action).is_some()
     }
+    fn late(&self, rule: usize) -> bool {
+        self.time_state(rule).is_some_and(|s| match s.first {
+            Some(t) => t >= s.due,
+            None => !s.stopped && s.now >= s.due,
+        })
+    }
+    fn overdue(&self, rule: usize) -> bool {
+        let optional = self
+            .case
+            .procedure
+            .time_rules
+            .get(rule)
+            .is_some_and(|r| r.optional);
+        self.time_state(rule)
+            .is_some_and(|s| s.first.is_none() && !s.stopped && !optional && s.now >= s.due)
+    }
+}
+
+impl Ctx<'_> {
+    /// For a deadline that applies and whose period has started: the first of its actions
+    /// since the start (if any), its due time, the command's time, and whether its clock is
+    /// stopped. Only the rule asked for is reckoned.
+    fn time_state(&self, rule: usize) -> Option<TimeState> {
+        let (now, calendar) = self.clock?;
+        let r = self.case.procedure.time_rules.get(rule)?;
+        if r.kind != TimeRuleKind::Within || r.waived(self) {
+            return None;
+        }
+        let period = self.case.period_of(r, calendar, now)?;
+        let first = r
+            .actions
+            .iter()
+            .filter_map(|a| self.case.taken_at(*a))
+            .filter(|t| *t >= period.from)
+            .min();
+        Some(TimeState {
+            first,
+            due: period.due,
+            now,
+            stopped: period.stopped,
+        })
+    }
+}
+
+/// Where a deadline stands at a command's time, for `late(rule)` and `overdue(rule)`.
+struct TimeState {
+    /// The first of its actions since its period started.
+    first: Option<DateTime<Utc>>,
+    /// Its due time.
+    due: DateTime<Utc>,
+    /// The command's time.
+    now: DateTime<Utc>,
+    /// Whether its clock is stopped.
+    stopped: bool,
 }
 
 /// How many decoded fields (of a payload or the facts) are kept on the stack.
@@ -359,9 +430,12 @@ impl Case {
             opened_at: event.at,
             last_at: event.at,
             head: Hash256::GENESIS,
+            stopped: vec![Vec::new(); p.stop_places.len()],
+            kept: vec![None; p.kept_payload.len()],
             procedure: procedure.clone(),
         };
         case.enter(&procedure, procedure.initial, event.at, &[], &[]);
+        case.note_stops(&procedure, event.at);
         Ok(case)
     }
 
@@ -393,6 +467,7 @@ impl Case {
                     case: self,
                     payload,
                     documents,
+                    clock: None,
                 }),
             };
             if active {
@@ -545,6 +620,7 @@ impl Case {
                     case: self,
                     payload,
                     documents,
+                    clock: None,
                 });
                 if let Some(slot) = self.facts.get_mut(*f) {
                     *slot = v;
@@ -555,6 +631,7 @@ impl Case {
                 case: self,
                 payload,
                 documents,
+                clock: None,
             };
             let new: SmallVec<[(usize, Option<Value>); INLINE_FIELDS]> =
                 a.sets.iter().map(|(f, e)| (*f, e.eval(&ctx))).collect();
@@ -577,6 +654,31 @@ impl Case {
                 self.set_entered(p.place_number(place), at);
             }
             None => {}
+        }
+        if !p.kept_payload.is_empty() {
+            for ((a, f), slot) in p.kept_payload.iter().zip(self.kept.iter_mut()) {
+                if *a == ai {
+                    *slot = payload.get(*f).cloned().flatten();
+                }
+            }
+        }
+        self.note_stops(p, at);
+    }
+
+    /// Opens or closes the intervals spent in the places where clocks stop, after the case
+    /// has moved at `at`.
+    fn note_stops(&mut self, p: &Procedure, at: DateTime<Utc>) {
+        for (i, place) in p.stop_places.iter().enumerate() {
+            let here = self.at_place(*place);
+            let Some(intervals) = self.stopped.get_mut(i) else {
+                continue;
+            };
+            match intervals.last_mut() {
+                Some((_, end @ None)) if !here => *end = Some(at),
+                Some((_, None)) => {}
+                _ if here => intervals.push((at, None)),
+                _ => {}
+            }
         }
     }
 
@@ -698,12 +800,17 @@ impl Case {
         self.last_at
     }
 
-    /// When the period of a time rule starts, if it has started.
-    pub(crate) fn anchor_time(&self, anchor: Anchor, calendar: &Calendar) -> Option<DateTime<Utc>> {
+    /// When an anchor happened, if it has.
+    pub(crate) fn anchor_time(
+        &self,
+        anchor: Anchor,
+        calendar: &Calendar,
+        now: DateTime<Utc>,
+    ) -> Option<DateTime<Utc>> {
         match anchor {
             Anchor::Due(r) => {
                 let rule = self.procedure.time_rules.get(r)?;
-                let period = self.period_of(rule, calendar)?;
+                let period = self.period_of(rule, calendar, now)?;
                 period.last_day.map(cst_start_of_day)
             }
             Anchor::Action(a) => self.taken_at(a),
@@ -712,34 +819,108 @@ impl Case {
                 Some(Value::Date(d)) => Some(cst_start_of_day(*d)),
                 _ => None,
             },
+            Anchor::PayloadDate(k) => match self.kept.get(k)? {
+                Some(Value::Date(d)) => Some(cst_start_of_day(*d)),
+                _ => None,
+            },
         }
     }
 
+    /// When a time rule's period starts: the latest of its anchors that has happened, and
+    /// which one it is; `None` when none has.
+    pub(crate) fn start_of(
+        &self,
+        rule: &TimeRule,
+        calendar: &Calendar,
+        now: DateTime<Utc>,
+    ) -> Option<(DateTime<Utc>, Anchor)> {
+        rule.after
+            .iter()
+            .filter_map(|a| Some((self.anchor_time(*a, calendar, now)?, *a)))
+            .max_by_key(|(t, _)| *t)
+    }
+
+    /// The stretches after `from` during which a rule's clock was stopped, merged and in
+    /// order; one still running is taken to end at `now`.
+    fn stops_of(
+        &self,
+        rule: &TimeRule,
+        from: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> (Vec<Stretch>, bool) {
+        let mut out: Vec<Stretch> = Vec::new();
+        let mut open = false;
+        for i in &rule.stops {
+            for (b, e) in self.stopped.get(*i).map_or(&[][..], Vec::as_slice) {
+                open |= e.is_none();
+                let e = e.unwrap_or(now).max(*b);
+                if e > from {
+                    out.push(((*b).max(from), e));
+                }
+            }
+        }
+        out.sort_unstable();
+        let mut merged: Vec<Stretch> = Vec::with_capacity(out.len());
+        for (b, e) in out {
+            match merged.last_mut() {
+                Some((_, end)) if b <= *end => *end = (*end).max(e),
+                _ => merged.push((b, e)),
+            }
+        }
+        (merged, open)
+    }
+
     /// When a time rule's period started, and when it ends (for a minimum: from when its
-    /// actions are allowed), with a deadline's extension applied once it has been granted.
-    pub(crate) fn period_of(&self, rule: &TimeRule, calendar: &Calendar) -> Option<RulePeriod> {
-        let from = self.anchor_time(rule.after, calendar)?;
+    /// actions are allowed), with the time its clock was stopped left out and a deadline's
+    /// extension applied once it has been granted. `now` closes a stop still running.
+    pub(crate) fn period_of(
+        &self,
+        rule: &TimeRule,
+        calendar: &Calendar,
+        now: DateTime<Utc>,
+    ) -> Option<RulePeriod> {
+        let (from, anchor) = self.start_of(rule, calendar, now)?;
         Some(match rule.kind {
             TimeRuleKind::AtLeast => {
                 let e = calendar.earliest(from, rule.period);
                 RulePeriod {
                     from,
+                    anchor,
                     due: e.value,
                     last_day: None,
                     provisional: e.provisional,
                     extended: false,
+                    stopped: false,
                 }
             }
             TimeRuleKind::Within => {
-                let d = calendar.deadline(from, rule.period);
-                let granted = rule.extension.is_some()
-                    && rule
-                        .extended_by
-                        .iter()
-                        .any(|a| self.taken_at(*a).is_some_and(|t| t >= from));
-                let (due, provisional) = match (rule.extension, granted) {
-                    (Some(ext), true) => {
-                        let e = calendar.deadline(cst_start_of_day(d.value.last_day), ext);
+                let (stops, open) = if rule.stops.is_empty() {
+                    (Vec::new(), false)
+                } else {
+                    self.stops_of(rule, from, now)
+                };
+                let d = run_deadline(calendar, from, rule.period, &stops);
+                let extending = rule
+                    .extended_by
+                    .iter()
+                    .filter_map(|a| Some((self.taken_at(*a)?, *a)))
+                    .filter(|(t, _)| *t >= from)
+                    .max_by_key(|(t, _)| *t);
+                let granted = rule.extension.is_some() && extending.is_some();
+                let (due, provisional) = match (rule.extension, extending) {
+                    (Some(ext), Some((_, by))) => {
+                        let length = self.extension_length(rule, by).unwrap_or(ext);
+                        let later: Vec<_> = stops
+                            .iter()
+                            .copied()
+                            .filter(|(b, _)| *b >= d.value.at)
+                            .collect();
+                        let e = run_deadline(
+                            calendar,
+                            cst_start_of_day(d.value.last_day),
+                            length,
+                            &later,
+                        );
                         (e.value, d.provisional || e.provisional)
                     }
                     _ => (d.value, d.provisional),
@@ -747,13 +928,27 @@ impl Case {
                 let last_day = (!matches!(rule.period, Period::Hours(_))).then_some(due.last_day);
                 RulePeriod {
                     from,
+                    anchor,
                     due: due.at,
                     last_day,
                     provisional,
                     extended: granted,
+                    stopped: open,
                 }
             }
         })
+    }
+
+    /// The length of an extension granted by action `by`, when the rule takes it from the
+    /// payload (`extension_from`): the value at its latest taking, in the unit of `extension`.
+    fn extension_length(&self, rule: &TimeRule, by: usize) -> Option<Period> {
+        let ext = rule.extension?;
+        let (_, k) = rule.extension_from.iter().find(|(a, _)| *a == by)?;
+        let Some(Value::Integer(n)) = self.kept.get(*k)? else {
+            return None;
+        };
+        let n = u32::try_from(*n).ok()?;
+        Some(with_length(ext, n))
     }
 
     /// Whether the case is at a place.
@@ -811,6 +1006,8 @@ impl Case {
 pub(crate) struct RulePeriod {
     /// When it started.
     pub(crate) from: DateTime<Utc>,
+    /// The anchor it counts from (the latest of its `after` that has happened).
+    pub(crate) anchor: Anchor,
     /// When it ends (a deadline), or from when its actions are allowed (a minimum).
     pub(crate) due: DateTime<Utc>,
     /// A deadline's last day, for periods counted in days or months.
@@ -819,6 +1016,96 @@ pub(crate) struct RulePeriod {
     pub(crate) provisional: bool,
     /// Whether its extension has been granted.
     pub(crate) extended: bool,
+    /// Whether its clock is stopped now (the case is in one of its `stops`).
+    pub(crate) stopped: bool,
+}
+
+/// A period of the same unit with another length.
+pub(crate) fn with_length(period: Period, n: u32) -> Period {
+    match period {
+        Period::Days(_) => Period::Days(n),
+        Period::WorkingDays(_) => Period::WorkingDays(n),
+        Period::Hours(_) => Period::Hours(n),
+        Period::Months(_) => Period::Months(n),
+    }
+}
+
+/// When a deadline of `period` counted from `start` ends when its clock stops during each of
+/// `stops` (in order, not overlapping, none before `start`) and resumes for what was left.
+///
+/// At each stop that begins before the deadline, what is left is reckoned in the period's
+/// own unit and counted again from the resumption, by the same rules as a new period:
+/// days are whole (the day the clock stops counts as used, the day it resumes does not
+/// count, like a start day); working days left are the working days after the stop's day
+/// up to the original last day; hours are exact; months left become the calendar days
+/// from the stop's day to the day the months would have ended.
+pub(crate) fn run_deadline(
+    calendar: &Calendar,
+    start: DateTime<Utc>,
+    period: Period,
+    stops: &[Stretch],
+) -> crate::time::Reckoned<crate::time::Due> {
+    let mut from = start;
+    let mut left = period;
+    let mut due = calendar.deadline(from, left);
+    let mut provisional = due.provisional;
+    for &(b, e) in stops {
+        let b = b.max(from);
+        if e <= b {
+            continue;
+        }
+        if b >= due.value.at {
+            break;
+        }
+        let (from_day, stop_day) = (cst_date(from), cst_date(b));
+        left = match left {
+            Period::Hours(_) => {
+                let at = due.value.at + (e - b);
+                let day = cst_date(at);
+                let last_day = if cst_start_of_day(day) == at {
+                    day.pred_opt().unwrap_or(day)
+                } else {
+                    day
+                };
+                due = crate::time::Reckoned {
+                    value: crate::time::Due { last_day, at },
+                    provisional,
+                };
+                from = e;
+                continue;
+            }
+            Period::Days(n) => {
+                let used = (stop_day - from_day).num_days();
+                Period::Days(u32::try_from(i64::from(n) - used).unwrap_or(0))
+            }
+            Period::WorkingDays(n) => {
+                let mut used = 0u32;
+                let mut day = from_day;
+                while day < stop_day {
+                    let Some(next) = day.succ_opt() else { break };
+                    day = next;
+                    let w = calendar.is_working_day(day);
+                    provisional |= w.provisional;
+                    used += u32::from(w.value);
+                }
+                match n.saturating_sub(used) {
+                    0 => Period::Days(0),
+                    k => Period::WorkingDays(k),
+                }
+            }
+            Period::Months(n) => {
+                let end = from_day
+                    .checked_add_months(chrono::Months::new(n))
+                    .unwrap_or(chrono::NaiveDate::MAX);
+                Period::Days(u32::try_from((end - stop_day).num_days()).unwrap_or(0))
+            }
+        };
+        from = e;
+        due = calendar.deadline(from, left);
+        provisional |= due.provisional;
+    }
+    due.provisional = provisional;
+    due
 }
 
 /// A case in its stable JSON form.
@@ -852,4 +1139,113 @@ pub struct CaseView {
     pub last_at: DateTime<Utc>,
     /// The hash of its last recorded event.
     pub head: String,
+}
+
+#[cfg(test)]
+mod stop_tests {
+    use chrono::{DateTime, NaiveDate, Utc};
+
+    use super::run_deadline;
+    use crate::time::{Calendar, Period};
+
+    fn cal() -> Calendar {
+        let mut c = Calendar::new();
+        c.add_year(
+            Calendar::parse_year(include_str!("../../../../rules/calendars/2025.toml")).unwrap(),
+        )
+        .unwrap();
+        c
+    }
+
+    fn cst(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(&format!("{s}+08:00"))
+            .unwrap()
+            .with_timezone(&Utc)
+    }
+
+    fn day(s: &str) -> NaiveDate {
+        NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
+    }
+
+    #[test]
+    fn no_stop_is_the_plain_deadline() {
+        let c = cal();
+        let start = cst("2025-03-03T10:00:00");
+        for p in [
+            Period::Days(30),
+            Period::WorkingDays(20),
+            Period::Hours(48),
+            Period::Months(1),
+        ] {
+            assert_eq!(run_deadline(&c, start, p, &[]), c.deadline(start, p));
+        }
+    }
+
+    #[test]
+    fn days_resume_for_what_was_left() {
+        let c = cal();
+        // 30 days from Mon 03-03; stopped Thu 03-13 (10 used) to Mon 03-24: 20 days after
+        // 03-24 is Sun 04-13, rolled to Mon 04-14.
+        let d = run_deadline(
+            &c,
+            cst("2025-03-03T10:00:00"),
+            Period::Days(30),
+            &[(cst("2025-03-13T15:00:00"), cst("2025-03-24T09:00:00"))],
+        );
+        assert_eq!(d.value.last_day, day("2025-04-14"));
+        // A stop within one day changes nothing.
+        let d = run_deadline(
+            &c,
+            cst("2025-03-03T10:00:00"),
+            Period::Days(30),
+            &[(cst("2025-03-13T09:00:00"), cst("2025-03-13T17:00:00"))],
+        );
+        assert_eq!(d.value.last_day, day("2025-04-02"));
+        // A stop after the deadline changes nothing.
+        let d = run_deadline(
+            &c,
+            cst("2025-03-03T10:00:00"),
+            Period::Days(30),
+            &[(cst("2025-04-03T09:00:00"), cst("2025-04-20T17:00:00"))],
+        );
+        assert_eq!(d.value.last_day, day("2025-04-02"));
+    }
+
+    #[test]
+    fn two_stops_and_working_days() {
+        let c = cal();
+        // 10 working days from Mon 03-03: stopped Wed 03-05 (2 used) to Mon 03-10, then Wed
+        // 03-12 (2 more used) to Fri 03-14: 6 left after 03-14 end Mon 03-24.
+        let d = run_deadline(
+            &c,
+            cst("2025-03-03T10:00:00"),
+            Period::WorkingDays(10),
+            &[
+                (cst("2025-03-05T10:00:00"), cst("2025-03-10T10:00:00")),
+                (cst("2025-03-12T10:00:00"), cst("2025-03-14T10:00:00")),
+            ],
+        );
+        assert_eq!(d.value.last_day, day("2025-03-24"));
+    }
+
+    #[test]
+    fn hours_are_exact_and_months_become_days() {
+        let c = cal();
+        let d = run_deadline(
+            &c,
+            cst("2025-03-03T10:00:00"),
+            Period::Hours(48),
+            &[(cst("2025-03-04T10:00:00"), cst("2025-03-04T13:30:00"))],
+        );
+        assert_eq!(d.value.at, cst("2025-03-05T13:30:00"));
+        // One month from 01-31 would end 02-28; stopped 02-10 to 02-20: 18 days left after
+        // 02-20 end 03-10.
+        let d = run_deadline(
+            &c,
+            cst("2025-01-31T10:00:00"),
+            Period::Months(1),
+            &[(cst("2025-02-10T10:00:00"), cst("2025-02-20T10:00:00"))],
+        );
+        assert_eq!(d.value.last_day, day("2025-03-10"));
+    }
 }

@@ -13,15 +13,20 @@ use crate::time::{Calendar, Period};
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum DeadlineStatus {
-    /// A deadline whose action was taken in time (or late, when not strict: see `late`), or a
-    /// minimum period that has run.
+    /// A deadline whose action was taken in time, or a minimum period that has run.
     Met,
+    /// A deadline whose first action since the period started came at or after its due
+    /// time (allowed, the rule not being `strict`, but irregular).
+    Late,
     /// Still running.
     Pending,
-    /// A deadline that has passed with none of its actions taken.
+    /// A deadline that has passed with none of its actions taken: pending and past due.
     Overdue,
-    /// The rule's exception (`unless`) holds.
+    /// The rule does not apply: its `unless` holds, or its `applies_if` is false.
     Waived,
+    /// A deadline not yet met whose clock is stopped: the case is in one of its `stops`.
+    /// Its due time is reckoned as if the clock resumed at the time asked.
+    Stopped,
     /// An optional right's window (`optional = true`) has passed unused.
     Lapsed,
 }
@@ -41,7 +46,7 @@ pub struct Deadline {
     pub kind: TimeRuleKind,
     /// The period.
     pub period: Period,
-    /// What it is counted from, and when that happened.
+    /// What it is counted from (of several anchors, the latest that has happened).
     pub after: String,
     /// When the period started.
     pub from: DateTime<Utc>,
@@ -54,7 +59,8 @@ pub struct Deadline {
     pub actions: Vec<String>,
     /// Where it stands at the time asked.
     pub status: DeadlineStatus,
-    /// For a met deadline: whether the action came after the due time.
+    /// Whether the action came at or after the due time: the same as `status == late`, kept
+    /// for clients that read it.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub late: bool,
     /// Whether a deadline's extension has been granted (the due time includes it).
@@ -66,17 +72,18 @@ pub struct Deadline {
 
 impl Case {
     /// Every time rule whose period has started, with its due time and its status at `now`.
-    /// A closed case lists only the deadlines that were met.
+    /// A closed case lists only the deadlines that were met (in time or late).
     pub fn deadlines(&self, now: DateTime<Utc>, calendar: &Calendar) -> Vec<Deadline> {
         let p = self.procedure.as_ref();
         let ctx = Ctx {
             case: self,
             payload: &[],
             documents: &[],
+            clock: Some((now, calendar)),
         };
         let mut out = Vec::new();
         for rule in &p.time_rules {
-            let Some(period) = self.period_of(rule, calendar) else {
+            let Some(period) = self.period_of(rule, calendar, now) else {
                 continue;
             };
             let from = period.from;
@@ -87,10 +94,12 @@ impl Case {
                 .filter(|t| *t >= from)
                 .min();
             let (due, last_day, provisional) = (period.due, period.last_day, period.provisional);
-            let waived = rule.unless.as_ref().is_some_and(|u| u.holds(&ctx));
+            let waived = rule.waived(&ctx);
             let (status, late) = match (rule.kind, taken_since) {
                 _ if waived => (DeadlineStatus::Waived, false),
-                (TimeRuleKind::Within, Some(t)) => (DeadlineStatus::Met, t >= due),
+                (TimeRuleKind::Within, Some(t)) if t >= due => (DeadlineStatus::Late, true),
+                (TimeRuleKind::Within, Some(_)) => (DeadlineStatus::Met, false),
+                (TimeRuleKind::Within, None) if period.stopped => (DeadlineStatus::Stopped, false),
                 (TimeRuleKind::Within, None) if now >= due && rule.optional => {
                     (DeadlineStatus::Lapsed, false)
                 }
@@ -101,7 +110,7 @@ impl Case {
                 }
                 (TimeRuleKind::AtLeast, _) => (DeadlineStatus::Pending, false),
             };
-            if self.is_closed() && status != DeadlineStatus::Met {
+            if self.is_closed() && !matches!(status, DeadlineStatus::Met | DeadlineStatus::Late) {
                 continue;
             }
             out.push(Deadline {
@@ -110,7 +119,7 @@ impl Case {
                 basis: rule.meta.basis.clone(),
                 kind: rule.kind,
                 period: rule.period,
-                after: anchor_name(self, rule.after),
+                after: anchor_name(self, period.anchor),
                 from,
                 due,
                 last_day,

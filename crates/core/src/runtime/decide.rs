@@ -10,8 +10,9 @@ use super::command::{Actor, Command, DocumentRef};
 use super::event::{Event, EventBody, Recorded};
 use super::refusal::{Reason, ReasonKind, Refusal};
 use crate::expr::Value;
-use crate::model::{Action, Place, ReasonRule, TimeRuleKind};
+use crate::model::{Action, Node, Place, ReasonRule, TimeRuleKind};
 use crate::time::{Calendar, fmt_cst};
+use std::ops::Not;
 
 /// What the command brings, when deciding it; `None` when only asking what is possible
 /// (then payload, documents and reason are not checked).
@@ -224,6 +225,19 @@ impl Case {
             &mut reasons,
         );
         if !reasons.is_empty() {
+            // What nothing narrower cites (a payload field, an unknown document) cites the
+            // field's article, else the action's.
+            for r in reasons
+                .iter_mut()
+                .filter(|r| !r.is_cited() && r.kind != ReasonKind::OutOfOrder)
+            {
+                let field = r
+                    .field
+                    .as_deref()
+                    .and_then(|f| f.strip_prefix("payload."))
+                    .and_then(|f| a.payload.iter().find(|x| x.meta.id == f));
+                r.cite_first_of(field.map(|f| &f.meta).into_iter().chain([&a.meta]));
+            }
             return Err(reasons);
         }
         Ok(Decided {
@@ -246,6 +260,7 @@ impl Case {
             case: self,
             payload: &[],
             documents: &[],
+            clock: Some((at, calendar)),
         };
         p.actions
             .iter()
@@ -305,7 +320,6 @@ impl Case {
         // reported, not refused, when asking what is possible).
         let mut reason_for_time = false;
         let p = self.procedure.as_ref();
-        let basis = a.meta.basis.as_ref();
         if at < self.last_at {
             reasons.push(Reason::new(
                 ReasonKind::OutOfOrder,
@@ -349,7 +363,14 @@ impl Case {
             message.push_str(&current);
             message.push('`');
             message.push_str(closed);
-            let mut r = Reason::new(ReasonKind::WrongState, message).basis(basis);
+            let mut r = Reason::new(ReasonKind::WrongState, message);
+            match self.forbidding_invariant(ai, a) {
+                Some(inv) => {
+                    r = r.cite(&inv.meta);
+                    r.invariant = Some(inv.meta.id.clone());
+                }
+                None => r = r.cite(&a.meta),
+            }
             r.state = Some(current);
             r.expected = expected;
             reasons.push(r);
@@ -384,7 +405,12 @@ impl Case {
                 ", ",
                 "no role",
             );
-            let mut r = Reason::new(ReasonKind::RoleNotAllowed, message).basis(basis);
+            let mut r = Reason::new(ReasonKind::RoleNotAllowed, message).cite_first(
+                a.by.iter()
+                    .filter_map(|r| p.roles.get(*r))
+                    .map(|r| &r.meta)
+                    .chain([&a.meta]),
+            );
             r.roles = roles;
             reasons.push(r);
         }
@@ -393,37 +419,42 @@ impl Case {
             case: self,
             payload,
             documents,
+            clock: Some((at, calendar)),
         };
-        // Guard.
-        if let Some(when) = &a.when
-            && !when.holds(&ctx)
-        {
-            let mut failed = when.explain(&ctx);
-            if given.is_none() {
-                // Asking what is possible: the payload is still to come.
-                failed.retain(|f| {
-                    !f.values.iter().any(|(n, _)| n.starts_with("payload."))
-                        && !f.expression.contains("attached(")
-                });
+        // Guard: each named condition on its own; a plain guard part by part, each citing the
+        // invariant that requires it where one does.
+        if a.conditions.is_empty() {
+            if let Some(when) = &a.when
+                && !when.holds(&ctx)
+            {
+                let mut failed = when.explain_canonical(&ctx);
+                if given.is_none() {
+                    failed.retain(|(f, _)| still_to_come(f).not());
+                }
+                if given.is_some() || !failed.is_empty() {
+                    self.guard_reasons(ai, a, when.source(), failed, reasons);
+                }
             }
-            if given.is_some() || !failed.is_empty() {
-                let parts: Vec<String> = failed
-                    .iter()
-                    .map(|f| format!("`{}`", f.expression))
-                    .collect();
-                let mut r = Reason::new(
-                    ReasonKind::GuardFalse,
-                    format!(
-                        "the condition of `{}` does not hold: {}",
-                        a.meta.id,
-                        if parts.is_empty() {
-                            format!("`{}`", when.source())
-                        } else {
-                            parts.join(", ")
-                        }
-                    ),
-                )
-                .basis(basis);
+        } else {
+            for c in &a.conditions {
+                if c.guard.holds(&ctx) {
+                    continue;
+                }
+                let mut failed = c.guard.explain(&ctx);
+                if given.is_none() {
+                    failed.retain(|f| still_to_come(f).not());
+                    if failed.is_empty() {
+                        continue;
+                    }
+                }
+                let mut message = format!(
+                    "`{}`: the condition `{}` ({}) does not hold",
+                    a.meta.id, c.meta.id, c.meta.title
+                );
+                push_parts(&mut message, &failed, c.guard.source());
+                let mut r =
+                    Reason::new(ReasonKind::GuardFalse, message).cite_first([&c.meta, &a.meta]);
+                r.condition = Some(c.meta.id.clone());
                 r.failed = failed;
                 reasons.push(r);
             }
@@ -442,7 +473,7 @@ impl Case {
                             a.meta.id, kind.meta.id, kind.meta.title
                         ),
                     )
-                    .basis(kind.meta.basis.as_ref().or(basis));
+                    .cite_first([&kind.meta, &a.meta]);
                     r.document = Some(kind.meta.id.clone());
                     reasons.push(r);
                 }
@@ -462,7 +493,7 @@ impl Case {
                             cond.source()
                         ),
                     )
-                    .basis(kind.meta.basis.as_ref().or(basis));
+                    .cite_first([&kind.meta, &a.meta]);
                     r.document = Some(kind.meta.id.clone());
                     reasons.push(r);
                 }
@@ -478,19 +509,22 @@ impl Case {
                         ReasonKind::ReasonMissing,
                         format!("`{}` needs a recorded reason", a.meta.id),
                     )
-                    .basis(basis),
+                    .cite(&a.meta),
                 );
             }
         }
         // Time rules.
         for rule in &p.time_rules {
+            if let Some(g) = given {
+                self.check_extension_length(rule, ai, g, reasons);
+            }
             if !rule.actions.contains(&ai) {
                 continue;
             }
-            if rule.unless.as_ref().is_some_and(|u| u.holds(&ctx)) {
+            if rule.waived(&ctx) {
                 continue;
             }
-            let Some(period) = self.period_of(rule, calendar) else {
+            let Some(period) = self.period_of(rule, calendar, at) else {
                 continue;
             };
             match rule.kind {
@@ -524,11 +558,11 @@ impl Case {
                             rule.meta.id,
                             rule.meta.title,
                             rule.period,
-                            anchor_name(self, rule.after),
+                            anchor_name(self, period.anchor),
                             fmt_cst(earliest.value)
                         ),
                     )
-                    .basis(rule.meta.basis.as_ref());
+                    .cite_first([&rule.meta, &a.meta]);
                     r.rule = Some(rule.meta.id.clone());
                     r.allowed_from = Some(earliest.value);
                     r.provisional = earliest.provisional;
@@ -548,11 +582,11 @@ impl Case {
                             rule.meta.id,
                             rule.meta.title,
                             rule.period,
-                            anchor_name(self, rule.after),
+                            anchor_name(self, period.anchor),
                             fmt_cst(period.due)
                         ),
                     )
-                    .basis(rule.meta.basis.as_ref());
+                    .cite_first([&rule.meta, &a.meta]);
                     r.rule = Some(rule.meta.id.clone());
                     r.due = Some(period.due);
                     r.provisional = period.provisional;
@@ -563,6 +597,189 @@ impl Case {
         reason_for_time
     }
 }
+
+impl Case {
+    /// When `rule` takes its extension's length from the payload of action `ai`: refuses a
+    /// length below 1 or above the statutory maximum (`extension`).
+    fn check_extension_length(
+        &self,
+        rule: &crate::model::TimeRule,
+        ai: usize,
+        given: &Given<'_>,
+        reasons: &mut Vec<Reason>,
+    ) {
+        let Some(cap) = rule.extension else { return };
+        let Some((_, k)) = rule.extension_from.iter().find(|(a, _)| *a == ai) else {
+            return;
+        };
+        let p = self.procedure.as_ref();
+        let Some((_, f)) = p.kept_payload.get(*k) else {
+            return;
+        };
+        let Some(crate::expr::Value::Integer(n)) = given.payload.get(*f).cloned().flatten() else {
+            return;
+        };
+        let max = match cap {
+            crate::time::Period::Days(m)
+            | crate::time::Period::WorkingDays(m)
+            | crate::time::Period::Hours(m)
+            | crate::time::Period::Months(m) => i64::from(m),
+        };
+        if (1..=max).contains(&n) {
+            return;
+        }
+        let field = p
+            .actions
+            .get(ai)
+            .and_then(|a| a.payload.get(*f))
+            .map_or("", |f| f.meta.id.as_str());
+        let mut r = Reason::new(
+            ReasonKind::PayloadInvalid,
+            format!(
+                "`payload.{field}`: an extension of {} is not allowed by `{}`: it must be from 1 to {cap}",
+                super::case::with_length(cap, u32::try_from(n.max(0)).unwrap_or(u32::MAX)),
+                rule.meta.id
+            ),
+        )
+        .cite(&rule.meta);
+        r.field = Some(format!("payload.{field}"));
+        r.rule = Some(rule.meta.id.clone());
+        reasons.push(r);
+    }
+}
+
+/// Whether a failing guard part reads what a command has not brought yet (its payload, its
+/// attachments): when only asking what is possible, such parts are not reasons.
+fn still_to_come(f: &crate::expr::Falsity) -> bool {
+    f.values.iter().any(|(n, _)| n.starts_with("payload.")) || f.expression.contains("attached(")
+}
+
+/// `: \`a\`, \`b\`` — the failing parts, or the whole guard when none is named.
+fn push_parts(message: &mut String, failed: &[crate::expr::Falsity], whole: &str) {
+    message.push_str(": ");
+    if failed.is_empty() {
+        message.push('`');
+        message.push_str(whole);
+        message.push('`');
+    } else {
+        push_ticked(
+            message,
+            failed.iter().map(|f| f.expression.as_str()),
+            ", ",
+            "",
+        );
+    }
+}
+
+impl Case {
+    /// The invariant (`first` before `then`) that forbids taking `a` now: one whose `then` is
+    /// the action or the state it enters, and whose `first` has not happened in this case
+    /// since `then` last happened.
+    fn forbidding_invariant(&self, ai: usize, a: &Action) -> Option<&crate::model::Invariant> {
+        let p = self.procedure.as_ref();
+        p.invariants.iter().find(|inv| {
+            let crate::model::InvariantKind::Before { first, then } = inv.kind else {
+                return false;
+            };
+            let is_this = match then {
+                Node::Action(t) => t == ai,
+                Node::State(s) => a.to == Some(Place::State(s)),
+            };
+            let when = |n: Node| match n {
+                Node::Action(x) => self.taken_at(x),
+                Node::State(x) => self.entered_at(p.place_number(Place::State(x))),
+            };
+            // `first` counts only when it happened since `then` last did: a case that loops
+            // back (a major adjustment) must pass `first` again.
+            let first_done = match (when(first), when(then)) {
+                (Some(f), Some(t)) => f >= t,
+                (Some(_), None) => true,
+                (None, _) => false,
+            };
+            is_this && !first_done && inv.meta.basis.is_some()
+        })
+    }
+
+    /// The reasons a plain guard gives: its failing parts grouped by what forbids them (an
+    /// `only_if` invariant on this action or the state it enters requires the part, or else
+    /// the action itself).
+    fn guard_reasons(
+        &self,
+        ai: usize,
+        a: &Action,
+        whole: &str,
+        failed: Vec<(crate::expr::Falsity, String)>,
+        reasons: &mut Vec<Reason>,
+    ) {
+        let p = self.procedure.as_ref();
+        // For a failing part: the invariant (and its named condition) that requires it.
+        let requiring = |canonical: &str| {
+            p.invariants.iter().find_map(|inv| {
+                let crate::model::InvariantKind::OnlyIf { reach, only_if } = &inv.kind else {
+                    return None;
+                };
+                let here = match *reach {
+                    Node::Action(t) => t == ai,
+                    Node::State(s) => a.to == Some(Place::State(s)),
+                };
+                if !here {
+                    return None;
+                }
+                // Only an invariant (or condition) with an article of its own is narrower.
+                if let Some(c) = inv.conditions.iter().find(|c| {
+                    c.meta.basis.is_some() && c.guard.conjuncts().iter().any(|k| k == canonical)
+                }) {
+                    return Some((inv, Some(c)));
+                }
+                (inv.meta.basis.is_some() && only_if.conjuncts().iter().any(|k| k == canonical))
+                    .then_some((inv, None))
+            })
+        };
+        let mut groups: Vec<(Option<Requirer<'_>>, Vec<crate::expr::Falsity>)> = Vec::new();
+        for (f, canonical) in failed {
+            let key = requiring(&canonical);
+            let same = |k: &Option<Requirer<'_>>| match (k, &key) {
+                (None, None) => true,
+                (Some((i, c)), Some((j, d))) => {
+                    std::ptr::eq(*i, *j) && c.map(|c| c as *const _) == d.map(|d| d as *const _)
+                }
+                _ => false,
+            };
+            match groups.iter_mut().find(|(k, _)| same(k)) {
+                Some((_, parts)) => parts.push(f),
+                None => groups.push((key, vec![f])),
+            }
+        }
+        if groups.is_empty() {
+            groups.push((None, Vec::new()));
+        }
+        for (key, parts) in groups {
+            let mut message = format!("the condition of `{}` does not hold", a.meta.id);
+            push_parts(&mut message, &parts, whole);
+            let mut r = Reason::new(ReasonKind::GuardFalse, message);
+            match key {
+                Some((inv, cond)) => {
+                    let metas = cond
+                        .map(|c| &c.meta)
+                        .into_iter()
+                        .chain([&inv.meta, &a.meta]);
+                    r = r.cite_first(metas);
+                    r.invariant = Some(inv.meta.id.clone());
+                    r.condition = cond.map(|c| c.meta.id.clone());
+                }
+                None => r = r.cite(&a.meta),
+            }
+            r.failed = parts;
+            reasons.push(r);
+        }
+    }
+}
+
+/// The invariant, and its named condition, that requires a guard part.
+type Requirer<'p> = (
+    &'p crate::model::Invariant,
+    Option<&'p crate::model::Condition>,
+);
 
 /// Appends `items`, each in backticks, joined by `sep`; `none` when there are none.
 fn push_ticked<'s>(
@@ -599,6 +816,15 @@ pub(crate) fn anchor_name(case: &Case, anchor: crate::model::Anchor) -> String {
             .time_rules
             .get(r)
             .map_or_else(String::new, |r| format!("the end of {}", r.meta.id)),
+        crate::model::Anchor::PayloadDate(k) => p
+            .kept_payload
+            .get(k)
+            .and_then(|(a, f)| {
+                let action = p.actions.get(*a)?;
+                let field = action.payload.get(*f)?;
+                Some(format!("{}.payload.{}", action.meta.id, field.meta.id))
+            })
+            .unwrap_or_default(),
     }
 }
 

@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::expr::Falsity;
+use crate::model::{Citation, Meta};
 
 /// The kind of an unmet condition. Stable: clients match on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -42,9 +43,36 @@ pub struct Reason {
     pub kind: ReasonKind,
     /// What is wrong, for people.
     pub message: String,
-    /// The article the condition comes from, when the rule file gives it.
+    /// The article that forbids, as the rule file writes it: the narrowest that applies (a
+    /// named condition's, an invariant's, a time rule's, a document's or role's), the
+    /// action's own only where nothing narrower exists.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub basis: Option<String>,
+    /// The cited law's id in `rules/laws.toml` (the first citation of `basis`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub law: Option<String>,
+    /// The cited article (条).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub article: Option<u32>,
+    /// The cited paragraph (款), when the basis names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub paragraph: Option<u32>,
+    /// The cited item (项), when the basis names one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item: Option<u32>,
+    /// The first citation as people write it (`《行政处罚法》第四十四条`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub citation: Option<String>,
+    /// Every article `basis` cites, when it cites more than one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub citations: Vec<Citation>,
+    /// The named condition of the guard that does not hold, for `guard_false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub condition: Option<String>,
+    /// The invariant whose article forbids, when one does (a step taken before what must
+    /// come first, or a guard part an invariant requires).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub invariant: Option<String>,
     /// The time rule, for `too_early`, `too_late` and a `reason_missing` that comes from one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
@@ -84,6 +112,14 @@ impl Reason {
             kind,
             message: message.into(),
             basis: None,
+            law: None,
+            article: None,
+            paragraph: None,
+            item: None,
+            citation: None,
+            citations: Vec::new(),
+            condition: None,
+            invariant: None,
             rule: None,
             state: None,
             expected: Vec::new(),
@@ -97,9 +133,43 @@ impl Reason {
         }
     }
 
-    pub(crate) fn basis(mut self, basis: Option<&String>) -> Self {
-        self.basis = basis.cloned();
+    /// Cites an element's basis (text and parsed citations).
+    pub(crate) fn cite(mut self, meta: &Meta) -> Self {
+        self.set_citation(meta);
         self
+    }
+
+    /// Cites the first element that has a basis.
+    pub(crate) fn cite_first<'m>(mut self, metas: impl IntoIterator<Item = &'m Meta>) -> Self {
+        self.cite_first_of(metas);
+        self
+    }
+
+    /// [`Reason::cite_first`] in place.
+    pub(crate) fn cite_first_of<'m>(&mut self, metas: impl IntoIterator<Item = &'m Meta>) {
+        if let Some(m) = metas.into_iter().find(|m| m.basis.is_some()) {
+            self.set_citation(m);
+        }
+    }
+
+    /// Whether the reason cites anything yet.
+    pub(crate) fn is_cited(&self) -> bool {
+        self.basis.is_some()
+    }
+
+    fn set_citation(&mut self, meta: &Meta) {
+        self.basis = meta.basis.clone();
+        let first = meta.citations.first();
+        self.law = first.map(|c| c.law.clone());
+        self.article = first.map(|c| c.article);
+        self.paragraph = first.and_then(|c| c.paragraph);
+        self.item = first.and_then(|c| c.item);
+        self.citation = first.map(Citation::readable);
+        self.citations = if meta.citations.len() > 1 {
+            meta.citations.clone()
+        } else {
+            Vec::new()
+        };
     }
 }
 

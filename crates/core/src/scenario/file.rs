@@ -122,7 +122,8 @@ struct RawStep {
     by: Option<String>,
     #[serde(default)]
     actor: Option<RawActor>,
-    action: String,
+    #[serde(default)]
+    action: Option<String>,
     #[serde(default)]
     payload: Option<toml::Table>,
     #[serde(default)]
@@ -131,6 +132,10 @@ struct RawStep {
     reason: Option<String>,
     #[serde(default)]
     refused: Option<Vec<ReasonKind>>,
+    #[serde(default)]
+    cites: Option<Vec<String>>,
+    #[serde(default)]
+    allowed_from: Option<String>,
     #[serde(default)]
     state: Option<String>,
     #[serde(default)]
@@ -147,9 +152,9 @@ struct RawScenario {
     name: String,
     #[serde(default)]
     description: Option<String>,
-    open: RawOpen,
+    open: toml::Spanned<RawOpen>,
     #[serde(default)]
-    steps: Vec<RawStep>,
+    steps: Vec<toml::Spanned<RawStep>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -170,6 +175,8 @@ pub(crate) struct OpenSpec {
     pub(crate) title: String,
     pub(crate) facts: serde_json::Value,
     pub(crate) refused: Option<Vec<ReasonKind>>,
+    /// The line of `[scenarios.open]` in the file.
+    pub(crate) line: usize,
 }
 
 /// One step and what is expected of it.
@@ -177,15 +184,22 @@ pub(crate) struct OpenSpec {
 pub(crate) struct StepSpec {
     pub(crate) at: DateTime<Utc>,
     pub(crate) actor: Actor,
-    pub(crate) action: String,
+    /// `None`: a step that only checks, at its time, without acting.
+    pub(crate) action: Option<String>,
     pub(crate) payload: serde_json::Value,
     pub(crate) documents: Vec<DocumentRef>,
     pub(crate) reason: Option<String>,
     pub(crate) refused: Option<Vec<ReasonKind>>,
+    /// Citations the refusal must give (`《行政处罚法》第四十四条`), each by some reason.
+    pub(crate) cites: Vec<String>,
+    /// The day from which the refused action is allowed (a `too_early` reason's).
+    pub(crate) allowed_from: Option<NaiveDate>,
     pub(crate) state: Option<String>,
     pub(crate) tracks: BTreeMap<String, String>,
     pub(crate) facts: serde_json::Map<String, serde_json::Value>,
     pub(crate) deadlines: BTreeMap<String, ExpectedDeadline>,
+    /// The line of the step's `[[scenarios.steps]]` in the file.
+    pub(crate) line: usize,
 }
 
 /// One scenario.
@@ -294,31 +308,73 @@ pub fn parse(text: &str) -> Result<ScenarioFile, ScenarioError> {
                 message: msg,
             }
         };
+        let open_line = line_col(text, s.open.span().start).0;
+        let raw_open = s.open.into_inner();
         let open_actor = actor(
-            s.open.by,
-            s.open.actor,
+            raw_open.by,
+            raw_open.actor,
             &format!("scenario {} (`{}`): `open`", si + 1, s.name),
         )
         .map_err(at_line)?;
         let open = OpenSpec {
-            at: s.open.at.0,
+            at: raw_open.at.0,
             actor: open_actor,
-            title: s.open.title.unwrap_or_else(|| s.name.clone()),
-            facts: s
-                .open
+            title: raw_open.title.unwrap_or_else(|| s.name.clone()),
+            facts: raw_open
                 .facts
                 .as_ref()
                 .map_or_else(crate::runtime::empty_json_object, table_to_json),
-            refused: s.open.refused,
+            refused: raw_open.refused,
+            line: open_line,
         };
         let mut steps = Vec::new();
-        for (i, st) in s.steps.into_iter().enumerate() {
-            let a = actor(
-                st.by,
-                st.actor,
-                &format!("scenario `{}`, step {} (`{}`)", s.name, i + 1, st.action),
-            )
-            .map_err(at_line)?;
+        for (i, spanned) in s.steps.into_iter().enumerate() {
+            let (line, column) = line_col(text, spanned.span().start);
+            let located = |message: String| ScenarioError {
+                line,
+                column,
+                message,
+            };
+            let st = spanned.into_inner();
+            let what = format!(
+                "scenario `{}`, step {} (`{}`)",
+                s.name,
+                i + 1,
+                st.action.as_deref().unwrap_or("check")
+            );
+            let a = match (&st.action, &st.by, &st.actor) {
+                // A step that only checks needs no actor.
+                (None, None, None) => Actor::new("check", Vec::<String>::new()),
+                _ => actor(st.by, st.actor, &what).map_err(located)?,
+            };
+            if st.action.is_none() {
+                let acting = [
+                    ("refused", st.refused.is_some()),
+                    ("cites", st.cites.is_some()),
+                    ("allowed_from", st.allowed_from.is_some()),
+                    ("payload", st.payload.is_some()),
+                    ("documents", !st.documents.is_empty()),
+                    ("reason", st.reason.is_some()),
+                ];
+                if let Some((key, _)) = acting.iter().find(|(_, given)| *given) {
+                    return Err(located(format!(
+                        "{what} has no `action` but gives `{key}`: a step without an action only checks the case at its time"
+                    )));
+                }
+            }
+            if (st.cites.is_some() || st.allowed_from.is_some()) && st.refused.is_none() {
+                return Err(located(format!(
+                    "{what} expects `cites` or `allowed_from` of a refusal, but no `refused`: add `refused = [...]`"
+                )));
+            }
+            let allowed_from = match &st.allowed_from {
+                None => None,
+                Some(d) => Some(NaiveDate::parse_from_str(d, "%Y-%m-%d").map_err(|_| {
+                    located(format!(
+                        "{what}: `allowed_from = \"{d}\"` is not a date: write `\"YYYY-MM-DD\"`"
+                    ))
+                })?),
+            };
             steps.push(StepSpec {
                 at: st.at.0,
                 actor: a,
@@ -330,6 +386,8 @@ pub fn parse(text: &str) -> Result<ScenarioFile, ScenarioError> {
                 documents: st.documents.into_iter().map(document).collect(),
                 reason: st.reason,
                 refused: st.refused,
+                cites: st.cites.unwrap_or_default(),
+                allowed_from,
                 state: st.state,
                 tracks: st.tracks.unwrap_or_default(),
                 facts: st
@@ -342,6 +400,7 @@ pub fn parse(text: &str) -> Result<ScenarioFile, ScenarioError> {
                     })
                     .unwrap_or_default(),
                 deadlines: st.deadlines.unwrap_or_default(),
+                line,
             });
         }
         scenarios.push(Scenario {

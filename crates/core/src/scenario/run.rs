@@ -16,8 +16,10 @@ use crate::time::{Calendar, cst_date};
 pub struct Failure {
     /// The step (0 = the opening, 1 = the first step).
     pub step: usize,
-    /// The action of the step (`open` for the opening).
+    /// The action of the step (`open` for the opening, `check` for a step that only checks).
     pub action: String,
+    /// The line of the step in the scenario file (0 when unknown).
+    pub line: usize,
     /// What was expected and what happened.
     pub message: String,
 }
@@ -70,6 +72,84 @@ fn refusal_text(r: &Refusal) -> String {
         .join("; ")
 }
 
+/// Whether a reason cites `want`: one of its parsed citations reads the same
+/// (`《行政处罚法》第四十四条`, or in the short form `apl §44`), or its basis text holds it.
+fn reason_cites(r: &crate::runtime::Reason, want: &str) -> bool {
+    let want = want.trim();
+    let mut readable: Vec<String> = r.citations.iter().map(|c| c.readable()).collect();
+    readable.extend(r.citation.clone());
+    let short = |c: &crate::model::Citation| {
+        let mut s = format!("{} §{}", c.law, c.article);
+        if let Some(p) = c.paragraph {
+            s.push_str(&format!(".{p}"));
+            if let Some(i) = c.item {
+                s.push_str(&format!(".{i}"));
+            }
+        }
+        s
+    };
+    let mut shorts: Vec<String> = r.citations.iter().map(short).collect();
+    if let (Some(law), Some(article)) = (&r.law, r.article) {
+        shorts.push(short(&crate::model::Citation {
+            law: law.clone(),
+            law_title: String::new(),
+            article,
+            paragraph: r.paragraph,
+            item: r.item,
+            through: None,
+        }));
+    }
+    readable.iter().any(|c| c == want)
+        || shorts.iter().any(|c| c == want)
+        || r.basis.as_deref().is_some_and(|b| b.contains(want))
+}
+
+/// Checks the citations and the `allowed_from` day a refused step expects.
+fn check_refusal(step: &StepSpec, r: &Refusal) -> Vec<String> {
+    let mut out = Vec::new();
+    for want in &step.cites {
+        if !r.reasons.iter().any(|x| reason_cites(x, want)) {
+            let got: Vec<String> = r
+                .reasons
+                .iter()
+                .map(|x| {
+                    let kind = kinds_text(&[x.kind].into_iter().collect());
+                    let cited = x.citation.as_deref().or(x.basis.as_deref());
+                    format!("{kind} cites {}", cited.unwrap_or("nothing"))
+                })
+                .collect();
+            out.push(format!(
+                "expected the refusal to cite {want}, but {}",
+                got.join("; ")
+            ));
+        }
+    }
+    if let Some(day) = step.allowed_from {
+        let got: Vec<chrono::NaiveDate> = r
+            .reasons
+            .iter()
+            .filter_map(|x| x.allowed_from.map(cst_date))
+            .collect();
+        if !got.contains(&day) {
+            out.push(format!(
+                "expected the refusal to allow the action from {day}, but {}",
+                if got.is_empty() {
+                    "no reason gives a day".to_owned()
+                } else {
+                    format!(
+                        "it gives {}",
+                        got.iter()
+                            .map(ToString::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            ));
+        }
+    }
+    out
+}
+
 /// Compares the outcome of a command with what the step expects; returns the failure text.
 fn check_outcome(expected: Option<&Vec<ReasonKind>>, got: Result<(), &Refusal>) -> Option<String> {
     match (expected, got) {
@@ -102,13 +182,20 @@ fn due_date(d: &Deadline) -> String {
     }
 }
 
+/// Every status a scenario may expect, as [`status_name`] writes them.
+const STATUSES: [&str; 7] = [
+    "met", "late", "pending", "overdue", "waived", "lapsed", "stopped",
+];
+
 fn status_name(s: DeadlineStatus) -> &'static str {
     match s {
         DeadlineStatus::Met => "met",
+        DeadlineStatus::Late => "late",
         DeadlineStatus::Pending => "pending",
         DeadlineStatus::Overdue => "overdue",
         DeadlineStatus::Waived => "waived",
         DeadlineStatus::Lapsed => "lapsed",
+        DeadlineStatus::Stopped => "stopped",
     }
 }
 
@@ -201,6 +288,13 @@ fn check_after(
                 }
             }
             if let Some(status) = status
+                && !STATUSES.contains(&status.as_str())
+            {
+                out.push(format!(
+                    "deadline `{rule}`: unknown status `{status}` (one of {})",
+                    STATUSES.join(", ")
+                ));
+            } else if let Some(status) = status
                 && status_name(d.status) != status
             {
                 out.push(format!(
@@ -221,9 +315,18 @@ fn run_one(
     n: usize,
 ) -> Outcome {
     let mut failures = Vec::new();
+    let open_line = s.open.line;
+    let line_of = |step: usize| {
+        if step == 0 {
+            open_line
+        } else {
+            s.steps.get(step - 1).map_or(0, |st| st.line)
+        }
+    };
     let fail = |step: usize, action: &str, message: String| Failure {
         step,
         action: action.to_owned(),
+        line: line_of(step),
         message,
     };
     let Some(procedure) = rules.get(&file.procedure, file.version) else {
@@ -273,8 +376,17 @@ fn run_one(
         }
     };
     for (i, step) in s.steps.iter().enumerate() {
+        let Some(action) = &step.action else {
+            // A step that only checks the case at its time.
+            let problems = check_after(&case, step, step.at, calendar);
+            if !problems.is_empty() {
+                failures.extend(problems.into_iter().map(|m| fail(i + 1, "check", m)));
+                break;
+            }
+            continue;
+        };
         let command = Command {
-            action: step.action.clone(),
+            action: action.clone(),
             actor: step.actor.clone(),
             at: step.at,
             payload: step.payload.clone(),
@@ -289,14 +401,21 @@ fn run_one(
             Err(r) => Err(r),
         };
         if let Some(m) = check_outcome(step.refused.as_ref(), outcome) {
-            failures.push(fail(i + 1, &step.action, m));
+            failures.push(fail(i + 1, action, m));
             break;
+        }
+        if let Err(r) = &result {
+            let problems = check_refusal(step, r);
+            if !problems.is_empty() {
+                failures.extend(problems.into_iter().map(|m| fail(i + 1, action, m)));
+                break;
+            }
         }
         if let Ok(event) = result {
             if let Err(e) = case.record(event) {
                 failures.push(fail(
                     i + 1,
-                    &step.action,
+                    action,
                     format!("the accepted event could not be applied: {e}"),
                 ));
                 break;
@@ -304,14 +423,14 @@ fn run_one(
         } else if case.view() != before {
             failures.push(fail(
                 i + 1,
-                &step.action,
+                action,
                 "a refused command changed the case".into(),
             ));
             break;
         }
         let problems = check_after(&case, step, step.at, calendar);
         if !problems.is_empty() {
-            failures.extend(problems.into_iter().map(|m| fail(i + 1, &step.action, m)));
+            failures.extend(problems.into_iter().map(|m| fail(i + 1, action, m)));
             break;
         }
     }
