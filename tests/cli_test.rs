@@ -229,3 +229,45 @@ deadlines = {{ filing_limit = {{ due = "2025-03-11", status = "overdue" }} }}
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_misspelt_deadline_is_named_with_a_suggestion_and_an_unquoted_due_date_is_a_date() {
+    let dir = std::env::temp_dir().join(format!("fazhi-cli-test-typo-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(
+        root.join("rules/village-rules-filing.toml"),
+        dir.join("v.toml"),
+    )
+    .unwrap();
+    // Adopted 03-03: the ten days end Thu 03-13.
+    let scenario = |name: &str, deadlines: &str| {
+        format!(
+            r#"
+[[scenarios]]
+name = "{name}"
+[scenarios.open]
+at = 2025-03-03T09:00:00
+by = "village"
+facts = {{ adopted_on = 2025-03-03 }}
+[[scenarios.steps]]
+at = 2025-03-04T10:00:00
+deadlines = {deadlines}
+"#
+        )
+    };
+    let text = format!(
+        "procedure = \"village-rules-filing\"\n{}{}",
+        scenario("unquoted", "{ filing_limit = 2025-03-13 }"),
+        scenario("typo", "{ filing_limt = \"2025-03-13\" }"),
+    );
+    std::fs::write(dir.join("v.test.toml"), text).unwrap();
+    let (code, out, _) = fazhi(&["test", dir.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(summary(&out), (1, 1), "{out}");
+    assert!(
+        out.contains("the procedure has no time rule `filing_limt`: did you mean `filing_limit`?"),
+        "{out}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

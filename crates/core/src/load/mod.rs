@@ -44,6 +44,12 @@ mod resolve;
 use toml::de::DeTable;
 
 pub use diagnostic::{Diagnostic, Severity, SourceFile, did_you_mean};
+
+/// A name as shown to people: invisible characters written `\u{200b}`, cut at 400
+/// characters.
+pub fn shown(text: &str) -> String {
+    tidy(text)
+}
 pub use raw::LANGUAGE_VERSION;
 
 use crate::model::{Laws, Procedure, RuleSet};

@@ -89,13 +89,39 @@ enum RawDocument {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(untagged)]
 pub(crate) enum ExpectedDeadline {
-    Due(String),
+    Due(#[serde(deserialize_with = "text_or_date")] String),
     Full {
-        #[serde(default)]
+        #[serde(default, deserialize_with = "opt_text_or_date")]
         due: Option<String>,
         #[serde(default)]
         status: Option<String>,
     },
+}
+
+/// A date written as a string (`"2025-03-13"`) or as a TOML date (`2025-03-13`, unquoted):
+/// both mean the same day, so the unquoted one is not an error.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum TextOrDate {
+    Text(String),
+    Date(toml::value::Datetime),
+}
+
+impl TextOrDate {
+    fn text(self) -> String {
+        match self {
+            TextOrDate::Text(s) => s,
+            TextOrDate::Date(d) => d.to_string(),
+        }
+    }
+}
+
+fn text_or_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    TextOrDate::deserialize(d).map(TextOrDate::text)
+}
+
+fn opt_text_or_date<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    Option::<TextOrDate>::deserialize(d).map(|o| o.map(TextOrDate::text))
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -262,7 +262,22 @@ fn check_after(
         let deadlines = case.deadlines(at, calendar);
         for (rule, want) in &step.deadlines {
             let Some(d) = deadlines.iter().find(|d| d.rule == *rule) else {
-                out.push(format!("expected deadline `{rule}`, but it is not running (its period has not started, or the case has ended)"));
+                let ids: Vec<&str> = case
+                    .procedure()
+                    .time_rules
+                    .iter()
+                    .map(|r| r.meta.id.as_str())
+                    .collect();
+                if ids.contains(&rule.as_str()) {
+                    out.push(format!("expected deadline `{rule}`, but it is not running (its period has not started, or the case has ended)"));
+                } else {
+                    let hint = crate::load::did_you_mean(rule, ids.iter().copied())
+                        .map_or_else(String::new, |h| format!(": {h}"));
+                    out.push(format!(
+                        "the procedure has no time rule `{}`{hint}",
+                        crate::load::shown(rule)
+                    ));
+                }
                 continue;
             };
             let (due, status) = match want {
