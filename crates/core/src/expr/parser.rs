@@ -90,11 +90,10 @@ pub(crate) fn parse(source: &str) -> Result<Ast, Vec<ExprError>> {
         Tok::Cmp(_) | Tok::In if matches!(ast, Ast::Cmp { .. } | Ast::In { .. }) => {
             Err(vec![chained(span)])
         }
-        Tok::RParen => Err(vec![ExprError::new(
-            codes::TRAILING_INPUT,
-            span,
-            "unmatched `)`",
-        )]),
+        Tok::RParen => Err(vec![
+            ExprError::new(codes::TRAILING_INPUT, span, "unmatched `)`")
+                .with_help(Some("remove it, or add the `(` it closes".into())),
+        ]),
         other => Err(vec![
             ExprError::new(
                 codes::TRAILING_INPUT,

@@ -187,7 +187,11 @@ fn compile(cx: &mut Cx<'_>, src: &S<String>, env: &Env, expected: &Type) -> Opti
                     }
                     None => src.span.clone(),
                 };
-                let mut help = e.help.clone();
+                // Every guard error says how to fix it; the parser's few without their own
+                // help get the guard language's summary.
+                let mut help = e.help.clone().or_else(|| {
+                    Some("guards are names, literals, `==` `!=` `<` `<=` `>` `>=`, `in [..]`, `&&`, `||`, `!`, parentheses and the functions of docs/rule-language.md (Guards)".into())
+                });
                 // `sets = { outcome = "lawful" }`: the TOML quotes are not the guard's.
                 if let Type::Enum(values) = expected
                     && e.code == crate::expr::codes::UNKNOWN_NAME
