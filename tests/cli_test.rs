@@ -271,3 +271,45 @@ deadlines = {deadlines}
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// Every refusal a shipped scenario expects states the article it cites (the refusals that are
+/// not refusals in law, `out_of_order` and `unknown_action`, aside).
+#[test]
+fn every_expected_refusal_in_the_shipped_scenarios_names_its_article() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("rules");
+    let mut missing = Vec::new();
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&root).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if !name.ends_with(".test.toml") {
+            continue;
+        }
+        let file: toml::Table = std::fs::read_to_string(&path).unwrap().parse().unwrap();
+        for scenario in file["scenarios"].as_array().unwrap() {
+            let steps = scenario.get("steps").and_then(|s| s.as_array());
+            for (i, step) in steps.into_iter().flatten().enumerate() {
+                let Some(refused) = step.get("refused").and_then(|r| r.as_array()) else {
+                    continue;
+                };
+                let legal = refused
+                    .iter()
+                    .any(|k| !matches!(k.as_str(), Some("out_of_order" | "unknown_action")));
+                if !legal {
+                    continue;
+                }
+                checked += 1;
+                let cites = step.get("cites").and_then(|c| c.as_array());
+                if cites.is_none_or(|c| c.is_empty()) {
+                    missing.push(format!("{name}: {} step {}", scenario["name"], i + 1));
+                }
+            }
+        }
+    }
+    assert!(checked > 100, "only {checked} refused steps found");
+    assert!(
+        missing.is_empty(),
+        "refusals without `cites`:\n{}",
+        missing.join("\n")
+    );
+}
