@@ -15,9 +15,14 @@ use crate::files::{self, FileKind};
 #[derive(Debug, clap::Args)]
 pub struct TestArgs {
     /// Scenario files (`*.test.toml`) or directories to search for them. The procedures are
-    /// loaded from the same directories (a file's own directory for a file).
+    /// loaded from the same directories (a file's own directory for a file), unless `--rules`
+    /// names where they are.
     #[arg(default_value = "rules")]
     pub paths: Vec<PathBuf>,
+    /// The directory (or file) of the procedures the scenarios run on, when the scenario files
+    /// live elsewhere (`fazhi test tests/scenarios --rules rules`).
+    #[arg(long, value_name = "DIR")]
+    pub rules: Option<PathBuf>,
     /// Directory of the calendar files, one `<year>.toml` per year.
     #[arg(long, value_name = "DIR", default_value = "rules/calendars")]
     pub calendars: PathBuf,
@@ -38,20 +43,22 @@ fn run_inner(args: &TestArgs) -> Result<ExitCode, String> {
     let calendar = load_calendar_dir(&args.calendars).map_err(|e| e.to_string())?;
     let scenario_files =
         files::find(&args.paths, FileKind::Scenarios).map_err(|e| e.to_string())?;
-    let dirs: Vec<PathBuf> = args
-        .paths
-        .iter()
-        .map(|p| {
-            if p.is_dir() {
-                p.clone()
-            } else {
-                // `NAME.test.toml` has the parent `""`: the current directory.
-                p.parent()
-                    .filter(|d| !d.as_os_str().is_empty())
-                    .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
-            }
-        })
-        .collect();
+    let dirs: Vec<PathBuf> = match &args.rules {
+        Some(rules) => vec![rules.clone()],
+        None => args.paths.clone(),
+    }
+    .iter()
+    .map(|p| {
+        if p.is_dir() {
+            p.clone()
+        } else {
+            // `NAME.test.toml` has the parent `""`: the current directory.
+            p.parent()
+                .filter(|d| !d.as_os_str().is_empty())
+                .map_or_else(|| PathBuf::from("."), Path::to_path_buf)
+        }
+    })
+    .collect();
     let procedure_files = files::find(&dirs, FileKind::Procedure).map_err(|e| e.to_string())?;
     let mut sources = Vec::new();
     let mut unread = Vec::new();

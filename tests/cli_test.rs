@@ -313,3 +313,30 @@ fn every_expected_refusal_in_the_shipped_scenarios_names_its_article() {
         missing.join("\n")
     );
 }
+
+#[test]
+fn scenario_files_may_live_outside_the_rules_directory() {
+    let dir = std::env::temp_dir().join(format!("fazhi-cli-test-rules-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(
+        root.join("rules/village-rules-filing.test.toml"),
+        dir.join("village.test.toml"),
+    )
+    .unwrap();
+    // Without `--rules` the procedures are looked for beside the scenarios: none there.
+    let (code, out, _) = fazhi(&["test", dir.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("is not loaded"), "{out}");
+    let rules = root.join("rules");
+    let (code, out, _) = fazhi(&[
+        "test",
+        dir.to_str().unwrap(),
+        "--rules",
+        rules.to_str().unwrap(),
+    ]);
+    let (passed, failed) = summary(&out);
+    assert_eq!((code, failed), (0, 0), "{out}");
+    assert!(passed >= 8, "{out}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
