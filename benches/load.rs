@@ -3,6 +3,8 @@
 //! and 10,000 states to show that loading scales near-linearly.
 //!
 //! `cargo bench --bench load -- --warm-up-time 1 --measurement-time 3`
+//!
+//! It runs with mimalloc, the allocator the `fazhi` binary (and so `fazhi check`) ships with.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::fmt::Write as _;
@@ -10,6 +12,10 @@ use std::hint::black_box;
 use std::path::PathBuf;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use fazhi::files::{FileKind, find, read};
 use fazhi_core::load::{SourceFile, load};
 
