@@ -198,12 +198,26 @@ pub fn prove_before_in(
     first: Node,
     then: Node,
 ) -> Result<(), Path> {
-    if first == Node::State(p.initial) {
+    prove_any_before_in(g, p, &[first], then)
+}
+
+/// Proves that on every path from the initial state, one of `firsts` happens before `then`
+/// (a deadline counted from the latest of several anchors runs on every path to its
+/// actions); on failure, a path that reaches `then` with none of them.
+pub fn prove_any_before_in(
+    g: &DiGraph<usize, usize>,
+    p: &Procedure,
+    firsts: &[Node],
+    then: Node,
+) -> Result<(), Path> {
+    if firsts.contains(&Node::State(p.initial)) {
         return Ok(());
     }
-    let blocked_edge = |action: usize, to: usize| match first {
-        Node::State(s) => to == s,
-        Node::Action(a) => action == a,
+    let blocked_edge = |action: usize, to: usize| {
+        firsts.iter().any(|first| match *first {
+            Node::State(s) => to == s,
+            Node::Action(a) => action == a,
+        })
     };
     // BFS over states, remembering how each was reached.
     let mut prev: Vec<Option<(usize, usize)>> = vec![None; g.node_count()];

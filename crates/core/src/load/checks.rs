@@ -99,6 +99,7 @@ pub(crate) fn check(cx: &mut Cx<'_>, p: &Procedure, spans: &Spans) {
         }
     }
     abandoned_tracks(cx, p, spans);
+    unanchored_deadlines(cx, p, spans, &g);
     let mut paths = 0;
     for (ii, inv) in p.invariants.iter().enumerate() {
         let Some(span) = spans.invariants.get(ii) else {
@@ -222,6 +223,95 @@ fn abandoned_tracks(cx: &mut Cx<'_>, p: &Procedure, spans: &Spans) {
                     "add `&& done({})` to its `when`, or, if the law lets the case go on without it, make this an exit that waits for neither track",
                     track_id(t)
                 ));
+            }
+        }
+    }
+}
+
+/// Deadlines that do not run on every path to their actions, and date facts nothing gives:
+/// a period the author believes enforced that silently never starts. A rule that declares
+/// when it applies (`applies_if`, `unless`), or an optional right, is taken to mean it.
+fn unanchored_deadlines(
+    cx: &mut Cx<'_>,
+    p: &Procedure,
+    spans: &Spans,
+    g: &petgraph::graph::DiGraph<usize, usize>,
+) {
+    use crate::model::{Anchor, TimeRuleKind};
+    for (ri, rule) in p.time_rules.iter().enumerate() {
+        let Some(span) = spans.time_rules.get(ri) else {
+            continue;
+        };
+        if rule.unless.is_some() || rule.applies_if.is_some() {
+            continue;
+        }
+        // A date fact only the opening may give, and nothing else sets.
+        for anchor in &rule.after {
+            let Anchor::Date(f) = *anchor else { continue };
+            let Some(fact) = p.facts.get(f) else { continue };
+            let set_by_action = p
+                .actions
+                .iter()
+                .any(|a| a.sets.iter().any(|(x, _)| *x == f));
+            if fact.required || fact.default.is_some() || set_by_action {
+                continue;
+            }
+            cx.warning(
+                "date-fact-never-set",
+                span.clone(),
+                format!(
+                    "time rule `{}` counts from the date fact `{}`, which nothing sets: unless the case is opened with it, the period never starts",
+                    rule.meta.id, fact.meta.id
+                ),
+            )
+            .help = Some(format!(
+                "make `{}` required, set it in the action that learns it (`sets`), or say when the rule applies (`applies_if`)",
+                fact.meta.id
+            ));
+        }
+        if rule.kind != TimeRuleKind::Within || rule.optional {
+            continue;
+        }
+        // Anchors on the main machine only; a rule with any other anchor is left alone.
+        let mut firsts = Vec::new();
+        for anchor in &rule.after {
+            match *anchor {
+                Anchor::Action(a) if p.actions.get(a).is_some_and(|x| x.track.is_none()) => {
+                    firsts.push(Node::Action(a));
+                }
+                Anchor::Entered(Place::State(s)) => firsts.push(Node::State(s)),
+                _ => {
+                    firsts.clear();
+                    break;
+                }
+            }
+        }
+        if firsts.is_empty() {
+            continue;
+        }
+        for &ai in &rule.actions {
+            if p.actions.get(ai).is_none_or(|a| a.track.is_some()) {
+                continue;
+            }
+            if let Err(path) = graph::prove_any_before_in(g, p, &firsts, Node::Action(ai)) {
+                let anchors: Vec<String> = firsts.iter().map(|n| node_name(p, *n)).collect();
+                cx.warning(
+                    "anchor-not-on-every-path",
+                    span.clone(),
+                    format!(
+                        "deadline `{}` does not run on every path to {}: it counts from {}, which a case can bypass",
+                        rule.meta.id,
+                        node_name(p, Node::Action(ai)),
+                        anchors.join(" or ")
+                    ),
+                )
+                .help = Some(
+                    "if the deadline applies only on some paths, say when with `applies_if`; otherwise count it from a step every path passes".into(),
+                );
+                if let Some(d) = cx.diags.last_mut() {
+                    d.notes = counterexample(p, &path);
+                }
+                break;
             }
         }
     }

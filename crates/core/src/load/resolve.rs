@@ -32,6 +32,8 @@ pub(crate) struct Spans {
     pub(crate) actions: Vec<Range<usize>>,
     pub(crate) roles: Vec<Range<usize>>,
     pub(crate) invariants: Vec<Range<usize>>,
+    /// The id of each time rule, in the order of [`Procedure::time_rules`].
+    pub(crate) time_rules: Vec<Range<usize>>,
 }
 
 fn meta(cited: &Cited, m: &RawMeta) -> Meta {
@@ -1361,6 +1363,7 @@ pub(crate) fn resolve(
         }
         raw_index.push(ti);
         after_spans.push(after_span);
+        spans.time_rules.push(t.meta.id.span.clone());
         time_rules.push(TimeRule {
             meta: meta(&cited, &t.meta),
             kind,
