@@ -371,7 +371,9 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
     for (id, t) in named(cx, &mut top, "facts") {
         raw.facts.push(field(cx, id, t, true));
     }
-    for (id, mut t) in named(cx, &mut top, "states") {
+    let states = named(cx, &mut top, "states");
+    raw.states.reserve(states.len());
+    for (id, mut t) in states {
         let m = meta(cx, &mut t, id);
         let tracks = t.str_list(cx, "tracks").map(|s| s.v).unwrap_or_default();
         t.finish(cx, &keys(&["tracks"]));
@@ -416,7 +418,9 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
             states,
         });
     }
-    for (id, mut t) in named(cx, &mut top, "actions") {
+    let actions = named(cx, &mut top, "actions");
+    raw.actions.reserve(actions.len());
+    for (id, mut t) in actions {
         let path = t.path.clone();
         let m = meta(cx, &mut t, id);
         let from = t.str_list(cx, "from");

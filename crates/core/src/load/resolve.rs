@@ -716,7 +716,7 @@ pub(crate) fn resolve(
 
     // Which state each track runs in.
     let mut parent: Vec<Option<usize>> = vec![None; raw.tracks.len()];
-    let mut states = Vec::new();
+    let mut states = Vec::with_capacity(raw.states.len());
     for (si, s) in raw.states.iter().enumerate() {
         let mut tracks = Vec::new();
         for t in &s.tracks {
@@ -830,7 +830,7 @@ pub(crate) fn resolve(
     }
 
     // Actions.
-    let mut actions = Vec::new();
+    let mut actions = Vec::with_capacity(raw.actions.len());
     for a in &raw.actions {
         let aid = &a.meta.id.v;
         let mut from = Vec::new();
@@ -1051,7 +1051,7 @@ pub(crate) fn resolve(
     }
 
     // Time rules.
-    let mut time_rules = Vec::new();
+    let mut time_rules = Vec::with_capacity(raw.time.len());
     let time_ids: Vec<&str> = raw.time.iter().map(|t| t.meta.id.v.as_str()).collect();
     for t in &raw.time {
         if names.actions.contains_key(&t.meta.id.v) || names.states.contains_key(&t.meta.id.v) {
