@@ -321,11 +321,14 @@ fn read_period(cx: &mut Cx<'_>, p: &RawPeriod, allow_zero: bool) -> Option<Perio
     }
 }
 
+/// An id → index table with a fast hash and a fixed seed (the keys are the file's own ids).
+type IdTable = HashMap<String, usize, foldhash::fast::FixedState>;
+
 struct Names {
-    states: HashMap<String, usize>,
-    tracks: HashMap<String, usize>,
-    track_states: Vec<HashMap<String, usize>>,
-    actions: HashMap<String, usize>,
+    states: IdTable,
+    tracks: IdTable,
+    track_states: Vec<IdTable>,
+    actions: IdTable,
 }
 
 impl Names {
@@ -831,6 +834,7 @@ pub(crate) fn resolve(
 
     // Actions.
     let mut actions = Vec::with_capacity(raw.actions.len());
+    let mut empty_schema: Option<std::sync::Arc<serde_json::Value>> = None;
     for a in &raw.actions {
         let aid = &a.meta.id.v;
         let mut from = Vec::new();
@@ -1021,7 +1025,14 @@ pub(crate) fn resolve(
             payload_in_sets: Vec::new(),
             sets_one_by_one: false,
         };
-        action.payload_schema = std::sync::Arc::new(crate::model::payload_schema(&action));
+        // Most actions have no payload: they share one schema.
+        action.payload_schema = if action.payload.is_empty() {
+            empty_schema
+                .get_or_insert_with(|| std::sync::Arc::new(crate::model::payload_schema(&action)))
+                .clone()
+        } else {
+            std::sync::Arc::new(crate::model::payload_schema(&action))
+        };
         let reads = |exprs: &[&Expr]| -> Vec<bool> {
             let names: Vec<String> = exprs.iter().flat_map(|e| e.references()).collect();
             action
