@@ -324,6 +324,61 @@ by = ["clerk"]
         assert_eq!(loaded.rules.get("p", Some(1)).map(|p| p.version), Some(1));
     }
 
+    /// A deadline counted from the latest of two alternatives runs on every path when every
+    /// path passes one of them; with one alternative only, the other path bypasses it.
+    #[test]
+    fn a_deadline_bypassed_on_one_path_is_warned_unless_every_path_passes_an_anchor() {
+        let text = |after: &str, extra: &str| {
+            format!(
+                r#"
+[procedure]
+id = "t"
+version = 1
+initial = "a"
+terminal = ["z"]
+[roles]
+clerk = {{}}
+[states]
+a = {{}}
+b = {{}}
+z = {{}}
+[actions.notify]
+from = "a"
+to = "b"
+by = ["clerk"]
+[actions.skip]
+from = "a"
+to = "b"
+by = ["clerk"]
+[actions.decide]
+from = "b"
+to = "z"
+by = ["clerk"]
+[time.limit]
+within = {{ days = 30 }}
+after = {after}
+actions = ["decide"]
+{extra}
+"#
+            )
+        };
+        let codes = |t: String| -> Vec<&'static str> {
+            load(&[SourceFile::new("t.toml", t)])
+                .diagnostics
+                .iter()
+                .map(|d| d.code)
+                .collect()
+        };
+        assert_eq!(
+            codes(text("\"notify\"", "")),
+            vec!["anchor-not-on-every-path"]
+        );
+        assert!(codes(text("[\"notify\", \"skip\"]", "")).is_empty());
+        assert!(codes(text("\"b\"", "")).is_empty());
+        // Declared: it applies only when notified.
+        assert!(codes(text("\"notify\"", "applies_if = \"taken(notify)\"")).is_empty());
+    }
+
     #[test]
     fn the_same_id_and_version_twice_is_an_error_at_the_second_file() {
         let loaded = load(&[file("a.toml", 1), file("b.toml", 1)]);
