@@ -223,6 +223,22 @@ fn generated(n: usize) -> SourceFile {
     SourceFile::new("generated.toml", o)
 }
 
+/// Fails with every diagnostic when `files` do not load without errors.
+fn assert_loads(files: &[SourceFile], what: &str) {
+    let loaded = load(files);
+    assert_eq!(
+        loaded.errors(),
+        0,
+        "{what} does not load:\n{}",
+        loaded
+            .diagnostics
+            .iter()
+            .map(|d| d.to_plain())
+            .collect::<Vec<_>>()
+            .join("\n")
+    );
+}
+
 fn bench(c: &mut Criterion) {
     let files = shipped();
     assert!(!files.is_empty(), "no procedure under rules/");
@@ -234,18 +250,7 @@ fn bench(c: &mut Criterion) {
     );
 
     let large = [large()];
-    let loaded = load(&large);
-    assert_eq!(
-        loaded.errors(),
-        0,
-        "the large procedure does not load:\n{}",
-        loaded
-            .diagnostics
-            .iter()
-            .map(|d| d.to_plain())
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
+    assert_loads(&large, "the large procedure");
     c.bench_function(
         &format!("load large procedure ({STATES} states, {ACTIONS} actions, {TRACKS} tracks)"),
         |b| b.iter(|| load(black_box(&large))),
@@ -253,18 +258,7 @@ fn bench(c: &mut Criterion) {
 
     for n in [1_000, 10_000] {
         let file = [generated(n)];
-        let loaded = load(&file);
-        assert_eq!(
-            loaded.errors(),
-            0,
-            "the generated procedure does not load:\n{}",
-            loaded
-                .diagnostics
-                .iter()
-                .map(|d| d.to_plain())
-                .collect::<Vec<_>>()
-                .join("\n")
-        );
+        assert_loads(&file, "the generated procedure");
         c.bench_function(&format!("load generated procedure ({n} states)"), |b| {
             b.iter(|| load(black_box(&file)))
         });

@@ -22,6 +22,21 @@ fn summary(stdout: &str) -> (usize, usize) {
     (passed, failed)
 }
 
+/// A fresh directory `fazhi-cli-test-<tag>-<pid>` holding the named files of the project,
+/// each copied as `(from, to)`.
+fn project(tag: &str, files: &[(&str, &str)]) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("fazhi-cli-test-{tag}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for (from, to) in files {
+        std::fs::copy(root.join(from), dir.join(to)).unwrap();
+    }
+    dir
+}
+
+/// The village-rules filing procedure, copied as `v.toml`.
+const VILLAGE: (&str, &str) = ("rules/village-rules-filing.toml", "v.toml");
+
 #[test]
 fn shipped_scenarios_pass() {
     let (code, out, _) = fazhi(&["test", "rules"]);
@@ -39,14 +54,7 @@ fn the_language_feature_scenarios_pass() {
 
 #[test]
 fn a_wrong_expectation_fails_with_its_step() {
-    let dir = std::env::temp_dir().join(format!("fazhi-cli-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::copy(
-        root.join("rules/village-rules-filing.toml"),
-        dir.join("v.toml"),
-    )
-    .unwrap();
+    let dir = project("wrong", &[VILLAGE]);
     std::fs::write(
         dir.join("v.test.toml"),
         r#"
@@ -119,14 +127,7 @@ fn a_scenario_file_named_without_a_directory_runs_from_the_current_one() {
 
 #[test]
 fn a_late_act_is_late_not_met_and_an_unknown_status_is_an_error() {
-    let dir = std::env::temp_dir().join(format!("fazhi-cli-test-late-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::copy(
-        root.join("rules/village-rules-filing.toml"),
-        dir.join("v.toml"),
-    )
-    .unwrap();
+    let dir = project("late", &[VILLAGE]);
     // Adopted 03-03: the ten days end Thu 03-13; submitted on 03-14.
     let scenario = |name: &str, status: &str| {
         format!(
@@ -169,15 +170,7 @@ deadlines = {{ filing_limit = {{ due = "2025-03-13", status = "{status}" }} }}
 
 #[test]
 fn a_refusal_is_expected_with_its_article_and_a_step_may_only_check() {
-    let dir = std::env::temp_dir().join(format!("fazhi-cli-test-cites-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    for (from, to) in [
-        ("rules/village-rules-filing.toml", "v.toml"),
-        ("rules/laws.toml", "laws.toml"),
-    ] {
-        std::fs::copy(root.join(from), dir.join(to)).unwrap();
-    }
+    let dir = project("cites", &[VILLAGE, ("rules/laws.toml", "laws.toml")]);
     let scenario = |cite: &str| {
         format!(
             r#"
@@ -232,14 +225,7 @@ deadlines = {{ filing_limit = {{ due = "2025-03-11", status = "overdue" }} }}
 
 #[test]
 fn a_misspelt_deadline_is_named_with_a_suggestion_and_an_unquoted_due_date_is_a_date() {
-    let dir = std::env::temp_dir().join(format!("fazhi-cli-test-typo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::copy(
-        root.join("rules/village-rules-filing.toml"),
-        dir.join("v.toml"),
-    )
-    .unwrap();
+    let dir = project("typo", &[VILLAGE]);
     // Adopted 03-03: the ten days end Thu 03-13.
     let scenario = |name: &str, deadlines: &str| {
         format!(
@@ -316,14 +302,11 @@ fn every_expected_refusal_in_the_shipped_scenarios_names_its_article() {
 
 #[test]
 fn scenario_files_may_live_outside_the_rules_directory() {
-    let dir = std::env::temp_dir().join(format!("fazhi-cli-test-rules-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = project(
+        "rules",
+        &[("rules/village-rules-filing.test.toml", "village.test.toml")],
+    );
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    std::fs::copy(
-        root.join("rules/village-rules-filing.test.toml"),
-        dir.join("village.test.toml"),
-    )
-    .unwrap();
     // Without `--rules` the procedures are looked for beside the scenarios: none there.
     let (code, out, _) = fazhi(&["test", dir.to_str().unwrap()]);
     assert_eq!(code, 1, "{out}");

@@ -492,16 +492,7 @@ pub(crate) fn check(
             );
         }
         let offsets = cx.string_offsets(&basis.v, &basis.span);
-        let at = |r: &Range<usize>| -> Range<usize> {
-            match &offsets {
-                Some(o) => {
-                    let start = o.get(r.start).copied().unwrap_or(basis.span.start);
-                    let end = o.get(r.end).copied().unwrap_or(start);
-                    start..end
-                }
-                None => basis.span.clone(),
-            }
-        };
+        let at = |r: &Range<usize>| Cx::span_within(offsets.as_deref(), &basis.span, r);
         // Laws named without articles are checked too.
         for (name, span) in &parsed.laws {
             lookup(cx, laws, name, &at(span));

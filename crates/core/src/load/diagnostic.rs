@@ -96,18 +96,10 @@ impl Diagnostic {
         message: impl Into<String>,
     ) -> Self {
         let (line, column) = file.line_col(span.start);
-        Diagnostic {
-            severity,
-            code,
-            message: escape_invisible(&message.into()),
-            help: None,
-            notes: Vec::new(),
-            file: file.name.clone(),
-            line,
-            column,
-            span,
-            source: Some(file.text.clone()),
-        }
+        let mut d = Diagnostic::unlocated(severity, code, file, span, message);
+        d.message = escape_invisible(&d.message);
+        (d.line, d.column) = (line, column);
+        d
     }
 
     /// A diagnostic whose line and column are filled in later by [`locate_sorted`], so that

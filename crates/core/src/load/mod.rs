@@ -86,13 +86,6 @@ pub fn load_procedure(file: &SourceFile) -> (Option<Procedure>, Vec<Diagnostic>)
     (p.map(|(p, _)| p), diags)
 }
 
-/// Reads a list of laws (`laws.toml`): the laws, and every problem found.
-pub fn load_laws(file: &SourceFile) -> (Laws, Vec<Diagnostic>) {
-    let mut laws = Laws::new();
-    let diags = read_laws(file, &mut laws);
-    (laws, diags)
-}
-
 fn read_laws(file: &SourceFile, laws: &mut Laws) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     let mut cx = Cx {

@@ -74,6 +74,23 @@ impl Cx<'_> {
         &mut self.diags[last]
     }
 
+    /// The file range of `inner`, a byte range inside the string value at `whole`, through
+    /// the offsets [`Cx::string_offsets`] gave (the whole value when there are none).
+    pub(crate) fn span_within(
+        offsets: Option<&[usize]>,
+        whole: &Range<usize>,
+        inner: &Range<usize>,
+    ) -> Range<usize> {
+        match offsets {
+            Some(o) => {
+                let start = o.get(inner.start).copied().unwrap_or(whole.start);
+                let end = o.get(inner.end.max(inner.start)).copied().unwrap_or(start);
+                start..end
+            }
+            None => whole.clone(),
+        }
+    }
+
     /// For each byte offset of a string value (0 to its length), the byte offset in the file
     /// where it comes from, so that a column inside a guard points at the right character
     /// even when the TOML string has escapes. `None` when the source cannot be matched.

@@ -178,17 +178,8 @@ fn compile(cx: &mut Cx<'_>, src: &S<String>, env: &Env, expected: &Type) -> Opti
         Err(errors) => {
             let offsets = cx.string_offsets(&src.v, &src.span);
             for e in errors {
-                let span = match &offsets {
-                    Some(o) => {
-                        let start = o.get(e.span.start).copied().unwrap_or(src.span.start);
-                        let end = o
-                            .get(e.span.end.max(e.span.start))
-                            .copied()
-                            .unwrap_or(start);
-                        start..end
-                    }
-                    None => src.span.clone(),
-                };
+                let span =
+                    Cx::span_within(offsets.as_deref(), &src.span, &(e.span.start..e.span.end));
                 // Every guard error says how to fix it; the parser's few without their own
                 // help get the guard language's summary.
                 let mut help = e.help.clone().or_else(|| {

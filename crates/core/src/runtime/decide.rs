@@ -427,13 +427,7 @@ impl Case {
             if let Some(when) = &a.when
                 && !when.holds(&ctx)
             {
-                let mut failed = when.explain_canonical(&ctx);
-                if given.is_none() {
-                    failed.retain(|(f, _)| still_to_come(f).not());
-                }
-                if given.is_some() || !failed.is_empty() {
-                    self.guard_reasons(ai, a, when.source(), failed, reasons);
-                }
+                self.guard_reasons(ai, a, when, &ctx, given.is_none(), reasons);
             }
         } else {
             for c in &a.conditions {
@@ -685,6 +679,9 @@ impl Case {
                 Node::Action(t) => t == ai,
                 Node::State(s) => a.to == Some(Place::State(s)),
             };
+            if !is_this || inv.meta.basis.is_none() {
+                return false;
+            }
             let when = |n: Node| match n {
                 Node::Action(x) => self.taken_at(x),
                 Node::State(x) => self.entered_at(p.place_number(Place::State(x))),
@@ -696,8 +693,32 @@ impl Case {
                 (Some(_), None) => true,
                 (None, _) => false,
             };
-            is_this && !first_done && inv.meta.basis.is_some()
+            !first_done
         })
+    }
+
+    /// The `only_if` invariants with an article of their own on this action or the state it
+    /// enters: those that may cite a failing guard part instead of the action.
+    fn citing_invariants<'p>(
+        p: &'p crate::model::Procedure,
+        ai: usize,
+        a: &Action,
+    ) -> impl Iterator<Item = (usize, &'p crate::model::Invariant, &'p crate::expr::Expr)> {
+        p.invariants
+            .iter()
+            .enumerate()
+            .filter_map(move |(ii, inv)| {
+                let crate::model::InvariantKind::OnlyIf { reach, only_if } = &inv.kind else {
+                    return None;
+                };
+                let here = match *reach {
+                    Node::Action(t) => t == ai,
+                    Node::State(s) => a.to == Some(Place::State(s)),
+                };
+                let cites = inv.meta.basis.is_some()
+                    || inv.conditions.iter().any(|c| c.meta.basis.is_some());
+                (here && cites).then_some((ii, inv, only_if))
+            })
     }
 
     /// The reasons a plain guard gives: its failing parts grouped by what forbids them (an
@@ -707,45 +728,50 @@ impl Case {
         &self,
         ai: usize,
         a: &Action,
-        whole: &str,
-        failed: Vec<(crate::expr::Falsity, String)>,
+        when: &crate::expr::Expr,
+        ctx: &Ctx<'_>,
+        asking: bool,
         reasons: &mut Vec<Reason>,
     ) {
         let p = self.procedure.as_ref();
-        // For a failing part: the invariant (and its named condition) that requires it.
-        let requiring = |canonical: &str| {
-            p.invariants.iter().find_map(|inv| {
-                let crate::model::InvariantKind::OnlyIf { reach, only_if } = &inv.kind else {
-                    return None;
-                };
-                let here = match *reach {
-                    Node::Action(t) => t == ai,
-                    Node::State(s) => a.to == Some(Place::State(s)),
-                };
-                if !here {
-                    return None;
-                }
+        // Only when an invariant could require a part is its canonical text worth computing.
+        let mut failed: Vec<(crate::expr::Falsity, String)> =
+            if Self::citing_invariants(p, ai, a).next().is_some() {
+                when.explain_canonical(ctx)
+            } else {
+                when.explain(ctx)
+                    .into_iter()
+                    .map(|f| (f, String::new()))
+                    .collect()
+            };
+        if asking {
+            // Asking what is possible: the payload is still to come.
+            failed.retain(|(f, _)| still_to_come(f).not());
+            if failed.is_empty() {
+                return;
+            }
+        }
+        // For a failing part: the invariant (and its named condition) that requires it, as
+        // indices into the procedure's invariants and that invariant's conditions.
+        let requiring = |canonical: &str| -> Option<Requiring> {
+            if canonical.is_empty() {
+                return None;
+            }
+            Self::citing_invariants(p, ai, a).find_map(|(ii, inv, only_if)| {
                 // Only an invariant (or condition) with an article of its own is narrower.
-                if let Some(c) = inv.conditions.iter().find(|c| {
+                if let Some(ci) = inv.conditions.iter().position(|c| {
                     c.meta.basis.is_some() && c.guard.conjuncts().iter().any(|k| k == canonical)
                 }) {
-                    return Some((inv, Some(c)));
+                    return Some((ii, Some(ci)));
                 }
                 (inv.meta.basis.is_some() && only_if.conjuncts().iter().any(|k| k == canonical))
-                    .then_some((inv, None))
+                    .then_some((ii, None))
             })
         };
-        let mut groups: Vec<(Option<Requirer<'_>>, Vec<crate::expr::Falsity>)> = Vec::new();
+        let mut groups: Vec<(Option<Requiring>, Vec<crate::expr::Falsity>)> = Vec::new();
         for (f, canonical) in failed {
             let key = requiring(&canonical);
-            let same = |k: &Option<Requirer<'_>>| match (k, &key) {
-                (None, None) => true,
-                (Some((i, c)), Some((j, d))) => {
-                    std::ptr::eq(*i, *j) && c.map(|c| c as *const _) == d.map(|d| d as *const _)
-                }
-                _ => false,
-            };
-            match groups.iter_mut().find(|(k, _)| same(k)) {
+            match groups.iter_mut().find(|(k, _)| *k == key) {
                 Some((_, parts)) => parts.push(f),
                 None => groups.push((key, vec![f])),
             }
@@ -755,10 +781,11 @@ impl Case {
         }
         for (key, parts) in groups {
             let mut message = format!("the condition of `{}` does not hold", a.meta.id);
-            push_parts(&mut message, &parts, whole);
+            push_parts(&mut message, &parts, when.source());
             let mut r = Reason::new(ReasonKind::GuardFalse, message);
-            match key {
-                Some((inv, cond)) => {
+            match key.and_then(|(ii, ci)| p.invariants.get(ii).map(|inv| (inv, ci))) {
+                Some((inv, ci)) => {
+                    let cond = ci.and_then(|ci| inv.conditions.get(ci));
                     let metas = cond
                         .map(|c| &c.meta)
                         .into_iter()
@@ -775,11 +802,9 @@ impl Case {
     }
 }
 
-/// The invariant, and its named condition, that requires a guard part.
-type Requirer<'p> = (
-    &'p crate::model::Invariant,
-    Option<&'p crate::model::Condition>,
-);
+/// The invariant requiring a guard part, and the named condition of it that does: indices
+/// into [`crate::model::Procedure::invariants`] and that invariant's conditions.
+type Requiring = (usize, Option<usize>);
 
 /// Appends `items`, each in backticks, joined by `sep`; `none` when there are none.
 fn push_ticked<'s>(
