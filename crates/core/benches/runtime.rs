@@ -553,7 +553,9 @@ mod hand {
             field: None,
             document: None,
             allowed_from: None,
+            allowed_from_date: None,
             due: None,
+            due_date: None,
             provisional: false,
         }
     }

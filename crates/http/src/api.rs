@@ -356,14 +356,21 @@ pub struct AppendRequest {
 }
 
 /// An event as the API shows it: the stored event and its hash.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, ToSchema)]
 pub struct EventOut {
     /// The event in its stored JSON form (`case`, `seq`, `type`, `action`, `payload`,
-    /// `documents`, `reason`, `actor`, `at`, `imported`, `prev_hash`).
+    /// `documents`, `reason`, `actor`, `at`, `imported`, `prev_hash`), except that `at` is
+    /// written in China time (`+08:00`); the stored bytes keep the form they were hashed in.
     #[serde(flatten)]
     pub event: Event,
     /// The SHA-256 of the stored bytes.
     pub hash: String,
+}
+
+impl Serialize for EventOut {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.event.wire(&self.hash).serialize(s)
+    }
 }
 
 /// The answer to an append.
@@ -375,17 +382,14 @@ pub struct AppendResponse {
     pub case: CaseBody,
 }
 
-/// The JSON of an [`AppendResponse`], written from the event's stored bytes (which are its
-/// JSON, fields in [`EventOut`]'s order) rather than by serialising the event a second time.
+/// The JSON of an [`AppendResponse`]: the event as the API shows it ([`EventOut`]) and the
+/// case after it.
 fn append_response(recorded: &Recorded, case: &CaseBody) -> Vec<u8> {
-    let event = recorded.bytes.strip_suffix(b"}").unwrap_or(&recorded.bytes);
     let mut out = Vec::with_capacity(recorded.bytes.len() + 4096);
     out.extend_from_slice(b"{\"event\":");
-    out.extend_from_slice(event);
-    out.extend_from_slice(b",\"hash\":\"");
-    out.extend_from_slice(recorded.hash.as_str().as_bytes());
-    out.extend_from_slice(b"\"},\"case\":");
     // Serialising plain data into a Vec cannot fail.
+    let _ = serde_json::to_writer(&mut out, &recorded.event.wire(recorded.hash.as_str()));
+    out.extend_from_slice(b",\"case\":");
     let _ = serde_json::to_writer(&mut out, case);
     out.push(b'}');
     out
@@ -1044,8 +1048,20 @@ mod tests {
         })
         .unwrap();
         assert_eq!(
-            String::from_utf8(fast).unwrap(),
+            String::from_utf8(fast.clone()).unwrap(),
             String::from_utf8(slow).unwrap()
         );
+        // The answer shows China time; the stored bytes keep the form they were hashed in.
+        let answer: serde_json::Value = serde_json::from_slice(&fast).unwrap();
+        assert_eq!(answer["event"]["at"], "2026-03-02T09:00:00+08:00");
+        assert_eq!(answer["case"]["opened_at"], "2026-03-02T09:00:00+08:00");
+        let stored: serde_json::Value = serde_json::from_slice(&recorded.bytes).unwrap();
+        assert_eq!(stored["at"], "2026-03-02T01:00:00Z");
+        // Otherwise the shown event is the stored one, field for field.
+        let mut shown = answer["event"].clone();
+        let shown_map = shown.as_object_mut().unwrap();
+        assert_eq!(shown_map.remove("hash").unwrap(), recorded.hash.as_str());
+        shown_map.insert("at".into(), stored["at"].clone());
+        assert_eq!(shown, stored);
     }
 }

@@ -127,12 +127,15 @@ pub struct CaseSummary {
     pub seq: u64,
     /// The hash of the last event.
     pub head: String,
-    /// When the case was opened.
+    /// When the case was opened, in China time (`+08:00`) on the wire.
+    #[serde(serialize_with = "fazhi_core::time::china::serialize")]
     pub opened_at: DateTime<Utc>,
-    /// When its last event happened.
+    /// When its last event happened, in China time (`+08:00`) on the wire.
+    #[serde(serialize_with = "fazhi_core::time::china::serialize")]
     pub last_at: DateTime<Utc>,
     /// The earliest due time among its deadlines still pending or overdue (not those met,
-    /// met late, waived, lapsed or with their clock stopped).
+    /// met late, waived, lapsed or with their clock stopped). In China time (`+08:00`).
+    #[serde(serialize_with = "fazhi_core::time::china::serialize_option")]
     pub next_due: Option<DateTime<Utc>>,
     /// Whether it has reached a terminal state.
     pub closed: bool,

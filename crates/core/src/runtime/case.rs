@@ -1133,9 +1133,11 @@ pub struct CaseView {
     pub facts: std::collections::BTreeMap<String, serde_json::Value>,
     /// The kinds of document on file.
     pub documents: Vec<String>,
-    /// When it was opened.
+    /// When it was opened, in China time (`+08:00`).
+    #[serde(serialize_with = "crate::time::china::serialize")]
     pub opened_at: DateTime<Utc>,
-    /// When its last event happened.
+    /// When its last event happened, in China time (`+08:00`).
+    #[serde(serialize_with = "crate::time::china::serialize")]
     pub last_at: DateTime<Utc>,
     /// The hash of its last recorded event.
     pub head: String,

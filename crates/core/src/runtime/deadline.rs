@@ -6,7 +6,8 @@ use serde::Serialize;
 use super::case::{Case, Ctx};
 use super::decide::anchor_name;
 use crate::model::TimeRuleKind;
-use crate::time::{Calendar, Period};
+use crate::time::china::last_day_before;
+use crate::time::{Calendar, Period, cst_date};
 
 /// Where a time rule stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -48,10 +49,19 @@ pub struct Deadline {
     pub period: Period,
     /// What it is counted from (of several anchors, the latest that has happened).
     pub after: String,
-    /// When the period started.
+    /// When the period started, in China time (`+08:00`).
+    #[serde(serialize_with = "crate::time::china::serialize")]
     pub from: DateTime<Utc>,
-    /// For a deadline, when it ends; for a minimum, from when the actions are allowed.
+    /// For a deadline, when it ends (exclusive); for a minimum, from when the actions are
+    /// allowed. In China time (`+08:00`).
+    #[serde(serialize_with = "crate::time::china::serialize")]
     pub due: DateTime<Utc>,
+    /// For a deadline, the last legal day (CST) on which the act is in time.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due_date: Option<NaiveDate>,
+    /// For a minimum period, the legal day (CST) from which the actions are allowed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub allowed_from_date: Option<NaiveDate>,
     /// For a period in days, its last day (CST).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_day: Option<NaiveDate>,
@@ -122,6 +132,9 @@ impl Case {
                 after: anchor_name(self, period.anchor),
                 from,
                 due,
+                due_date: matches!(rule.kind, TimeRuleKind::Within).then(|| last_day_before(due)),
+                allowed_from_date: matches!(rule.kind, TimeRuleKind::AtLeast)
+                    .then(|| cst_date(due)),
                 last_day,
                 actions: rule
                     .actions

@@ -11,7 +11,7 @@ use super::event::{Event, EventBody, Recorded};
 use super::refusal::{Reason, ReasonKind, Refusal};
 use crate::expr::Value;
 use crate::model::{Action, Node, Place, ReasonRule, TimeRuleKind};
-use crate::time::{Calendar, fmt_cst};
+use crate::time::{Calendar, cst_date, fmt_cst};
 use std::ops::Not;
 
 /// What the command brings, when deciding it; `None` when only asking what is possible
@@ -559,6 +559,7 @@ impl Case {
                     .cite_first([&rule.meta, &a.meta]);
                     r.rule = Some(rule.meta.id.clone());
                     r.allowed_from = Some(earliest.value);
+                    r.allowed_from_date = Some(cst_date(earliest.value));
                     r.provisional = earliest.provisional;
                     reasons.push(r);
                 }
@@ -583,6 +584,7 @@ impl Case {
                     .cite_first([&rule.meta, &a.meta]);
                     r.rule = Some(rule.meta.id.clone());
                     r.due = Some(period.due);
+                    r.due_date = Some(crate::time::china::last_day_before(period.due));
                     r.provisional = period.provisional;
                     reasons.push(r);
                 }

@@ -215,6 +215,47 @@ impl Event {
     }
 }
 
+/// An event as people and clients are shown it: its stored JSON form, except that `at` is
+/// written in China time (`+08:00`), with the hash of its stored bytes after it. The stored
+/// bytes (and so the chain) keep `at` as they were written.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct EventWire<'a> {
+    case: &'a str,
+    seq: u64,
+    #[serde(flatten)]
+    body: &'a EventBody,
+    actor: &'a Actor,
+    #[serde(serialize_with = "crate::time::china::serialize")]
+    at: &'a DateTime<Utc>,
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    imported: bool,
+    prev_hash: &'a Hash256,
+    hash: &'a str,
+}
+
+impl Event {
+    /// The event as shown on the wire, with the hash of its stored bytes.
+    ///
+    /// ```
+    /// # use fazhi_core::runtime::{Event, Recorded};
+    /// # fn show(recorded: &Recorded) -> String {
+    /// serde_json::to_string(&recorded.event.wire(recorded.hash.as_str())).unwrap_or_default()
+    /// # }
+    /// ```
+    pub fn wire<'a>(&'a self, hash: &'a str) -> EventWire<'a> {
+        EventWire {
+            case: &self.case,
+            seq: self.seq,
+            body: &self.body,
+            actor: &self.actor,
+            at: &self.at,
+            imported: self.imported,
+            prev_hash: &self.prev_hash,
+            hash,
+        }
+    }
+}
+
 /// The SHA-256 of bytes, as 64 lowercase hex digits.
 pub fn sha256_hex(bytes: &[u8]) -> String {
     Hash256::of(bytes).as_str().to_owned()

@@ -15,7 +15,9 @@ pub use case::{ApplyError, Case, CaseView};
 pub use command::{Actor, Command, DocumentRef, Opening};
 pub use deadline::{Deadline, DeadlineStatus, next_due};
 pub use decide::{ActionOption, payload_schema};
-pub use event::{BrokenLink, Event, EventBody, GENESIS, Hash256, Recorded, sha256_hex, verify};
+pub use event::{
+    BrokenLink, Event, EventBody, EventWire, GENESIS, Hash256, Recorded, sha256_hex, verify,
+};
 pub use refusal::{Reason, ReasonKind, Refusal};
 
 pub(crate) use command::empty_object as empty_json_object;

@@ -1,7 +1,7 @@
 //! Refusals: every reason an action may not be taken now, each with its article and the data
 //! needed to act.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::expr::Falsity;
@@ -96,11 +96,26 @@ pub struct Reason {
     pub document: Option<String>,
     /// From when the action is allowed, for `too_early` (and for a `reason_missing` that a
     /// recorded reason would waive).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Written in China time (`+08:00`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::time::china::serialize_option"
+    )]
     pub allowed_from: Option<DateTime<Utc>>,
-    /// When the deadline passed, for `too_late`.
+    /// The legal day (CST) from which the action is allowed: the date of `allowed_from`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allowed_from_date: Option<NaiveDate>,
+    /// When the deadline passed, for `too_late`, in China time (`+08:00`).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        serialize_with = "crate::time::china::serialize_option"
+    )]
     pub due: Option<DateTime<Utc>>,
+    /// The last legal day (CST) on which the act was in time, for `too_late`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_date: Option<NaiveDate>,
     /// Whether a date above was counted on a calendar year that is not covered (weekends only).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub provisional: bool,
@@ -128,7 +143,9 @@ impl Reason {
             field: None,
             document: None,
             allowed_from: None,
+            allowed_from_date: None,
             due: None,
+            due_date: None,
             provisional: false,
         }
     }

@@ -286,7 +286,7 @@ fn check_after(
             };
             if let Some(due) = due {
                 let got = if due.contains('T') {
-                    d.due.to_rfc3339()
+                    crate::time::china::rfc3339(d.due)
                 } else {
                     due_date(d)
                 };

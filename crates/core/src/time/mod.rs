@@ -20,6 +20,7 @@
 //! arguments.
 
 mod calendar;
+pub mod china;
 mod error;
 mod parse;
 #[cfg(test)]

@@ -87,6 +87,36 @@ pub fn follows_the_document(
         "{method} {template} {status}: the body does not follow the document:\n{}\n{text}",
         errors.join("\n")
     );
+    let mut utc = Vec::new();
+    not_in_china_time(body, "", &mut utc);
+    assert!(
+        utc.is_empty(),
+        "{method} {template} {status}: times not written in China time (+08:00): {}\n{text}",
+        utc.join(", ")
+    );
+}
+
+/// Every string in an answer that is an RFC 3339 time must carry `+08:00` (China time on
+/// the wire); collects the paths of those that do not.
+fn not_in_china_time(value: &Value, path: &str, out: &mut Vec<String>) {
+    match value {
+        Value::String(s)
+            if chrono::DateTime::parse_from_rfc3339(s).is_ok() && !s.ends_with("+08:00") =>
+        {
+            out.push(format!("{path} = {s}"));
+        }
+        Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                not_in_china_time(v, &format!("{path}/{i}"), out);
+            }
+        }
+        Value::Object(map) => {
+            for (k, v) in map {
+                not_in_china_time(v, &format!("{path}/{k}"), out);
+            }
+        }
+        _ => {}
+    }
 }
 
 /// What in `value` breaks `schema` (a schema of the document, whose `$ref`s point into its
