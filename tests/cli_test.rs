@@ -49,7 +49,7 @@ fn shipped_scenarios_pass() {
 fn the_language_feature_scenarios_pass() {
     let (code, out, _) = fazhi(&["test", "tests/language"]);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(summary(&out), (13, 0), "{out}");
+    assert_eq!(summary(&out), (14, 0), "{out}");
 }
 
 #[test]

@@ -194,7 +194,7 @@ impl Ctx<'_> {
             .actions
             .iter()
             .filter_map(|a| self.case.taken_at(*a))
-            .filter(|t| *t >= period.from)
+            .filter(|t| *t >= period.counts_from)
             .min();
         Some(TimeState {
             first,
@@ -880,11 +880,22 @@ impl Case {
         now: DateTime<Utc>,
     ) -> Option<RulePeriod> {
         let (from, anchor) = self.start_of(rule, calendar, now)?;
+        let counts_from = match anchor {
+            Anchor::Date(_) => self.opened_at.min(from),
+            Anchor::PayloadDate(k) => self
+                .procedure
+                .kept_payload
+                .get(k)
+                .and_then(|(a, _)| self.taken_at(*a))
+                .map_or(from, |t| t.min(from)),
+            Anchor::Due(_) | Anchor::Action(_) | Anchor::Entered(_) => from,
+        };
         Some(match rule.kind {
             TimeRuleKind::AtLeast => {
                 let e = calendar.earliest(from, rule.period);
                 RulePeriod {
                     from,
+                    counts_from: from,
                     anchor,
                     due: e.value,
                     last_day: None,
@@ -928,6 +939,7 @@ impl Case {
                 let last_day = (!matches!(rule.period, Period::Hours(_))).then_some(due.last_day);
                 RulePeriod {
                     from,
+                    counts_from,
                     anchor,
                     due: due.at,
                     last_day,
@@ -1006,6 +1018,11 @@ impl Case {
 pub(crate) struct RulePeriod {
     /// When it started.
     pub(crate) from: DateTime<Utc>,
+    /// From when a taking of its actions counts towards it: `from`, except for a period
+    /// counted from a date (a fact's or a payload's), where an act done before that date
+    /// counts too, from when the date was given (the payload's action) or, for a fact, since
+    /// the case opened: paying before the day a deferral fixes is paying in time.
+    pub(crate) counts_from: DateTime<Utc>,
     /// The anchor it counts from (the latest of its `after` that has happened).
     pub(crate) anchor: Anchor,
     /// When it ends (a deadline), or from when its actions are allowed (a minimum).

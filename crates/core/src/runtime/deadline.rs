@@ -101,7 +101,7 @@ impl Case {
                 .actions
                 .iter()
                 .filter_map(|a| self.taken_at(*a))
-                .filter(|t| *t >= from)
+                .filter(|t| *t >= period.counts_from)
                 .min();
             let (due, last_day, provisional) = (period.due, period.last_day, period.provisional);
             let waived = rule.waived(&ctx);
