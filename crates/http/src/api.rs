@@ -238,11 +238,82 @@ fn procedure<'a>(
     })
 }
 
-/// A procedure's definition: states, tracks, actions, facts, time rules, invariants, each with
-/// its basis.
+/// A procedure version as people read it: its names and titles, and the rule file it was
+/// loaded from, with the file's SHA-256 (what a case's dossier carries for the version the
+/// case ran on).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProcedureSource {
+    /// Its id.
+    pub id: String,
+    /// The version.
+    pub version: u32,
+    /// Its Chinese title.
+    pub title: String,
+    /// Its English title.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title_en: Option<String>,
+    /// Its legal basis.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
+    /// The first day the version applies to, when the file says.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub valid_from: Option<chrono::NaiveDate>,
+    /// Its roles: id, title (and English title).
+    pub roles: Vec<RoleName>,
+    /// The rule file's name (`rules/major-decision.toml`).
+    pub file: String,
+    /// The SHA-256 of the rule file's text.
+    pub sha256: String,
+    /// The rule file's text: the definition itself, every element with its title and basis.
+    pub source: String,
+}
+
+/// A role by id and title.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoleName {
+    /// Its id (what principals hold and events record).
+    pub id: String,
+    /// Its Chinese title.
+    pub title: String,
+    /// Its English title.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title_en: Option<String>,
+}
+
+impl ProcedureSource {
+    /// The names and the source of a procedure version.
+    pub fn of(p: &Procedure) -> Self {
+        let (file, source) = p.source().map_or((String::new(), String::new()), |f| {
+            (f.name.clone(), f.text.to_string())
+        });
+        ProcedureSource {
+            id: p.meta.id.clone(),
+            version: p.version,
+            title: p.meta.title.clone(),
+            title_en: p.meta.title_en.clone(),
+            basis: p.meta.basis.clone(),
+            valid_from: p.valid_from,
+            roles: p
+                .roles
+                .iter()
+                .map(|r| RoleName {
+                    id: r.meta.id.clone(),
+                    title: r.meta.title.clone(),
+                    title_en: r.meta.title_en.clone(),
+                })
+                .collect(),
+            file,
+            sha256: fazhi_core::runtime::sha256_hex(source.as_bytes()),
+            source,
+        }
+    }
+}
+
+/// A procedure version: its names and titles, and the rule file that defines it (states,
+/// tracks, actions, facts, time rules, invariants, each with its title and basis).
 #[utoipa::path(get, path = "/v1/procedures/{id}", tag = "procedures",
     params(("id" = String, Path, description = "the procedure's id"), VersionQuery),
-    responses((status = 200, body = Object), (status = 404, body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = ProcedureSource), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn get_procedure(
     _caller: Caller,
@@ -251,7 +322,7 @@ pub async fn get_procedure(
     query: web::Query<VersionQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let p = procedure(&state, &path, query.version)?;
-    Ok(json_response(StatusCode::OK, p.as_ref()))
+    Ok(json_response(StatusCode::OK, &ProcedureSource::of(p)))
 }
 
 /// The graph format.
@@ -879,9 +950,9 @@ pub struct DossierDocument {
 pub struct Dossier {
     /// The case now.
     pub case: CaseBody,
-    /// The procedure version it ran on, with every element's basis.
-    #[schema(value_type = Object)]
-    pub procedure: serde_json::Value,
+    /// The procedure version it ran on: names, titles, and the rule file's text with its
+    /// SHA-256.
+    pub procedure: ProcedureSource,
     /// Every event, with its hash.
     pub events: Vec<EventOut>,
     /// Every document reference, in order.
@@ -909,7 +980,7 @@ pub async fn get_dossier(
         return Err(ApiError::NotFound(format!("no case `{path}`")));
     };
     let case_body = state.case_body(case, &caller.0, Utc::now().max(case.last_at()));
-    let procedure = serde_json::to_value(case.procedure().as_ref()).unwrap_or_default();
+    let procedure = ProcedureSource::of(case.procedure());
     drop(guard);
     let documents = events
         .iter()

@@ -105,6 +105,8 @@ impl Modify for CommonProblems {
         FieldError,
         CaseBody,
         api::ProcedureSummary,
+        api::ProcedureSource,
+        api::RoleName,
         api::OpenRequest,
         api::AppendRequest,
         api::DocumentIn,

@@ -96,6 +96,20 @@ async fn procedures_definition_and_graphs() {
     assert_eq!(r.status, 200);
     assert_eq!(r.body["version"], 1);
     assert!(r.text.contains("《村民委员会组织法》第二十七条"));
+    // The definition is the rule file itself, named and hashed: no internal indices.
+    let source = r.body["source"].as_str().unwrap();
+    assert!(source.contains("[procedure]"), "{source}");
+    assert_eq!(
+        r.body["sha256"],
+        fazhi_core::runtime::sha256_hex(source.as_bytes())
+    );
+    assert!(
+        r.body["roles"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|role| role["title"].is_string())
+    );
     let r = app.get("/v1/procedures/nope", "town").await;
     assert_eq!(r.status, 404);
     assert_eq!(r.problem_type(), format!("{P}not-found"));
@@ -218,6 +232,14 @@ async fn a_filing_from_opening_to_filed() {
     assert_eq!(r.body["documents"].as_array().unwrap().len(), 3);
     assert_eq!(r.body["documents"][2]["document"]["sha256"], DIGEST);
     assert_eq!(r.body["procedure"]["id"], "village-rules-filing");
+    // The archive carries the rule file of the version the case ran on, and its hash.
+    let source = r.body["procedure"]["source"].as_str().unwrap();
+    assert!(source.contains("id = \"village-rules-filing\""), "{source}");
+    assert_eq!(
+        r.body["procedure"]["sha256"],
+        fazhi_core::runtime::sha256_hex(source.as_bytes())
+    );
+    assert!(r.body["procedure"]["roles"][0]["title"].is_string());
     assert_eq!(r.body["case"]["state"], "filed");
 
     // Nothing is allowed any more.

@@ -138,6 +138,10 @@ fn load_with_span(
         let clean = !cx.diags.iter().any(Diagnostic::is_error);
         clean.then_some((p, spans.header))
     });
+    let procedure = procedure.map(|(mut p, header)| {
+        p.source = Some(file.clone());
+        (p, header)
+    });
     finish(file, &mut diags);
     (procedure, diags)
 }

@@ -1563,6 +1563,7 @@ pub(crate) fn resolve(
         stop_places,
         kept_payload,
         valid_from,
+        source: None,
         index: index(
             &role_ids,
             &doc_ids,

@@ -373,6 +373,10 @@ pub struct Procedure {
     /// The first day this version applies to, when the file says (`valid_from`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub valid_from: Option<chrono::NaiveDate>,
+    /// The rule file it was loaded from (name and text), kept for the archive: a case's
+    /// dossier carries the text of the version it ran on.
+    #[serde(skip)]
+    pub(crate) source: Option<crate::load::SourceFile>,
     /// Indices by id.
     #[serde(skip)]
     pub(crate) index: Index,
@@ -399,6 +403,11 @@ pub(crate) struct Index {
 }
 
 impl Procedure {
+    /// The rule file this version was loaded from: its name and its text (`None` for a
+    /// procedure not built by the loader).
+    pub fn source(&self) -> Option<&crate::load::SourceFile> {
+        self.source.as_ref()
+    }
     /// The action with this id.
     pub fn action(&self, id: &str) -> Option<(usize, &Action)> {
         let i = *self.index.actions.get(id)?;
