@@ -19,7 +19,16 @@
 //! [`runtime::Deadline`], [`runtime::Event`] and what they hold), so that an OpenAPI document
 //! describes them from the same definitions.
 //!
+//! Feature `miette` (on by default) implements `miette::Diagnostic` for load diagnostics and
+//! calendar errors, for graphical reports with the source line. An embedder of the runtime
+//! alone can build with `default-features = false`; the core never reads a clock either way
+//! (chrono's `clock` feature is not used).
+//!
 //! # Embedding
+//!
+//! A longer, runnable walk (the shipped rules, the 2025 calendar, deadlines, the chain, a
+//! serde round trip and replay) is `examples/embed.rs` at the repository root:
+//! `cargo run --example embed`.
 //!
 //! ```
 //! use std::sync::Arc;

@@ -49,7 +49,8 @@ fn prefix(location: &Option<Location>) -> String {
 ///
 /// Errors found while parsing a file carry its [`Location`]; the message then starts with
 /// `line:column: ` so that the caller only has to put the file name in front.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, miette::Diagnostic)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[cfg_attr(feature = "miette", derive(miette::Diagnostic))]
 pub enum CalendarError {
     /// The file is not valid TOML, has an unknown key, a value of the wrong type or misses a key.
     #[error(
@@ -57,7 +58,7 @@ pub enum CalendarError {
          `[[holidays]]` tables with `name`, `off = {{ from = YYYY-MM-DD, to = YYYY-MM-DD }}` and \
          optional `make_up = [YYYY-MM-DD, ...]`"
     )]
-    #[diagnostic(code(fazhi::calendar::syntax))]
+    #[cfg_attr(feature = "miette", diagnostic(code(fazhi::calendar::syntax)))]
     Syntax {
         /// Where the TOML parser stopped.
         at: Location,
@@ -67,7 +68,7 @@ pub enum CalendarError {
 
     /// `year` is outside the years the engine accepts.
     #[error("{}year {year} is out of range: write the four-digit year of the notice (1949 to 9999)", prefix(.at))]
-    #[diagnostic(code(fazhi::calendar::year))]
+    #[cfg_attr(feature = "miette", diagnostic(code(fazhi::calendar::year)))]
     YearOutOfRange {
         /// The year as written.
         year: i64,
@@ -81,7 +82,7 @@ pub enum CalendarError {
          with the title and number of the State Council notice the dates come from",
         prefix(.at)
     )]
-    #[diagnostic(code(fazhi::calendar::notice))]
+    #[cfg_attr(feature = "miette", diagnostic(code(fazhi::calendar::notice)))]
     MissingNotice {
         /// The year of the calendar.
         year: i32,
@@ -91,7 +92,7 @@ pub enum CalendarError {
 
     /// A text value that must say something is blank.
     #[error("{}`{key}` is blank: write {what}", prefix(.at))]
-    #[diagnostic(code(fazhi::calendar::blank))]
+    #[cfg_attr(feature = "miette", diagnostic(code(fazhi::calendar::blank)))]
     Blank {
         /// The key whose value is blank.
         key: &'static str,
@@ -106,7 +107,7 @@ pub enum CalendarError {
         "{}the calendar for {year} lists no holidays: add one `[[holidays]]` table per holiday of the notice",
         prefix(.at)
     )]
-    #[diagnostic(code(fazhi::calendar::no_holidays))]
+    #[cfg_attr(feature = "miette", diagnostic(code(fazhi::calendar::no_holidays)))]
     NoHolidays {
         /// The year of the calendar.
         year: i32,
@@ -116,7 +117,7 @@ pub enum CalendarError {
 
     /// A value that must be a plain date is a time or a date with a time.
     #[error("{}`{found}` is not a plain date: write a TOML date such as 2025-01-28, with no time and no quotes", prefix(.at))]
-    #[diagnostic(code(fazhi::calendar::not_a_date))]
+    #[cfg_attr(feature = "miette", diagnostic(code(fazhi::calendar::not_a_date)))]
     NotADate {
         /// The value as written.
         found: String,
@@ -126,7 +127,7 @@ pub enum CalendarError {
 
     /// `off.to` is before `off.from`.
     #[error("{}holiday `{holiday}`: the days off run from {from} to {to}, which ends before it starts; swap `from` and `to` or fix the typo", prefix(.at))]
-    #[diagnostic(code(fazhi::calendar::reversed_range))]
+    #[cfg_attr(feature = "miette", diagnostic(code(fazhi::calendar::reversed_range)))]
     ReversedRange {
         /// The holiday's name.
         holiday: String,
@@ -140,7 +141,7 @@ pub enum CalendarError {
 
     /// A holiday lists no days off.
     #[error("{}holiday `{holiday}` has no days off: list the days the notice gives off", prefix(.at))]
-    #[diagnostic(code(fazhi::calendar::no_days_off))]
+    #[cfg_attr(feature = "miette", diagnostic(code(fazhi::calendar::no_days_off)))]
     NoDaysOff {
         /// The holiday's name.
         holiday: String,
@@ -155,7 +156,10 @@ pub enum CalendarError {
          or move it to the file of its own year (only a holiday block that contains 1 January or 31 December may reach into the last or first week of the neighbouring year)",
         prefix(.at)
     )]
-    #[diagnostic(code(fazhi::calendar::date_outside_year))]
+    #[cfg_attr(
+        feature = "miette",
+        diagnostic(code(fazhi::calendar::date_outside_year))
+    )]
     DateOutsideYear {
         /// The holiday's name.
         holiday: String,
@@ -173,7 +177,10 @@ pub enum CalendarError {
          (HOL Art. 7; a weekday is a working day anyway); check the date against the notice",
         prefix(.at)
     )]
-    #[diagnostic(code(fazhi::calendar::make_up_not_weekend))]
+    #[cfg_attr(
+        feature = "miette",
+        diagnostic(code(fazhi::calendar::make_up_not_weekend))
+    )]
     MakeUpNotWeekend {
         /// The holiday's name.
         holiday: String,
@@ -187,7 +194,7 @@ pub enum CalendarError {
 
     /// A day is both a day off and a make-up working day.
     #[error("{}{date} is both a day off and a make-up working day: a day is one or the other; check both against the notice", prefix(.at))]
-    #[diagnostic(code(fazhi::calendar::off_and_make_up))]
+    #[cfg_attr(feature = "miette", diagnostic(code(fazhi::calendar::off_and_make_up)))]
     OffAndMakeUp {
         /// The date.
         date: NaiveDate,
@@ -197,7 +204,7 @@ pub enum CalendarError {
 
     /// A day is listed twice, as a day off or as a make-up day.
     #[error("{}{date} is listed twice: remove the second listing (holiday blocks do not overlap)", prefix(.at))]
-    #[diagnostic(code(fazhi::calendar::duplicate_day))]
+    #[cfg_attr(feature = "miette", diagnostic(code(fazhi::calendar::duplicate_day)))]
     DuplicateDay {
         /// The date.
         date: NaiveDate,
@@ -207,7 +214,7 @@ pub enum CalendarError {
 
     /// A year is added to a calendar that already has it.
     #[error("the calendar for {year} is given twice: keep one file per year")]
-    #[diagnostic(code(fazhi::calendar::year_twice))]
+    #[cfg_attr(feature = "miette", diagnostic(code(fazhi::calendar::year_twice)))]
     YearGivenTwice {
         /// The year.
         year: i32,
@@ -218,7 +225,7 @@ pub enum CalendarError {
         "{date} is a day off in the calendar for {off_year} but a make-up working day in the calendar for {make_up_year}: \
          check both notices and fix the wrong file"
     )]
-    #[diagnostic(code(fazhi::calendar::years_disagree))]
+    #[cfg_attr(feature = "miette", diagnostic(code(fazhi::calendar::years_disagree)))]
     YearsDisagree {
         /// The date.
         date: NaiveDate,
