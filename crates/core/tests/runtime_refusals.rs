@@ -53,10 +53,21 @@ fn rules(files: &[(&str, &str)]) -> RuleSet {
         .map(|(name, text)| SourceFile::new(*name, *text))
         .collect();
     let loaded = load(&files);
+    // The lab's `conclude` (径行决定) leaves `review` without waiting for the expert track, on
+    // purpose (the refusals below take it with the track still running): the checker says so,
+    // and says nothing else.
+    let unexpected: Vec<_> = loaded
+        .diagnostics
+        .iter()
+        .filter(|d| {
+            !(d.code == "track-abandoned"
+                && d.message
+                    .starts_with("action `conclude` leaves state `review`"))
+        })
+        .collect();
     assert!(
-        loaded.diagnostics.is_empty(),
-        "the fixtures load cleanly: {:#?}",
-        loaded.diagnostics
+        unexpected.is_empty(),
+        "the fixtures load cleanly: {unexpected:#?}"
     );
     loaded.rules
 }

@@ -172,9 +172,12 @@ pub(crate) fn check(cx: &mut Cx<'_>, p: &Procedure, spans: &Spans) {
 }
 
 /// Tracks left behind: an action out of a state with tracks whose guard waits for some of
-/// them (`done(t)`, or reads `t`) but not all is a join that forgot the others. (An exit
-/// that waits for none is taken for a lawful abandonment: a withdrawal, say.)
+/// them (`done(t)`, or reads `t`) but not all is a join that forgot the others. An exit that
+/// waits for none is a lawful abandonment only when it ends the case (a withdrawal, a
+/// termination) or records why (`reason_required`); otherwise it is a join that forgot every
+/// track ([`abandoning_exit`]).
 fn abandoned_tracks(cx: &mut Cx<'_>, p: &Procedure, spans: &Spans) {
+    let mut moves = None;
     for (si, state) in p.states.iter().enumerate() {
         if state.tracks.is_empty() {
             continue;
@@ -202,6 +205,7 @@ fn abandoned_tracks(cx: &mut Cx<'_>, p: &Procedure, spans: &Spans) {
                 .filter(|t| reads.iter().any(|r| r == track_id(*t)))
                 .collect();
             if waits.is_empty() {
+                abandoning_exit(cx, p, spans, &mut moves, (si, *ai));
                 continue;
             }
             for &t in state.tracks.iter().filter(|t| !waits.contains(t)) {
@@ -226,6 +230,99 @@ fn abandoned_tracks(cx: &mut Cx<'_>, p: &Procedure, spans: &Spans) {
             }
         }
     }
+}
+
+/// An exit from a state with tracks that waits for none of them and goes on to another
+/// working state without a recorded reason: the tracks (a consultation, an expert review) are
+/// silently dropped while the case proceeds as if they had run.
+fn abandoning_exit(
+    cx: &mut Cx<'_>,
+    p: &Procedure,
+    spans: &Spans,
+    moves: &mut Option<Vec<Vec<usize>>>,
+    (si, ai): (usize, usize),
+) {
+    use crate::model::ReasonRule;
+    let (Some(state), Some(a), Some(span)) =
+        (p.states.get(si), p.actions.get(ai), spans.actions.get(ai))
+    else {
+        return;
+    };
+    let Some(Place::State(to)) = a.to else {
+        return;
+    };
+    // Ending the case (a withdrawal, a termination), saying why, or going back to a state from
+    // which the tracks run again (a restart) is not a join.
+    if p.is_terminal(to) || !matches!(a.reason, ReasonRule::Optional) {
+        return;
+    }
+    if returns_to(moves.get_or_insert_with(|| main_moves(p)), to, si) {
+        return;
+    }
+    let tracks: Vec<&str> = state
+        .tracks
+        .iter()
+        .filter_map(|t| p.tracks.get(*t))
+        .map(|t| t.meta.id.as_str())
+        .collect();
+    cx.warning(
+        "track-abandoned",
+        span.clone(),
+        format!(
+            "action `{}` leaves state `{}` for a working state without waiting for its track{} {}",
+            a.meta.id,
+            state.meta.id,
+            if tracks.len() == 1 { "" } else { "s" },
+            tracks
+                .iter()
+                .map(|t| format!("`{t}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    )
+    .help = Some(format!(
+        "add `{}` to its `when`; or, if the law lets the case go on without them, say why with `reason_required = true`",
+        tracks
+            .iter()
+            .map(|t| format!("done({t})"))
+            .collect::<Vec<_>>()
+            .join(" && ")
+    ));
+}
+
+/// The main machine's moves: per state, the states its actions lead to.
+fn main_moves(p: &Procedure) -> Vec<Vec<usize>> {
+    let mut adj = vec![Vec::new(); p.states.len()];
+    for a in p.actions.iter().filter(|a| a.track.is_none()) {
+        let Some(Place::State(t)) = a.to else {
+            continue;
+        };
+        for f in &a.from {
+            if let Place::State(f) = f
+                && let Some(out) = adj.get_mut(*f)
+            {
+                out.push(t);
+            }
+        }
+    }
+    adj
+}
+
+/// Whether the main machine can come back from state `from` to state `to`.
+fn returns_to(moves: &[Vec<usize>], from: usize, to: usize) -> bool {
+    let mut seen = vec![false; moves.len()];
+    let mut stack = vec![from];
+    while let Some(s) = stack.pop() {
+        if s == to {
+            return true;
+        }
+        match seen.get_mut(s) {
+            Some(v) if !*v => *v = true,
+            _ => continue,
+        }
+        stack.extend(moves.get(s).into_iter().flatten().copied());
+    }
+    false
 }
 
 /// Deadlines that do not run on every path to their actions, and date facts nothing gives:
