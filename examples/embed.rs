@@ -129,6 +129,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let lawful =
         Command::new("find_lawful", office, at(3, 10)).with_document(document("review_opinion"));
     stored.push(case.decide_record(lawful, &calendar)?.bytes);
+    assert_eq!(case.state(), "cleared");
+    // The town files the rules found lawful (VCOL Art. 27(1)).
+    let town = Actor::new("town-government", ["town"]);
+    stored.push(
+        case.decide_record(Command::new("accept_filing", town, at(3, 11)), &calendar)?
+            .bytes,
+    );
     assert_eq!(case.state(), "filed");
 
     // 6. The stored bytes form a hash chain; a changed byte is found.

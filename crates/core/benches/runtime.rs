@@ -1,5 +1,5 @@
 //! Benchmarks of the case runtime on the village rules filing procedure
-//! (`rules/village-rules-filing.toml`), each beside a hand-written state machine (enums and a
+//! (`rules/village-rules-filing.v1.toml`), each beside a hand-written state machine (enums and a
 //! `match`) that does the same checks for the same procedure: the limit we measure the
 //! engine against.
 //!
@@ -42,7 +42,7 @@ use fazhi_core::runtime::{Actor, Case, Command, DocumentRef, Event, Opening, Rea
 use fazhi_core::time::Calendar;
 use serde_json::json;
 
-const VILLAGE: &str = include_str!("../../../rules/village-rules-filing.toml");
+const VILLAGE: &str = include_str!("../../../rules/village-rules-filing.v1.toml");
 
 fn calendar() -> Calendar {
     let mut c = Calendar::new();
@@ -101,7 +101,7 @@ struct Setup {
 type Seen = (String, bool, Vec<ReasonKind>, Vec<String>, bool);
 
 fn setup() -> Setup {
-    let loaded = load(&[SourceFile::new("village-rules-filing.toml", VILLAGE)]);
+    let loaded = load(&[SourceFile::new("village-rules-filing.v1.toml", VILLAGE)]);
     assert_eq!(loaded.errors(), 0, "{:#?}", loaded.diagnostics);
     let rules = loaded.rules;
     let p: Arc<Procedure> = rules.get("village-rules-filing", None).unwrap().clone();
