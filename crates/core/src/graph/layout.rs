@@ -303,7 +303,7 @@ fn lay_paras(paras: &[Para], x: i32, y: i32, width: i32, mut canvas: Option<&mut
             } => {
                 let line_h = style.size * 14 / 10;
                 ports.push(at - y + line_h / 2);
-                for line in wrap(text, style.size, width - indent) {
+                for line in wrap(text, style.size, width - indent - 4) {
                     if let Some(c) = canvas.as_deref_mut() {
                         c.text(x + indent, at + style.size * 2 / 10, &line, *style);
                     }
@@ -593,4 +593,69 @@ pub(super) fn draw(
         );
     }
     bottom
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wrapping_keeps_every_character_and_no_line_starts_with_a_closing_mark() {
+        let text = "决策机关、行政首长、决策承办单位（含 legality_reviewer 部门）。第25条第1款";
+        for width in [40, 60, 100, 200, 1000] {
+            let lines = wrap(text, 12, width);
+            assert_eq!(lines.concat(), text, "width {width}");
+            for line in &lines {
+                let first = line.chars().next().unwrap();
+                assert!(!closing(first), "width {width}: {lines:?}");
+                // A line runs over only by a closing mark.
+                let over = text_width(line, 12) - width;
+                assert!(over <= 12, "width {width}: {lines:?}");
+            }
+        }
+        assert_eq!(wrap("", 12, 50), vec![String::new()]);
+    }
+
+    #[test]
+    fn boxes_fill_rows_and_arrows_stay_out_of_boxes() {
+        let node = |t: &str| Node {
+            paras: vec![
+                Para::text(t, Style::TITLE),
+                Para::text("→ 下一步", Style::ACTION),
+            ],
+            ..Node::default()
+        };
+        let m = Machine {
+            nodes: (0..5).map(|i| node(&format!("状态{i}"))).collect(),
+            edges: (0..4)
+                .map(|i| Edge {
+                    from: i,
+                    para: 1,
+                    to: i + 1,
+                })
+                .chain([Edge {
+                    from: 4,
+                    para: 1,
+                    to: 0,
+                }])
+                .collect(),
+            layer: vec![0, 1, 2, 3, 4],
+            order: vec![0, 1, 2, 3, 4],
+        };
+        let grid = Grid {
+            width: 200,
+            columns: 3,
+        };
+        let mut a = Canvas::default();
+        let bottom = draw(&mut a, 10, 10, &grid, &m);
+        let mut b = Canvas::default();
+        draw(&mut b, 10, 10, &grid, &m);
+        let (a, b) = (a.finish("t"), b.finish("t"));
+        assert_eq!(a, b);
+        // Two rows: three boxes, then two.
+        assert_eq!(a.matches("<rect x=").count(), 5);
+        assert!(bottom > 10);
+        // Five arrows, each with its head.
+        assert_eq!(a.matches("<circle").count(), 5);
+    }
 }

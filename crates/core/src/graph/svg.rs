@@ -114,22 +114,7 @@ impl<'a> Writer<'a> {
 
     /// An expression in words, with titles for names.
     fn describe(&self, e: &Expr, action: Option<&Action>) -> String {
-        let p = self.p;
-        e.describe(&|name| match name {
-            Name::Var(VarSlot::Fact(i)) => p.facts.get(i).map(|f| f.meta.title.clone()),
-            Name::Var(VarSlot::Payload(i)) => action
-                .and_then(|a| a.payload.get(i))
-                .map(|f| f.meta.title.clone()),
-            Name::Track(i) => p.tracks.get(i).map(|t| t.meta.title.clone()),
-            Name::TrackState(t, s) => p
-                .tracks
-                .get(t)
-                .and_then(|t| t.states.get(s))
-                .map(|s| s.title.clone()),
-            Name::Document(i) => p.documents.get(i).map(|d| d.meta.title.clone()),
-            Name::Action(i) => p.actions.get(i).map(|a| a.meta.title.clone()),
-            Name::TimeRule(i) => p.time_rules.get(i).map(|r| r.meta.title.clone()),
-        })
+        words(self.p, e, action)
     }
 
     fn roles(&self, a: &Action) -> String {
@@ -399,6 +384,25 @@ impl<'a> Writer<'a> {
     }
 }
 
+/// An expression of `p` in words, with titles for names (payload fields those of `action`).
+pub(super) fn words(p: &Procedure, e: &Expr, action: Option<&Action>) -> String {
+    e.describe(&|name| match name {
+        Name::Var(VarSlot::Fact(i)) => p.facts.get(i).map(|f| f.meta.title.clone()),
+        Name::Var(VarSlot::Payload(i)) => action
+            .and_then(|a| a.payload.get(i))
+            .map(|f| f.meta.title.clone()),
+        Name::Track(i) => p.tracks.get(i).map(|t| t.meta.title.clone()),
+        Name::TrackState(t, s) => p
+            .tracks
+            .get(t)
+            .and_then(|t| t.states.get(s))
+            .map(|s| s.title.clone()),
+        Name::Document(i) => p.documents.get(i).map(|d| d.meta.title.clone()),
+        Name::Action(i) => p.actions.get(i).map(|a| a.meta.title.clone()),
+        Name::TimeRule(i) => p.time_rules.get(i).map(|r| r.meta.title.clone()),
+    })
+}
+
 /// Each node's layer and its rank in reading order: its distance from `initial` along the
 /// edges (breadth first, edges in their order) and when the search found it. Nodes not
 /// reached come last; so do ends reached from several places (a discontinuance), which would
@@ -533,7 +537,8 @@ pub fn states_with_tracks(p: &Procedure) -> Vec<usize> {
 }
 
 /// Renders the parallel tracks of one state in detail: per track, when it runs, and a box
-/// per track state with every action of the track; then the actions that leave the state.
+/// per track state with every action of the track; then the state's own actions (records,
+/// and the ways out with the conditions that wait for the tracks).
 /// `None` when the state has no tracks.
 pub fn to_state_svg(p: &Procedure, state: usize) -> Option<String> {
     let st = p.states.get(state)?;
@@ -598,10 +603,11 @@ pub fn to_state_svg(p: &Procedure, state: usize) -> Option<String> {
         canvas.frame(MARGIN / 2, frame_top, width, bottom + 10 - frame_top);
         top = bottom + 14;
     }
-    // The way out of the state: its own actions, with the conditions that join the tracks.
+    // The state's own actions: records, and the ways out with the conditions that join the
+    // tracks.
     let mut paras = Vec::new();
     w.heading(
-        &format!("离开「{}」", st.meta.title),
+        &format!("在「{}」阶段可进行的行为（含离开本阶段）", st.meta.title),
         &[],
         &st.meta,
         &mut paras,
