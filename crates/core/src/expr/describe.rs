@@ -179,6 +179,11 @@ impl Describer<'_> {
                 out.push_str(t);
                 out.push('”');
             }
+            (Value::Enum(_), _) => {
+                out.push('“');
+                out.push_str(&v.render(ty));
+                out.push('”');
+            }
             (other, ty) => out.push_str(&other.render(ty)),
         }
     }

@@ -518,7 +518,7 @@ fn describe_writes_titles_and_words_not_code() {
         ("!(count < 3)", "「人数」 ≥ 3"),
         (
             "outcome in [\"approve\", \"defer\"]",
-            "「审查结论」为approve或defer",
+            "「审查结论」为“approve”或“defer”",
         ),
         (
             "participation == \"closed\"",
@@ -529,7 +529,7 @@ fn describe_writes_titles_and_words_not_code() {
         ("taken(open_consultation)", "已「公开征求意见」"),
         ("payload.reason == \"逾期\"", "「理由」为“逾期”"),
         // A name without a title is written as it is.
-        ("kind == \"a\"", "「kind」为a"),
+        ("kind == \"a\"", "「kind」为“a”"),
     ];
     for (source, words) in cases {
         let e = compile(source, &env(), &Type::Bool).unwrap();

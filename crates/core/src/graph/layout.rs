@@ -150,7 +150,7 @@ pub(super) fn wrap(text: &str, size: i32, width: i32) -> Vec<String> {
         if w + cw > width && !line.is_empty() && !closing(c) {
             // Carry an ASCII word, or an opening mark, over to the next line.
             let mut keep = line.len();
-            if c.is_ascii_alphanumeric() {
+            if c.is_ascii_alphanumeric() || c == '_' {
                 while keep > 0
                     && line
                         .get(keep - 1)
