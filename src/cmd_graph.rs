@@ -24,7 +24,8 @@ pub enum GraphFormat {
 #[derive(Debug, clap::Args)]
 pub struct GraphArgs {
     /// The procedure: its id (looked up under `--rules`) or the path of its file.
-    pub procedure: String,
+    #[arg(required_unless_present = "all")]
+    pub procedure: Option<String>,
     /// The format.
     #[arg(long, value_enum, default_value_t = GraphFormat::Svg)]
     pub format: GraphFormat,
@@ -37,12 +38,24 @@ pub struct GraphArgs {
     /// Write to this file instead of standard output.
     #[arg(long, short)]
     pub output: Option<PathBuf>,
+    /// SVG only: draw the parallel tracks of this state (its id) in detail, instead of the
+    /// overview.
+    #[arg(long, value_name = "STATE", conflicts_with = "all")]
+    pub state: Option<String>,
+    /// Draw every procedure under `--rules` as SVG into `--out`: `<id>.svg` (the overview)
+    /// and `<id>.<state>.svg` for each state with parallel tracks.
+    #[arg(long, requires = "out", conflicts_with_all = ["procedure", "output", "version"])]
+    pub all: bool,
+    /// The directory `--all` writes into.
+    #[arg(long, value_name = "DIR", requires = "all")]
+    pub out: Option<PathBuf>,
 }
 
 /// Runs `fazhi graph`.
 pub fn run(args: &GraphArgs) -> ExitCode {
-    let as_path = PathBuf::from(&args.procedure);
-    let paths = if as_path.is_file() {
+    let wanted = args.procedure.clone().unwrap_or_default();
+    let as_path = PathBuf::from(&wanted);
+    let paths = if !args.all && as_path.is_file() {
         vec![as_path]
     } else {
         vec![args.rules.clone()]
@@ -66,7 +79,11 @@ pub fn run(args: &GraphArgs) -> ExitCode {
         }
     };
     let loaded = load::load(&sources);
-    let wanted = if args.procedure.ends_with(".toml") {
+    if args.all {
+        let dir = args.out.clone().unwrap_or_default();
+        return write_all(&loaded, &dir);
+    }
+    let wanted = if wanted.ends_with(".toml") {
         loaded
             .rules
             .latest()
@@ -74,7 +91,7 @@ pub fn run(args: &GraphArgs) -> ExitCode {
             .map(|p| p.meta.id.clone())
             .unwrap_or_default()
     } else {
-        args.procedure.clone()
+        wanted
     };
     let Some(procedure) = loaded.rules.get(&wanted, args.version) else {
         for d in loaded.diagnostics.iter().filter(|d| d.is_error()) {
@@ -93,10 +110,35 @@ pub fn run(args: &GraphArgs) -> ExitCode {
         );
         return ExitCode::FAILURE;
     };
-    let text = match args.format {
-        GraphFormat::Dot => graph::to_dot(procedure),
-        GraphFormat::Mermaid => graph::to_mermaid(procedure),
-        GraphFormat::Svg => graph::to_svg(procedure),
+    let text = match (args.format, &args.state) {
+        (GraphFormat::Svg, Some(state)) => {
+            let with_tracks = graph::states_with_tracks(procedure);
+            let drawn = procedure
+                .state(state)
+                .and_then(|(i, _)| graph::to_state_svg(procedure, i));
+            match drawn {
+                Some(svg) => svg,
+                None => {
+                    let names: Vec<&str> = with_tracks
+                        .iter()
+                        .filter_map(|s| procedure.states.get(*s))
+                        .map(|s| s.meta.id.as_str())
+                        .collect();
+                    eprintln!(
+                        "error: `{state}` is not a state of `{wanted}` with parallel tracks (those are: {})",
+                        names.join(", ")
+                    );
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        (_, Some(_)) => {
+            eprintln!("error: `--state` draws SVG only (use `--format svg`)");
+            return ExitCode::from(2);
+        }
+        (GraphFormat::Dot, None) => graph::to_dot(procedure),
+        (GraphFormat::Mermaid, None) => graph::to_mermaid(procedure),
+        (GraphFormat::Svg, None) => graph::to_svg(procedure),
     };
     let written = match &args.output {
         Some(path) => {
@@ -114,4 +156,43 @@ pub fn run(args: &GraphArgs) -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// The files `fazhi graph --all` writes for the newest version of each procedure: its
+/// name and its SVG, in order.
+pub fn pictures(rules: &fazhi_core::model::RuleSet) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for p in rules.latest() {
+        out.push((format!("{}.svg", p.meta.id), graph::to_svg(p)));
+        for s in graph::states_with_tracks(p) {
+            let (Some(st), Some(svg)) = (p.states.get(s), graph::to_state_svg(p, s)) else {
+                continue;
+            };
+            out.push((format!("{}.{}.svg", p.meta.id, st.meta.id), svg));
+        }
+    }
+    out
+}
+
+fn write_all(loaded: &load::Loaded, dir: &std::path::Path) -> ExitCode {
+    let errors: Vec<_> = loaded.diagnostics.iter().filter(|d| d.is_error()).collect();
+    if !errors.is_empty() {
+        for d in errors {
+            eprint!("{}", crate::cmd_check::render_human(d));
+        }
+        return ExitCode::FAILURE;
+    }
+    if let Err(e) = std::fs::create_dir_all(dir) {
+        eprintln!("error: {}: {e}", dir.display());
+        return ExitCode::from(2);
+    }
+    for (name, svg) in pictures(&loaded.rules) {
+        let path = dir.join(&name);
+        if let Err(e) = std::fs::write(&path, svg.as_bytes()) {
+            eprintln!("error: {}: {e}", path.display());
+            return ExitCode::from(2);
+        }
+        println!("{}", path.display());
+    }
+    ExitCode::SUCCESS
 }

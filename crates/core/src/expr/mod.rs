@@ -29,6 +29,7 @@
 //! is true: unknown does not hold. [`Expr::eval`] returns `None` for unknown.
 
 mod check;
+mod describe;
 mod error;
 mod eval;
 mod fuzzy;
@@ -41,6 +42,7 @@ mod value;
 
 use std::sync::Arc;
 
+pub use describe::Name;
 pub use error::{ExprError, Span, codes};
 pub use eval::Falsity;
 pub(crate) use lexer::is_invisible;
@@ -128,6 +130,16 @@ impl Expr {
             Kind::And(items) => items.iter().map(Node::canonical).collect(),
             _ => vec![self.root.canonical()],
         }
+    }
+
+    /// The expression written for people, each name replaced by what `title` gives for it
+    /// (the name as written when it gives nothing) in `「」`, operators in words:
+    /// `stability_or_safety_risk && !risk_already_assessed` becomes
+    /// `「实施后可能…」，且「已按有关规定进行风险评估」为否`.
+    pub fn describe(&self, title: &dyn Fn(Name) -> Option<String>) -> String {
+        let mut out = String::new();
+        describe::Describer { title }.write(&self.root, &mut out);
+        out
     }
 
     /// The canonical text: spacing and parentheses normalised, nested conjunctions and

@@ -484,3 +484,55 @@ fn check_spans(src: &str) {
         }
     }
 }
+
+/// Titles for `describe`: facts by slot, tracks and their states, documents, actions.
+fn title(name: Name) -> Option<String> {
+    Some(
+        match name {
+            Name::Var(VarSlot::Fact(0)) => "情况紧急",
+            Name::Var(VarSlot::Fact(1)) => "人数",
+            Name::Var(VarSlot::Fact(5)) => "审查结论",
+            Name::Var(VarSlot::Fact(6)) => "专业性较强",
+            Name::Var(VarSlot::Payload(0)) => "理由",
+            Name::Track(0) => "公众参与",
+            Name::TrackState(0, 2) => "意见已采纳",
+            Name::Document(0) => "听证笔录",
+            Name::Action(0) => "公开征求意见",
+            _ => return None,
+        }
+        .to_owned(),
+    )
+}
+
+#[test]
+fn describe_writes_titles_and_words_not_code() {
+    let cases = [
+        ("urgent", "「情况紧急」"),
+        ("!urgent", "「情况紧急」为否"),
+        ("urgent == false", "「情况紧急」为否"),
+        ("urgent && !technical", "「情况紧急」，且「专业性较强」为否"),
+        (
+            "(urgent || technical) && count >= 3",
+            "（「情况紧急」，或「专业性较强」），且「人数」 ≥ 3",
+        ),
+        ("!(count < 3)", "「人数」 ≥ 3"),
+        (
+            "outcome in [\"approve\", \"defer\"]",
+            "「审查结论」为“approve”或“defer”",
+        ),
+        (
+            "participation == \"closed\"",
+            "「公众参与」为「意见已采纳」",
+        ),
+        ("done(participation)", "「公众参与」已完成"),
+        ("!attached(hearing_record)", "未附「听证笔录」"),
+        ("taken(open_consultation)", "已「公开征求意见」"),
+        ("payload.reason == \"逾期\"", "「理由」为“逾期”"),
+        // A name without a title is written as it is.
+        ("kind == \"a\"", "「kind」为“a”"),
+    ];
+    for (source, words) in cases {
+        let e = compile(source, &env(), &Type::Bool).unwrap();
+        assert_eq!(e.describe(&title), words, "{source}");
+    }
+}

@@ -65,7 +65,7 @@ pub fn to_dot(p: &Procedure) -> String {
             let cond = t
                 .active_if
                 .as_ref()
-                .map(|e| format!(" (if {})", esc(e.source())))
+                .map(|e| format!("（仅当{}）", esc(&super::svg::words(p, e, None))))
                 .unwrap_or_default();
             let _ = writeln!(
                 out,

@@ -5,6 +5,7 @@
 //! every move the rules could ever allow, so what is proved on it holds for every case.
 
 mod export;
+mod layout;
 mod svg;
 
 use std::collections::VecDeque;
@@ -15,7 +16,7 @@ use petgraph::visit::{Bfs, EdgeRef, Reversed};
 use crate::model::{Node, Place, Procedure};
 
 pub use export::{to_dot, to_mermaid};
-pub use svg::to_svg;
+pub use svg::{states_with_tracks, to_state_svg, to_svg};
 
 /// One step of a path through the main machine: an action and the state it leads to.
 #[derive(Debug, Clone, PartialEq, Eq)]
