@@ -86,6 +86,7 @@
 
 pub mod expr;
 pub mod graph;
+pub mod lang;
 pub mod load;
 pub mod model;
 pub mod runtime;
