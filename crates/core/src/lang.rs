@@ -85,6 +85,37 @@ pub fn period_zh(p: Period) -> String {
     }
 }
 
+/// A minimum period counted from `anchor`, in Chinese: `自“告知”起须满3日`, or for a period
+/// of none (a day fixed by a date), `“截止日期”届满后`.
+pub(crate) fn at_least_zh(anchor: &str, p: Period) -> String {
+    if !is_zero(p) {
+        format!("自{anchor}起须满{}", period_zh(p))
+    } else if anchor.ends_with("届满") {
+        format!("{anchor}后")
+    } else {
+        format!("{anchor}届满后")
+    }
+}
+
+/// A deadline counted from `anchor`, in Chinese: `自“告知”起15日内`, or for a period of none
+/// (a day fixed by a date), `“暂缓至”届满前`.
+pub(crate) fn within_zh(anchor: &str, p: Period) -> String {
+    if !is_zero(p) {
+        format!("自{anchor}起{}内", period_zh(p))
+    } else if anchor.ends_with("届满") {
+        format!("{anchor}前")
+    } else {
+        format!("{anchor}届满前")
+    }
+}
+
+fn is_zero(p: Period) -> bool {
+    matches!(
+        p,
+        Period::Days(0) | Period::WorkingDays(0) | Period::Hours(0) | Period::Months(0)
+    )
+}
+
 /// A date in Chinese: `2027年1月5日`.
 pub fn date_zh(d: NaiveDate) -> String {
     d.format("%Y年%-m月%-d日").to_string()
@@ -190,6 +221,20 @@ mod tests {
     fn periods_and_lists_read_as_chinese() {
         assert_eq!(period_zh(Period::WorkingDays(5)), "5个工作日");
         assert_eq!(period_zh(Period::Days(15)), "15日");
+        assert_eq!(at_least_zh("“告知”", Period::Days(3)), "自“告知”起须满3日");
+        assert_eq!(
+            at_least_zh("“截止日期”", Period::Days(0)),
+            "“截止日期”届满后"
+        );
+        assert_eq!(
+            at_least_zh("“诉讼期限”届满", Period::Days(0)),
+            "“诉讼期限”届满后"
+        );
+        assert_eq!(
+            within_zh("“告知”", Period::WorkingDays(5)),
+            "自“告知”起5个工作日内"
+        );
+        assert_eq!(within_zh("“暂缓至”", Period::Days(0)), "“暂缓至”届满前");
         let items = ["甲".to_owned(), "乙".to_owned(), "丙".to_owned()];
         assert_eq!(list_zh(&items, "或"), "甲、乙或丙");
         assert_eq!(list_en(&items, " or "), "甲, 乙 or 丙");

@@ -230,9 +230,9 @@ fn describe(
             let last = last_day_before(due);
             (
                 format!(
-                    "{}：自{from_zh}起{}内办理{actions_zh}，最后一日为{}（{status_zh}{provisional_zh}）{}",
+                    "{}：{}办理{actions_zh}，最后一日为{}（{status_zh}{provisional_zh}）{}",
                     lang::zh(&rule.meta),
-                    lang::period_zh(rule.period),
+                    lang::within_zh(&from_zh, rule.period),
                     lang::date_zh(last),
                     lang::cite_zh(cited.as_deref())
                 ),
@@ -246,9 +246,9 @@ fn describe(
         }
         TimeRuleKind::AtLeast => (
             format!(
-                "{}：自{from_zh}起须满{}，{}起方可办理{actions_zh}（{status_zh}{provisional_zh}）{}",
+                "{}：{}，{}起方可办理{actions_zh}（{status_zh}{provisional_zh}）{}",
                 lang::zh(&rule.meta),
-                lang::period_zh(rule.period),
+                lang::at_least_zh(&from_zh, rule.period),
                 lang::instant_zh(due),
                 lang::cite_zh(cited.as_deref())
             ),

@@ -633,10 +633,9 @@ impl Case {
                     let mut r = Reason::new(
                         kind,
                         format!(
-                            "{}：自{}起须满{}，{}起方可办理{}{how_zh}",
+                            "{}：{}，{}起方可办理{}{how_zh}",
                             lang::zh(&rule.meta),
-                            anchor_zh(self, period.anchor),
-                            lang::period_zh(rule.period),
+                            lang::at_least_zh(&anchor_zh(self, period.anchor), rule.period),
                             lang::instant_zh(earliest.value),
                             lang::zh(&a.meta)
                         ),
@@ -665,10 +664,9 @@ impl Case {
                     let mut r = Reason::new(
                         ReasonKind::TooLate,
                         format!(
-                            "{}：自{}起{}内办理{}的期限已于{}届满",
+                            "{}：{}办理{}的期限已于{}届满",
                             lang::zh(&rule.meta),
-                            anchor_zh(self, period.anchor),
-                            lang::period_zh(rule.period),
+                            lang::within_zh(&anchor_zh(self, period.anchor), rule.period),
                             lang::zh(&a.meta),
                             lang::date_zh(crate::time::china::last_day_before(period.due))
                         ),
