@@ -486,3 +486,46 @@ fn deadlines_are_described_in_both_languages() {
         en.description
     );
 }
+
+#[test]
+fn scenario_failures_speak_both_languages() {
+    let file = fazhi_core::scenario::parse(
+        r#"
+procedure = "msg-lab"
+
+[[scenarios]]
+name = "告知后即决定"
+[scenarios.open]
+at = 2025-09-01T09:00:00
+by = "officer"
+facts = { filed_on = "2025-09-01" }
+
+[[scenarios.steps]]
+at = 2025-09-02T09:00:00
+by = "officer"
+action = "notify"
+payload = { amount = "500.00" }
+documents = ["notice"]
+state = "closed"
+"#,
+    )
+    .unwrap();
+    let files = [
+        SourceFile::new("laws.toml", include_str!("../../../rules/laws.toml")),
+        SourceFile::new("msg-lab.toml", LAB),
+    ];
+    let rules = load(&files).rules;
+    let outcomes = fazhi_core::scenario::run(&file, &rules, &calendar());
+    let failure = &outcomes[0].failures[0];
+    assert_eq!(failure.message_zh, "应处于“办结”阶段，实际处于“已告知”阶段");
+    assert_eq!(
+        failure.message_en,
+        "expected state `closed`, but the case is in `notified`"
+    );
+    assert_eq!(failure.message, failure.message_zh);
+    assert_eq!(failure.text(Lang::En), failure.message_en);
+    assert_eq!(
+        failure.clone().in_lang(Lang::En).message,
+        failure.message_en
+    );
+}

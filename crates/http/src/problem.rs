@@ -166,10 +166,62 @@ impl ApiError {
         }
     }
 
+    /// The language of the answer: a refusal's own (the handler chose it), else `asked`.
+    fn lang(&self, asked: Lang) -> Lang {
+        match self {
+            ApiError::Forbidden { lang, .. } | ApiError::Refused(_, lang) => *lang,
+            _ => asked,
+        }
+    }
+
+    fn title_zh(&self) -> &'static str {
+        match self {
+            ApiError::Unauthorized(_) => "未提供或无法识别的持有者令牌",
+            ApiError::Forbidden { .. } => "无权办理",
+            ApiError::NotFound(_) => "未找到",
+            ApiError::MethodNotAllowed(_) => "不支持该请求方法",
+            ApiError::Malformed { .. } => "请求格式错误",
+            ApiError::Invalid { .. } => "请求内容无效",
+            ApiError::TooLarge { .. } => "请求体过大",
+            ApiError::UnsupportedMediaType => "不支持的媒体类型",
+            ApiError::Refused(..) => "程序不予办理",
+            ApiError::Conflict { .. } => "expected_seq 已过时",
+            ApiError::KeyReused(_) => "幂等键已被使用",
+            ApiError::Unavailable => "服务暂不可用",
+            ApiError::Internal(_) => "内部错误",
+        }
+    }
+
+    /// What went wrong, in Chinese where the text is fixed; a detail that carries another
+    /// component's words (a JSON error, a store error) stays as it is.
+    fn detail_zh(&self) -> String {
+        match self {
+            ApiError::Refused(r, _) => format!(
+                "不予办理：{}",
+                r.reasons
+                    .iter()
+                    .map(|x| x.message_zh.as_str())
+                    .collect::<Vec<_>>()
+                    .join("；")
+            ),
+            ApiError::TooLarge { limit } => format!("请求体超过{limit}字节"),
+            ApiError::UnsupportedMediaType => "请以`application/json`发送请求体".to_owned(),
+            ApiError::Conflict {
+                expected_seq,
+                current_seq,
+            } => {
+                format!("本案现有{current_seq}个事件，而非{expected_seq}个：请重新读取案件后再办理")
+            }
+            ApiError::KeyReused(key) => {
+                format!("`Idempotency-Key` `{key}`已用于另一请求：新的请求请使用新的键")
+            }
+            ApiError::Unavailable => "服务正在停止，请稍后重试".to_owned(),
+            _ => self.to_string(),
+        }
+    }
+
     fn title(&self) -> &'static str {
         match self {
-            ApiError::Forbidden { lang: Lang::Zh, .. } => "无权办理",
-            ApiError::Refused(_, Lang::Zh) => "程序不予办理",
             ApiError::Unauthorized(_) => "missing or unknown bearer token",
             ApiError::Forbidden { .. } => "not allowed for this principal",
             ApiError::NotFound(_) => "not found",
@@ -186,8 +238,15 @@ impl ApiError {
         }
     }
 
-    /// The problem document.
+    /// The problem document, in English (a refusal in the language the handler chose).
     pub fn problem(&self) -> Problem {
+        self.problem_in(Lang::En)
+    }
+
+    /// The problem document with `title` and `detail` in `lang` (a refusal in the language
+    /// the handler chose).
+    pub fn problem_in(&self, lang: Lang) -> Problem {
+        let lang = self.lang(lang);
         let (errors, reasons, current_seq) = match self {
             ApiError::Malformed { errors, .. } | ApiError::Invalid { errors, .. } => {
                 (errors.clone(), Vec::new(), None)
@@ -198,15 +257,8 @@ impl ApiError {
             _ => (Vec::new(), Vec::new(), None),
         };
         let detail = match self {
-            ApiError::Refused(r, Lang::Zh) => format!(
-                "不予办理：{}",
-                r.reasons
-                    .iter()
-                    .map(|x| x.message_zh.as_str())
-                    .collect::<Vec<_>>()
-                    .join("；")
-            ),
-            ApiError::Refused(r, Lang::En) => format!(
+            _ if lang == Lang::Zh => self.detail_zh(),
+            ApiError::Refused(r, _) => format!(
                 "action `{}` refused: {}",
                 r.action,
                 r.reasons
@@ -219,7 +271,11 @@ impl ApiError {
         };
         Problem {
             kind: format!("{PROBLEM_BASE}{}", self.kind()),
-            title: self.title().to_owned(),
+            title: match lang {
+                Lang::Zh => self.title_zh(),
+                Lang::En => self.title(),
+            }
+            .to_owned(),
             status: self.status_code().as_u16(),
             detail,
             errors,
@@ -270,7 +326,16 @@ impl ResponseError for ApiError {
                 metrics::counter!("fazhi_refusals_total", "kind" => kind).increment(1);
             }
         }
-        let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
+        self.problem_response(Lang::En)
+    }
+}
+
+impl ApiError {
+    /// The answer in `lang` (a refusal in the language the handler chose). The service
+    /// renders every error in English first, then again in the language of the request's
+    /// `Accept-Language` when that is Chinese (see `startup`).
+    pub fn problem_response(&self, lang: Lang) -> HttpResponse {
+        let body = serde_json::to_vec(&self.problem_in(lang)).unwrap_or_default();
         let mut res = HttpResponse::build(self.status_code());
         res.insert_header((
             header::CONTENT_TYPE,

@@ -921,6 +921,36 @@ async fn a_refusal_in_chinese_by_default_and_in_english_when_asked() {
         );
     }
 
+    // Other problems too: the title always, the detail where its text is fixed.
+    let r = app
+        .act(
+            &id,
+            "town",
+            json!({"action": "order_correction", "expected_seq": 5}),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(r.body["title"], "expected_seq 已过时");
+    assert_eq!(
+        r.body["detail"],
+        "本案现有1个事件，而非5个：请重新读取案件后再办理"
+    );
+    let r = app.get("/v1/cases/no-such-case", "town").await;
+    assert_eq!((r.status, r.body["title"].as_str()), (404, Some("未找到")));
+    let r = app
+        .send(
+            "GET",
+            "/v1/cases/no-such-case",
+            Some("town"),
+            &[("Accept-Language", "en-GB")],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["title"].as_str()),
+        (404, Some("not found"))
+    );
+
     // The case's deadlines and the reasons of its actions follow the header too.
     let r = app.get(&format!("/v1/cases/{id}"), "town").await;
     let deadline = &r.body["deadlines"][0];

@@ -47,9 +47,11 @@ pub struct Reason {
     pub message: String,
     /// What is wrong in Chinese, built from the rule file's titles, citing the article
     /// (`…（依据：《行政处罚法》第四十四条）`).
+    #[serde(default)]
     pub message_zh: String,
     /// What is wrong in English, built from the English titles the rule file gives (else
     /// the ids), citing the article.
+    #[serde(default)]
     pub message_en: String,
     /// The article that forbids, as the rule file writes it: the narrowest that applies (a
     /// named condition's, an invariant's, a time rule's, a document's or role's), the
