@@ -1,8 +1,10 @@
 //! `fazhi calendar`: reckon working days and show a year's holidays from the calendar files.
 
 use crate::calendars::load_calendar_dir;
+use chrono::Datelike;
 use chrono::NaiveDate;
 use clap::{ArgGroup, Args, Subcommand};
+use fazhi_core::lang::Lang;
 use fazhi_core::time::{Calendar, Reckoned};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -41,6 +43,9 @@ pub enum CalendarCmd {
         /// The calendar files.
         #[command(flatten)]
         dir: CalendarDir,
+        /// The language of the warnings: `zh` or `en` (the date is written YYYY-MM-DD in both).
+        #[arg(long, value_name = "LANG", default_value = "zh")]
+        lang: Lang,
     },
     /// List a year's days off and make-up working days by holiday, and the notice cited.
     Show {
@@ -49,6 +54,9 @@ pub enum CalendarCmd {
         /// The calendar files.
         #[command(flatten)]
         dir: CalendarDir,
+        /// The language of the listing: `zh` or `en`.
+        #[arg(long, value_name = "LANG", default_value = "zh")]
+        lang: Lang,
     },
 }
 
@@ -67,11 +75,12 @@ pub fn run(cmd: CalendarCmd) -> ExitCode {
             workdays,
             days,
             dir,
+            lang,
         } => with_calendar(&dir.calendars, |cal| {
-            add(cal, &dir.calendars, date, workdays, days)
+            add(cal, &dir.calendars, date, (workdays, days), lang)
         }),
-        CalendarCmd::Show { year, dir } => {
-            with_calendar(&dir.calendars, |cal| show(cal, &dir.calendars, year))
+        CalendarCmd::Show { year, dir, lang } => {
+            with_calendar(&dir.calendars, |cal| show(cal, &dir.calendars, year, lang))
         }
     }
 }
@@ -90,8 +99,8 @@ fn add(
     cal: &Calendar,
     dir: &Path,
     date: NaiveDate,
-    workdays: Option<u32>,
-    days: Option<u32>,
+    (workdays, days): (Option<u32>, Option<u32>),
+    lang: Lang,
 ) -> ExitCode {
     // The first day looked at, and the result.
     let (first, r): (NaiveDate, Reckoned<NaiveDate>) = match (workdays, days) {
@@ -119,14 +128,24 @@ fn add(
             .sum();
         let years: Vec<String> = ranges
             .iter()
-            .map(|y| {
-                if y.start() == y.end() {
-                    y.start().to_string()
-                } else {
-                    format!("{} to {}", y.start(), y.end())
-                }
+            .map(|y| match lang {
+                _ if y.start() == y.end() => y.start().to_string(),
+                Lang::Zh => format!("{}至{}", y.start(), y.end()),
+                Lang::En => format!("{} to {}", y.start(), y.end()),
             })
             .collect();
+        if lang == Lang::Zh {
+            let last = cal
+                .last_covered_day()
+                .map_or_else(|| "无".to_owned(), |d| d.to_string());
+            eprintln!(
+                "警告：结果为暂算：`{}`中的日历未收录{}年（最后收录日：{last}），这些年份的日期仅按周末计算，未计节假日和调休上班日。\
+                 请将国务院办公厅当年的节假日安排通知按`<年份>.toml`添加到该目录。",
+                dir.display(),
+                years.join("、"),
+            );
+            return ExitCode::SUCCESS;
+        }
         let last = cal
             .last_covered_day()
             .map_or_else(|| "none".to_owned(), |d| d.to_string());
@@ -146,9 +165,17 @@ fn add(
     ExitCode::SUCCESS
 }
 
-fn show(cal: &Calendar, dir: &Path, year: i32) -> ExitCode {
+fn show(cal: &Calendar, dir: &Path, year: i32, lang: Lang) -> ExitCode {
     let Some(table) = cal.year(year) else {
         let covered: Vec<String> = cal.years().map(|t| t.year.to_string()).collect();
+        if lang == Lang::Zh {
+            eprintln!(
+                "错误：`{}`中的日历未收录{year}年（已收录：{}）：请根据国务院办公厅{year}年节假日安排通知在该目录添加`{year}.toml`",
+                dir.display(),
+                covered.join("、")
+            );
+            return ExitCode::from(1);
+        }
         eprintln!(
             "error: {year} is not covered by the calendars in `{}` (covered: {}): add `{year}.toml` there from the State Council's holiday notice for {year}",
             dir.display(),
@@ -156,6 +183,10 @@ fn show(cal: &Calendar, dir: &Path, year: i32) -> ExitCode {
         );
         return ExitCode::from(1);
     };
+    if lang == Lang::Zh {
+        show_zh(table);
+        return ExitCode::SUCCESS;
+    }
     let day = |d: &NaiveDate| d.format("%Y-%m-%d %a").to_string();
     println!("{year}: {}", table.notice);
     if let Some(source) = &table.source {
@@ -197,4 +228,47 @@ fn show(cal: &Calendar, dir: &Path, year: i32) -> ExitCode {
         );
     }
     ExitCode::SUCCESS
+}
+
+/// `fazhi calendar show` in Chinese.
+fn show_zh(table: &fazhi_core::time::YearTable) {
+    const WEEKDAYS: [&str; 7] = ["一", "二", "三", "四", "五", "六", "日"];
+    let day = |d: &NaiveDate| {
+        let w = WEEKDAYS
+            .get(d.weekday().num_days_from_monday() as usize)
+            .copied()
+            .unwrap_or_default();
+        format!("{} 星期{w}", d.format("%Y-%m-%d"))
+    };
+    println!("{}年：{}", table.year, table.notice);
+    if let Some(source) = &table.source {
+        println!("来源：{source}");
+    }
+    for h in &table.holidays {
+        println!();
+        println!("{}", h.name);
+        let n = h.days_off.len();
+        let contiguous = h
+            .days_off
+            .windows(2)
+            .all(|w| matches!(w, [a, b] if a.succ_opt() == Some(*b)));
+        match (h.days_off.first(), h.days_off.last()) {
+            (Some(a), Some(b)) if contiguous && n > 1 => {
+                println!("  放假：    {} 至 {}（共{n}天）", day(a), day(b));
+            }
+            _ => {
+                let all: Vec<String> = h.days_off.iter().map(day).collect();
+                println!("  放假：    {}（共{n}天）", all.join("、"));
+            }
+        }
+        let make_up: Vec<String> = h.make_up_days.iter().map(day).collect();
+        println!(
+            "  调休上班：{}",
+            if make_up.is_empty() {
+                "无".to_owned()
+            } else {
+                make_up.join("、")
+            }
+        );
+    }
 }

@@ -4,6 +4,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use fazhi_core::lang::Lang;
 use fazhi_core::load;
 use fazhi_core::scenario;
 
@@ -26,9 +27,13 @@ pub struct TestArgs {
     /// Directory of the calendar files, one `<year>.toml` per year.
     #[arg(long, value_name = "DIR", default_value = "rules/calendars")]
     pub calendars: PathBuf,
+    /// The language of the failures and the summary: `zh` (names by their titles) or `en`.
+    #[arg(long, value_name = "LANG", default_value = "zh")]
+    pub lang: Lang,
 }
 
-/// Runs `fazhi test`. Prints each failure with its step, then `N passed, M failed`.
+/// Runs `fazhi test`. Prints each failure with its step, then `N 个通过，M 个失败` (with
+/// `--lang en`: `N passed, M failed`).
 pub fn run(args: &TestArgs) -> ExitCode {
     match run_inner(args) {
         Ok(code) => code,
@@ -107,10 +112,11 @@ fn run_inner(args: &TestArgs) -> Result<ExitCode, String> {
                     let _ = writeln!(out, "      ({d})");
                 }
                 for f in &outcome.failures {
-                    let step = if f.step == 0 {
-                        "opening".to_owned()
-                    } else {
-                        format!("step {}", f.step)
+                    let step = match (args.lang, f.step) {
+                        (Lang::Zh, 0) => "立案".to_owned(),
+                        (Lang::Zh, n) => format!("第{n}步"),
+                        (Lang::En, 0) => "opening".to_owned(),
+                        (Lang::En, n) => format!("step {n}"),
                     };
                     let _ = writeln!(
                         out,
@@ -118,19 +124,28 @@ fn run_inner(args: &TestArgs) -> Result<ExitCode, String> {
                         path.display(),
                         f.line,
                         f.action,
-                        f.message
+                        f.text(args.lang)
                     );
                 }
             }
         }
     }
     if failed_load > 0 {
-        let _ = writeln!(
-            out,
-            "{failed_load} procedure error(s): scenarios on those procedures cannot run"
-        );
+        let _ = match args.lang {
+            Lang::Zh => writeln!(
+                out,
+                "{failed_load} 个程序有错误：以这些程序为对象的场景无法运行"
+            ),
+            Lang::En => writeln!(
+                out,
+                "{failed_load} procedure error(s): scenarios on those procedures cannot run"
+            ),
+        };
     }
-    let _ = writeln!(out, "{passed} passed, {failed} failed");
+    let _ = match args.lang {
+        Lang::Zh => writeln!(out, "{passed} 个通过，{failed} 个失败"),
+        Lang::En => writeln!(out, "{passed} passed, {failed} failed"),
+    };
     Ok(if failed > 0 || failed_load > 0 {
         ExitCode::FAILURE
     } else {

@@ -22,7 +22,7 @@ struct Cli {
 enum Command {
     /// Load every procedure below the paths and report every error and warning.
     Check(cmd_check::CheckArgs),
-    /// Run every scenario file (`*.test.toml`) below the paths; ends with `N passed, M failed`.
+    /// Run every scenario file (`*.test.toml`) below the paths; ends with `N 个通过，M 个失败`.
     Test(cmd_test::TestArgs),
     /// Draw a procedure: states, tracks, actions with their roles, and the articles.
     Graph(cmd_graph::GraphArgs),

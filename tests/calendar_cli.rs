@@ -29,12 +29,64 @@ fn fazhi(args: &[&str]) -> Out {
     }
 }
 
+/// `fazhi calendar ARGS --calendars rules/calendars --lang en`.
 fn calendar(args: &[&str]) -> Out {
+    calendar_in("en", args)
+}
+
+fn calendar_in(lang: &str, args: &[&str]) -> Out {
     let dir = calendars();
     let mut all = vec!["calendar"];
     all.extend_from_slice(args);
-    all.extend_from_slice(&["--calendars", dir.to_str().unwrap()]);
+    all.extend_from_slice(&["--calendars", dir.to_str().unwrap(), "--lang", lang]);
     fazhi(&all)
+}
+
+#[test]
+fn chinese_by_default() {
+    let dir = calendars();
+    let out = fazhi(&[
+        "calendar",
+        "show",
+        "2025",
+        "--calendars",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(out.code, 0, "{}", out.stderr);
+    assert!(out.stdout.starts_with("2025年："), "{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains("  放假：    2025-10-01 星期三 至 2025-10-08 星期三（共8天）"),
+        "{}",
+        out.stdout
+    );
+    assert!(
+        out.stdout
+            .contains("  调休上班：2025-09-28 星期日、2025-10-11 星期六"),
+        "{}",
+        out.stdout
+    );
+    // The date itself is the same in both languages; the warning is in Chinese.
+    let out = fazhi(&[
+        "calendar",
+        "add",
+        "2026-12-31",
+        "--workdays",
+        "2",
+        "--calendars",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "2027-01-04\n"));
+    assert!(out.stderr.starts_with("警告：结果为暂算"), "{}", out.stderr);
+    assert!(out.stderr.contains("未收录2027年"), "{}", out.stderr);
+    let out = calendar_in("zh", &["show", "2027"]);
+    assert_eq!((out.code, out.stdout.as_str()), (1, ""));
+    assert!(
+        out.stderr
+            .contains("未收录2027年（已收录：2024、2025、2026）"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]

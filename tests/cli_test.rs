@@ -12,14 +12,19 @@ use std::path::Path;
 mod common;
 use common::fazhi;
 
+/// The counts of the last line: `N 个通过，M 个失败` (or with `--lang en`, `N passed, M failed`).
 fn summary(stdout: &str) -> (usize, usize) {
     let line = stdout.lines().last().unwrap();
-    let mut words = line.split_whitespace();
-    let passed = words.next().unwrap().parse().unwrap();
-    assert_eq!(words.next(), Some("passed,"), "{line}");
-    let failed = words.next().unwrap().parse().unwrap();
-    assert_eq!(words.next(), Some("failed"), "{line}");
-    (passed, failed)
+    assert!(
+        line.contains("个通过，") && line.ends_with("个失败")
+            || line.contains(" passed, ") && line.ends_with(" failed"),
+        "{line}"
+    );
+    let mut numbers = line
+        .split(|c: char| !c.is_ascii_digit())
+        .filter(|w| !w.is_empty())
+        .map(|w| w.parse().unwrap());
+    (numbers.next().unwrap(), numbers.next().unwrap())
 }
 
 /// A fresh directory `fazhi-cli-test-<tag>-<pid>` holding the named files of the project,
@@ -82,7 +87,7 @@ state = "submitted"
 "#,
     )
     .unwrap();
-    let (code, out, _) = fazhi(&["test", dir.to_str().unwrap()]);
+    let (code, out, _) = fazhi(&["test", dir.to_str().unwrap(), "--lang", "en"]);
     assert_eq!(code, 1, "{out}");
     assert_eq!(summary(&out), (1, 1), "{out}");
     assert!(
@@ -91,6 +96,16 @@ state = "submitted"
         ),
         "{out}"
     );
+    assert!(out.ends_with("1 passed, 1 failed\n"), "{out}");
+    // In Chinese by default: the step, the refusal from the titles, its article.
+    let (code, out, _) = fazhi(&["test", dir.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("第1步 (`submit`): 应予办理，但被拒绝：document_missing: “")
+            && out.contains("（依据：《"),
+        "{out}"
+    );
+    assert!(out.ends_with("1 个通过，1 个失败\n"), "{out}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -154,7 +169,7 @@ deadlines = {{ filing_limit = {{ due = "2025-03-13", status = "{status}" }} }}
         scenario("typo", "lat")
     );
     std::fs::write(dir.join("v.test.toml"), text).unwrap();
-    let (code, out, _) = fazhi(&["test", dir.to_str().unwrap()]);
+    let (code, out, _) = fazhi(&["test", dir.to_str().unwrap(), "--lang", "en"]);
     assert_eq!(code, 1, "{out}");
     assert_eq!(summary(&out), (1, 2), "{out}");
     assert!(
@@ -214,7 +229,7 @@ deadlines = {{ filing_limit = {{ due = "2025-03-11", status = "overdue" }} }}
         scenario("《村民委员会组织法》第二十八条"),
     )
     .unwrap();
-    let (code, out, _) = fazhi(&["test", dir.to_str().unwrap()]);
+    let (code, out, _) = fazhi(&["test", dir.to_str().unwrap(), "--lang", "en"]);
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("v.test.toml:11: step 1 (`submit`): expected the refusal to cite 《村民委员会组织法》第二十八条, but document_missing cites 《村民委员会组织法》第二十七条第一款"),
@@ -248,7 +263,7 @@ deadlines = {deadlines}
         scenario("typo", "{ filing_limt = \"2025-03-13\" }"),
     );
     std::fs::write(dir.join("v.test.toml"), text).unwrap();
-    let (code, out, _) = fazhi(&["test", dir.to_str().unwrap()]);
+    let (code, out, _) = fazhi(&["test", dir.to_str().unwrap(), "--lang", "en"]);
     assert_eq!(code, 1, "{out}");
     assert_eq!(summary(&out), (1, 1), "{out}");
     assert!(
@@ -308,7 +323,7 @@ fn scenario_files_may_live_outside_the_rules_directory() {
     );
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     // Without `--rules` the procedures are looked for beside the scenarios: none there.
-    let (code, out, _) = fazhi(&["test", dir.to_str().unwrap()]);
+    let (code, out, _) = fazhi(&["test", dir.to_str().unwrap(), "--lang", "en"]);
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("is not loaded"), "{out}");
     let rules = root.join("rules");

@@ -535,7 +535,9 @@ mod hand {
     fn reason(kind: ReasonKind, message: String) -> Reason {
         Reason {
             kind,
-            message,
+            message: message.clone(),
+            message_zh: message.clone(),
+            message_en: message,
             basis: None,
             law: None,
             article: None,

@@ -13,6 +13,8 @@
 //! - [`load`]: TOML text to model, with every diagnostic at its file, line and column.
 //! - [`runtime`]: cases: decide, apply, refusals, deadlines, available actions, the hash chain.
 //! - [`scenario`]: scenario files and their runner (`fazhi test`).
+//! - [`lang`]: the languages of messages: every refusal reason, deadline description and
+//!   scenario failure is built in Chinese from the titles and in English beside it.
 //!
 //! Feature `openapi` (off by default) derives `utoipa::ToSchema` for the JSON forms a service
 //! shows ([`runtime::CaseView`], [`runtime::ActionOption`], [`runtime::Reason`],
@@ -82,6 +84,14 @@
 //! assert_eq!(refusal.kinds(), vec![ReasonKind::TooEarly]);
 //! // It cites the time rule's article, parsed: 《示例合同审查办法》第八条.
 //! assert_eq!(refusal.reasons[0].article, Some(8));
+//! // Its message is in Chinese, built from the titles and ending with the article; the
+//! // English one is beside it, and `in_lang` picks.
+//! assert_eq!(
+//!     refusal.reasons[0].message,
+//!     "“review”：自进入“已报送”起须满3个工作日，2025年3月7日起方可办理“approve”（依据：《示例合同审查办法》第八条）"
+//! );
+//! let english = refusal.clone().in_lang(fazhi_core::lang::Lang::En);
+//! assert_eq!(english.reasons[0].message, refusal.reasons[0].message_en);
 //! assert_eq!(refusal.reasons[0].allowed_from, Some(Utc.with_ymd_and_hms(2025, 3, 6, 16, 0, 0).unwrap()));
 //!
 //! let event = case.decide(Command::new("approve", reviewer, at(7, 1)), &calendar).unwrap();
@@ -95,6 +105,7 @@
 
 pub mod expr;
 pub mod graph;
+pub mod lang;
 pub mod load;
 pub mod model;
 pub mod runtime;

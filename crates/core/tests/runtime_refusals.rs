@@ -362,14 +362,14 @@ fn unknown_action() {
     assert_eq!(r.action, "acept");
     assert_eq!(r.kinds(), vec![ReasonKind::UnknownAction]);
     assert!(
-        r.reasons[0].message.contains("`acept`"),
+        r.reasons[0].message_en.contains("`acept`"),
         "{}",
-        r.reasons[0].message
+        r.reasons[0].message_en
     );
     assert!(
-        r.reasons[0].message.contains("did you mean `accept`?"),
+        r.reasons[0].message_en.contains("did you mean `accept`?"),
         "{}",
-        r.reasons[0].message
+        r.reasons[0].message_en
     );
 }
 
@@ -422,9 +422,9 @@ fn wrong_state() {
     assert_eq!(r.kinds(), vec![ReasonKind::WrongState]);
     assert_eq!(r.reasons[0].state.as_deref(), Some("dropped"));
     assert!(
-        r.reasons[0].message.contains("the case has ended"),
+        r.reasons[0].message_en.contains("the case has ended"),
         "{}",
-        r.reasons[0].message
+        r.reasons[0].message_en
     );
 }
 
@@ -533,9 +533,9 @@ fn payload_invalid_unknown_field() {
     assert_eq!(r.kinds(), vec![ReasonKind::PayloadInvalid]);
     assert_eq!(r.reasons[0].field.as_deref(), Some("payload.fees"));
     assert!(
-        r.reasons[0].message.contains("did you mean `fee`?"),
+        r.reasons[0].message_en.contains("did you mean `fee`?"),
         "{}",
-        r.reasons[0].message
+        r.reasons[0].message_en
     );
 }
 
@@ -704,9 +704,9 @@ fn document_missing_malformed_digest() {
         assert_eq!(r.kinds(), vec![ReasonKind::DocumentMissing], "{bad:?}");
         assert_eq!(r.reasons[0].document.as_deref(), Some("application"));
         assert!(
-            r.reasons[0].message.contains("SHA-256"),
+            r.reasons[0].message_en.contains("SHA-256"),
             "{}",
-            r.reasons[0].message
+            r.reasons[0].message_en
         );
     }
 }
@@ -722,9 +722,11 @@ fn document_missing_unknown_kind() {
     assert_eq!(r.kinds(), vec![ReasonKind::DocumentMissing]);
     assert_eq!(r.reasons[0].document.as_deref(), Some("aplication"));
     assert!(
-        r.reasons[0].message.contains("did you mean `application`?"),
+        r.reasons[0]
+            .message_en
+            .contains("did you mean `application`?"),
         "{}",
-        r.reasons[0].message
+        r.reasons[0].message_en
     );
 }
 

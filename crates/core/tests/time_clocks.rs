@@ -186,9 +186,14 @@ fn an_extension_from_the_payload_is_capped_by_the_maximum() {
     assert_eq!(r.field.as_deref(), Some("payload.days"));
     assert_eq!(r.rule.as_deref(), Some("reply_limit"));
     assert!(
-        r.message.contains("from 1 to 20 working days"),
+        r.message_en.contains("from 1 to 20 working days"),
         "{}",
-        r.message
+        r.message_en
+    );
+    assert!(
+        r.message_zh.contains("延长期限须为1个工作日至20个工作日"),
+        "{}",
+        r.message_zh
     );
     let zero = Command::new(
         "extend",

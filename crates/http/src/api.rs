@@ -7,6 +7,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{FromRequest, HttpRequest, HttpResponse, web};
 use chrono::{DateTime, Utc};
+use fazhi_core::lang::Lang;
 use fazhi_core::model::Procedure;
 use fazhi_core::runtime::{
     Case, Command, DocumentRef, Event, GENESIS, Opening, ReasonKind, Recorded, sha256_hex, verify,
@@ -17,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::config::Principal;
-use crate::problem::{ApiError, FieldError, Problem};
+use crate::problem::{ApiError, FieldError, Problem, lang_of};
 use crate::service::{AppState, CaseBody, actor};
 
 /// The authenticated caller.
@@ -56,6 +57,28 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
         .cloned()
         .map(Caller)
         .ok_or_else(|| ApiError::Unauthorized("the bearer token is not known".into()))
+}
+
+/// The language the caller asks for in `Accept-Language` (Chinese unless English comes
+/// first): the language of refusal reasons, deadline descriptions and a refusal's problem.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AcceptLang(pub Lang);
+
+impl FromRequest for AcceptLang {
+    type Error = ApiError;
+    type Future = std::future::Ready<Result<AcceptLang, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut actix_web::dev::Payload) -> Self::Future {
+        std::future::ready(Ok(AcceptLang(lang_of_request(req))))
+    }
+}
+
+fn lang_of_request(req: &HttpRequest) -> Lang {
+    lang_of(
+        req.headers()
+            .get(header::ACCEPT_LANGUAGE)
+            .and_then(|v| v.to_str().ok()),
+    )
 }
 
 /// Reads a JSON body of at most the configured size and decodes it, saying where it is wrong.
@@ -527,6 +550,7 @@ fn stamp(
                 caller.id
             ),
             reasons: Vec::new(),
+            lang: Lang::En,
         }),
         Some(at) if at > now => Err(ApiError::invalid(
             "at",
@@ -546,7 +570,8 @@ fn stamp(
 /// Opens a case on the newest version of a procedure. The caller must hold one of the
 /// procedure's roles.
 #[utoipa::path(post, path = "/v1/cases", tag = "cases", request_body = OpenRequest,
-    params(("Idempotency-Key" = Option<String>, Header, description = "replays the first answer to the same request")),
+    params(("Idempotency-Key" = Option<String>, Header, description = "replays the first answer to the same request"),
+        ("Accept-Language" = Option<String>, Header, description = "`en` for English reasons and deadline descriptions; Chinese otherwise")),
     responses((status = 201, body = CaseBody, headers(("Location" = String), ("ETag" = String))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -560,6 +585,7 @@ pub async fn open_case(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let state = state_of(&req)?;
+    let lang = lang_of_request(&req);
     let Caller(caller) = caller;
     let key = idempotency_key(&req)?;
     let (body, raw): (OpenRequest, _) = read_json(&req, payload, &state).await?;
@@ -596,6 +622,7 @@ pub async fn open_case(
                     .join(", ")
             ),
             reasons: Vec::new(),
+            lang: Lang::En,
         });
     }
     let (at, imported) = stamp(&caller, body.at, None)?;
@@ -610,9 +637,10 @@ pub async fn open_case(
             .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new())),
         imported,
     };
-    let (case, recorded) = Case::open_recorded(p, opening).map_err(ApiError::Refused)?;
+    let (case, recorded) =
+        Case::open_recorded(p, opening).map_err(|r| ApiError::Refused(r, lang))?;
     let now = Utc::now().max(at);
-    let case_body = state.case_body(&case, &caller, now);
+    let case_body = state.case_body(&case, &caller, now, lang);
     let location = format!("/v1/cases/{id}");
     let bytes = serde_json::to_vec(&case_body).unwrap_or_default();
     let summary = AppState::summary(&case_body);
@@ -722,12 +750,14 @@ pub async fn list_cases(
 
 /// A case as the caller sees it now, with the actions the caller may take.
 #[utoipa::path(get, path = "/v1/cases/{id}", tag = "cases",
-    params(("id" = String, Path, description = "the case's id")),
+    params(("id" = String, Path, description = "the case's id"),
+        ("Accept-Language" = Option<String>, Header, description = "`en` for English reasons and deadline descriptions; Chinese otherwise")),
     responses((status = 200, body = CaseBody, headers(("ETag" = String, description = "the case's seq"))),
         (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn get_case(
     caller: Caller,
+    AcceptLang(lang): AcceptLang,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -735,7 +765,7 @@ pub async fn get_case(
     let Some(case) = guard.as_ref() else {
         return Err(ApiError::NotFound(format!("no case `{path}`")));
     };
-    let body = state.case_body(case, &caller.0, Utc::now().max(case.last_at()));
+    let body = state.case_body(case, &caller.0, Utc::now().max(case.last_at()), lang);
     let seq = case.seq();
     drop(guard);
     Ok(HttpResponse::Ok()
@@ -748,7 +778,8 @@ pub async fn get_case(
 /// the action (else 403); every other unmet condition is a 422 listing the core's reasons.
 #[utoipa::path(post, path = "/v1/cases/{id}/events", tag = "cases", request_body = AppendRequest,
     params(("id" = String, Path, description = "the case's id"),
-        ("Idempotency-Key" = Option<String>, Header, description = "replays the first answer to the same request")),
+        ("Idempotency-Key" = Option<String>, Header, description = "replays the first answer to the same request"),
+        ("Accept-Language" = Option<String>, Header, description = "`en` for an English refusal (`title`, `detail`, each reason's `message`); Chinese otherwise")),
     responses((status = 201, body = AppendResponse, headers(("Location" = String), ("ETag" = String))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
@@ -765,6 +796,7 @@ pub async fn append_event(
     payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
     let state = state_of(&req)?;
+    let lang = lang_of_request(&req);
     let Caller(caller) = caller;
     let id = path.into_inner();
     let key = idempotency_key(&req)?;
@@ -822,19 +854,34 @@ pub async fn append_event(
             {
                 metrics::counter!("fazhi_refusals_total", "kind" => "role_not_allowed")
                     .increment(1);
-                return Err(ApiError::Forbidden {
-                    detail: format!(
+                let refusal = refusal.in_lang(lang);
+                let detail = match lang {
+                    Lang::Zh => format!(
+                        "`{}`担任的角色均不能办理此事项：{}",
+                        caller.id,
+                        refusal
+                            .reasons
+                            .iter()
+                            .map(|r| r.message_zh.as_str())
+                            .collect::<Vec<_>>()
+                            .join("；")
+                    ),
+                    Lang::En => format!(
                         "none of the roles of `{}` may take `{}`",
                         caller.id, refusal.action
                     ),
+                };
+                return Err(ApiError::Forbidden {
+                    detail,
                     reasons: refusal.reasons,
+                    lang,
                 });
             }
-            return Err(ApiError::Refused(refusal));
+            return Err(ApiError::Refused(refusal, lang));
         }
     };
     let now = Utc::now().max(at);
-    let case_body = state.case_body(&next, &caller, now);
+    let case_body = state.case_body(&next, &caller, now, lang);
     let bytes = append_response(&recorded, &case_body);
     let headers = vec![
         (
@@ -969,6 +1016,7 @@ pub struct Dossier {
     security(("bearer" = [])))]
 pub async fn get_dossier(
     caller: Caller,
+    AcceptLang(lang): AcceptLang,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
@@ -979,7 +1027,7 @@ pub async fn get_dossier(
     let Some(case) = guard.as_ref() else {
         return Err(ApiError::NotFound(format!("no case `{path}`")));
     };
-    let case_body = state.case_body(case, &caller.0, Utc::now().max(case.last_at()));
+    let case_body = state.case_body(case, &caller.0, Utc::now().max(case.last_at()), lang);
     let procedure = ProcedureSource::of(case.procedure());
     drop(guard);
     let documents = events

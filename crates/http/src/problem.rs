@@ -3,6 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
+use fazhi_core::lang::Lang;
 use fazhi_core::runtime::{Reason, Refusal};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -26,11 +27,13 @@ pub struct Problem {
     /// A stable URI per kind of problem: `https://fazhi.dev/problems/<kind>`.
     #[serde(rename = "type")]
     pub kind: String,
-    /// A short summary of the kind.
+    /// A short summary of the kind (for a refusal, in the language of `Accept-Language`:
+    /// Chinese unless English is asked for).
     pub title: String,
     /// The HTTP status.
     pub status: u16,
-    /// What went wrong with this request.
+    /// What went wrong with this request (for a refusal, in the language of
+    /// `Accept-Language`).
     pub detail: String,
     /// For `invalid-request` and `malformed-request`: what is wrong and where.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -52,10 +55,13 @@ pub enum ApiError {
     /// The principal may not do this.
     #[error("{detail}")]
     Forbidden {
-        /// Why.
+        /// Why, in `lang`.
         detail: String,
-        /// The core's reasons, when the rule comes from the procedure.
+        /// The core's reasons, when the rule comes from the procedure (their `message` in
+        /// `lang`).
         reasons: Vec<Reason>,
+        /// The language of the answer.
+        lang: Lang,
     },
     /// No such route, case or procedure.
     #[error("{0}")]
@@ -89,9 +95,10 @@ pub enum ApiError {
     /// The body is not `application/json`.
     #[error("send the body as `application/json`")]
     UnsupportedMediaType,
-    /// The core refused the command.
+    /// The core refused the command; the answer speaks the language given (the reasons'
+    /// `message` are set to it here).
     #[error("{0}")]
-    Refused(Refusal),
+    Refused(Refusal, Lang),
     /// `expected_seq` is stale.
     #[error(
         "the case has {current_seq} events, not {expected_seq}: read it again and decide again"
@@ -151,11 +158,65 @@ impl ApiError {
             ApiError::Invalid { .. } => "invalid-request",
             ApiError::TooLarge { .. } => "payload-too-large",
             ApiError::UnsupportedMediaType => "unsupported-media-type",
-            ApiError::Refused(_) => "refused",
+            ApiError::Refused(..) => "refused",
             ApiError::Conflict { .. } => "conflict",
             ApiError::KeyReused(_) => "idempotency-key-reused",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",
+        }
+    }
+
+    /// The language of the answer: a refusal's own (the handler chose it), else `asked`.
+    fn lang(&self, asked: Lang) -> Lang {
+        match self {
+            ApiError::Forbidden { lang, .. } | ApiError::Refused(_, lang) => *lang,
+            _ => asked,
+        }
+    }
+
+    fn title_zh(&self) -> &'static str {
+        match self {
+            ApiError::Unauthorized(_) => "未提供或无法识别的持有者令牌",
+            ApiError::Forbidden { .. } => "无权办理",
+            ApiError::NotFound(_) => "未找到",
+            ApiError::MethodNotAllowed(_) => "不支持该请求方法",
+            ApiError::Malformed { .. } => "请求格式错误",
+            ApiError::Invalid { .. } => "请求内容无效",
+            ApiError::TooLarge { .. } => "请求体过大",
+            ApiError::UnsupportedMediaType => "不支持的媒体类型",
+            ApiError::Refused(..) => "程序不予办理",
+            ApiError::Conflict { .. } => "expected_seq 已过时",
+            ApiError::KeyReused(_) => "幂等键已被使用",
+            ApiError::Unavailable => "服务暂不可用",
+            ApiError::Internal(_) => "内部错误",
+        }
+    }
+
+    /// What went wrong, in Chinese where the text is fixed; a detail that carries another
+    /// component's words (a JSON error, a store error) stays as it is.
+    fn detail_zh(&self) -> String {
+        match self {
+            ApiError::Refused(r, _) => format!(
+                "不予办理：{}",
+                r.reasons
+                    .iter()
+                    .map(|x| x.message_zh.as_str())
+                    .collect::<Vec<_>>()
+                    .join("；")
+            ),
+            ApiError::TooLarge { limit } => format!("请求体超过{limit}字节"),
+            ApiError::UnsupportedMediaType => "请以`application/json`发送请求体".to_owned(),
+            ApiError::Conflict {
+                expected_seq,
+                current_seq,
+            } => {
+                format!("本案现有{current_seq}个事件，而非{expected_seq}个：请重新读取案件后再办理")
+            }
+            ApiError::KeyReused(key) => {
+                format!("`Idempotency-Key` `{key}`已用于另一请求：新的请求请使用新的键")
+            }
+            ApiError::Unavailable => "服务正在停止，请稍后重试".to_owned(),
+            _ => self.to_string(),
         }
     }
 
@@ -169,7 +230,7 @@ impl ApiError {
             ApiError::Invalid { .. } => "invalid request",
             ApiError::TooLarge { .. } => "body too large",
             ApiError::UnsupportedMediaType => "unsupported media type",
-            ApiError::Refused(_) => "refused by the procedure",
+            ApiError::Refused(..) => "refused by the procedure",
             ApiError::Conflict { .. } => "stale expected_seq",
             ApiError::KeyReused(_) => "idempotency key reused",
             ApiError::Unavailable => "service unavailable",
@@ -177,22 +238,46 @@ impl ApiError {
         }
     }
 
-    /// The problem document.
+    /// The problem document, in English (a refusal in the language the handler chose).
     pub fn problem(&self) -> Problem {
+        self.problem_in(Lang::En)
+    }
+
+    /// The problem document with `title` and `detail` in `lang` (a refusal in the language
+    /// the handler chose).
+    pub fn problem_in(&self, lang: Lang) -> Problem {
+        let lang = self.lang(lang);
         let (errors, reasons, current_seq) = match self {
             ApiError::Malformed { errors, .. } | ApiError::Invalid { errors, .. } => {
                 (errors.clone(), Vec::new(), None)
             }
-            ApiError::Refused(r) => (Vec::new(), r.reasons.clone(), None),
+            ApiError::Refused(r, lang) => (Vec::new(), r.clone().in_lang(*lang).reasons, None),
             ApiError::Forbidden { reasons, .. } => (Vec::new(), reasons.clone(), None),
             ApiError::Conflict { current_seq, .. } => (Vec::new(), Vec::new(), Some(*current_seq)),
             _ => (Vec::new(), Vec::new(), None),
         };
+        let detail = match self {
+            _ if lang == Lang::Zh => self.detail_zh(),
+            ApiError::Refused(r, _) => format!(
+                "action `{}` refused: {}",
+                r.action,
+                r.reasons
+                    .iter()
+                    .map(|x| x.message_en.as_str())
+                    .collect::<Vec<_>>()
+                    .join("; ")
+            ),
+            _ => self.to_string(),
+        };
         Problem {
             kind: format!("{PROBLEM_BASE}{}", self.kind()),
-            title: self.title().to_owned(),
+            title: match lang {
+                Lang::Zh => self.title_zh(),
+                Lang::En => self.title(),
+            }
+            .to_owned(),
             status: self.status_code().as_u16(),
-            detail: self.to_string(),
+            detail,
             errors,
             reasons,
             current_seq,
@@ -217,7 +302,7 @@ impl ResponseError for ApiError {
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Malformed { .. } => StatusCode::BAD_REQUEST,
-            ApiError::Invalid { .. } | ApiError::Refused(_) | ApiError::KeyReused(_) => {
+            ApiError::Invalid { .. } | ApiError::Refused(..) | ApiError::KeyReused(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
             }
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -232,7 +317,7 @@ impl ResponseError for ApiError {
         if let ApiError::Internal(detail) = self {
             tracing::error!(%detail, "internal error");
         }
-        if let ApiError::Refused(r) = self {
+        if let ApiError::Refused(r, _) = self {
             for reason in &r.reasons {
                 let kind = serde_json::to_value(reason.kind)
                     .ok()
@@ -241,7 +326,16 @@ impl ResponseError for ApiError {
                 metrics::counter!("fazhi_refusals_total", "kind" => kind).increment(1);
             }
         }
-        let body = serde_json::to_vec(&self.problem()).unwrap_or_default();
+        self.problem_response(Lang::En)
+    }
+}
+
+impl ApiError {
+    /// The answer in `lang` (a refusal in the language the handler chose). The service
+    /// renders every error in English first, then again in the language of the request's
+    /// `Accept-Language` when that is Chinese (see `startup`).
+    pub fn problem_response(&self, lang: Lang) -> HttpResponse {
+        let body = serde_json::to_vec(&self.problem_in(lang)).unwrap_or_default();
         let mut res = HttpResponse::build(self.status_code());
         res.insert_header((
             header::CONTENT_TYPE,
@@ -251,5 +345,46 @@ impl ResponseError for ApiError {
             res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }
         res.body(body)
+    }
+}
+
+/// The language an `Accept-Language` header asks for: the first of Chinese and English in
+/// the order of preference (`q`), Chinese when it names neither or is absent.
+pub fn lang_of(accept_language: Option<&str>) -> Lang {
+    let Some(header) = accept_language else {
+        return Lang::default();
+    };
+    let mut choices: Vec<(f32, Lang)> = header
+        .split(',')
+        .filter_map(|item| {
+            let mut parts = item.split(';');
+            let lang = Lang::from_tag(parts.next()?)?;
+            let q = parts
+                .filter_map(|p| p.trim().strip_prefix("q="))
+                .find_map(|q| q.trim().parse::<f32>().ok())
+                .unwrap_or(1.0);
+            (q > 0.0).then_some((q, lang))
+        })
+        .collect();
+    // Stable: of equal `q`, the first written wins.
+    choices.sort_by(|a, b| b.0.total_cmp(&a.0));
+    choices.first().map_or_else(Lang::default, |(_, l)| *l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_language_picks_chinese_unless_english_comes_first() {
+        assert_eq!(lang_of(None), Lang::Zh);
+        assert_eq!(lang_of(Some("en")), Lang::En);
+        assert_eq!(lang_of(Some("en-US,en;q=0.9")), Lang::En);
+        assert_eq!(lang_of(Some("zh-CN,zh;q=0.9,en;q=0.8")), Lang::Zh);
+        assert_eq!(lang_of(Some("fr, en;q=0.5")), Lang::En);
+        assert_eq!(lang_of(Some("zh;q=0.5, en;q=0.8")), Lang::En);
+        assert_eq!(lang_of(Some("en;q=0")), Lang::Zh);
+        assert_eq!(lang_of(Some("de")), Lang::Zh);
+        assert_eq!(lang_of(Some("*")), Lang::Zh);
     }
 }

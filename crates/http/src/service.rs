@@ -5,6 +5,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
+use fazhi_core::lang::Lang;
 use fazhi_core::model::RuleSet;
 use fazhi_core::runtime::{ActionOption, Actor, Case, CaseView, Deadline, Event, next_due, verify};
 use fazhi_core::time::Calendar;
@@ -145,6 +146,25 @@ impl CaseBody {
             actions: case.available_actions(actor, now, calendar),
         }
     }
+
+    /// The body with every reason's `message` and every deadline's `description` in `lang`
+    /// (they are built in Chinese).
+    #[must_use]
+    pub fn in_lang(mut self, lang: Lang) -> CaseBody {
+        if lang == Lang::Zh {
+            return self;
+        }
+        self.deadlines = self
+            .deadlines
+            .into_iter()
+            .map(|d| d.in_lang(lang))
+            .collect();
+        for a in &mut self.actions {
+            let reasons = std::mem::take(&mut a.reasons);
+            a.reasons = reasons.into_iter().map(|r| r.in_lang(lang)).collect();
+        }
+        self
+    }
 }
 
 /// The actor a principal acts as.
@@ -153,9 +173,15 @@ pub fn actor(p: &Principal) -> Actor {
 }
 
 impl AppState {
-    /// The case as `principal` sees it at `now`.
-    pub fn case_body(&self, case: &Case, principal: &Principal, now: DateTime<Utc>) -> CaseBody {
-        CaseBody::new(case, &principal.actor, now, &self.calendar)
+    /// The case as `principal` sees it at `now`, its messages in `lang`.
+    pub fn case_body(
+        &self,
+        case: &Case,
+        principal: &Principal,
+        now: DateTime<Utc>,
+        lang: Lang,
+    ) -> CaseBody {
+        CaseBody::new(case, &principal.actor, now, &self.calendar).in_lang(lang)
     }
 
     /// The summary row of a case, from the body just built for it at the same time (its

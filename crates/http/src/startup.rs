@@ -8,6 +8,7 @@ use std::time::Instant;
 use actix_web::dev::{Server, ServerHandle, Service};
 use actix_web::http::header::HeaderValue;
 use actix_web::{App, HttpResponse, HttpServer, web};
+use fazhi_core::lang::Lang;
 use fazhi_core::model::RuleSet;
 use fazhi_core::time::Calendar;
 use fazhi_store::{EventStore, SqliteOptions, SqliteStore, StoreError};
@@ -234,12 +235,27 @@ impl Application {
                     // One span per request with its id (also sent back as `x-request-id`),
                     // then the request's metrics.
                     let started = Instant::now();
+                    let lang = crate::problem::lang_of(
+                        req.headers()
+                            .get(actix_web::http::header::ACCEPT_LANGUAGE)
+                            .and_then(|v| v.to_str().ok()),
+                    );
                     let id = uuid::Uuid::new_v4();
                     let method = req.method().clone();
                     let span = tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
                     let fut = span.in_scope(|| srv.call(req));
                     async move {
                         let mut res = fut.await?;
+                        // A problem in the language asked for: Chinese unless English. (A
+                        // refusal's handler chose its language already.)
+                        if lang == Lang::Zh
+                            && let Some(e) =
+                                res.response().error().and_then(|e| e.as_error::<ApiError>())
+                            && !matches!(e, ApiError::Refused(..) | ApiError::Forbidden { .. })
+                        {
+                            let zh = e.problem_response(Lang::Zh);
+                            res = res.into_response(zh);
+                        }
                         let route = res
                             .request()
                             .app_data::<Route>()

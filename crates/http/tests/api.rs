@@ -821,8 +821,10 @@ fn guard_and_time_reasons_follow_the_document() {
         .find(|r| r.kind == ReasonKind::GuardFalse)
         .unwrap();
     assert!(!guard.failed.is_empty(), "{guard:?}");
-    let problem =
-        serde_json::to_value(fazhi_http::problem::ApiError::Refused(refusal).problem()).unwrap();
+    let problem = serde_json::to_value(
+        fazhi_http::problem::ApiError::Refused(refusal, fazhi_core::lang::Lang::Zh).problem(),
+    )
+    .unwrap();
     let errors = violations(&component("Problem"), &problem);
     assert!(errors.is_empty(), "{errors:?}\n{problem}");
     let body = fazhi_http::service::CaseBody::new(&case, &reviewer, at(6, 1), &calendar);
@@ -841,4 +843,165 @@ fn guard_and_time_reasons_follow_the_document() {
     let mut wrong = body;
     wrong["deadlines"][0]["period"] = json!({"weeks": 2});
     assert!(!violations(&component("CaseBody"), &wrong).is_empty());
+}
+
+/// A refusal speaks Chinese by default, from the rule file's titles and with its article, and
+/// English when `Accept-Language` asks for it; both messages are always there.
+#[actix_web::test]
+async fn a_refusal_in_chinese_by_default_and_in_english_when_asked() {
+    let app = spawn_app().await;
+    let id = app.open(&today()).await;
+    // Ordering a correction before the rules are submitted: the wrong state.
+    let body = json!({
+        "action": "order_correction",
+        "payload": {"round": 1, "findings": "第三条违法"},
+        "documents": [doc("review_opinion"), doc("correction_order")],
+        "expected_seq": 1
+    });
+    let bytes = serde_json::to_vec(&body).unwrap();
+    let path = format!("/v1/cases/{id}/events");
+    let wrong_state = |r: &helpers::Resp| {
+        assert_eq!(r.status, 422, "{}", r.text);
+        assert_eq!(r.problem_type(), format!("{P}refused"));
+        r.body["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["kind"] == "wrong_state")
+            .unwrap()
+            .clone()
+    };
+
+    let r = app
+        .send("POST", &path, Some("town"), &[], Some(&bytes))
+        .await;
+    let reason = wrong_state(&r);
+    let zh = "当前阶段为“村民会议已通过”，“责令改正”须在“已报送备案”阶段办理（依据：《";
+    assert!(
+        reason["message"].as_str().unwrap().starts_with(zh),
+        "{reason}"
+    );
+    assert!(
+        reason["message"]
+            .as_str()
+            .unwrap()
+            .ends_with("第二十七条第三款）"),
+        "{reason}"
+    );
+    assert_eq!(reason["message"], reason["message_zh"]);
+    assert!(
+        reason["message_en"]
+            .as_str()
+            .unwrap()
+            .starts_with("“order correction” may be taken in `submitted`, but the case is in `adopted` (basis: 《"),
+        "{reason}"
+    );
+    // The ids stay in the structured fields.
+    assert_eq!(reason["state"], "adopted");
+    assert_eq!(reason["expected"], json!(["submitted"]));
+    assert_eq!(r.body["title"], "程序不予办理");
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .starts_with("不予办理：当前阶段为"),
+        "{}",
+        r.text
+    );
+
+    for accept in ["en", "en-US,en;q=0.9,zh;q=0.5"] {
+        let r = app
+            .send(
+                "POST",
+                &path,
+                Some("town"),
+                &[("Accept-Language", accept)],
+                Some(&bytes),
+            )
+            .await;
+        let reason = wrong_state(&r);
+        assert_eq!(reason["message"], reason["message_en"], "{reason}");
+        assert!(
+            reason["message"]
+                .as_str()
+                .unwrap()
+                .starts_with("“order correction” may be taken in "),
+            "{reason}"
+        );
+        assert!(
+            reason["message_zh"].as_str().unwrap().starts_with(zh),
+            "{reason}"
+        );
+        assert_eq!(r.body["title"], "refused by the procedure");
+        assert!(
+            r.body["detail"]
+                .as_str()
+                .unwrap()
+                .starts_with("action `order_correction` refused: "),
+            "{}",
+            r.text
+        );
+    }
+
+    // Other problems too: the title always, the detail where its text is fixed.
+    let r = app
+        .act(
+            &id,
+            "town",
+            json!({"action": "order_correction", "expected_seq": 5}),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(r.body["title"], "expected_seq 已过时");
+    assert_eq!(
+        r.body["detail"],
+        "本案现有1个事件，而非5个：请重新读取案件后再办理"
+    );
+    let r = app.get("/v1/cases/no-such-case", "town").await;
+    assert_eq!((r.status, r.body["title"].as_str()), (404, Some("未找到")));
+    let r = app
+        .send(
+            "GET",
+            "/v1/cases/no-such-case",
+            Some("town"),
+            &[("Accept-Language", "en-GB")],
+            None,
+        )
+        .await;
+    assert_eq!(
+        (r.status, r.body["title"].as_str()),
+        (404, Some("not found"))
+    );
+
+    // The case's deadlines and the reasons of its actions follow the header too.
+    let r = app.get(&format!("/v1/cases/{id}"), "town").await;
+    let deadline = &r.body["deadlines"][0];
+    assert!(
+        deadline["description"]
+            .as_str()
+            .unwrap()
+            .starts_with("“通过之日起十日内报送备案”：自“村民会议通过日期”起"),
+        "{deadline}"
+    );
+    let r = app
+        .send(
+            "GET",
+            &format!("/v1/cases/{id}"),
+            Some("town"),
+            &[("Accept-Language", "en")],
+            None,
+        )
+        .await;
+    let deadline = &r.body["deadlines"][0];
+    assert_eq!(deadline["description"], deadline["description_en"]);
+    let reasons = r.body["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["reasons"].as_array().cloned().unwrap_or_default())
+        .collect::<Vec<_>>();
+    assert!(!reasons.is_empty(), "{}", r.text);
+    for reason in reasons {
+        assert_eq!(reason["message"], reason["message_en"], "{reason}");
+    }
 }

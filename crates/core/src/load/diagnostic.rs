@@ -266,6 +266,12 @@ pub fn did_you_mean<'a>(
     name: &str,
     candidates: impl IntoIterator<Item = &'a str>,
 ) -> Option<String> {
+    closest(name, candidates).map(|c| format!("did you mean `{c}`?"))
+}
+
+/// The closest of `candidates` to `name`, if any is close (a third of the letters or fewer
+/// differ).
+pub fn closest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     // A name longer than this gets no suggestion: the edit distance costs the product of
     // the lengths, and nobody mistypes a 1,000-character name.
     const MAX_LEN: usize = 64;
@@ -286,7 +292,7 @@ pub fn did_you_mean<'a>(
             best = Some((d, c));
         }
     }
-    best.map(|(_, c)| format!("did you mean `{c}`?"))
+    best.map(|(_, c)| c)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

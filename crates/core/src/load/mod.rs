@@ -43,7 +43,7 @@ mod resolve;
 
 use toml::de::DeTable;
 
-pub use diagnostic::{Diagnostic, Severity, SourceFile, did_you_mean};
+pub use diagnostic::{Diagnostic, Severity, SourceFile, closest, did_you_mean};
 
 /// A name as shown to people: invisible characters written `\u{200b}`, cut at 400
 /// characters.

@@ -10,7 +10,7 @@ use super::command::{DocumentRef, Opening};
 use super::event::{Event, EventBody, Hash256, Recorded};
 use super::refusal::{Reason, ReasonKind, Refusal};
 use crate::expr::{EvalContext, Type, Value, VarSlot};
-use crate::model::{Action, Anchor, Place, Procedure, RuleSet, TimeRule, TimeRuleKind};
+use crate::model::{Action, Anchor, Meta, Place, Procedure, RuleSet, TimeRule, TimeRuleKind};
 use crate::time::{Calendar, Period, cst_date, cst_start_of_day};
 
 /// An event that does not fit the case it is applied to (a corrupt or foreign history).
@@ -230,7 +230,7 @@ pub(crate) type Fields = SmallVec<[Option<Value>; INLINE_FIELDS]>;
 /// assignment will read); the others are only checked, which spares an allocation per text.
 /// Up to [`INLINE_FIELDS`] values are kept without allocating.
 pub(crate) fn decode_fields<'f>(
-    fields: impl ExactSizeIterator<Item = (&'f str, &'f Type, bool)> + Clone,
+    fields: impl ExactSizeIterator<Item = (&'f Meta, &'f Type, bool)> + Clone,
     json: &serde_json::Value,
     prefix: &str,
     keep: impl Fn(usize) -> bool,
@@ -244,6 +244,11 @@ pub(crate) fn decode_fields<'f>(
         other => {
             let mut r = Reason::new(
                 ReasonKind::PayloadInvalid,
+                format!(
+                    "`{}`须为JSON对象，实为{}",
+                    prefix.trim_end_matches('.'),
+                    json_kind_zh(other)
+                ),
                 format!(
                     "`{}` must be a JSON object, found {}",
                     prefix.trim_end_matches('.'),
@@ -259,15 +264,26 @@ pub(crate) fn decode_fields<'f>(
     // without searching the object again.
     let mut given: SmallVec<[bool; INLINE_FIELDS]> = smallvec::smallvec![false; fields.len()];
     for (key, value) in obj {
-        let Some((i, (_, ty, _))) = fields.clone().enumerate().find(|(_, (id, _, _))| id == key)
+        let Some((i, (meta, ty, _))) = fields
+            .clone()
+            .enumerate()
+            .find(|(_, (m, _, _))| m.id == *key)
         else {
-            let known: Vec<&str> = fields.clone().map(|(id, _, _)| id).collect();
-            let hint = crate::load::did_you_mean(key, known.iter().copied())
-                .map(|h| format!(" ({h})"))
-                .unwrap_or_default();
+            let near = crate::load::closest(key, fields.clone().map(|(m, _, _)| m.id.as_str()))
+                .and_then(|id| fields.clone().find(|(m, _, _)| m.id == id))
+                .map(|(m, _, _)| m);
             let mut r = Reason::new(
                 ReasonKind::PayloadInvalid,
-                format!("unknown field `{prefix}{key}`{hint}"),
+                format!(
+                    "没有`{prefix}{key}`这一字段{}",
+                    near.map(|m| format!("（是否指{}？）", crate::lang::zh(m)))
+                        .unwrap_or_default()
+                ),
+                format!(
+                    "unknown field `{prefix}{key}`{}",
+                    near.map(|m| format!(" (did you mean `{}`?)", m.id))
+                        .unwrap_or_default()
+                ),
             );
             r.field = Some(format!("{prefix}{key}"));
             reasons.push(r);
@@ -290,18 +306,23 @@ pub(crate) fn decode_fields<'f>(
                 }
             }
             Err(e) => {
-                let mut r =
-                    Reason::new(ReasonKind::PayloadInvalid, format!("`{prefix}{key}`: {e}"));
+                let mut r = Reason::new(
+                    ReasonKind::PayloadInvalid,
+                    format!("{}的值无效：须为{}", crate::lang::zh(meta), type_zh(ty)),
+                    format!("`{prefix}{key}`: {e}"),
+                );
                 r.field = Some(format!("{prefix}{key}"));
                 reasons.push(r);
             }
         }
     }
-    for ((id, _, required), given) in fields.zip(given) {
+    for ((meta, _, required), given) in fields.zip(given) {
         // Absent or `null`: not given. (A value of the wrong type was reported above.)
         if required && !given {
+            let id = &meta.id;
             let mut r = Reason::new(
                 ReasonKind::PayloadInvalid,
+                format!("须填写{}", crate::lang::zh(meta)),
                 format!("`{prefix}{id}` is required"),
             );
             r.field = Some(format!("{prefix}{id}"));
@@ -309,6 +330,31 @@ pub(crate) fn decode_fields<'f>(
         }
     }
     out
+}
+
+fn json_kind_zh(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "空值",
+        serde_json::Value::Bool(_) => "布尔值",
+        serde_json::Value::Number(_) => "数字",
+        serde_json::Value::String(_) => "字符串",
+        serde_json::Value::Array(_) => "数组",
+        serde_json::Value::Object(_) => "对象",
+    }
+}
+
+/// What a value of a type is, in Chinese: `整数`, `以下之一：a、b`.
+fn type_zh(ty: &Type) -> String {
+    match ty {
+        Type::Bool => "是或否（true 或 false）".to_owned(),
+        Type::Integer => "整数".to_owned(),
+        Type::Amount => "金额（如 3000.50）".to_owned(),
+        Type::Text => "文本".to_owned(),
+        Type::Date => "日期（如 2025-10-08）".to_owned(),
+        Type::Enum(values) | Type::TrackState(_, values) => {
+            format!("以下之一：{}", values.join("、"))
+        }
+    }
 }
 
 fn json_kind(v: &serde_json::Value) -> &'static str {
@@ -342,20 +388,23 @@ impl Case {
         let mut reasons = Vec::new();
         let p = procedure.as_ref();
         decode_fields(
-            p.facts
-                .iter()
-                .map(|f| (f.meta.id.as_str(), &f.ty, f.required)),
+            p.facts.iter().map(|f| (&f.meta, &f.ty, f.required)),
             &opening.facts,
             "facts.",
             |_| true,
             &mut reasons,
         );
         if opening.case.is_empty() {
-            let mut r = Reason::new(ReasonKind::PayloadInvalid, "the case needs an id");
+            let mut r = Reason::new(
+                ReasonKind::PayloadInvalid,
+                "案件须有编号",
+                "the case needs an id",
+            );
             r.field = Some("case".into());
             reasons.push(r);
         }
         if !reasons.is_empty() {
+            super::refusal::finish_all(&mut reasons);
             return Err(Refusal {
                 action: "open".into(),
                 reasons,
@@ -377,7 +426,15 @@ impl Case {
         };
         let case = Case::from_opening(procedure.clone(), &event).map_err(|e| Refusal {
             action: "open".into(),
-            reasons: vec![Reason::new(ReasonKind::PayloadInvalid, e.to_string())],
+            reasons: vec![{
+                let mut r = Reason::new(
+                    ReasonKind::PayloadInvalid,
+                    format!("无法立案：{e}"),
+                    e.to_string(),
+                );
+                r.finish();
+                r
+            }],
         })?;
         Ok((case, event))
     }
@@ -399,9 +456,7 @@ impl Case {
         let p = procedure.as_ref();
         let mut reasons = Vec::new();
         let given = decode_fields(
-            p.facts
-                .iter()
-                .map(|f| (f.meta.id.as_str(), &f.ty, f.required)),
+            p.facts.iter().map(|f| (&f.meta, &f.ty, f.required)),
             facts,
             "facts.",
             |_| true,
@@ -410,7 +465,7 @@ impl Case {
         if let Some(r) = reasons.first() {
             return Err(ApplyError::Invalid {
                 seq: 0,
-                problem: r.message.clone(),
+                problem: r.message_en.clone(),
             });
         }
         let facts = given
@@ -575,7 +630,7 @@ impl Case {
         // decodes nothing (the payload was checked when the command was decided).
         let values = if a.payload_in_sets.iter().any(|k| *k) {
             decode_fields(
-                a.payload.iter().map(|f| (f.meta.id.as_str(), &f.ty, false)),
+                a.payload.iter().map(|f| (&f.meta, &f.ty, false)),
                 payload,
                 "payload.",
                 |i| a.payload_in_sets.get(i).copied().unwrap_or(true),
@@ -587,7 +642,7 @@ impl Case {
         if let Some(r) = reasons.first() {
             return Err(ApplyError::Invalid {
                 seq: event.seq,
-                problem: r.message.clone(),
+                problem: r.message_en.clone(),
             });
         }
         let kinds = documents.iter().filter_map(|d| procedure.document(&d.kind));

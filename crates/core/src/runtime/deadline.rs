@@ -4,8 +4,9 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
 
 use super::case::{Case, Ctx};
-use super::decide::anchor_name;
-use crate::model::TimeRuleKind;
+use super::decide::{anchor_en, anchor_name, anchor_zh};
+use crate::lang::{self, Lang};
+use crate::model::{Anchor, TimeRule, TimeRuleKind};
 use crate::time::china::last_day_before;
 use crate::time::{Calendar, Period, cst_date};
 
@@ -40,6 +41,14 @@ pub struct Deadline {
     pub rule: String,
     /// Its title.
     pub title: String,
+    /// What it asks and where it stands, for people, in the language asked for
+    /// ([`Deadline::in_lang`]; Chinese unless asked otherwise), citing its article.
+    pub description: String,
+    /// The description in Chinese, from the rule file's titles
+    /// (`“陈述申辩期限”：自“告知拟处罚”起3日内办理“陈述申辩”，最后一日为2027年1月5日（期间进行中）（依据：…）`).
+    pub description_zh: String,
+    /// The description in English, from the English titles the rule file gives (else the ids).
+    pub description_en: String,
     /// Its basis.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub basis: Option<String>,
@@ -123,9 +132,14 @@ impl Case {
             if self.is_closed() && !matches!(status, DeadlineStatus::Met | DeadlineStatus::Late) {
                 continue;
             }
+            let (description_zh, description_en) =
+                describe(self, rule, period.anchor, due, status, provisional);
             out.push(Deadline {
                 rule: rule.meta.id.clone(),
                 title: rule.meta.title.clone(),
+                description: description_zh.clone(),
+                description_zh,
+                description_en,
                 basis: rule.meta.basis.clone(),
                 kind: rule.kind,
                 period: rule.period,
@@ -153,6 +167,114 @@ impl Case {
     /// The earliest due time among the deadlines (`within`) still pending or overdue at `now`.
     pub fn next_due(&self, now: DateTime<Utc>, calendar: &Calendar) -> Option<DateTime<Utc>> {
         next_due(&self.deadlines(now, calendar))
+    }
+}
+
+impl Deadline {
+    /// The deadline with `description` in `lang`.
+    #[must_use]
+    pub fn in_lang(mut self, lang: Lang) -> Self {
+        self.description = match lang {
+            Lang::Zh => self.description_zh.clone(),
+            Lang::En => self.description_en.clone(),
+        };
+        self
+    }
+}
+
+/// A time rule as it applies to a case, in Chinese and in English.
+fn describe(
+    case: &Case,
+    rule: &TimeRule,
+    anchor: Anchor,
+    due: DateTime<Utc>,
+    status: DeadlineStatus,
+    provisional: bool,
+) -> (String, String) {
+    let p = case.procedure.as_ref();
+    let metas: Vec<&crate::model::Meta> = rule
+        .actions
+        .iter()
+        .filter_map(|a| p.actions.get(*a))
+        .map(|a| &a.meta)
+        .collect();
+    let actions_zh: Vec<String> = metas.iter().map(|m| lang::zh(m)).collect();
+    let actions_en: Vec<String> = metas.iter().map(|m| lang::en(m)).collect();
+    let (actions_zh, actions_en) = (
+        lang::list_zh(&actions_zh, "或"),
+        lang::list_en(&actions_en, " or "),
+    );
+    let first = rule
+        .meta
+        .citations
+        .first()
+        .map(crate::model::Citation::readable);
+    let cited = lang::cited(
+        &rule.meta.citations,
+        first.as_deref(),
+        rule.meta.basis.as_deref(),
+    );
+    let (status_zh, status_en) = status_words(rule.kind, status);
+    let (provisional_zh, provisional_en) = if provisional {
+        (
+            "；所涉年份尚无节假日安排，日期仅按周末暂算",
+            "; provisional: a year without a calendar was counted with weekends only",
+        )
+    } else {
+        ("", "")
+    };
+    let from_zh = anchor_zh(case, anchor);
+    let from_en = anchor_en(case, anchor);
+    match rule.kind {
+        TimeRuleKind::Within => {
+            let last = last_day_before(due);
+            (
+                format!(
+                    "{}：{}办理{actions_zh}，最后一日为{}（{status_zh}{provisional_zh}）{}",
+                    lang::zh(&rule.meta),
+                    lang::within_zh(&from_zh, rule.period),
+                    lang::date_zh(last),
+                    lang::cite_zh(cited.as_deref())
+                ),
+                format!(
+                    "{}: {actions_en} within {} after {from_en}, last day {last} ({status_en}{provisional_en}){}",
+                    lang::en(&rule.meta),
+                    rule.period,
+                    lang::cite_en(cited.as_deref())
+                ),
+            )
+        }
+        TimeRuleKind::AtLeast => (
+            format!(
+                "{}：{}，{}起方可办理{actions_zh}（{status_zh}{provisional_zh}）{}",
+                lang::zh(&rule.meta),
+                lang::at_least_zh(&from_zh, rule.period),
+                lang::instant_zh(due),
+                lang::cite_zh(cited.as_deref())
+            ),
+            format!(
+                "{}: {actions_en} not before {} after {from_en}, from {} ({status_en}{provisional_en}){}",
+                lang::en(&rule.meta),
+                rule.period,
+                lang::instant_en(due),
+                lang::cite_en(cited.as_deref())
+            ),
+        ),
+    }
+}
+
+/// Where a time rule stands, in words: Chinese and English.
+fn status_words(kind: TimeRuleKind, status: DeadlineStatus) -> (&'static str, &'static str) {
+    match (kind, status) {
+        (TimeRuleKind::AtLeast, DeadlineStatus::Met) => ("期间已满", "it has run"),
+        (TimeRuleKind::AtLeast, DeadlineStatus::Pending) => ("期间未满", "still running"),
+        (_, DeadlineStatus::Met) => ("已按期办理", "met in time"),
+        (_, DeadlineStatus::Late) => ("逾期办理", "met late"),
+        (_, DeadlineStatus::Pending) => ("期间进行中", "pending"),
+        (_, DeadlineStatus::Overdue) => ("已逾期", "overdue"),
+        (_, DeadlineStatus::Waived) => ("不适用", "waived"),
+        (_, DeadlineStatus::Stopped) => ("期间中止计算", "stopped"),
+        (_, DeadlineStatus::Lapsed) => ("期间届满未行使", "lapsed unused"),
     }
 }
 

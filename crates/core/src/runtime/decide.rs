@@ -10,6 +10,7 @@ use super::command::{Actor, Command, DocumentRef};
 use super::event::{Event, EventBody, Recorded};
 use super::refusal::{Reason, ReasonKind, Refusal};
 use crate::expr::Value;
+use crate::lang;
 use crate::model::{Action, Node, Place, ReasonRule, TimeRuleKind};
 use crate::time::{Calendar, cst_date, fmt_cst};
 use std::ops::Not;
@@ -155,17 +156,28 @@ impl Case {
     ) -> Result<Decided, Vec<Reason>> {
         let p = self.procedure.as_ref();
         let Some((ai, a)) = p.action(&command.action) else {
-            let known: Vec<&str> = p.actions.iter().map(|a| a.meta.id.as_str()).collect();
-            let hint = crate::load::did_you_mean(&command.action, known.iter().copied())
-                .map(|h| format!(" ({h})"))
-                .unwrap_or_default();
-            return Err(vec![Reason::new(
+            let known = p.actions.iter().map(|a| a.meta.id.as_str());
+            let near = crate::load::closest(&command.action, known)
+                .and_then(|id| p.action(id))
+                .map(|(_, a)| &a.meta);
+            let mut r = Reason::new(
                 ReasonKind::UnknownAction,
                 format!(
-                    "procedure `{}` has no action `{}`{hint}",
-                    p.meta.id, command.action
+                    "程序{}没有`{}`这一办理事项{}",
+                    lang::zh(&p.meta),
+                    command.action,
+                    near.map(hint_zh).unwrap_or_default()
                 ),
-            )]);
+                format!(
+                    "procedure `{}` has no action `{}`{}",
+                    p.meta.id,
+                    command.action,
+                    near.map(|m| format!(" (did you mean `{}`?)", m.id))
+                        .unwrap_or_default()
+                ),
+            );
+            r.finish();
+            return Err(vec![r]);
         };
         let mut reasons = Vec::new();
         let keep = |i: usize| {
@@ -173,9 +185,7 @@ impl Case {
                 || (for_sets && a.payload_in_sets.get(i).copied().unwrap_or(true))
         };
         let payload = decode_fields(
-            a.payload
-                .iter()
-                .map(|f| (f.meta.id.as_str(), &f.ty, f.required)),
+            a.payload.iter().map(|f| (&f.meta, &f.ty, f.required)),
             &command.payload,
             "payload.",
             keep,
@@ -184,13 +194,24 @@ impl Case {
         let mut kinds = SmallVec::new();
         for d in &command.documents {
             let Some(kind) = p.document(&d.kind) else {
-                let known: Vec<&str> = p.documents.iter().map(|d| d.meta.id.as_str()).collect();
-                let hint = crate::load::did_you_mean(&d.kind, known.iter().copied())
-                    .map(|h| format!(" ({h})"))
-                    .unwrap_or_default();
+                let known = p.documents.iter().map(|d| d.meta.id.as_str());
+                let near = crate::load::closest(&d.kind, known)
+                    .and_then(|id| p.document(id))
+                    .and_then(|k| p.documents.get(k))
+                    .map(|k| &k.meta);
                 let mut r = Reason::new(
                     ReasonKind::DocumentMissing,
-                    format!("unknown document kind `{}`{hint}", d.kind),
+                    format!(
+                        "本程序没有`{}`这一文书种类{}",
+                        d.kind,
+                        near.map(hint_zh).unwrap_or_default()
+                    ),
+                    format!(
+                        "unknown document kind `{}`{}",
+                        d.kind,
+                        near.map(|m| format!(" (did you mean `{}`?)", m.id))
+                            .unwrap_or_default()
+                    ),
                 );
                 r.document = Some(d.kind.clone());
                 reasons.push(r);
@@ -200,6 +221,10 @@ impl Case {
             if !valid_digest(&d.sha256) {
                 let mut r = Reason::new(
                     ReasonKind::DocumentMissing,
+                    format!(
+                        "文书“{}”的SHA-256摘要无效（须为64位小写十六进制数字）",
+                        d.name
+                    ),
                     format!(
                         "document `{}` has no valid SHA-256 digest (64 lowercase hex digits)",
                         d.name
@@ -238,6 +263,7 @@ impl Case {
                     .and_then(|f| a.payload.iter().find(|x| x.meta.id == f));
                 r.cite_first_of(field.map(|f| &f.meta).into_iter().chain([&a.meta]));
             }
+            super::refusal::finish_all(&mut reasons);
             return Err(reasons);
         }
         Ok(Decided {
@@ -268,6 +294,7 @@ impl Case {
             .map(|(ai, a)| {
                 let mut reasons = Vec::new();
                 let reason_for_time = self.check(ai, a, actor, at, None, calendar, &mut reasons);
+                super::refusal::finish_all(&mut reasons);
                 let reason_required = reason_for_time
                     || match &a.reason {
                         ReasonRule::Optional => false,
@@ -324,6 +351,11 @@ impl Case {
             reasons.push(Reason::new(
                 ReasonKind::OutOfOrder,
                 format!(
+                    "办理时间{}早于本案最后一次办理的时间{}",
+                    lang::instant_zh(at),
+                    lang::instant_zh(self.last_at)
+                ),
+                format!(
                     "the time {} is before the case's last event ({})",
                     fmt_cst(at),
                     fmt_cst(self.last_at)
@@ -333,37 +365,47 @@ impl Case {
         // State.
         if !a.from.iter().any(|f| self.at_place(*f)) {
             let mut current = self.state().to_owned();
+            let here = Place::State(self.state);
+            let (mut current_zh, mut current_en) = (place_zh(p, here), place_en(p, here));
             if let Some(t) = a.track {
                 let tid = p.tracks.get(t).map_or("", |t| t.meta.id.as_str());
                 match self.tracks.get(t).copied().flatten() {
-                    Some(s) => current = p.place_id(Place::Track { track: t, state: s }),
+                    Some(s) => {
+                        let place = Place::Track { track: t, state: s };
+                        current = p.place_id(place);
+                        current_zh = place_zh(p, place);
+                        current_en = place_en(p, place);
+                    }
                     None if p.tracks.get(t).is_some_and(|tr| tr.parent == self.state) => {
-                        current = format!("{current} (track `{tid}` does not run)")
+                        current = format!("{current} (track `{tid}` does not run)");
+                        if let Some(tr) = p.tracks.get(t) {
+                            current_zh = format!("{current_zh}（{}未启动）", lang::zh(&tr.meta));
+                            current_en =
+                                format!("{current_en} (track {} does not run)", lang::en(&tr.meta));
+                        }
                     }
                     None => {}
                 }
             }
             let expected: Vec<String> = a.from.iter().map(|f| p.place_id(*f)).collect();
-            let closed = if self.is_closed() {
-                "; the case has ended"
+            let expected_zh: Vec<String> = a.from.iter().map(|f| place_zh(p, *f)).collect();
+            let expected_en: Vec<String> = a.from.iter().map(|f| place_en(p, *f)).collect();
+            let (closed_zh, closed_en) = if self.is_closed() {
+                ("；本案已办结", "; the case has ended")
             } else {
-                ""
+                ("", "")
             };
-            let mut message = String::with_capacity(64 + current.len());
-            message.push('`');
-            message.push_str(&a.meta.id);
-            message.push_str("` may be taken in ");
-            push_ticked(
-                &mut message,
-                expected.iter().map(String::as_str),
-                " or ",
-                "",
+            let zh = format!(
+                "当前阶段为{current_zh}，{}须在{}阶段办理{closed_zh}",
+                lang::zh(&a.meta),
+                lang::list_zh(&expected_zh, "或")
             );
-            message.push_str(", but the case is in `");
-            message.push_str(&current);
-            message.push('`');
-            message.push_str(closed);
-            let mut r = Reason::new(ReasonKind::WrongState, message);
+            let en = format!(
+                "{} may be taken in {}, but the case is in {current_en}{closed_en}",
+                lang::en(&a.meta),
+                lang::list_en(&expected_en, " or ")
+            );
+            let mut r = Reason::new(ReasonKind::WrongState, zh, en);
             match self.forbidding_invariant(ai, a) {
                 Some(inv) => {
                     r = r.cite(&inv.meta);
@@ -386,26 +428,53 @@ impl Case {
                     .filter_map(|r| p.roles.get(*r))
                     .map(|r| r.meta.id.clone())
                     .collect();
-            let mut message = String::with_capacity(64);
-            message.push('`');
-            message.push_str(&a.meta.id);
-            message.push_str("` may be taken by ");
-            push_ticked(
-                &mut message,
-                roles.iter().map(String::as_str),
-                ", ",
-                "no role",
+            let may: Vec<&crate::model::Meta> =
+                a.by.iter()
+                    .filter_map(|r| p.roles.get(*r))
+                    .map(|r| &r.meta)
+                    .collect();
+            let held = |name: fn(&crate::model::Meta) -> String| -> Vec<String> {
+                actor
+                    .roles
+                    .iter()
+                    .map(|id| match p.role(id).and_then(|r| p.roles.get(r)) {
+                        Some(role) => name(&role.meta),
+                        None => format!("`{id}`"),
+                    })
+                    .collect()
+            };
+            let (held_zh, held_en) = (held(lang::zh), held(lang::en));
+            let zh = format!(
+                "{}须由{}办理；`{}`{}",
+                lang::zh(&a.meta),
+                if may.is_empty() {
+                    "（无任何角色）".to_owned()
+                } else {
+                    lang::list_zh(&may.iter().map(|m| lang::zh(m)).collect::<Vec<_>>(), "或")
+                },
+                actor.id,
+                if held_zh.is_empty() {
+                    "未担任任何角色".to_owned()
+                } else {
+                    format!("担任的角色为{}", lang::list_zh(&held_zh, "、"))
+                }
             );
-            message.push_str("; `");
-            message.push_str(&actor.id);
-            message.push_str("` holds ");
-            push_ticked(
-                &mut message,
-                actor.roles.iter().map(String::as_str),
-                ", ",
-                "no role",
+            let en = format!(
+                "{} may be taken by {}; `{}` holds {}",
+                lang::en(&a.meta),
+                if may.is_empty() {
+                    "no role".to_owned()
+                } else {
+                    lang::list_en(&may.iter().map(|m| lang::en(m)).collect::<Vec<_>>(), ", ")
+                },
+                actor.id,
+                if held_en.is_empty() {
+                    "no role".to_owned()
+                } else {
+                    lang::list_en(&held_en, ", ")
+                }
             );
-            let mut r = Reason::new(ReasonKind::RoleNotAllowed, message).cite_first(
+            let mut r = Reason::new(ReasonKind::RoleNotAllowed, zh, en).cite_first(
                 a.by.iter()
                     .filter_map(|r| p.roles.get(*r))
                     .map(|r| &r.meta)
@@ -441,13 +510,20 @@ impl Case {
                         continue;
                     }
                 }
-                let mut message = format!(
-                    "`{}`: the condition `{}` ({}) does not hold",
-                    a.meta.id, c.meta.id, c.meta.title
+                let zh = format!(
+                    "{}的条件{}不满足{}",
+                    lang::zh(&a.meta),
+                    lang::zh(&c.meta),
+                    parts_zh(p, a, &failed, c.guard.source())
                 );
-                push_parts(&mut message, &failed, c.guard.source());
+                let en = format!(
+                    "{}: the condition {} does not hold{}",
+                    lang::en(&a.meta),
+                    lang::en(&c.meta),
+                    parts_en(&failed, c.guard.source())
+                );
                 let mut r =
-                    Reason::new(ReasonKind::GuardFalse, message).cite_first([&c.meta, &a.meta]);
+                    Reason::new(ReasonKind::GuardFalse, zh, en).cite_first([&c.meta, &a.meta]);
                 r.condition = Some(c.meta.id.clone());
                 r.failed = failed;
                 reasons.push(r);
@@ -462,9 +538,11 @@ impl Case {
                 if !g.kinds.contains(d) {
                     let mut r = Reason::new(
                         ReasonKind::DocumentMissing,
+                        format!("{}须附{}", lang::zh(&a.meta), lang::zh(&kind.meta)),
                         format!(
-                            "`{}` needs a document of kind `{}` ({})",
-                            a.meta.id, kind.meta.id, kind.meta.title
+                            "{} needs a document of kind {}",
+                            lang::en(&a.meta),
+                            lang::en(&kind.meta)
                         ),
                     )
                     .cite_first([&kind.meta, &a.meta]);
@@ -480,10 +558,15 @@ impl Case {
                     let mut r = Reason::new(
                         ReasonKind::DocumentMissing,
                         format!(
-                            "`{}` needs a document of kind `{}` ({}) because `{}` holds",
-                            a.meta.id,
-                            kind.meta.id,
-                            kind.meta.title,
+                            "{}在`{}`成立时须附{}",
+                            lang::zh(&a.meta),
+                            cond.source(),
+                            lang::zh(&kind.meta)
+                        ),
+                        format!(
+                            "{} needs a document of kind {} because `{}` holds",
+                            lang::en(&a.meta),
+                            lang::en(&kind.meta),
                             cond.source()
                         ),
                     )
@@ -501,7 +584,8 @@ impl Case {
                 reasons.push(
                     Reason::new(
                         ReasonKind::ReasonMissing,
-                        format!("`{}` needs a recorded reason", a.meta.id),
+                        format!("办理{}须记录理由", lang::zh(&a.meta)),
+                        format!("{} needs a recorded reason", lang::en(&a.meta)),
                     )
                     .cite(&a.meta),
                 );
@@ -537,22 +621,29 @@ impl Case {
                         reason_for_time = true;
                         continue;
                     }
-                    let (kind, how) = if rule.below_with_reason {
+                    let (kind, how_zh, how_en) = if rule.below_with_reason {
                         (
                             ReasonKind::ReasonMissing,
+                            "；提前办理须记录理由",
                             "; taking it earlier needs a recorded reason",
                         )
                     } else {
-                        (ReasonKind::TooEarly, "")
+                        (ReasonKind::TooEarly, "", "")
                     };
                     let mut r = Reason::new(
                         kind,
                         format!(
-                            "`{}`: {} ({} after `{}`) runs until {}{how}",
-                            rule.meta.id,
-                            rule.meta.title,
+                            "{}：{}，{}起方可办理{}{how_zh}",
+                            lang::zh(&rule.meta),
+                            lang::at_least_zh(&anchor_zh(self, period.anchor), rule.period),
+                            lang::instant_zh(earliest.value),
+                            lang::zh(&a.meta)
+                        ),
+                        format!(
+                            "{} ({} after {}) runs until {}{how_en}",
+                            lang::en(&rule.meta),
                             rule.period,
-                            anchor_name(self, period.anchor),
+                            anchor_en(self, period.anchor),
                             fmt_cst(earliest.value)
                         ),
                     )
@@ -573,11 +664,17 @@ impl Case {
                     let mut r = Reason::new(
                         ReasonKind::TooLate,
                         format!(
-                            "`{}`: {} ({} after `{}`) ended at {}",
-                            rule.meta.id,
-                            rule.meta.title,
+                            "{}：{}办理{}的期限已于{}届满",
+                            lang::zh(&rule.meta),
+                            lang::within_zh(&anchor_zh(self, period.anchor), rule.period),
+                            lang::zh(&a.meta),
+                            lang::date_zh(crate::time::china::last_day_before(period.due))
+                        ),
+                        format!(
+                            "{} ({} after {}) ended at {}",
+                            lang::en(&rule.meta),
                             rule.period,
-                            anchor_name(self, period.anchor),
+                            anchor_en(self, period.anchor),
                             fmt_cst(period.due)
                         ),
                     )
@@ -624,16 +721,28 @@ impl Case {
         if (1..=max).contains(&n) {
             return;
         }
-        let field = p
+        let Some(field_meta) = p
             .actions
             .get(ai)
             .and_then(|a| a.payload.get(*f))
-            .map_or("", |f| f.meta.id.as_str());
+            .map(|f| &f.meta)
+        else {
+            return;
+        };
+        let field = field_meta.id.as_str();
+        let asked = super::case::with_length(cap, u32::try_from(n.max(0)).unwrap_or(u32::MAX));
         let mut r = Reason::new(
             ReasonKind::PayloadInvalid,
             format!(
-                "`payload.{field}`: an extension of {} is not allowed by `{}`: it must be from 1 to {cap}",
-                super::case::with_length(cap, u32::try_from(n.max(0)).unwrap_or(u32::MAX)),
+                "{}：延长{}不符合{}的规定，延长期限须为{}至{}",
+                lang::zh(field_meta),
+                lang::period_zh(asked),
+                lang::zh(&rule.meta),
+                lang::period_zh(super::case::with_length(cap, 1)),
+                lang::period_zh(cap)
+            ),
+            format!(
+                "`payload.{field}`: an extension of {asked} is not allowed by `{}`: it must be from 1 to {cap}",
                 rule.meta.id
             ),
         )
@@ -651,19 +760,109 @@ fn still_to_come(f: &crate::expr::Falsity) -> bool {
 }
 
 /// `: \`a\`, \`b\`` — the failing parts, or the whole guard when none is named.
-fn push_parts(message: &mut String, failed: &[crate::expr::Falsity], whole: &str) {
-    message.push_str(": ");
+fn parts_en(failed: &[crate::expr::Falsity], whole: &str) -> String {
+    let mut message = String::from(": ");
     if failed.is_empty() {
         message.push('`');
         message.push_str(whole);
         message.push('`');
     } else {
         push_ticked(
-            message,
+            &mut message,
             failed.iter().map(|f| f.expression.as_str()),
             ", ",
             "",
         );
+    }
+    message
+}
+
+/// `：\`a\`（“罚款金额”为 5000）；\`b\`（“听证”未设置）` — the failing parts, each with the
+/// titles of what it reads and their values, or the whole guard when none is named.
+fn parts_zh(
+    p: &crate::model::Procedure,
+    a: &Action,
+    failed: &[crate::expr::Falsity],
+    whole: &str,
+) -> String {
+    if failed.is_empty() {
+        return format!("：`{whole}`");
+    }
+    let parts: Vec<String> = failed
+        .iter()
+        .map(|f| {
+            let read: Vec<String> = f
+                .values
+                .iter()
+                .map(|(name, value)| {
+                    let title = read_title_zh(p, a, name);
+                    match value {
+                        Some(v) => format!("{title}为 {v}"),
+                        None => format!("{title}未设置"),
+                    }
+                })
+                .collect();
+            if read.is_empty() {
+                format!("`{}`", f.expression)
+            } else {
+                format!("`{}`（{}）", f.expression, read.join("，"))
+            }
+        })
+        .collect();
+    format!("：{}", parts.join("；"))
+}
+
+/// The Chinese title of what a guard reads: a payload field of `a`, a fact or a track.
+fn read_title_zh(p: &crate::model::Procedure, a: &Action, name: &str) -> String {
+    if let Some(field) = name.strip_prefix("payload.") {
+        if let Some(f) = a.payload.iter().find(|f| f.meta.id == field) {
+            return lang::zh(&f.meta);
+        }
+    } else if let Some((_, f)) = p.fact(name) {
+        return lang::zh(&f.meta);
+    } else if let Some((_, t)) = p.track(name) {
+        return lang::zh(&t.meta);
+    }
+    format!("`{name}`")
+}
+
+/// `（是否指“受理”？）` — a suggestion in Chinese.
+fn hint_zh(meta: &crate::model::Meta) -> String {
+    format!("（是否指{}？）", lang::zh(meta))
+}
+
+/// A place in Chinese: `“部门协商”`, or for a track's state `“部门协商”中的“待协商”`.
+fn place_zh(p: &crate::model::Procedure, place: Place) -> String {
+    match place {
+        Place::State(s) => p
+            .states
+            .get(s)
+            .map_or_else(String::new, |s| lang::zh(&s.meta)),
+        Place::Track { track, state } => p.tracks.get(track).map_or_else(String::new, |t| {
+            let st = t.states.get(state).map_or_else(String::new, lang::zh);
+            format!("{}中的{st}", lang::zh(&t.meta))
+        }),
+    }
+}
+
+/// A place in English: its English title (`“coordination: pending”` for a track's state
+/// when both have one), else its id in backticks (`` `coordination.pending` ``).
+fn place_en(p: &crate::model::Procedure, place: Place) -> String {
+    match place {
+        Place::State(s) => p
+            .states
+            .get(s)
+            .map_or_else(String::new, |s| lang::en(&s.meta)),
+        Place::Track { track, state } => {
+            let titles = p.tracks.get(track).and_then(|t| {
+                let st = t.states.get(state)?;
+                Some((t.meta.title_en.as_deref()?, st.title_en.as_deref()?))
+            });
+            match titles {
+                Some((t, st)) => format!("“{t}: {st}”"),
+                None => format!("`{}`", p.place_id(place)),
+            }
+        }
     }
 }
 
@@ -782,9 +981,17 @@ impl Case {
             groups.push((None, Vec::new()));
         }
         for (key, parts) in groups {
-            let mut message = format!("the condition of `{}` does not hold", a.meta.id);
-            push_parts(&mut message, &parts, when.source());
-            let mut r = Reason::new(ReasonKind::GuardFalse, message);
+            let zh = format!(
+                "{}的办理条件不满足{}",
+                lang::zh(&a.meta),
+                parts_zh(p, a, &parts, when.source())
+            );
+            let en = format!(
+                "the condition of {} does not hold{}",
+                lang::en(&a.meta),
+                parts_en(&parts, when.source())
+            );
+            let mut r = Reason::new(ReasonKind::GuardFalse, zh, en);
             match key.and_then(|(ii, ci)| p.invariants.get(ii).map(|inv| (inv, ci))) {
                 Some((inv, ci)) => {
                     let cond = ci.and_then(|ci| inv.conditions.get(ci));
@@ -852,6 +1059,62 @@ pub(crate) fn anchor_name(case: &Case, anchor: crate::model::Anchor) -> String {
                 Some(format!("{}.payload.{}", action.meta.id, field.meta.id))
             })
             .unwrap_or_default(),
+    }
+}
+
+/// What a period is counted from, in Chinese: `“送达告知书”`, `进入“部门协商”`,
+/// `“受理日期”`, `“答复期限”届满`, `“延期”所填“延长至”`.
+pub(crate) fn anchor_zh(case: &Case, anchor: crate::model::Anchor) -> String {
+    let p = case.procedure.as_ref();
+    match anchor {
+        crate::model::Anchor::Action(a) => p
+            .actions
+            .get(a)
+            .map_or_else(String::new, |a| lang::zh(&a.meta)),
+        crate::model::Anchor::Entered(place) => format!("进入{}", place_zh(p, place)),
+        crate::model::Anchor::Date(f) => p
+            .facts
+            .get(f)
+            .map_or_else(String::new, |f| lang::zh(&f.meta)),
+        crate::model::Anchor::Due(r) => p
+            .time_rules
+            .get(r)
+            .map_or_else(String::new, |r| format!("{}届满", lang::zh(&r.meta))),
+        crate::model::Anchor::PayloadDate(k) => p
+            .kept_payload
+            .get(k)
+            .and_then(|(a, f)| {
+                let action = p.actions.get(*a)?;
+                let field = action.payload.get(*f)?;
+                Some(format!(
+                    "{}所填{}",
+                    lang::zh(&action.meta),
+                    lang::zh(&field.meta)
+                ))
+            })
+            .unwrap_or_default(),
+    }
+}
+
+/// What a period is counted from, in English: English titles where the rule file gives
+/// them, else ids in backticks.
+pub(crate) fn anchor_en(case: &Case, anchor: crate::model::Anchor) -> String {
+    let p = case.procedure.as_ref();
+    match anchor {
+        crate::model::Anchor::Action(a) => p
+            .actions
+            .get(a)
+            .map_or_else(String::new, |a| lang::en(&a.meta)),
+        crate::model::Anchor::Entered(place) => place_en(p, place),
+        crate::model::Anchor::Date(f) => p
+            .facts
+            .get(f)
+            .map_or_else(String::new, |f| lang::en(&f.meta)),
+        crate::model::Anchor::Due(r) => p
+            .time_rules
+            .get(r)
+            .map_or_else(String::new, |r| format!("the end of {}", lang::en(&r.meta))),
+        crate::model::Anchor::PayloadDate(_) => format!("`{}`", anchor_name(case, anchor)),
     }
 }
 

@@ -5,6 +5,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::expr::Falsity;
+use crate::lang::Lang;
 use crate::model::{Citation, Meta};
 
 /// The kind of an unmet condition. Stable: clients match on it.
@@ -41,8 +42,17 @@ pub enum ReasonKind {
 pub struct Reason {
     /// What kind of condition.
     pub kind: ReasonKind,
-    /// What is wrong, for people.
+    /// What is wrong, for people, in the language asked for ([`Refusal::in_lang`]; Chinese
+    /// unless asked otherwise), citing its article at the end.
     pub message: String,
+    /// What is wrong in Chinese, built from the rule file's titles, citing the article
+    /// (`…（依据：《行政处罚法》第四十四条）`).
+    #[serde(default)]
+    pub message_zh: String,
+    /// What is wrong in English, built from the English titles the rule file gives (else
+    /// the ids), citing the article.
+    #[serde(default)]
+    pub message_en: String,
     /// The article that forbids, as the rule file writes it: the narrowest that applies (a
     /// named condition's, an invariant's, a time rule's, a document's or role's), the
     /// action's own only where nothing narrower exists.
@@ -122,10 +132,15 @@ pub struct Reason {
 }
 
 impl Reason {
-    pub(crate) fn new(kind: ReasonKind, message: impl Into<String>) -> Self {
+    /// A reason with its Chinese and English messages, before the article is cited (see
+    /// [`Reason::finish`]).
+    pub(crate) fn new(kind: ReasonKind, zh: impl Into<String>, en: impl Into<String>) -> Self {
+        let message_zh = zh.into();
         Reason {
             kind,
-            message: message.into(),
+            message: message_zh.clone(),
+            message_zh,
+            message_en: en.into(),
             basis: None,
             law: None,
             article: None,
@@ -148,6 +163,36 @@ impl Reason {
             due_date: None,
             provisional: false,
         }
+    }
+
+    /// The message in `lang`.
+    pub fn text(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::Zh => &self.message_zh,
+            Lang::En => &self.message_en,
+        }
+    }
+
+    /// The reason with `message` in `lang`.
+    #[must_use]
+    pub fn in_lang(mut self, lang: Lang) -> Self {
+        self.message = self.text(lang).to_owned();
+        self
+    }
+
+    /// Ends both messages with the article cited, once every citation is known, and sets
+    /// `message` to the Chinese one.
+    pub(crate) fn finish(&mut self) {
+        let cited = crate::lang::cited(
+            &self.citations,
+            self.citation.as_deref(),
+            self.basis.as_deref(),
+        );
+        self.message_zh
+            .push_str(&crate::lang::cite_zh(cited.as_deref()));
+        self.message_en
+            .push_str(&crate::lang::cite_en(cited.as_deref()));
+        self.message.clone_from(&self.message_zh);
     }
 
     /// Cites an element's basis (text and parsed citations).
@@ -202,8 +247,24 @@ pub struct Refusal {
 }
 
 impl Refusal {
+    /// The refusal with every reason's `message` in `lang`.
+    #[must_use]
+    pub fn in_lang(mut self, lang: Lang) -> Self {
+        for r in &mut self.reasons {
+            r.message = r.text(lang).to_owned();
+        }
+        self
+    }
+
     /// The kinds of the reasons, in order.
     pub fn kinds(&self) -> Vec<ReasonKind> {
         self.reasons.iter().map(|r| r.kind).collect()
+    }
+}
+
+/// [`Reason::finish`] for every reason.
+pub(crate) fn finish_all(reasons: &mut [Reason]) {
+    for r in reasons {
+        r.finish();
     }
 }

@@ -7,6 +7,7 @@ use serde::Serialize;
 
 use super::file::{ExpectedDeadline, Scenario, ScenarioFile, StepSpec};
 use crate::expr::Value;
+use crate::lang::{self, Lang};
 use crate::model::{RuleSet, TimeRuleKind};
 use crate::runtime::{Case, Command, Deadline, DeadlineStatus, Opening, ReasonKind, Refusal};
 use crate::time::{Calendar, cst_date};
@@ -20,9 +21,34 @@ pub struct Failure {
     pub action: String,
     /// The line of the step in the scenario file (0 when unknown).
     pub line: usize,
-    /// What was expected and what happened.
+    /// What was expected and what happened, in the language asked for
+    /// ([`Failure::in_lang`]; Chinese unless asked otherwise).
     pub message: String,
+    /// What was expected and what happened, in Chinese (names by their titles).
+    pub message_zh: String,
+    /// What was expected and what happened, in English.
+    pub message_en: String,
 }
+
+impl Failure {
+    /// The message in `lang`.
+    pub fn text(&self, lang: Lang) -> &str {
+        match lang {
+            Lang::Zh => &self.message_zh,
+            Lang::En => &self.message_en,
+        }
+    }
+
+    /// The failure with `message` in `lang`.
+    #[must_use]
+    pub fn in_lang(mut self, lang: Lang) -> Self {
+        self.message = self.text(lang).to_owned();
+        self
+    }
+}
+
+/// A message in Chinese and in English.
+type Two = (String, String);
 
 /// The result of one scenario.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -58,18 +84,16 @@ fn kinds_text(k: &BTreeSet<ReasonKind>) -> String {
         .join(", ")
 }
 
-fn refusal_text(r: &Refusal) -> String {
+/// Every reason of a refusal with its kind (each message cites its article).
+fn refusal_text(r: &Refusal, lang: Lang) -> String {
     r.reasons
         .iter()
         .map(|x| {
             let kind = kinds_text(&[x.kind].into_iter().collect());
-            match &x.basis {
-                Some(b) => format!("{kind}: {} [{b}]", x.message),
-                None => format!("{kind}: {}", x.message),
-            }
+            format!("{kind}: {}", x.text(lang))
         })
         .collect::<Vec<_>>()
-        .join("; ")
+        .join(if lang == Lang::Zh { "；" } else { "; " })
 }
 
 /// Whether a reason cites `want`: one of its parsed citations reads the same
@@ -105,7 +129,7 @@ fn reason_cites(r: &crate::runtime::Reason, want: &str) -> bool {
 }
 
 /// Checks the citations and the `allowed_from` day a refused step expects.
-fn check_refusal(step: &StepSpec, r: &Refusal) -> Vec<String> {
+fn check_refusal(step: &StepSpec, r: &Refusal) -> Vec<Two> {
     let mut out = Vec::new();
     for want in &step.cites {
         if !r.reasons.iter().any(|x| reason_cites(x, want)) {
@@ -118,9 +142,12 @@ fn check_refusal(step: &StepSpec, r: &Refusal) -> Vec<String> {
                     format!("{kind} cites {}", cited.unwrap_or("nothing"))
                 })
                 .collect();
-            out.push(format!(
-                "expected the refusal to cite {want}, but {}",
-                got.join("; ")
+            out.push((
+                format!("应引用{want}，但拒绝理由引用的是：{}", got.join("；")),
+                format!(
+                    "expected the refusal to cite {want}, but {}",
+                    got.join("; ")
+                ),
             ));
         }
     }
@@ -131,19 +158,31 @@ fn check_refusal(step: &StepSpec, r: &Refusal) -> Vec<String> {
             .filter_map(|x| x.allowed_from.map(cst_date))
             .collect();
         if !got.contains(&day) {
-            out.push(format!(
-                "expected the refusal to allow the action from {day}, but {}",
-                if got.is_empty() {
-                    "no reason gives a day".to_owned()
-                } else {
-                    format!(
-                        "it gives {}",
-                        got.iter()
-                            .map(ToString::to_string)
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    )
-                }
+            let days_zh: Vec<String> = got.iter().map(|d| lang::date_zh(*d)).collect();
+            out.push((
+                format!(
+                    "应自{}起方可办理，但{}",
+                    lang::date_zh(day),
+                    if days_zh.is_empty() {
+                        "拒绝理由未给出日期".to_owned()
+                    } else {
+                        format!("拒绝理由给出的是{}", days_zh.join("、"))
+                    }
+                ),
+                format!(
+                    "expected the refusal to allow the action from {day}, but {}",
+                    if got.is_empty() {
+                        "no reason gives a day".to_owned()
+                    } else {
+                        format!(
+                            "it gives {}",
+                            got.iter()
+                                .map(ToString::to_string)
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        )
+                    }
+                ),
             ));
         }
     }
@@ -151,24 +190,37 @@ fn check_refusal(step: &StepSpec, r: &Refusal) -> Vec<String> {
 }
 
 /// Compares the outcome of a command with what the step expects; returns the failure text.
-fn check_outcome(expected: Option<&Vec<ReasonKind>>, got: Result<(), &Refusal>) -> Option<String> {
+fn check_outcome(expected: Option<&Vec<ReasonKind>>, got: Result<(), &Refusal>) -> Option<Two> {
     match (expected, got) {
         (None, Ok(())) => None,
-        (None, Err(r)) => Some(format!(
-            "expected it to be accepted, but it was refused: {}",
-            refusal_text(r)
+        (None, Err(r)) => Some((
+            format!("应予办理，但被拒绝：{}", refusal_text(r, Lang::Zh)),
+            format!(
+                "expected it to be accepted, but it was refused: {}",
+                refusal_text(r, Lang::En)
+            ),
         )),
-        (Some(k), Ok(())) => Some(format!(
-            "expected a refusal ({}), but it was accepted",
-            kinds_text(&k.iter().copied().collect())
-        )),
+        (Some(k), Ok(())) => {
+            let kinds = kinds_text(&k.iter().copied().collect());
+            Some((
+                format!("应被拒绝（{kinds}），但已办理"),
+                format!("expected a refusal ({kinds}), but it was accepted"),
+            ))
+        }
         (Some(k), Err(r)) => {
             let want: BTreeSet<ReasonKind> = k.iter().copied().collect();
             (want != kinds(r)).then(|| {
-                format!(
-                    "expected a refusal with {}, but got {}",
-                    kinds_text(&want),
-                    refusal_text(r)
+                (
+                    format!(
+                        "应以{}被拒绝，实际为：{}",
+                        kinds_text(&want),
+                        refusal_text(r, Lang::Zh)
+                    ),
+                    format!(
+                        "expected a refusal with {}, but got {}",
+                        kinds_text(&want),
+                        refusal_text(r, Lang::En)
+                    ),
                 )
             })
         }
@@ -199,41 +251,83 @@ fn status_name(s: DeadlineStatus) -> &'static str {
     }
 }
 
+/// Where a time rule stands, in Chinese, for failure messages.
+fn status_zh(s: &str) -> &str {
+    match s {
+        "met" => "已按期办理（met）",
+        "late" => "逾期办理（late）",
+        "pending" => "期间进行中（pending）",
+        "overdue" => "已逾期（overdue）",
+        "waived" => "不适用（waived）",
+        "lapsed" => "期间届满未行使（lapsed）",
+        "stopped" => "期间中止计算（stopped）",
+        other => other,
+    }
+}
+
+/// A state, track state, fact or time rule by its title in Chinese quotes, else its id.
+fn titled(meta: Option<&crate::model::Meta>, id: &str) -> String {
+    meta.map_or_else(|| format!("`{id}`"), crate::lang::zh)
+}
+
 /// Checks the state, tracks, facts and deadlines a step expects.
-fn check_after(
-    case: &Case,
-    step: &StepSpec,
-    at: DateTime<Utc>,
-    calendar: &Calendar,
-) -> Vec<String> {
+fn check_after(case: &Case, step: &StepSpec, at: DateTime<Utc>, calendar: &Calendar) -> Vec<Two> {
+    let p = case.procedure();
+    let state_title = |id: &str| titled(p.state(id).map(|(_, s)| &s.meta), id);
     let mut out = Vec::new();
     if let Some(s) = &step.state
         && case.state() != s
     {
-        out.push(format!(
-            "expected state `{s}`, but the case is in `{}`",
-            case.state()
+        out.push((
+            format!(
+                "应处于{}阶段，实际处于{}阶段",
+                state_title(s),
+                state_title(case.state())
+            ),
+            format!(
+                "expected state `{s}`, but the case is in `{}`",
+                case.state()
+            ),
         ));
     }
     let running = case.track_states();
     for (track, want) in &step.tracks {
-        if case.procedure().track(track).is_none() {
-            out.push(format!("the procedure has no track `{track}`"));
+        let Some((_, t)) = p.track(track) else {
+            out.push((
+                format!("程序中没有`{track}`这一并行程序"),
+                format!("the procedure has no track `{track}`"),
+            ));
             continue;
-        }
+        };
         let got = running
             .iter()
             .find(|(t, _)| t == track)
             .map_or("inactive", |(_, s)| *s);
         if got != want {
-            out.push(format!(
-                "expected track `{track}` in `{want}`, but it is `{got}`"
+            let st = |id: &str| {
+                if id == "inactive" {
+                    "未启动".to_owned()
+                } else {
+                    titled(t.states.iter().find(|m| m.id == id), id)
+                }
+            };
+            out.push((
+                format!(
+                    "{}应处于{}，实际为{}",
+                    crate::lang::zh(&t.meta),
+                    st(want),
+                    st(got)
+                ),
+                format!("expected track `{track}` in `{want}`, but it is `{got}`"),
             ));
         }
     }
     for (fact, want) in &step.facts {
-        let Some((_, f)) = case.procedure().fact(fact) else {
-            out.push(format!("the procedure has no fact `{fact}`"));
+        let Some((_, f)) = p.fact(fact) else {
+            out.push((
+                format!("程序中没有`{fact}`这一事实"),
+                format!("the procedure has no fact `{fact}`"),
+            ));
             continue;
         };
         let got = case.fact(fact);
@@ -243,8 +337,9 @@ fn check_after(
             (Some(g), w) => match (Value::from_json(&f.ty, g), Value::from_json(&f.ty, w)) {
                 (Ok(a), Ok(b)) => a == b,
                 (_, Err(e)) => {
-                    out.push(format!(
-                        "the expected value of fact `{fact}` is not valid: {e}"
+                    out.push((
+                        format!("事实{}的预期值无效：{e}", crate::lang::zh(&f.meta)),
+                        format!("the expected value of fact `{fact}` is not valid: {e}"),
                     ));
                     continue;
                 }
@@ -252,34 +347,54 @@ fn check_after(
             },
         };
         if !same {
-            let shown = got.map_or_else(|| "unset".to_owned(), |g| g.to_string());
-            out.push(format!(
-                "expected fact `{fact}` = {want}, but it is {shown}"
+            let shown = got
+                .as_ref()
+                .map_or_else(|| "unset".to_owned(), ToString::to_string);
+            let shown_zh = got.map_or_else(|| "未设置".to_owned(), |g| g.to_string());
+            out.push((
+                format!(
+                    "事实{}应为 {want}，实际为 {shown_zh}",
+                    crate::lang::zh(&f.meta)
+                ),
+                format!("expected fact `{fact}` = {want}, but it is {shown}"),
             ));
         }
     }
     if !step.deadlines.is_empty() {
         let deadlines = case.deadlines(at, calendar);
         for (rule, want) in &step.deadlines {
+            let rule_meta = p
+                .time_rules
+                .iter()
+                .find(|r| r.meta.id == *rule)
+                .map(|r| &r.meta);
             let Some(d) = deadlines.iter().find(|d| d.rule == *rule) else {
-                let ids: Vec<&str> = case
-                    .procedure()
-                    .time_rules
-                    .iter()
-                    .map(|r| r.meta.id.as_str())
-                    .collect();
-                if ids.contains(&rule.as_str()) {
-                    out.push(format!("expected deadline `{rule}`, but it is not running (its period has not started, or the case has ended)"));
+                let ids: Vec<&str> = p.time_rules.iter().map(|r| r.meta.id.as_str()).collect();
+                if let Some(m) = rule_meta {
+                    out.push((
+                        format!("期限{}尚未开始计算（或本案已办结）", crate::lang::zh(m)),
+                        format!("expected deadline `{rule}`, but it is not running (its period has not started, or the case has ended)"),
+                    ));
                 } else {
-                    let hint = crate::load::did_you_mean(rule, ids.iter().copied())
-                        .map_or_else(String::new, |h| format!(": {h}"));
-                    out.push(format!(
-                        "the procedure has no time rule `{}`{hint}",
-                        crate::load::shown(rule)
+                    let near = crate::load::closest(rule, ids.iter().copied());
+                    out.push((
+                        format!(
+                            "程序中没有`{}`这一期限{}",
+                            crate::load::shown(rule),
+                            near.map(|n| format!("（是否指`{n}`？）"))
+                                .unwrap_or_default()
+                        ),
+                        format!(
+                            "the procedure has no time rule `{}`{}",
+                            crate::load::shown(rule),
+                            near.map(|n| format!(": did you mean `{n}`?"))
+                                .unwrap_or_default()
+                        ),
                     ));
                 }
                 continue;
             };
+            let rule_zh = titled(rule_meta, rule);
             let (due, status) = match want {
                 ExpectedDeadline::Due(due) => (Some(due), None),
                 ExpectedDeadline::Full { due, status } => (due.as_ref(), status.as_ref()),
@@ -296,25 +411,44 @@ fn check_after(
                     got == *due
                 };
                 if !same {
-                    out.push(format!(
-                        "expected deadline `{rule}` due {due}, but it is due {got}{}",
-                        if d.provisional { " (provisional)" } else { "" }
+                    out.push((
+                        format!(
+                            "期限{rule_zh}应于{due}届满，实际为{got}{}",
+                            if d.provisional { "（暂算）" } else { "" }
+                        ),
+                        format!(
+                            "expected deadline `{rule}` due {due}, but it is due {got}{}",
+                            if d.provisional { " (provisional)" } else { "" }
+                        ),
                     ));
                 }
             }
             if let Some(status) = status
                 && !STATUSES.contains(&status.as_str())
             {
-                out.push(format!(
-                    "deadline `{rule}`: unknown status `{status}` (one of {})",
-                    STATUSES.join(", ")
+                out.push((
+                    format!(
+                        "期限{rule_zh}：没有`{status}`这一状态（可用：{}）",
+                        STATUSES.join("、")
+                    ),
+                    format!(
+                        "deadline `{rule}`: unknown status `{status}` (one of {})",
+                        STATUSES.join(", ")
+                    ),
                 ));
             } else if let Some(status) = status
                 && status_name(d.status) != status
             {
-                out.push(format!(
-                    "expected deadline `{rule}` to be {status}, but it is {}",
-                    status_name(d.status)
+                out.push((
+                    format!(
+                        "期限{rule_zh}应为{}，实际为{}",
+                        status_zh(status),
+                        status_zh(status_name(d.status))
+                    ),
+                    format!(
+                        "expected deadline `{rule}` to be {status}, but it is {}",
+                        status_name(d.status)
+                    ),
                 ));
             }
         }
@@ -338,11 +472,13 @@ fn run_one(
             s.steps.get(step - 1).map_or(0, |st| st.line)
         }
     };
-    let fail = |step: usize, action: &str, message: String| Failure {
+    let fail = |step: usize, action: &str, (zh, en): Two| Failure {
         step,
         action: action.to_owned(),
         line: line_of(step),
-        message,
+        message: zh.clone(),
+        message_zh: zh,
+        message_en: en,
     };
     let Some(procedure) = rules.get(&file.procedure, file.version) else {
         let v = file
@@ -355,7 +491,10 @@ fn run_one(
             failures: vec![fail(
                 0,
                 "open",
-                format!("procedure `{}`{v} is not loaded", file.procedure),
+                (
+                    format!("程序`{}`{v}未加载", file.procedure),
+                    format!("procedure `{}`{v} is not loaded", file.procedure),
+                ),
             )],
         };
     };
@@ -431,7 +570,10 @@ fn run_one(
                 failures.push(fail(
                     i + 1,
                     action,
-                    format!("the accepted event could not be applied: {e}"),
+                    (
+                        format!("已准予办理的事件无法适用：{e}"),
+                        format!("the accepted event could not be applied: {e}"),
+                    ),
                 ));
                 break;
             }
@@ -439,7 +581,10 @@ fn run_one(
             failures.push(fail(
                 i + 1,
                 action,
-                "a refused command changed the case".into(),
+                (
+                    "被拒绝的办理改变了案件".into(),
+                    "a refused command changed the case".into(),
+                ),
             ));
             break;
         }
