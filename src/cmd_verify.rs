@@ -258,7 +258,7 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
             }
             if report.problems.is_empty() {
                 println!(
-                    "ok: {} cases, {} events, every chain and every stored column verifies",
+                    "ok: {} cases, {} events, every chain verifies and every stored column matches its events",
                     report.cases, report.events
                 );
                 ExitCode::SUCCESS

@@ -115,7 +115,7 @@ async fn verify_names_each_tampered_column() {
     let (code, out) = verify(&clean);
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("every chain and every stored column verifies"),
+        out.contains("every chain verifies and every stored column matches its events"),
         "{out}"
     );
     // (column, the change, what verify must say it found)
