@@ -400,7 +400,15 @@ async fn import_case(
         return Ok(CaseOutcome::AlreadyThere);
     };
     // What the database has of the case, and where the file starts.
-    let stored = store.events(&group.case).await?;
+    let stored = match store.events(&group.case).await {
+        Ok(stored) => stored,
+        Err(e @ StoreError::Corrupt(_)) => {
+            return Ok(CaseOutcome::Refused(format!(
+                "the database's history of it does not read ({e}): see `fazhi verify`"
+            )));
+        }
+        Err(e) => return Err(e),
+    };
     let have = u64::try_from(stored.len()).unwrap_or(u64::MAX);
     if first.seq > have {
         return Ok(refuse(
@@ -516,7 +524,8 @@ pub fn run_import(args: &ImportArgs) -> ExitCode {
                         if *from > 0 {
                             println!(
                                 "case {case}: added events {from} to {}",
-                                from + (*n as u64) - 1
+                                from.saturating_add(u64::try_from(*n).unwrap_or(u64::MAX))
+                                    .saturating_sub(1)
                             );
                         }
                     }
