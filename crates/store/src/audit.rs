@@ -47,13 +47,14 @@ const TIME_COLUMNS: [&str; 4] = ["at", "opened_at", "last_at", "next_due"];
 const SHOWN: usize = 120;
 
 impl Cell {
-    /// The value as a person reads it; `column` says whether an integer is a time.
+    /// The value as a person reads it; `column` says whether an integer is a time (shown
+    /// beside it in China time, as everything the CLI writes).
     pub fn show(&self, column: &str) -> String {
         match self {
             Cell::Null => "NULL".into(),
             Cell::Integer(i) if TIME_COLUMNS.contains(&column) => {
                 match DateTime::from_timestamp_micros(*i) {
-                    Some(t) => format!("{i} ({})", t.to_rfc3339()),
+                    Some(t) => format!("{i} ({})", fazhi_core::time::china::rfc3339(t)),
                     None => format!("{i} (not a time)"),
                 }
             }
