@@ -2,7 +2,7 @@
 //! and the SQLite database `--db`.
 
 use std::io::IsTerminal as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use fazhi_core::load;
@@ -24,9 +24,13 @@ pub struct ServeArgs {
     /// The principals: `[[principals]]` with `id`, `roles`, `token_sha256`, `importer`.
     #[arg(long, default_value = "fazhi.example.toml")]
     pub config: PathBuf,
-    /// The SQLite database (created when missing).
-    #[arg(long, default_value = "fazhi.db")]
-    pub db: PathBuf,
+    /// The SQLite database [default: fazhi.db]. A missing file is refused unless
+    /// `--create-db` is given; only the default `fazhi.db` is created on a first run.
+    #[arg(long)]
+    pub db: Option<PathBuf>,
+    /// Create the `--db` file when it is missing (a new, empty database).
+    #[arg(long)]
+    pub create_db: bool,
     /// The calendar directory (default: `<rules>/calendars`).
     #[arg(long)]
     pub calendars: Option<PathBuf>,
@@ -75,9 +79,13 @@ pub fn run(args: &ServeArgs) -> ExitCode {
     }
 }
 
-fn settings(args: &ServeArgs) -> Result<Settings, String> {
-    let paths = files::find(std::slice::from_ref(&args.rules), FileKind::Procedure)
-        .map_err(|e| e.to_string())?;
+/// Loads the procedures under `rules` and the calendar (`calendars`, default
+/// `<rules>/calendars`), refusing rules with errors (for `serve`, `verify` and `import`).
+pub fn load_rules(
+    rules: &Path,
+    calendars: Option<&Path>,
+) -> Result<(fazhi_core::model::RuleSet, fazhi_core::time::Calendar), String> {
+    let paths = files::find(&[rules.to_owned()], FileKind::Procedure).map_err(|e| e.to_string())?;
     let sources = paths
         .iter()
         .map(|p| files::read(p))
@@ -89,26 +97,32 @@ fn settings(args: &ServeArgs) -> Result<Settings, String> {
             eprintln!("{}", crate::cmd_check::render_human(d));
         }
         return Err(format!(
-            "{} error(s) in the rules under `{}`: fix them (`fazhi check {}`) before serving",
+            "{} error(s) in the rules under `{}`: fix them (`fazhi check {}`) first",
             loaded.errors(),
-            args.rules.display(),
-            args.rules.display()
+            rules.display(),
+            rules.display()
         ));
     }
     if loaded.rules.is_empty() {
-        return Err(format!("no procedures under `{}`", args.rules.display()));
+        return Err(format!(
+            "no procedures under `{}` (`--rules`)",
+            rules.display()
+        ));
     }
-    let calendar_dir = args
-        .calendars
-        .clone()
-        .unwrap_or_else(|| args.rules.join("calendars"));
+    let calendar_dir = calendars.map_or_else(|| rules.join("calendars"), Path::to_owned);
     let calendar = load_calendar_dir(&calendar_dir).map_err(|e| e.to_string())?;
+    Ok((loaded.rules, calendar))
+}
+
+fn settings(args: &ServeArgs) -> Result<Settings, String> {
+    let (db, create) =
+        crate::db::database(args.db.as_deref(), args.create_db).map_err(|e| e.to_string())?;
+    let (rules, calendar) = load_rules(&args.rules, args.calendars.as_deref())?;
     let config = std::fs::read_to_string(&args.config)
         .map_err(|e| format!("cannot read `{}`: {e}", args.config.display()))?;
     let principals = Principals::parse(&args.config.display().to_string(), &config)
         .map_err(|e| e.to_string())?;
-    let known: std::collections::BTreeSet<&str> = loaded
-        .rules
+    let known: std::collections::BTreeSet<&str> = rules
         .all()
         .flat_map(|p| p.roles.iter().map(|r| r.meta.id.as_str()))
         .collect();
@@ -120,13 +134,22 @@ fn settings(args: &ServeArgs) -> Result<Settings, String> {
         }
     }
     tracing::info!(
-        procedures = loaded.rules.len(),
+        procedures = rules.len(),
         principals = principals.len(),
         "loaded rules from {} and principals from {}",
         args.rules.display(),
         args.config.display()
     );
-    let mut settings = Settings::new(loaded.rules, calendar, principals, &args.db);
+    if create {
+        tracing::info!(
+            db = %db.display(),
+            "no database at {}: creating a new, empty one ({})",
+            db.display(),
+            if args.create_db { "--create-db" } else { "first run with the default path" }
+        );
+    }
+    let mut settings = Settings::new(rules, calendar, principals, &db);
+    settings.create_db = create;
     settings.listen = args.listen.clone();
     settings.workers = args.workers;
     settings.body_limit = args.body_limit;

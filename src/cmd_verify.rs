@@ -1,11 +1,18 @@
-//! `fazhi verify --db <PATH>`: checks every case's hash chain and prints the first broken
-//! link of each case that has one.
+//! `fazhi verify --db <PATH>`: checks every case's hash chain, replays each case with the
+//! rules, and compares every column kept beside the event bytes (the summary row: state,
+//! title, tracks, closed, next_due…; the event columns that mirror the bytes: actor, roles,
+//! at…) with what the events say. Names each case, column, expected and found value.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use fazhi_core::runtime::verify;
-use fazhi_store::{SqliteOptions, SqliteStore};
+use chrono::{DateTime, Utc};
+use fazhi_core::model::RuleSet;
+use fazhi_core::runtime::{Case, Event, Hash256, Recorded, sha256_hex, verify};
+use fazhi_core::time::Calendar;
+use fazhi_http::service::summary_at;
+use fazhi_store::audit::{Columns, event_columns, summary_columns};
+use fazhi_store::{NewEvent, SqliteOptions, SqliteStore, StoreError};
 
 /// Arguments of `fazhi verify`.
 #[derive(Debug, clap::Args)]
@@ -13,6 +20,22 @@ pub struct VerifyArgs {
     /// The SQLite database.
     #[arg(long, default_value = "fazhi.db")]
     pub db: PathBuf,
+    /// The directory of procedures the cases run on (to replay them and recompute their
+    /// summaries).
+    #[arg(long, default_value = "rules")]
+    pub rules: PathBuf,
+    /// The calendar directory (default: `<rules>/calendars`).
+    #[arg(long)]
+    pub calendars: Option<PathBuf>,
+}
+
+/// One thing wrong with one case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Problem {
+    /// The case.
+    pub case: String,
+    /// What is wrong.
+    pub what: String,
 }
 
 /// What a verification found.
@@ -22,99 +45,227 @@ pub struct Report {
     pub cases: usize,
     /// Events checked.
     pub events: usize,
-    /// One line per broken case: `case <id>: <problem>`.
-    pub broken: Vec<String>,
+    /// Every problem found, case by case (a case may have several).
+    pub problems: Vec<Problem>,
 }
 
-/// Checks every case of the database.
-pub fn check(db: &std::path::Path) -> Result<Report, String> {
-    if !db.exists() {
-        return Err(format!("no database at `{}`", db.display()));
+impl Report {
+    /// How many cases have a problem.
+    pub fn broken_cases(&self) -> usize {
+        let mut ids: Vec<&str> = self.problems.iter().map(|p| p.case.as_str()).collect();
+        ids.dedup();
+        ids.len()
     }
+
+    fn push(&mut self, case: &str, what: impl Into<String>) {
+        self.problems.push(Problem {
+            case: case.to_owned(),
+            what: what.into(),
+        });
+    }
+}
+
+/// Why a database could not be verified at all.
+#[derive(Debug, thiserror::Error)]
+pub enum VerifyError {
+    /// There is no file.
+    #[error("no database at `{}` (`--db`): check the path", .0.display())]
+    Missing(PathBuf),
+    /// The database could not be read.
+    #[error("`{}`: {source}", .db.display())]
+    Store {
+        /// The database.
+        db: PathBuf,
+        /// What the store said.
+        source: StoreError,
+    },
+    /// The rules could not be loaded.
+    #[error("{0} (verify replays every case with the rules: `--rules DIR`, `--calendars DIR`)")]
+    Rules(String),
+}
+
+/// Checks every case of the database against the rules and calendar.
+pub fn check(db: &Path, rules: &RuleSet, calendar: &Calendar) -> Result<Report, VerifyError> {
+    if !db.exists() {
+        return Err(VerifyError::Missing(db.to_owned()));
+    }
+    let store_err = |source| VerifyError::Store {
+        db: db.to_owned(),
+        source,
+    };
     let store = SqliteStore::open(SqliteOptions {
         read_only: true,
         ..SqliteOptions::new(db)
     })
-    .map_err(|e| format!("`{}`: {e}", db.display()))?;
-    {
-        let mut report = Report::default();
-        for id in store.orphan_case_ids().map_err(|e| e.to_string())? {
-            report
-                .broken
-                .push(format!("case {id}: it has events but no summary row"));
-        }
-        // Counted before any chain is read: the store only ever adds rows to the end of a
-        // chain, so while it is written to a chain can only have grown since, and more rows
-        // than the chain links means rows that no chain reaches.
-        let stored = store.event_counts().map_err(|e| e.to_string())?;
-        for id in store.case_ids().map_err(|e| e.to_string())? {
-            report.cases += 1;
-            // The summary row and the history from one snapshot, so that they agree.
-            let (summary, events) = store.snapshot(&id).map_err(|e| e.to_string())?;
-            let events = match events {
-                Ok(events) => events,
-                Err(e) => {
-                    report.broken.push(format!("case {id}: {e}"));
-                    continue;
-                }
-            };
-            report.events += events.len();
-            let bytes: Vec<&[u8]> = events.iter().map(|e| e.bytes.as_slice()).collect();
-            let head = summary.as_ref().map(|s| s.head.as_str());
-            if let Err(link) = verify(&bytes, head) {
-                report.broken.push(format!("case {id}: {link}"));
-                continue;
-            }
-            if let Some(e) = events
-                .iter()
-                .find(|e| fazhi_core::runtime::sha256_hex(&e.bytes) != e.hash)
-            {
-                report.broken.push(format!(
-                    "case {id}: event {} is stored with a hash that is not its bytes'",
-                    e.seq
-                ));
-                continue;
-            }
-            if let Some(s) = summary
-                && s.seq != u64::try_from(events.len()).unwrap_or(u64::MAX)
-            {
-                report.broken.push(format!(
-                    "case {id}: the summary says {} events, the history has {}",
-                    s.seq,
-                    events.len()
-                ));
-                continue;
-            }
-            // Rows of this case that its chain does not reach (written around the store).
-            let linked = u64::try_from(events.len()).unwrap_or(u64::MAX);
-            let held = stored.get(&id).copied().unwrap_or(0);
-            if held > linked {
-                report.broken.push(format!(
-                    "case {id}: {held} events are stored for it, its chain links {linked}"
-                ));
-            }
-        }
-        Ok(report)
+    .map_err(store_err)?;
+    let mut report = Report::default();
+    for id in store.orphan_case_ids().map_err(store_err)? {
+        report.push(&id, "it has events but no summary row");
     }
+    // Counted before any chain is read: the store only ever adds rows to the end of a chain,
+    // so while it is written to a chain can only have grown since, and more rows than the
+    // chain links means rows that no chain reaches.
+    let stored = store.event_counts().map_err(store_err)?;
+    let now = Utc::now();
+    for id in store.case_ids().map_err(store_err)? {
+        report.cases += 1;
+        // The summary row and the history from one snapshot, so that they agree.
+        let record = store.record(&id).map_err(store_err)?;
+        let events = match record.events {
+            Ok(events) => events,
+            Err(e) => {
+                report.push(&id, e.to_string());
+                continue;
+            }
+        };
+        report.events += events.len();
+        let found_summary = record.summary.unwrap_or_default();
+        let head = match found_summary.get("head") {
+            Some(fazhi_store::audit::Cell::Text(h)) => Some(h.as_str()),
+            _ => None,
+        };
+        let bytes: Vec<&[u8]> = events.iter().map(|e| e.event.bytes.as_slice()).collect();
+        let Some(first) = bytes.first() else {
+            report.push(&id, "its summary row links no event");
+            continue;
+        };
+        // The oldest event reached must be the opening: else a link is cut.
+        if let Ok(e) = Event::from_bytes(first)
+            && e.seq > 0
+        {
+            report.push(
+                &id,
+                format!(
+                    "the history breaks off below event {}: its link to event {} is missing or wrong",
+                    e.seq,
+                    e.seq - 1
+                ),
+            );
+            continue;
+        }
+        // The links between events; the head is one of the columns compared below, so it
+        // only helps to tell which side of a broken link changed.
+        if let Err(link) = verify(&bytes, None) {
+            let told = verify(&bytes, head).err().unwrap_or(link);
+            report.push(&id, told.to_string());
+            continue;
+        }
+        // The newest event has no successor naming its hash: when its hash column and the
+        // case's head agree with each other and not with its bytes, the bytes were changed.
+        if let (Some(last), Some(head)) = (events.last(), head) {
+            let hashed = sha256_hex(&last.event.bytes);
+            if last.event.hash == head && head != hashed {
+                report.push(
+                    &id,
+                    format!(
+                        "the chain breaks at event {}: its stored bytes were changed: they hash to {hashed}, but its hash column and the case's head are {head}",
+                        last.event.seq
+                    ),
+                );
+                continue;
+            }
+        }
+        let parsed = match bytes
+            .iter()
+            .map(|b| Event::from_bytes(b))
+            .collect::<Result<Vec<_>, _>>()
+        {
+            Ok(p) => p,
+            Err(e) => {
+                report.push(&id, format!("an event does not read: {e}"));
+                continue;
+            }
+        };
+        let case = match Case::replay(rules, &parsed) {
+            Ok(case) => case,
+            Err(e) => {
+                report.push(
+                    &id,
+                    format!(
+                        "it does not replay with these rules: {e} (pass the rules it runs on with `--rules`)"
+                    ),
+                );
+                continue;
+            }
+        };
+        // The summary row, recomputed as the server computes it.
+        let expected = summary_columns(&summary_at(&case, case.last_at(), calendar));
+        for d in found_summary.differences(&expected) {
+            if d.column == "next_due" && due_at_some_time(&case, calendar, now, &found_summary) {
+                continue;
+            }
+            report.push(&id, format!("summary {d}"));
+        }
+        // Each event's columns, from its bytes.
+        let version = case.view().procedure_version;
+        for (stored_event, (event, raw)) in events.iter().zip(parsed.into_iter().zip(&bytes)) {
+            let recorded = Recorded {
+                hash: Hash256::of(raw),
+                bytes: raw.to_vec(),
+                event,
+            };
+            let case_id = recorded.event.case.to_string();
+            let expected = event_columns(&case_id, &NewEvent::from_recorded(&recorded, version));
+            for d in stored_event.columns.differences(&expected) {
+                report.push(&id, format!("event {} {d}", stored_event.event.seq));
+            }
+        }
+        // Rows of this case that its chain does not reach (written around the store).
+        let linked = u64::try_from(events.len()).unwrap_or(u64::MAX);
+        let held = stored.get(&id).copied().unwrap_or(0);
+        if held > linked {
+            report.push(
+                &id,
+                format!("{held} events are stored for it, its chain links {linked}"),
+            );
+        }
+    }
+    Ok(report)
 }
 
-/// Prints the report; exit 1 when a chain is broken, 2 when the database cannot be read.
+/// Whether the stored `next_due` is the one the server would have computed at some time
+/// between the last event and `now`. The server computes the summary when it appends, a
+/// moment after the event's time (much later for an imported event), and a deadline that
+/// lapses in between changes it; the value changes only at deadlines' due times, so those,
+/// the last event's time and now are the times to try.
+fn due_at_some_time(case: &Case, calendar: &Calendar, now: DateTime<Utc>, found: &Columns) -> bool {
+    let last = case.last_at();
+    let now = now.max(last);
+    let mut times = vec![last, now];
+    for at in [last, now] {
+        times.extend(
+            case.deadlines(at, calendar)
+                .iter()
+                .map(|d| d.due)
+                .filter(|due| *due > last && *due <= now),
+        );
+    }
+    times.iter().any(|t| {
+        summary_columns(&summary_at(case, *t, calendar)).get("next_due") == found.get("next_due")
+    })
+}
+
+/// Prints the report; exit 1 when a case does not verify, 2 when the database or the rules
+/// cannot be read.
 pub fn run(args: &VerifyArgs) -> ExitCode {
-    match check(&args.db) {
+    let report = crate::cmd_serve::load_rules(&args.rules, args.calendars.as_deref())
+        .map_err(VerifyError::Rules)
+        .and_then(|(rules, calendar)| check(&args.db, &rules, &calendar));
+    match report {
         Ok(report) => {
-            for line in &report.broken {
-                println!("{line}");
+            for p in &report.problems {
+                println!("{}: case {}: {}", args.db.display(), p.case, p.what);
             }
-            if report.broken.is_empty() {
+            if report.problems.is_empty() {
                 println!(
-                    "ok: {} cases, {} events, every chain verifies",
+                    "ok: {} cases, {} events, every chain verifies and every stored column matches its events",
                     report.cases, report.events
                 );
                 ExitCode::SUCCESS
             } else {
                 println!(
-                    "{} of {} cases have a broken chain",
-                    report.broken.len(),
+                    "{} of {} cases do not verify",
+                    report.broken_cases(),
                     report.cases
                 );
                 ExitCode::FAILURE

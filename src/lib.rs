@@ -3,6 +3,8 @@
 pub use fazhi_core as core;
 
 pub mod calendars;
+pub mod cmd_archive;
+pub mod cmd_backup;
 pub mod cmd_calendar;
 pub mod cmd_check;
 pub mod cmd_graph;
@@ -10,4 +12,5 @@ pub mod cmd_schema;
 pub mod cmd_serve;
 pub mod cmd_test;
 pub mod cmd_verify;
+pub mod db;
 pub mod files;

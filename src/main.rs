@@ -3,7 +3,10 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use fazhi::{cmd_calendar, cmd_check, cmd_graph, cmd_schema, cmd_serve, cmd_test, cmd_verify};
+use fazhi::{
+    cmd_archive, cmd_backup, cmd_calendar, cmd_check, cmd_graph, cmd_schema, cmd_serve, cmd_test,
+    cmd_verify,
+};
 
 /// mimalloc: the server allocates and frees many small strings and JSON values per request,
 /// which mimalloc serves in about half the time of the system allocator (`benches/http_load.rs`).
@@ -33,8 +36,14 @@ enum Command {
     Schema,
     /// Serve the HTTP API (JSON under /v1, OpenAPI at /openapi.json) over a SQLite file.
     Serve(cmd_serve::ServeArgs),
-    /// Check every case's hash chain in a database; print the first broken link of each.
+    /// Check every case's hash chain and every stored column in a database; name each problem.
     Verify(cmd_verify::VerifyArgs),
+    /// Copy a database (SQLite's online backup, safe while serving) into a new file.
+    Backup(cmd_backup::BackupArgs),
+    /// Write every case as NDJSON events (one line per event, its hash and stored bytes).
+    Export(cmd_archive::ExportArgs),
+    /// Read cases from an export, checking each chain; idempotent.
+    Import(cmd_archive::ImportArgs),
 }
 
 fn main() -> ExitCode {
@@ -46,5 +55,8 @@ fn main() -> ExitCode {
         Command::Schema => cmd_schema::run(),
         Command::Serve(args) => cmd_serve::run(&args),
         Command::Verify(args) => cmd_verify::run(&args),
+        Command::Backup(args) => cmd_backup::run(&args),
+        Command::Export(args) => cmd_archive::run_export(&args),
+        Command::Import(args) => cmd_archive::run_import(&args),
     }
 }

@@ -36,6 +36,7 @@ fn start(db: &Path) -> (Child, String) {
         .arg(root.join("fazhi.example.toml"))
         .arg("--db")
         .arg(db)
+        .arg("--create-db")
         .env("RUST_LOG", "warn,fazhi_http::startup=info")
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -249,6 +250,10 @@ async fn sigkill_under_concurrent_writers_loses_no_acknowledged_event() {
     let out = Command::new(env!("CARGO_BIN_EXE_fazhi"))
         .args(["verify", "--db"])
         .arg(&db)
+        .arg("--rules")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/http/tests/fixtures"))
+        .arg("--calendars")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("rules/calendars"))
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);

@@ -6,109 +6,22 @@
     missing_docs
 )]
 
-//! `fazhi verify`: a sound database verifies; a changed byte is named by case and event.
+//! `fazhi verify`: a sound database verifies; a changed byte is named by case and event; a
+//! changed summary or event column is named by file, case, column, expected and found.
 
-use std::path::Path;
-use std::process::Command;
+#[path = "support/cases.rs"]
+mod cases;
 
-use chrono::{TimeZone, Utc};
-use fazhi_core::load::{SourceFile, load};
-use fazhi_core::runtime::{Actor, Case, Command as Cmd, DocumentRef, Opening};
-use fazhi_core::time::Calendar;
-use fazhi_store::{Append, AppendOutcome, EventStore, NewEvent, SqliteOptions, SqliteStore};
+use std::path::{Path, PathBuf};
 
-fn fazhi(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_fazhi"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
-}
-
-async fn fill(db: &Path) {
-    let text = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/http/tests/fixtures/filing.toml"),
-    )
-    .unwrap();
-    let rules = load(&[SourceFile::new("filing.toml", text)]).rules;
-    let p = rules.get("village-rules-filing", None).unwrap();
-    let store = SqliteStore::open(SqliteOptions::new(db)).unwrap();
-    let at = Utc.with_ymd_and_hms(2025, 3, 3, 1, 0, 0).single().unwrap();
-    for i in 0..3 {
-        let village = Actor::new("village", ["village"]);
-        let (mut case, opened) = Case::open_recorded(
-            p,
-            Opening {
-                case: format!("case-{i}"),
-                title: String::new(),
-                actor: village.clone(),
-                at,
-                facts: serde_json::json!({"adopted_on": "2025-03-01"}),
-                imported: false,
-            },
-        )
-        .unwrap();
-        let doc = |kind: &str| DocumentRef {
-            kind: kind.into(),
-            name: "a.pdf".into(),
-            sha256: "a".repeat(64),
-            uri: None,
-        };
-        let event = case
-            .decide(
-                Cmd::new("submit", village, at)
-                    .with_document(doc("rules_text"))
-                    .with_document(doc("meeting_record")),
-                &Calendar::new(),
-            )
-            .unwrap();
-        let submitted = case.record(event).unwrap();
-        let view = case.view();
-        let outcome = store
-            .append(Append {
-                case: view.id.clone(),
-                expected_seq: 0,
-                events: vec![
-                    NewEvent::from_recorded(&opened, 1),
-                    NewEvent::from_recorded(&submitted, 1),
-                ],
-                summary: fazhi_store::CaseSummary {
-                    id: view.id,
-                    procedure: view.procedure,
-                    procedure_version: 1,
-                    title: view.title,
-                    state: view.state,
-                    tracks: view.tracks,
-                    seq: view.seq,
-                    head: view.head,
-                    opened_at: view.opened_at,
-                    last_at: view.last_at,
-                    next_due: None,
-                    closed: view.closed,
-                },
-                idempotency: None,
-            })
-            .await
-            .unwrap();
-        assert_eq!(outcome, AppendOutcome::Appended);
-    }
-    store.close().await.unwrap();
-}
+use cases::{fill, verify};
 
 #[actix_web::test]
 async fn verify_names_the_first_broken_link() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("fazhi.db");
-    let db_s = db.to_str().unwrap();
-    fill(&db).await;
-    let (code, out) = fazhi(&["verify", "--db", db_s]);
+    fill(&db, 3).await;
+    let (code, out) = verify(&db);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("ok: 3 cases, 6 events"), "{out}");
 
@@ -130,7 +43,7 @@ async fn verify_names_the_first_broken_link() {
     )
     .unwrap();
     drop(conn);
-    let (code, out) = fazhi(&["verify", "--db", db_s]);
+    let (code, out) = verify(&db);
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("case case-1: the chain breaks at event 0: its stored bytes were changed"),
@@ -139,12 +52,9 @@ async fn verify_names_the_first_broken_link() {
     assert!(!out.contains("case-0"), "{out}");
     assert!(out.contains("1 of 3 cases"), "{out}");
 
-    let (code, out) = fazhi(&[
-        "verify",
-        "--db",
-        dir.path().join("none.db").to_str().unwrap(),
-    ]);
+    let (code, out) = verify(&dir.path().join("none.db"));
     assert_eq!(code, 2, "{out}");
+    assert!(out.contains("none.db") && out.contains("--db"), "{out}");
 }
 
 /// Events are found by following each case's links back from its newest: a row written
@@ -153,8 +63,7 @@ async fn verify_names_the_first_broken_link() {
 async fn verify_finds_events_off_the_chain() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("fazhi.db");
-    let db_s = db.to_str().unwrap();
-    fill(&db).await;
+    fill(&db, 3).await;
     let conn = rusqlite::Connection::open(&db).unwrap();
     // A copy of case-0's newest event, as if written by hand: nothing links to it.
     conn.execute(
@@ -171,7 +80,7 @@ async fn verify_finds_events_off_the_chain() {
     )
     .unwrap();
     drop(conn);
-    let (code, out) = fazhi(&["verify", "--db", db_s]);
+    let (code, out) = verify(&db);
     assert_eq!(code, 1, "{out}");
     assert!(
         out.contains("case case-0: 3 events are stored for it, its chain links 2"),
@@ -183,4 +92,122 @@ async fn verify_finds_events_off_the_chain() {
     );
     assert!(!out.contains("case-1"), "{out}");
     assert!(out.contains("2 of 3 cases"), "{out}");
+}
+
+/// A copy of a clean database with one column of one row of case-1 set by hand.
+fn tampered(clean: &Path, dir: &Path, name: &str, sql: &str) -> PathBuf {
+    let db = dir.join(format!("{name}.db"));
+    std::fs::copy(clean, &db).unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    assert_eq!(conn.execute(sql, []).unwrap(), 1, "{sql}");
+    drop(conn);
+    db
+}
+
+/// Every summary column and every event column that mirrors the event bytes, changed by
+/// hand in a real file, is named by `fazhi verify`: the file, the case, the column, the
+/// value it should hold and the value found; the exit code is 1. The clean file passes.
+#[actix_web::test]
+async fn verify_names_each_tampered_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean.db");
+    fill(&clean, 3).await;
+    let (code, out) = verify(&clean);
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("every chain verifies and every stored column matches its events"),
+        "{out}"
+    );
+    // (column, the change, what verify must say it found)
+    let summary = [
+        (
+            "procedure",
+            "procedure = 'other-procedure'",
+            "`other-procedure`",
+        ),
+        ("procedure_version", "procedure_version = 7", "found 7"),
+        ("title", "title = 'tampered'", "`tampered`"),
+        ("state", "state = 'filed'", "`filed`"),
+        ("tracks", r#"tracks = '{"x":"y"}'"#, r#"`{"x":"y"}`"#),
+        ("seq", "seq = 5", "found 5"),
+        ("head", "head = 'ffff'", "`ffff`"),
+        ("opened_at", "opened_at = opened_at + 1", "found 17"),
+        ("last_at", "last_at = last_at - 1", "found 17"),
+        (
+            "next_due",
+            "next_due = 1893456000000000",
+            "found 1893456000000000",
+        ),
+        ("closed", "closed = 1", "found 1"),
+    ];
+    for (column, set, found) in summary {
+        let db = tampered(
+            &clean,
+            dir.path(),
+            &format!("summary-{column}"),
+            &format!("UPDATE cases SET {set} WHERE id = 'case-1'"),
+        );
+        let (code, out) = verify(&db);
+        assert_eq!(code, 1, "{column}: {out}");
+        let line = out
+            .lines()
+            .find(|l| l.contains(&format!("summary column `{column}`")))
+            .unwrap_or_else(|| panic!("{column} not named: {out}"));
+        assert!(
+            line.starts_with(&format!("{}: case case-1: ", db.display())),
+            "{line}"
+        );
+        assert!(line.contains("expected ") && line.contains(found), "{line}");
+        assert!(!out.contains("case-0") && !out.contains("case-2"), "{out}");
+        assert!(out.contains("1 of 3 cases do not verify"), "{out}");
+    }
+    let events = [
+        ("case_id", "case_id = 'case-9'", "`case-9`"),
+        ("seq", "seq = 7", "found 7"),
+        ("action", "action = 'find_lawful'", "`find_lawful`"),
+        ("actor", "actor = 'mallory'", "`mallory`"),
+        ("roles", r#"roles = '["town"]'"#, r#"`["town"]`"#),
+        ("at", "at = at + 1", "found 17"),
+        ("imported", "imported = 1", "found 1"),
+        ("procedure_version", "procedure_version = 3", "found 3"),
+        ("prev_hash", "prev_hash = 'abc'", "`abc`"),
+        ("hash", "hash = 'abc'", "`abc`"),
+    ];
+    for (column, set, found) in events {
+        for seq in [0, 1] {
+            let db = tampered(
+                &clean,
+                dir.path(),
+                &format!("event-{seq}-{column}"),
+                &format!("UPDATE events SET {set} WHERE case_id = 'case-1' AND seq = {seq}"),
+            );
+            let (code, out) = verify(&db);
+            assert_eq!(code, 1, "{column}: {out}");
+            let line = out
+                .lines()
+                .find(|l| l.contains(&format!("event {seq} column `{column}`")))
+                .unwrap_or_else(|| panic!("{column} of event {seq} not named: {out}"));
+            assert!(
+                line.starts_with(&format!("{}: case case-1: ", db.display())),
+                "{line}"
+            );
+            assert!(line.contains("expected ") && line.contains(found), "{line}");
+            assert!(!out.contains("case-0") && !out.contains("case-2"), "{out}");
+        }
+    }
+    // The newest event's bytes changed (no later event names its hash): its hash column and
+    // the case's head both give it away.
+    let db = tampered(
+        &clean,
+        dir.path(),
+        "last-bytes",
+        "UPDATE events SET bytes = CAST(replace(CAST(bytes AS TEXT), 'meeting_record', 'meeting_recorx') AS BLOB)
+         WHERE case_id = 'case-1' AND seq = 1",
+    );
+    let (code, out) = verify(&db);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("case case-1: the chain breaks at event 1: its stored bytes were changed"),
+        "{out}"
+    );
 }

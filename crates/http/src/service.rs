@@ -187,21 +187,7 @@ impl AppState {
     /// The summary row of a case, from the body just built for it at the same time (its
     /// deadlines are not reckoned twice; they do not depend on who asks).
     pub fn summary(body: &CaseBody) -> CaseSummary {
-        let view = &body.view;
-        CaseSummary {
-            id: view.id.clone(),
-            procedure: view.procedure.clone(),
-            procedure_version: view.procedure_version,
-            title: view.title.clone(),
-            state: view.state.clone(),
-            tracks: view.tracks.clone(),
-            seq: view.seq,
-            head: view.head.clone(),
-            opened_at: view.opened_at,
-            last_at: view.last_at,
-            next_due: next_due(&body.deadlines),
-            closed: view.closed,
-        }
+        summary_of(&body.view, &body.deadlines)
     }
 
     /// Locks a case, loading it from the store when it is not in memory.
@@ -245,6 +231,31 @@ impl AppState {
         let case = Case::replay(&self.rules, &events)
             .map_err(|e| ApiError::Internal(format!("case `{id}` does not replay: {e}")))?;
         Ok(Some(case))
+    }
+}
+
+/// The summary row of a case at `now`: what the server stores with each append (it is built
+/// from the same view and deadlines, by [`summary_of`]). `fazhi verify` and `fazhi import`
+/// recompute summaries with it.
+pub fn summary_at(case: &Case, now: DateTime<Utc>, calendar: &Calendar) -> CaseSummary {
+    summary_of(&case.view(), &case.deadlines(now, calendar))
+}
+
+/// The summary row of a case from its view and its deadlines at one time.
+fn summary_of(view: &CaseView, deadlines: &[Deadline]) -> CaseSummary {
+    CaseSummary {
+        id: view.id.clone(),
+        procedure: view.procedure.clone(),
+        procedure_version: view.procedure_version,
+        title: view.title.clone(),
+        state: view.state.clone(),
+        tracks: view.tracks.clone(),
+        seq: view.seq,
+        head: view.head.clone(),
+        opened_at: view.opened_at,
+        last_at: view.last_at,
+        next_due: next_due(deadlines),
+        closed: view.closed,
     }
 }
 

@@ -27,6 +27,10 @@ pub struct Settings {
     pub listen: String,
     /// The SQLite database file.
     pub db: PathBuf,
+    /// Whether to create the database file when it is missing (else a missing file is
+    /// [`StoreError::Missing`] and the server does not start). [`Settings::new`] says yes;
+    /// `fazhi serve` says so only for its default path or with `--create-db`.
+    pub create_db: bool,
     /// The procedures.
     pub rules: RuleSet,
     /// The working-day calendar.
@@ -53,6 +57,7 @@ impl Settings {
         Settings {
             listen: "127.0.0.1:8080".into(),
             db: db.into(),
+            create_db: true,
             rules,
             calendar,
             principals,
@@ -212,7 +217,10 @@ impl Application {
                 "development tokens (dev-<id>) are configured: listening on loopback only"
             );
         }
-        let store = Arc::new(SqliteStore::open(SqliteOptions::new(&settings.db))?);
+        let store = Arc::new(SqliteStore::open(SqliteOptions {
+            create: settings.create_db,
+            ..SqliteOptions::new(&settings.db)
+        })?);
         let _ = metrics_handle();
         let state = web::Data::new(AppState {
             rules: settings.rules,

@@ -16,6 +16,7 @@
 //! [`EventStore`] is the trait every backend implements; [`conformance`] is the one test suite
 //! they all pass.
 
+pub mod audit;
 pub mod conformance;
 mod sqlite;
 
@@ -47,6 +48,12 @@ pub enum StoreError {
     /// Stored data does not read back (a column out of range, a bad time).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The database file does not exist (and the store was not asked to create it).
+    #[error("no database at `{}`", .0.display())]
+    Missing(std::path::PathBuf),
+    /// A backup could not be made.
+    #[error("cannot back up the database: {0}")]
+    Backup(String),
     /// A migration could not be applied.
     #[error("cannot migrate the database: {0}")]
     Migration(String),

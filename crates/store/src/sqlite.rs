@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 use tokio::sync::oneshot;
 
+use crate::audit::{self, CaseRecord, Cell, Columns, EventRecord};
 use crate::{
     Append, AppendOutcome, BoxFuture, CaseQuery, CaseSummary, EventStore, IdempotencyRecord, Page,
     StoreError, StoredEvent,
@@ -173,8 +174,13 @@ ALTER TABLE events_v4 RENAME TO events;
 /// How a [`SqliteStore`] is opened.
 #[derive(Debug, Clone)]
 pub struct SqliteOptions {
-    /// The database file (created when missing).
+    /// The database file.
     pub path: PathBuf,
+    /// Whether to create the file when it is missing (otherwise opening a missing file is
+    /// [`StoreError::Missing`]). Only the first connection may create it: the checkpointer's
+    /// and the readers' connections never do, so a file removed under a running store is not
+    /// silently replaced by an empty one.
+    pub create: bool,
     /// The most appends committed in one transaction.
     pub max_batch: usize,
     /// Open without the writer thread and without migrating (for `fazhi verify`): appends fail.
@@ -182,12 +188,13 @@ pub struct SqliteOptions {
 }
 
 impl SqliteOptions {
-    /// Defaults for a file: batches of up to 512 appends, read-write.
+    /// Defaults for a file: batches of up to 512 appends, read-write, created when missing.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         SqliteOptions {
             path: path.into(),
             max_batch: 512,
             read_only: false,
+            create: true,
         }
     }
 }
@@ -256,14 +263,31 @@ fn to_u64(n: i64) -> Result<u64, StoreError> {
     u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative count {n}")))
 }
 
-fn open_connection(path: &Path, read_only: bool) -> Result<Connection, StoreError> {
-    let flags = if read_only {
-        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
-    } else {
-        OpenFlags::SQLITE_OPEN_READ_WRITE
-            | OpenFlags::SQLITE_OPEN_CREATE
-            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+/// How a connection opens its file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    /// Reads only (`fazhi verify`, `fazhi backup`, `fazhi export`).
+    ReadOnly,
+    /// Reads and writes a file that must exist.
+    ReadWrite,
+    /// Reads and writes, creating the file when it is missing.
+    Create,
+}
+
+fn open_connection(path: &Path, mode: Mode) -> Result<Connection, StoreError> {
+    let flags = match mode {
+        Mode::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        Mode::ReadWrite => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        Mode::Create => {
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX
+        }
     };
+    if mode != Mode::Create && !path.exists() {
+        return Err(StoreError::Missing(path.to_owned()));
+    }
+    let read_only = mode == Mode::ReadOnly;
     let conn = Connection::open_with_flags(path, flags)?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     if !read_only {
@@ -322,7 +346,7 @@ impl SqliteStore {
     pub fn open(options: SqliteOptions) -> Result<SqliteStore, StoreError> {
         let closed = Arc::new(AtomicBool::new(false));
         if options.read_only {
-            let reader = open_connection(&options.path, true)?;
+            let reader = open_connection(&options.path, Mode::ReadOnly)?;
             // A read-only store does not migrate: it reads only the current schema.
             let applied = schema_version(&reader)?;
             if applied < MIGRATIONS.len() {
@@ -341,7 +365,12 @@ impl SqliteStore {
                 readers: Readers::new(true, Some(reader)),
             });
         }
-        let mut conn = open_connection(&options.path, false)?;
+        let mode = if options.create {
+            Mode::Create
+        } else {
+            Mode::ReadWrite
+        };
+        let mut conn = open_connection(&options.path, mode)?;
         migrate(&mut conn)?;
         let (tx, rx) = mpsc::channel();
         let max_batch = options.max_batch.max(1);
@@ -422,6 +451,78 @@ impl SqliteStore {
         })
     }
 
+    /// Everything stored about a case: its summary row and each event of its chain, column
+    /// by column as stored, read in one read transaction (for `fazhi verify`, which compares
+    /// them with what the events say).
+    pub fn record(&self, case: &str) -> Result<CaseRecord, StoreError> {
+        self.read(|c| {
+            let tx = c.unchecked_transaction()?;
+            let summary = read_summary_cells(&tx, case)?;
+            let events = read_event_records(&tx, case);
+            drop(tx);
+            Ok(CaseRecord { summary, events })
+        })
+    }
+
+    /// Copies the database into a new file `out` with SQLite's online backup: one read
+    /// transaction copies every page, so the copy is the database as of one commit, and
+    /// (WAL) the writer goes on meanwhile. The copy is written beside `out` under a
+    /// temporary name, checked (`PRAGMA integrity_check`) and then renamed to `out`, so that
+    /// `out` never holds half a copy. `out` must not exist.
+    pub fn backup_to(&self, out: &Path) -> Result<(), StoreError> {
+        if out.exists() {
+            return Err(StoreError::Backup(format!(
+                "`{}` exists: name a new file (a backup never overwrites one)",
+                out.display()
+            )));
+        }
+        let mut partial = out.as_os_str().to_owned();
+        partial.push(".partial");
+        let partial = PathBuf::from(partial);
+        let _ = std::fs::remove_file(&partial);
+        let copied = self.read(|source| {
+            let mut dest = Connection::open(&partial)?;
+            {
+                let backup = rusqlite::backup::Backup::new(source, &mut dest)?;
+                // All pages in one step: one read transaction, one consistent copy.
+                loop {
+                    match backup.step(-1)? {
+                        rusqlite::backup::StepResult::Done => break,
+                        _ => std::thread::sleep(Duration::from_millis(10)),
+                    }
+                }
+            }
+            let check: String = dest.query_row("PRAGMA integrity_check", [], |r| r.get(0))?;
+            if check != "ok" {
+                return Err(StoreError::Backup(format!(
+                    "the copy does not pass SQLite's integrity check: {check}"
+                )));
+            }
+            // A file on its own, in rollback-journal mode, so that reading it (`fazhi
+            // verify`) adds no WAL beside it; `fazhi serve` turns WAL on again when it opens it.
+            dest.pragma_update(None, "journal_mode", "DELETE")?;
+            dest.close().map_err(|(_, e)| StoreError::Sqlite(e))?;
+            Ok(())
+        });
+        if let Err(e) = copied {
+            let _ = std::fs::remove_file(&partial);
+            return Err(e);
+        }
+        sync_file(&partial)?;
+        std::fs::rename(&partial, out).map_err(|e| {
+            StoreError::Backup(format!("cannot name the copy `{}`: {e}", out.display()))
+        })?;
+        if let Some(dir) = out.parent() {
+            let dir = if dir.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                dir
+            };
+            sync_file(dir)?;
+        }
+        Ok(())
+    }
+
     fn read<T>(
         &self,
         f: impl FnOnce(&Connection) -> Result<T, StoreError>,
@@ -485,7 +586,14 @@ fn read_with<T>(
     let pooled = readers.pool.lock().ok().and_then(|mut p| p.pop());
     let conn = match pooled {
         Some(c) => c,
-        None => open_connection(path, readers.read_only)?,
+        None => open_connection(
+            path,
+            if readers.read_only {
+                Mode::ReadOnly
+            } else {
+                Mode::ReadWrite
+            },
+        )?,
     };
     let out = f(&conn);
     if let Ok(mut p) = readers.pool.lock()
@@ -539,6 +647,78 @@ fn read_events(c: &Connection, case: &str) -> Result<Vec<StoredEvent>, StoreErro
         }
         events.push(StoredEvent { seq, hash, bytes });
     }
+    Ok(events)
+}
+
+/// Flushes a file (or a directory, after a rename in it) to disk.
+fn sync_file(path: &Path) -> Result<(), StoreError> {
+    std::fs::File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| StoreError::Backup(format!("cannot sync `{}`: {e}", path.display())))
+}
+
+/// A case's summary row column by column as stored, if it has one.
+fn read_summary_cells(c: &Connection, case: &str) -> Result<Option<Columns>, StoreError> {
+    let sql = format!(
+        "SELECT {} FROM cases WHERE id = ?1",
+        audit::SUMMARY_NAMES.join(", ")
+    );
+    Ok(c.prepare(&sql)?
+        .query_row(params![case], |r| {
+            let mut cells = Vec::with_capacity(audit::SUMMARY_NAMES.len());
+            for (i, name) in audit::SUMMARY_NAMES.iter().enumerate() {
+                cells.push((*name, Cell::from(r.get_ref(i)?)));
+            }
+            Ok(Columns(cells))
+        })
+        .optional()?)
+}
+
+/// A case's events with their columns as stored, found as [`read_events`] finds them (by
+/// the links back from the newest), numbered by their place on the chain. Unlike
+/// [`read_events`] it does not stop at a `seq` column out of place: the caller compares
+/// every column with the bytes.
+fn read_event_records(c: &Connection, case: &str) -> Result<Vec<EventRecord>, StoreError> {
+    let names = audit::EVENT_NAMES.map(|n| format!("e.{n}")).join(", ");
+    let sql = format!(
+        "WITH RECURSIVE chain (id, prev) AS (
+            SELECT e.id, e.prev FROM cases c JOIN events e ON e.id = c.last_event WHERE c.id = ?1
+            UNION ALL
+            SELECT e.id, e.prev FROM chain JOIN events e ON e.id = chain.prev WHERE e.id < chain.id
+         )
+         SELECT e.bytes, {names} FROM chain JOIN events e ON e.id = chain.id ORDER BY e.id DESC"
+    );
+    let mut stmt = c.prepare(&sql)?;
+    let mut rows = stmt
+        .query_map(params![case], |r| {
+            let bytes = match r.get_ref(0)? {
+                rusqlite::types::ValueRef::Blob(b) | rusqlite::types::ValueRef::Text(b) => {
+                    b.to_vec()
+                }
+                _ => Vec::new(),
+            };
+            let mut cells = Vec::with_capacity(audit::EVENT_NAMES.len());
+            for (i, name) in audit::EVENT_NAMES.iter().enumerate() {
+                cells.push((*name, Cell::from(r.get_ref(i + 1)?)));
+            }
+            Ok((bytes, Columns(cells)))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.reverse();
+    // Positions on the chain, not the `seq` column: that column is one of those checked.
+    let events = (0u64..)
+        .zip(rows)
+        .map(|(seq, (bytes, columns))| {
+            let hash = match columns.get("hash") {
+                Some(Cell::Text(h)) => h.clone(),
+                _ => String::new(),
+            };
+            EventRecord {
+                event: StoredEvent { seq, hash, bytes },
+                columns,
+            }
+        })
+        .collect();
     Ok(events)
 }
 
@@ -933,7 +1113,7 @@ struct Checkpointer {
 
 impl Checkpointer {
     fn start(path: &Path) -> Result<Checkpointer, StoreError> {
-        let conn = open_connection(path, false)?;
+        let conn = open_connection(path, Mode::ReadWrite)?;
         let (tick, ticks) = mpsc::sync_channel(1);
         let restart_wanted = Arc::new(AtomicBool::new(false));
         let wanted = restart_wanted.clone();
@@ -1200,7 +1380,7 @@ mod tests {
     #[test]
     fn listings_search_an_index_in_id_order() {
         let dir = tempfile::tempdir().unwrap();
-        let mut conn = open_connection(&dir.path().join("plan.db"), false).unwrap();
+        let mut conn = open_connection(&dir.path().join("plan.db"), Mode::Create).unwrap();
         migrate(&mut conn).unwrap();
         for bits in 0..8u8 {
             let query = CaseQuery {
@@ -1477,7 +1657,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_append_after_its_claim_is_undone_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let mut conn = open_connection(&dir.path().join("f.db"), false).unwrap();
+        let mut conn = open_connection(&dir.path().join("f.db"), Mode::Create).unwrap();
         migrate(&mut conn).unwrap();
         let first = one("a", 0, GENESIS);
         let head = first.events[0].hash.clone();

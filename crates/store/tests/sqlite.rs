@@ -88,3 +88,89 @@ async fn many_writers_are_batched() {
         assert_eq!(store.events(&format!("w{w}")).await.unwrap().len(), 20);
     }
 }
+
+/// What `fazhi verify` compares with: the columns read back after appends through the store
+/// are those [`fazhi_store::audit`] says the writer stores (the summary as of each update,
+/// with a due time, a closed flag and no action on the opening).
+#[tokio::test]
+async fn stored_columns_are_those_the_audit_computes() {
+    use fazhi_store::audit::{event_columns, summary_columns};
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(SqliteOptions::new(dir.path().join("a.db"))).unwrap();
+    let mut prev = GENESIS.to_owned();
+    let mut appended = Vec::new();
+    for seq in 0..3 {
+        let mut a = conformance::one("c1", seq, &prev);
+        a.events[0].roles = vec!["clerk".into(), "head".into()];
+        a.events[0].imported = seq == 1;
+        if seq == 2 {
+            a.summary.state = "done".into();
+            a.summary.closed = true;
+            a.summary.next_due = Some(a.summary.last_at + chrono::Duration::days(3));
+        }
+        prev = a.events[0].hash.clone();
+        appended.push(a.clone());
+        assert_eq!(store.append(a).await.unwrap(), AppendOutcome::Appended);
+    }
+    let record = store.record("c1").unwrap();
+    let summary = record.summary.unwrap();
+    let last = appended.last().unwrap();
+    assert_eq!(summary, summary_columns(&last.summary));
+    let events = record.events.unwrap();
+    assert_eq!(events.len(), 3);
+    for (stored, a) in events.iter().zip(&appended) {
+        let e = &a.events[0];
+        assert_eq!(stored.columns, event_columns("c1", e));
+        assert_eq!((stored.event.seq, &stored.event.bytes), (e.seq, &e.bytes));
+        assert!(
+            stored
+                .columns
+                .differences(&event_columns("c1", e))
+                .is_empty()
+        );
+    }
+    assert_eq!(record_of_missing(&store), (None, 0));
+}
+
+fn record_of_missing(store: &SqliteStore) -> (Option<fazhi_store::audit::Columns>, usize) {
+    let r = store.record("nope").unwrap();
+    (r.summary, r.events.unwrap().len())
+}
+
+/// A store told not to create its file refuses a missing one, and creates nothing.
+#[test]
+fn a_missing_file_is_refused_unless_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("missing.db");
+    let err = SqliteStore::open(SqliteOptions {
+        create: false,
+        ..SqliteOptions::new(&path)
+    })
+    .unwrap_err();
+    assert!(matches!(err, fazhi_store::StoreError::Missing(_)), "{err}");
+    assert!(err.to_string().contains("missing.db"), "{err}");
+    assert!(!path.exists());
+}
+
+/// A backup is a database of its own with the same history; it never overwrites a file.
+#[tokio::test]
+async fn backups_copy_every_case() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(SqliteOptions::new(dir.path().join("a.db"))).unwrap();
+    let head = conformance::grow(&store, "c1", 5).await;
+    let out = dir.path().join("copy.db");
+    store.backup_to(&out).unwrap();
+    let err = store.backup_to(&out).unwrap_err().to_string();
+    assert!(err.contains("exists"), "{err}");
+    let copy = SqliteStore::open(SqliteOptions {
+        create: false,
+        ..SqliteOptions::new(&out)
+    })
+    .unwrap();
+    assert_eq!(
+        copy.events("c1").await.unwrap(),
+        store.events("c1").await.unwrap()
+    );
+    assert_eq!(copy.summary("c1").await.unwrap().unwrap().head, head);
+    assert!(!dir.path().join("copy.db.partial").exists());
+}
