@@ -1025,6 +1025,9 @@ pub(crate) fn resolve(
             std::sync::Arc::new(crate::model::payload_schema(&action))
         };
         let reads = |exprs: &[&Expr]| -> Vec<bool> {
+            if action.payload.is_empty() {
+                return Vec::new();
+            }
             let names: Vec<String> = exprs.iter().flat_map(|e| e.references()).collect();
             action
                 .payload
