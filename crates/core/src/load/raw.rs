@@ -5,7 +5,7 @@ use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::reader::{Cx, Lit, S, TableReader};
+use super::reader::{Cx, Lit, Path, S, TableReader};
 
 /// Id, titles and basis of an element.
 #[derive(Debug, Clone, Default)]
@@ -178,7 +178,7 @@ fn check_id(cx: &mut Cx<'_>, id: &S<String>) {
 fn named<'t, 'i>(
     cx: &mut Cx<'_>,
     top: &mut TableReader<'t, 'i>,
-    name: &str,
+    name: &'static str,
 ) -> Vec<(S<String>, TableReader<'t, 'i>)> {
     let Some(v) = top.value(name) else {
         return Vec::new();
@@ -186,11 +186,12 @@ fn named<'t, 'i>(
     let Some(mut t) = TableReader::of(cx, v, name) else {
         return Vec::new();
     };
-    let mut out = Vec::new();
-    for (key, value) in t.entries() {
-        let path = format!("{name}.{}", key.v);
-        if let Some(item) = TableReader::of(cx, value, path) {
-            out.push((key, item));
+    let entries = t.keyed_entries();
+    let mut out = Vec::with_capacity(entries.len());
+    for (key, value) in entries {
+        let id: &'t str = key.get_ref().as_ref();
+        if let Some(item) = TableReader::of(cx, value, Path::Item(name, id)) {
+            out.push((S::new(id.to_owned(), key.span()), item));
         }
     }
     out
@@ -621,7 +622,7 @@ fn guard(
     cx: &mut Cx<'_>,
     t: &mut TableReader<'_, '_>,
     key: &str,
-    path: &str,
+    path: &Path<'_>,
 ) -> (Option<S<String>>, Vec<RawCondition>) {
     let Some(v) = t.value(key) else {
         return (None, Vec::new());
@@ -693,7 +694,7 @@ fn string_table(
     cx: &mut Cx<'_>,
     t: &mut TableReader<'_, '_>,
     key: &str,
-    path: &str,
+    path: &Path<'_>,
     what: &str,
 ) -> Vec<(S<String>, S<String>)> {
     let mut out = Vec::new();
