@@ -374,10 +374,11 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
     }
     let states = named(cx, &mut top, "states");
     raw.states.reserve(states.len());
+    let state_keys = keys(&["tracks"]);
     for (id, mut t) in states {
         let m = meta(cx, &mut t, id);
         let tracks = t.str_list(cx, "tracks").map(|s| s.v).unwrap_or_default();
-        t.finish(cx, &keys(&["tracks"]));
+        t.finish(cx, &state_keys);
         raw.states.push(RawState { meta: m, tracks });
     }
     for (id, mut t) in named(cx, &mut top, "tracks") {
@@ -421,6 +422,17 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
     }
     let actions = named(cx, &mut top, "actions");
     raw.actions.reserve(actions.len());
+    let action_keys = keys(&[
+        "from",
+        "to",
+        "by",
+        "when",
+        "documents",
+        "payload",
+        "sets",
+        "reason_required",
+        "documents_when",
+    ]);
     for (id, mut t) in actions {
         let path = t.path.clone();
         let m = meta(cx, &mut t, id);
@@ -473,20 +485,7 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
                 }
             },
         };
-        t.finish(
-            cx,
-            &keys(&[
-                "from",
-                "to",
-                "by",
-                "when",
-                "documents",
-                "payload",
-                "sets",
-                "reason_required",
-                "documents_when",
-            ]),
-        );
+        t.finish(cx, &action_keys);
         raw.actions.push(RawAction {
             meta: m,
             from,

@@ -8,9 +8,7 @@ use rust_decimal::Decimal;
 
 use super::raw::{RawCondition, RawField, RawMeta, RawPeriod, RawProcedure, RawReason};
 use super::reader::{Cx, Lit, S};
-use crate::expr::{
-    self, Env, Expr, Ids, Satisfiability, TrackInfo, Type, Value, VarInfo, VarSlot,
-};
+use crate::expr::{self, Env, Expr, Ids, Satisfiability, TrackInfo, Type, Value, VarInfo, VarSlot};
 use crate::model::Laws;
 use crate::model::procedure_index as index;
 use crate::model::{
@@ -589,13 +587,6 @@ pub(crate) fn resolve(
         .map(|t| t.states.iter().map(|s| s.id.span.clone()).collect())
         .collect();
 
-    let state_set: std::collections::HashSet<&str> = state_ids.iter().copied().collect();
-    for a in &raw.actions {
-        if state_set.contains(a.meta.id.v.as_str()) {
-            cx.error("duplicate-id", a.meta.id.span.clone(), format!("`{}` is both a state and an action", a.meta.id.v))
-                .help = Some("states and actions share one namespace (invariants and time rules name either): rename one".into());
-        }
-    }
     for t in &raw.tracks {
         if env.vars.contains_key(&t.meta.id.v) {
             cx.error(
@@ -640,6 +631,12 @@ pub(crate) fn resolve(
         ),
     };
 
+    for a in &raw.actions {
+        if names.states.contains_key(a.meta.id.v.as_str()) {
+            cx.error("duplicate-id", a.meta.id.span.clone(), format!("`{}` is both a state and an action", a.meta.id.v))
+                .help = Some("states and actions share one namespace (invariants and time rules name either): rename one".into());
+        }
+    }
     for (i, t) in raw.tracks.iter().enumerate() {
         let states: Arc<[String]> = t
             .states
