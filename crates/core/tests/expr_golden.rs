@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use chrono::NaiveDate;
 use fazhi_core::expr::{
-    Env, EvalContext, Satisfiability, TrackInfo, Type, Value, VarInfo, VarSlot, compile,
+    Env, EvalContext, Ids, Satisfiability, TrackInfo, Type, Value, VarInfo, VarSlot, compile,
 };
 use rust_decimal::Decimal;
 
@@ -74,7 +74,7 @@ fn env() -> Env {
         ("hearing_record".to_owned(), 0),
         ("decision_letter".to_owned(), 1),
     ]);
-    let actions = BTreeMap::from([
+    let actions = Ids::from([
         ("open_consultation".to_owned(), 0),
         ("close_case".to_owned(), 1),
     ]);

@@ -439,7 +439,7 @@ impl Checker<'_> {
             Namespace::Var => env.vars.keys().map(String::as_str).collect(),
             Namespace::Track => env.tracks.keys().map(String::as_str).collect(),
             Namespace::Document => env.documents.keys().map(String::as_str).collect(),
-            Namespace::Action => env.actions.keys().map(String::as_str).collect(),
+            Namespace::Action => env.actions.sorted_keys(),
             Namespace::TimeRule => env.time_rules.keys().map(String::as_str).collect(),
         };
         let actual = if let Some(v) = env.vars.get(arg) {

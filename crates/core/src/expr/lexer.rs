@@ -177,7 +177,7 @@ impl Tok {
 
 /// Splits `source` into tokens, ending with [`Tok::Eof`]. Returns every lexical error.
 pub(crate) fn lex(source: &str) -> Result<Vec<(Tok, Span)>, Vec<ExprError>> {
-    let mut out: Vec<(Tok, Span)> = Vec::new();
+    let mut out: Vec<(Tok, Span)> = Vec::with_capacity(source.len() / 2 + 2);
     let mut errors = Vec::new();
     let mut lexer = Raw::lexer(source);
     while let Some(raw) = lexer.next() {

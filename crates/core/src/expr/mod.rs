@@ -47,7 +47,7 @@ pub use error::{ExprError, Span, codes};
 pub use eval::Falsity;
 pub(crate) use lexer::is_invisible;
 pub use sat::Satisfiability;
-pub use types::{Env, EvalContext, TrackInfo, Type, Value, VarInfo, VarSlot};
+pub use types::{Env, EvalContext, Ids, TrackInfo, Type, Value, VarInfo, VarSlot};
 
 use node::{Kind, Node};
 

@@ -142,10 +142,15 @@ impl Parser {
 
     fn bump(&mut self) -> (Tok, Span) {
         let t = self.peek();
+        self.advance();
+        t
+    }
+
+    /// Moves past the current token (without copying it, as [`Parser::bump`] does).
+    fn advance(&mut self) {
         if self.pos < self.tokens.len() {
             self.pos += 1;
         }
-        t
     }
 
     fn unexpected(&self, expected: &str) -> ExprError {
@@ -176,7 +181,7 @@ impl Parser {
         let mut span = first.span();
         let mut items = vec![first];
         while self.peek_tok() == Some(&Tok::OrOr) {
-            self.bump();
+            self.advance();
             let rhs = self.and()?;
             span = span.join(rhs.span());
             items.push(rhs);
@@ -192,7 +197,7 @@ impl Parser {
         let mut span = first.span();
         let mut items = vec![first];
         while self.peek_tok() == Some(&Tok::AndAnd) {
-            self.bump();
+            self.advance();
             let rhs = self.not()?;
             span = span.join(rhs.span());
             items.push(rhs);
@@ -233,7 +238,7 @@ impl Parser {
         let node = match self.peek_tok() {
             Some(Tok::Cmp(op)) => {
                 let op = *op;
-                self.bump();
+                self.advance();
                 let rhs = self.primary()?;
                 let span = lhs.span().join(rhs.span());
                 Ast::Cmp {
@@ -244,7 +249,7 @@ impl Parser {
                 }
             }
             Some(Tok::In) => {
-                self.bump();
+                self.advance();
                 let (list, close) = self.list()?;
                 let span = lhs.span().join(close);
                 Ast::In {
@@ -265,18 +270,18 @@ impl Parser {
         if self.peek_tok() != Some(&Tok::LBracket) {
             return Err(self.unexpected("`[` to start the list after `in`"));
         }
-        self.bump();
+        self.advance();
         let mut items = Vec::new();
         loop {
             if let (Tok::RBracket, close) = self.peek() {
-                self.bump();
+                self.advance();
                 return Ok((items, close));
             }
             if !items.is_empty() {
                 if self.peek_tok() != Some(&Tok::Comma) {
                     return Err(self.unexpected("`,` or `]`"));
                 }
-                self.bump();
+                self.advance();
             }
             match self.bump() {
                 (Tok::Bool(b), s) => items.push((Lit::Bool(b), s)),
@@ -295,36 +300,36 @@ impl Parser {
         let (tok, span) = self.peek();
         match tok {
             Tok::Bool(b) => {
-                self.bump();
+                self.advance();
                 Ok(Ast::Lit(Lit::Bool(b), span))
             }
             Tok::Int(i) => {
-                self.bump();
+                self.advance();
                 Ok(Ast::Lit(Lit::Int(i), span))
             }
             Tok::Dec(d) => {
-                self.bump();
+                self.advance();
                 Ok(Ast::Lit(Lit::Dec(d), span))
             }
             Tok::Str(s) => {
-                self.bump();
+                self.advance();
                 Ok(Ast::Lit(Lit::Str(s), span))
             }
             Tok::Ident(name) => {
-                self.bump();
+                self.advance();
                 if self.peek_tok() == Some(&Tok::LParen) {
-                    self.bump();
+                    self.advance();
                     self.call(name, span)
                 } else {
                     Ok(Ast::Name(name, span))
                 }
             }
             Tok::LParen => {
-                self.bump();
+                self.advance();
                 let mut inner = self.nested(Parser::or)?;
                 match self.peek() {
                     (Tok::RParen, close) => {
-                        self.bump();
+                        self.advance();
                         inner.set_span(span.join(close));
                         Ok(inner)
                     }
@@ -350,7 +355,7 @@ impl Parser {
         let mut args = Vec::new();
         loop {
             if let (Tok::RParen, close) = self.peek() {
-                self.bump();
+                self.advance();
                 return Ok(Ast::Call {
                     name: (name, name_span),
                     args,
@@ -361,11 +366,11 @@ impl Parser {
                 if self.peek_tok() != Some(&Tok::Comma) {
                     return Err(self.unexpected("`,` or `)`"));
                 }
-                self.bump();
+                self.advance();
             }
             match self.peek() {
                 (Tok::Ident(arg), s) => {
-                    self.bump();
+                    self.advance();
                     args.push((arg, s));
                 }
                 _ => {

@@ -52,7 +52,7 @@ fn env() -> Env {
         ("hearing_record".to_owned(), 0),
         ("decision_letter".to_owned(), 1),
     ]);
-    let actions = BTreeMap::from([
+    let actions = Ids::from([
         ("open_consultation".to_owned(), 0),
         ("close_case".to_owned(), 1),
     ]);
@@ -61,7 +61,7 @@ fn env() -> Env {
         tracks,
         actions,
         documents,
-        states: BTreeMap::from([("closed".to_owned(), 0)]),
+        states: Ids::from([("closed".to_owned(), 0)]),
         time_rules: BTreeMap::new(),
         time_functions: false,
     }

@@ -1,6 +1,6 @@
 //! Types, values and the naming environment shared by the checker and the evaluator.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::Arc;
 
@@ -112,18 +112,60 @@ pub struct Env {
     /// Tracks by id.
     pub tracks: BTreeMap<String, TrackInfo>,
     /// Actions by id, with their index.
-    pub actions: BTreeMap<String, usize>,
+    pub actions: Ids,
     /// Document kinds by id, with their index.
     pub documents: BTreeMap<String, usize>,
     /// Main states by id, with their index: never values in a guard, known only to say so
     /// (`taken(decided)` where `decided` is a state).
-    pub states: BTreeMap<String, usize>,
+    pub states: Ids,
     /// Time rules by id, with their index.
     pub time_rules: BTreeMap<String, usize>,
     /// Whether `late(rule)` and `overdue(rule)` may be called: only in guards read when a
     /// command is decided (an action's `when`, `reason_required`, `documents_when`), which
     /// know the command's time; not in what is applied or replayed without a clock.
     pub time_functions: bool,
+}
+
+/// Ids of one kind (actions, main states) with their indexes, as a guard may name them. A
+/// procedure has thousands of them: the table is shared (cloning an `Ids` does not copy it)
+/// and unordered, and [`Ids::sorted_keys`] lists them in order for messages.
+#[derive(Debug, Clone, Default)]
+pub struct Ids(Arc<IdTable>);
+
+/// An id → index table with a fast hash and a fixed seed (the keys are a rule file's ids).
+pub(crate) type IdTable = HashMap<String, usize, foldhash::fast::FixedState>;
+
+impl Ids {
+    /// Ids sharing the table `table`.
+    pub(crate) fn shared(table: &Arc<IdTable>) -> Self {
+        Ids(Arc::clone(table))
+    }
+    /// The index of an id.
+    pub fn get(&self, id: &str) -> Option<&usize> {
+        self.0.get(id)
+    }
+    /// Whether there is such an id.
+    pub fn contains_key(&self, id: &str) -> bool {
+        self.0.contains_key(id)
+    }
+    /// Every id, in order.
+    pub fn sorted_keys(&self) -> Vec<&str> {
+        let mut keys: Vec<&str> = self.0.keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        keys
+    }
+}
+
+impl FromIterator<(String, usize)> for Ids {
+    fn from_iter<I: IntoIterator<Item = (String, usize)>>(iter: I) -> Self {
+        Ids(Arc::new(iter.into_iter().collect()))
+    }
+}
+
+impl<const N: usize> From<[(String, usize); N]> for Ids {
+    fn from(items: [(String, usize); N]) -> Self {
+        items.into_iter().collect()
+    }
 }
 
 /// What a guard can read while it is evaluated. Implemented by the runtime over a case and

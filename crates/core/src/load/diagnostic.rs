@@ -246,11 +246,10 @@ pub(crate) fn locate_sorted(file: &SourceFile, diags: &mut [Diagnostic]) {
             (d.line, d.column) = file.line_col(offset);
             continue;
         };
-        for (i, b) in between.bytes().enumerate() {
-            if b == b'\n' {
-                line += 1;
-                line_start = at + i + 1;
-            }
+        let newlines = between.bytes().filter(|b| *b == b'\n').count();
+        if let Some(last) = between.rfind('\n') {
+            line += newlines;
+            line_start = at + last + 1;
         }
         at = offset;
         d.line = line;

@@ -5,7 +5,7 @@ use std::ops::Range;
 use toml::Spanned;
 use toml::de::{DeTable, DeValue};
 
-use super::reader::{Cx, Lit, S, TableReader};
+use super::reader::{Cx, Lit, Path, S, TableReader};
 
 /// Id, titles and basis of an element.
 #[derive(Debug, Clone, Default)]
@@ -178,7 +178,7 @@ fn check_id(cx: &mut Cx<'_>, id: &S<String>) {
 fn named<'t, 'i>(
     cx: &mut Cx<'_>,
     top: &mut TableReader<'t, 'i>,
-    name: &str,
+    name: &'static str,
 ) -> Vec<(S<String>, TableReader<'t, 'i>)> {
     let Some(v) = top.value(name) else {
         return Vec::new();
@@ -186,11 +186,12 @@ fn named<'t, 'i>(
     let Some(mut t) = TableReader::of(cx, v, name) else {
         return Vec::new();
     };
-    let mut out = Vec::new();
-    for (key, value) in t.entries() {
-        let path = format!("{name}.{}", key.v);
-        if let Some(item) = TableReader::of(cx, value, path) {
-            out.push((key, item));
+    let entries = t.keyed_entries();
+    let mut out = Vec::with_capacity(entries.len());
+    for (key, value) in entries {
+        let id: &'t str = key.get_ref().as_ref();
+        if let Some(item) = TableReader::of(cx, value, Path::Item(name, id)) {
+            out.push((S::new(id.to_owned(), key.span()), item));
         }
     }
     out
@@ -373,10 +374,11 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
     }
     let states = named(cx, &mut top, "states");
     raw.states.reserve(states.len());
+    let state_keys = keys(&["tracks"]);
     for (id, mut t) in states {
         let m = meta(cx, &mut t, id);
         let tracks = t.str_list(cx, "tracks").map(|s| s.v).unwrap_or_default();
-        t.finish(cx, &keys(&["tracks"]));
+        t.finish(cx, &state_keys);
         raw.states.push(RawState { meta: m, tracks });
     }
     for (id, mut t) in named(cx, &mut top, "tracks") {
@@ -420,6 +422,17 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
     }
     let actions = named(cx, &mut top, "actions");
     raw.actions.reserve(actions.len());
+    let action_keys = keys(&[
+        "from",
+        "to",
+        "by",
+        "when",
+        "documents",
+        "payload",
+        "sets",
+        "reason_required",
+        "documents_when",
+    ]);
     for (id, mut t) in actions {
         let path = t.path.clone();
         let m = meta(cx, &mut t, id);
@@ -472,20 +485,7 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
                 }
             },
         };
-        t.finish(
-            cx,
-            &keys(&[
-                "from",
-                "to",
-                "by",
-                "when",
-                "documents",
-                "payload",
-                "sets",
-                "reason_required",
-                "documents_when",
-            ]),
-        );
+        t.finish(cx, &action_keys);
         raw.actions.push(RawAction {
             meta: m,
             from,
@@ -621,7 +621,7 @@ fn guard(
     cx: &mut Cx<'_>,
     t: &mut TableReader<'_, '_>,
     key: &str,
-    path: &str,
+    path: &Path<'_>,
 ) -> (Option<S<String>>, Vec<RawCondition>) {
     let Some(v) = t.value(key) else {
         return (None, Vec::new());
@@ -693,7 +693,7 @@ fn string_table(
     cx: &mut Cx<'_>,
     t: &mut TableReader<'_, '_>,
     key: &str,
-    path: &str,
+    path: &Path<'_>,
     what: &str,
 ) -> Vec<(S<String>, S<String>)> {
     let mut out = Vec::new();

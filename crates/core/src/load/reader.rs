@@ -164,28 +164,68 @@ pub(crate) fn kind_of(v: &DeValue<'_>) -> &'static str {
     }
 }
 
+/// Where a table is, for messages (`actions.close_consultation`): written out only when a
+/// message needs it, not for every table read.
+#[derive(Debug, Clone)]
+pub(crate) enum Path<'t> {
+    /// A path written out.
+    Whole(String),
+    /// An item of a table of named items: `actions` and `close_consultation`.
+    Item(&'static str, &'t str),
+}
+
+impl std::fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Path::Whole(p) => f.write_str(p),
+            Path::Item(table, key) => write!(f, "{table}.{key}"),
+        }
+    }
+}
+
+impl From<String> for Path<'_> {
+    fn from(p: String) -> Self {
+        Path::Whole(p)
+    }
+}
+
+impl From<&str> for Path<'_> {
+    fn from(p: &str) -> Self {
+        Path::Whole(p.to_owned())
+    }
+}
+
+/// One key of a table with its value, and whether it was read.
+type Entry<'t, 'i> = (
+    &'t Spanned<toml::de::DeString<'i>>,
+    &'t Spanned<DeValue<'i>>,
+    bool,
+);
+
 /// Reads the keys of one table, remembering which were used so that the rest can be reported
 /// as unknown.
 pub(crate) struct TableReader<'t, 'i> {
-    entries: Vec<(
-        &'t Spanned<toml::de::DeString<'i>>,
-        &'t Spanned<DeValue<'i>>,
-    )>,
-    used: Vec<bool>,
+    entries: Vec<Entry<'t, 'i>>,
     /// The span of the table (its header or its braces).
     pub(crate) span: Range<usize>,
     /// Where this table is, for messages: `actions.close_consultation`.
-    pub(crate) path: String,
+    pub(crate) path: Path<'t>,
 }
 
 impl<'t, 'i> TableReader<'t, 'i> {
-    pub(crate) fn new(table: &'t DeTable<'i>, span: Range<usize>, path: impl Into<String>) -> Self {
-        let mut entries: Vec<_> = table.iter().collect();
-        entries.sort_by_key(|(k, _)| k.span().start);
-        let used = vec![false; entries.len()];
+    pub(crate) fn new(
+        table: &'t DeTable<'i>,
+        span: Range<usize>,
+        path: impl Into<Path<'t>>,
+    ) -> Self {
+        let mut entries: Vec<_> = table.iter().map(|(k, v)| (k, v, false)).collect();
+        // Tables keep their keys in the order they were inserted, which is nearly always
+        // source order: sort only when not.
+        if !entries.is_sorted_by_key(|(k, _, _)| k.span().start) {
+            entries.sort_by_key(|(k, _, _)| k.span().start);
+        }
         TableReader {
             entries,
-            used,
             span,
             path: path.into(),
         }
@@ -195,7 +235,7 @@ impl<'t, 'i> TableReader<'t, 'i> {
     pub(crate) fn of(
         cx: &mut Cx<'_>,
         value: &'t Spanned<DeValue<'i>>,
-        path: impl Into<String>,
+        path: impl Into<Path<'t>>,
     ) -> Option<Self> {
         let path = path.into();
         match value.get_ref() {
@@ -221,21 +261,19 @@ impl<'t, 'i> TableReader<'t, 'i> {
         &'t Spanned<toml::de::DeString<'i>>,
         &'t Spanned<DeValue<'i>>,
     )> {
-        let i = self
+        let (k, v, used) = self
             .entries
-            .iter()
-            .position(|(k, _)| k.get_ref().as_ref() == key)?;
-        if let Some(u) = self.used.get_mut(i) {
-            *u = true;
-        }
-        self.entries.get(i).copied()
+            .iter_mut()
+            .find(|(k, _, _)| k.get_ref().as_ref() == key)?;
+        *used = true;
+        Some((*k, *v))
     }
 
     /// Whether the table has this key.
     pub(crate) fn has(&self, key: &str) -> bool {
         self.entries
             .iter()
-            .any(|(k, _)| k.get_ref().as_ref() == key)
+            .any(|(k, _, _)| k.get_ref().as_ref() == key)
     }
 
     /// The raw value of a key.
@@ -246,11 +284,24 @@ impl<'t, 'i> TableReader<'t, 'i> {
     /// Every remaining entry, in source order, each marked used: for tables of named items
     /// (`[states]`, `[facts]`).
     pub(crate) fn entries(&mut self) -> Vec<(S<String>, &'t Spanned<DeValue<'i>>)> {
-        self.used.iter_mut().for_each(|u| *u = true);
-        self.entries
-            .iter()
-            .map(|(k, v)| (S::new(k.get_ref().to_string(), k.span()), *v))
+        self.keyed_entries()
+            .map(|(k, v)| (S::new(k.get_ref().to_string(), k.span()), v))
             .collect()
+    }
+
+    /// [`TableReader::entries`] with the keys as the table holds them.
+    pub(crate) fn keyed_entries(
+        &mut self,
+    ) -> impl ExactSizeIterator<
+        Item = (
+            &'t Spanned<toml::de::DeString<'i>>,
+            &'t Spanned<DeValue<'i>>,
+        ),
+    > + use<'_, 't, 'i> {
+        self.entries.iter_mut().map(|(k, v, used)| {
+            *used = true;
+            (*k, *v)
+        })
     }
 
     /// A required string.
@@ -389,7 +440,7 @@ impl<'t, 'i> TableReader<'t, 'i> {
 
     /// Reports every key not read, with the closest known key as help.
     pub(crate) fn finish(self, cx: &mut Cx<'_>, known: &[&str]) {
-        for ((k, _), used) in self.entries.iter().zip(&self.used) {
+        for (k, _, used) in &self.entries {
             if !used {
                 let name = k.get_ref().as_ref();
                 let help = did_you_mean(name, known.iter().copied())

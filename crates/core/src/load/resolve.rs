@@ -1,6 +1,5 @@
 //! Resolving a raw procedure: every reference checked, every guard compiled, the model built.
 
-use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -9,7 +8,7 @@ use rust_decimal::Decimal;
 
 use super::raw::{RawCondition, RawField, RawMeta, RawPeriod, RawProcedure, RawReason};
 use super::reader::{Cx, Lit, S};
-use crate::expr::{self, Env, Expr, Satisfiability, TrackInfo, Type, Value, VarInfo, VarSlot};
+use crate::expr::{self, Env, Expr, Ids, Satisfiability, TrackInfo, Type, Value, VarInfo, VarSlot};
 use crate::model::Laws;
 use crate::model::procedure_index as index;
 use crate::model::{
@@ -312,14 +311,17 @@ fn read_period(cx: &mut Cx<'_>, p: &RawPeriod, allow_zero: bool) -> Option<Perio
     }
 }
 
-/// An id → index table with a fast hash and a fixed seed (the keys are the file's own ids).
-type IdTable = HashMap<String, usize, foldhash::fast::FixedState>;
+/// An id → index table with a fast hash and a fixed seed (the keys are the file's own ids):
+/// the procedure's own index keeps those of states, tracks and actions.
+type IdTable = crate::model::IdMap;
 
 struct Names {
-    states: IdTable,
+    /// Shared with the guards' environment ([`Env::states`]), kept by the procedure's index.
+    states: Arc<IdTable>,
     tracks: IdTable,
     track_states: Vec<IdTable>,
-    actions: IdTable,
+    /// Shared with the guards' environment ([`Env::actions`]), kept by the procedure's index.
+    actions: Arc<IdTable>,
 }
 
 impl Names {
@@ -585,13 +587,6 @@ pub(crate) fn resolve(
         .map(|t| t.states.iter().map(|s| s.id.span.clone()).collect())
         .collect();
 
-    let state_set: std::collections::HashSet<&str> = state_ids.iter().copied().collect();
-    for a in &raw.actions {
-        if state_set.contains(a.meta.id.v.as_str()) {
-            cx.error("duplicate-id", a.meta.id.span.clone(), format!("`{}` is both a state and an action", a.meta.id.v))
-                .help = Some("states and actions share one namespace (invariants and time rules name either): rename one".into());
-        }
-    }
     for t in &raw.tracks {
         if env.vars.contains_key(&t.meta.id.v) {
             cx.error(
@@ -604,11 +599,13 @@ pub(crate) fn resolve(
     }
 
     let names = Names {
-        states: state_ids
-            .iter()
-            .enumerate()
-            .map(|(i, s)| ((*s).to_owned(), i))
-            .collect(),
+        states: Arc::new(
+            state_ids
+                .iter()
+                .enumerate()
+                .map(|(i, s)| ((*s).to_owned(), i))
+                .collect(),
+        ),
         tracks: track_ids
             .iter()
             .enumerate()
@@ -625,13 +622,21 @@ pub(crate) fn resolve(
                     .collect()
             })
             .collect(),
-        actions: action_ids
-            .iter()
-            .enumerate()
-            .map(|(i, s)| ((*s).to_owned(), i))
-            .collect(),
+        actions: Arc::new(
+            action_ids
+                .iter()
+                .enumerate()
+                .map(|(i, s)| ((*s).to_owned(), i))
+                .collect(),
+        ),
     };
 
+    for a in &raw.actions {
+        if names.states.contains_key(a.meta.id.v.as_str()) {
+            cx.error("duplicate-id", a.meta.id.span.clone(), format!("`{}` is both a state and an action", a.meta.id.v))
+                .help = Some("states and actions share one namespace (invariants and time rules name either): rename one".into());
+        }
+    }
     for (i, t) in raw.tracks.iter().enumerate() {
         let states: Arc<[String]> = t
             .states
@@ -642,17 +647,13 @@ pub(crate) fn resolve(
         env.tracks
             .insert(t.meta.id.v.clone(), TrackInfo { index: i, states });
     }
-    env.actions = names
-        .actions
-        .iter()
-        .map(|(k, v)| (k.clone(), *v))
-        .collect::<BTreeMap<_, _>>();
+    env.actions = Ids::shared(&names.actions);
     env.documents = doc_ids
         .iter()
         .enumerate()
         .map(|(i, d)| ((*d).to_owned(), i))
         .collect();
-    env.states = names.states.iter().map(|(k, v)| (k.clone(), *v)).collect();
+    env.states = Ids::shared(&names.states);
     env.time_rules = raw
         .time
         .iter()
@@ -1025,6 +1026,9 @@ pub(crate) fn resolve(
             std::sync::Arc::new(crate::model::payload_schema(&action))
         };
         let reads = |exprs: &[&Expr]| -> Vec<bool> {
+            if action.payload.is_empty() {
+                return Vec::new();
+            }
             let names: Vec<String> = exprs.iter().flat_map(|e| e.references()).collect();
             action
                 .payload
@@ -1536,6 +1540,9 @@ pub(crate) fn resolve(
     }
     let initial = initial?;
     let version = u32::try_from(h.version.as_ref()?.v).ok()?;
+    // The guards are compiled: the procedure's index takes the tables they shared.
+    drop(env);
+    let unshare = |t: Arc<IdTable>| Arc::try_unwrap(t).unwrap_or_else(|t| (*t).clone());
     let procedure = Procedure {
         meta: meta(&cited, &h.meta),
         version,
@@ -1571,9 +1578,9 @@ pub(crate) fn resolve(
                 .iter()
                 .map(|f| f.meta.id.v.as_str())
                 .collect::<Vec<_>>(),
-            &state_ids,
-            &track_ids,
-            &action_ids,
+            unshare(names.states),
+            names.tracks,
+            unshare(names.actions),
             &raw.tracks
                 .iter()
                 .map(|t| t.states.len())

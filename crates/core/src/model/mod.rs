@@ -10,9 +10,9 @@ mod rules;
 
 pub use law::{Citation, Law, Laws, chinese_number};
 
-pub(crate) use procedure::procedure_index;
 pub use procedure::{
     Action, Anchor, Condition, Document, Fact, Field, Invariant, InvariantKind, Meta, Node, Place,
     Procedure, ReasonRule, Role, State, TimeRule, TimeRuleKind, Track, payload_schema,
 };
+pub(crate) use procedure::{IdMap, procedure_index};
 pub use rules::RuleSet;

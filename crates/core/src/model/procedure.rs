@@ -504,14 +504,15 @@ fn ser_opt_expr<S: serde::Serializer>(e: &Option<Expr>, s: S) -> Result<S::Ok, S
     }
 }
 
-/// Builds the id → index tables (used by the loader).
+/// Builds the id → index tables (used by the loader), given the tables of states, tracks
+/// and actions it already built.
 pub(crate) fn procedure_index(
     roles: &[&str],
     documents: &[&str],
     facts: &[&str],
-    states: &[&str],
-    tracks: &[&str],
-    actions: &[&str],
+    states: IdMap,
+    tracks: IdMap,
+    actions: IdMap,
     track_sizes: &[usize],
 ) -> Index {
     let map = |ids: &[&str]| {
@@ -532,9 +533,9 @@ pub(crate) fn procedure_index(
         roles: map(roles),
         documents: map(documents),
         facts: map(facts),
-        states: map(states),
-        tracks: map(tracks),
-        actions: map(actions),
+        states,
+        tracks,
+        actions,
     }
 }
 
