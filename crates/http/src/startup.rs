@@ -115,6 +115,24 @@ impl std::fmt::Debug for Application {
 static METRICS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 
 /// The process's Prometheus recorder, installed on first use.
+/// The metric label of a request's method: the standard methods by name, anything else (an
+/// invented method) as `other`, so that a client cannot create a series per request.
+fn method_label(method: &actix_web::http::Method) -> &'static str {
+    use actix_web::http::Method;
+    match *method {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        Method::OPTIONS => "OPTIONS",
+        Method::TRACE => "TRACE",
+        Method::CONNECT => "CONNECT",
+        _ => "other",
+    }
+}
+
 fn metrics_handle() -> Option<PrometheusHandle> {
     METRICS
         .get_or_init(|| {
@@ -269,7 +287,7 @@ impl Application {
                             .app_data::<Route>()
                             .map_or("unmatched", |r| r.0);
                         let status = res.status().as_u16().to_string();
-                        metrics::counter!("fazhi_http_requests_total", "method" => method.to_string(), "route" => route, "status" => status).increment(1);
+                        metrics::counter!("fazhi_http_requests_total", "method" => method_label(&method), "route" => route, "status" => status).increment(1);
                         metrics::histogram!("fazhi_http_request_duration_seconds", "route" => route)
                             .record(started.elapsed().as_secs_f64());
                         if let Ok(v) = HeaderValue::from_str(&id.to_string()) {

@@ -63,6 +63,24 @@ async fn health_openapi_and_metrics_need_no_token() {
 }
 
 #[actix_web::test]
+async fn invented_methods_share_one_metric_label() {
+    let app = spawn_app().await;
+    for i in 0..200 {
+        let method = format!("INVENTED{i}");
+        let r = app.send(&method, "/nowhere", None, &[], None).await;
+        assert!(r.status >= 400, "{method}: {}", r.status);
+    }
+    let r = app.send("GET", "/metrics", None, &[], None).await;
+    assert_eq!(r.status, 200);
+    assert!(!r.text.contains("INVENTED"), "{}", r.text);
+    assert!(
+        r.text.contains(r#"method="other",route="unmatched""#),
+        "{}",
+        r.text
+    );
+}
+
+#[actix_web::test]
 async fn missing_or_unknown_tokens_are_401() {
     let app = spawn_app().await;
     for path in ["/v1/procedures", "/v1/cases", "/v1/cases/x"] {
