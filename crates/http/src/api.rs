@@ -38,16 +38,28 @@ fn authenticate(req: &HttpRequest) -> Result<Caller, ApiError> {
     let state = req
         .app_data::<web::Data<AppState>>()
         .ok_or_else(|| ApiError::Internal("no application state".into()))?;
-    let Some(value) = req.headers().get(header::AUTHORIZATION) else {
+    let mut values = req.headers().get_all(header::AUTHORIZATION);
+    let Some(value) = values.next() else {
         return Err(ApiError::Unauthorized(
             "send `Authorization: Bearer <token>`".into(),
         ));
     };
+    // Two credentials are ambiguous: neither is taken.
+    if values.next().is_some() {
+        return Err(ApiError::Unauthorized(
+            "send one `Authorization` header, not several".into(),
+        ));
+    }
+    // The scheme is case-insensitive (RFC 9110 §11.1): `bearer` and `BEARER` are `Bearer`.
     let token = value
         .to_str()
         .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
+        .and_then(|v| {
+            let (scheme, token) = v.trim_start().split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then_some(token)
+        })
         .map(str::trim)
+        .filter(|t| !t.is_empty())
         .ok_or_else(|| {
             ApiError::Unauthorized("the `Authorization` header must be `Bearer <token>`".into())
         })?;

@@ -66,9 +66,10 @@ pub enum ApiError {
     /// No such route, case or procedure.
     #[error("{0}")]
     NotFound(String),
-    /// The route exists but not with this method.
+    /// The route exists but not with this method: the message, and the methods it answers
+    /// (sent as `Allow`).
     #[error("{0}")]
-    MethodNotAllowed(String),
+    MethodNotAllowed(String, &'static str),
     /// The body is not JSON, or a query parameter or header cannot be read.
     #[error("{detail}")]
     Malformed {
@@ -153,7 +154,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => "unauthorized",
             ApiError::Forbidden { .. } => "forbidden",
             ApiError::NotFound(_) => "not-found",
-            ApiError::MethodNotAllowed(_) => "method-not-allowed",
+            ApiError::MethodNotAllowed(..) => "method-not-allowed",
             ApiError::Malformed { .. } => "malformed-request",
             ApiError::Invalid { .. } => "invalid-request",
             ApiError::TooLarge { .. } => "payload-too-large",
@@ -179,7 +180,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => "未提供或无法识别的持有者令牌",
             ApiError::Forbidden { .. } => "无权办理",
             ApiError::NotFound(_) => "未找到",
-            ApiError::MethodNotAllowed(_) => "不支持该请求方法",
+            ApiError::MethodNotAllowed(..) => "不支持该请求方法",
             ApiError::Malformed { .. } => "请求格式错误",
             ApiError::Invalid { .. } => "请求内容无效",
             ApiError::TooLarge { .. } => "请求体过大",
@@ -225,7 +226,7 @@ impl ApiError {
             ApiError::Unauthorized(_) => "missing or unknown bearer token",
             ApiError::Forbidden { .. } => "not allowed for this principal",
             ApiError::NotFound(_) => "not found",
-            ApiError::MethodNotAllowed(_) => "method not allowed",
+            ApiError::MethodNotAllowed(..) => "method not allowed",
             ApiError::Malformed { .. } => "malformed request",
             ApiError::Invalid { .. } => "invalid request",
             ApiError::TooLarge { .. } => "body too large",
@@ -300,7 +301,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden { .. } => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
-            ApiError::MethodNotAllowed(_) => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::MethodNotAllowed(..) => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Malformed { .. } => StatusCode::BAD_REQUEST,
             ApiError::Invalid { .. } | ApiError::Refused(..) | ApiError::KeyReused(_) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -343,6 +344,11 @@ impl ApiError {
         ));
         if matches!(self, ApiError::Unauthorized(_)) {
             res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
+        }
+        if let ApiError::MethodNotAllowed(_, allow) = self
+            && !allow.is_empty()
+        {
+            res.insert_header((header::ALLOW, HeaderValue::from_static(allow)));
         }
         res.body(body)
     }

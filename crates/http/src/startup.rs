@@ -189,11 +189,24 @@ async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError
 }
 
 async fn method_not_allowed(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
-    Err(ApiError::MethodNotAllowed(format!(
-        "`{}` is not allowed on `{}`",
-        req.method(),
-        req.path()
-    )))
+    let allow = req.app_data::<Allow>().map_or("", |a| a.0);
+    Err(ApiError::MethodNotAllowed(
+        format!(
+            "`{}` is not allowed on `{}`: use {allow}",
+            req.method(),
+            req.path()
+        ),
+        allow,
+    ))
+}
+
+/// The methods a resource answers, for the `Allow` header of its 405.
+#[derive(Debug, Clone, Copy)]
+struct Allow(&'static str);
+
+/// A route for GET that answers HEAD too (the same status and headers, no body).
+fn get_or_head() -> actix_web::Route {
+    web::route().guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
 }
 
 /// The route a request matched, as its metrics label (`/v1/cases/{id}`): put on each resource
@@ -202,11 +215,12 @@ async fn method_not_allowed(req: actix_web::HttpRequest) -> Result<HttpResponse,
 struct Route(&'static str);
 
 /// A resource at `full` (a path under `/v1` is registered inside the `/v1` scope) answering
-/// 405 to methods it has no route for.
-fn resource(full: &'static str) -> actix_web::Resource {
+/// 405, with `Allow: allow`, to methods it has no route for.
+fn resource(full: &'static str, allow: &'static str) -> actix_web::Resource {
     let path = full.strip_prefix("/v1").unwrap_or(full);
     web::resource(path)
         .app_data(Route(full))
+        .app_data(Allow(allow))
         .default_service(web::to(method_not_allowed))
 }
 
@@ -300,26 +314,26 @@ impl Application {
                     }
                     .instrument(span)
                 })
-                .service(resource("/healthz").route(web::get().to(api::healthz)))
-                .service(resource("/metrics").route(web::get().to(render_metrics)))
-                .service(resource("/openapi.json").route(web::get().to(openapi_json)))
+                .service(resource("/healthz", "GET, HEAD").route(get_or_head().to(api::healthz)))
+                .service(resource("/metrics", "GET, HEAD").route(get_or_head().to(render_metrics)))
+                .service(resource("/openapi.json", "GET, HEAD").route(get_or_head().to(openapi_json)))
                 .service(
                     web::scope("/v1")
-                        .service(resource("/v1/procedures").route(web::get().to(api::list_procedures)))
-                        .service(resource("/v1/procedures/{id}").route(web::get().to(api::get_procedure)))
-                        .service(resource("/v1/procedures/{id}/graph").route(web::get().to(api::get_graph)))
+                        .service(resource("/v1/procedures", "GET, HEAD").route(get_or_head().to(api::list_procedures)))
+                        .service(resource("/v1/procedures/{id}", "GET, HEAD").route(get_or_head().to(api::get_procedure)))
+                        .service(resource("/v1/procedures/{id}/graph", "GET, HEAD").route(get_or_head().to(api::get_graph)))
                         .service(
-                            resource("/v1/cases")
-                                .route(web::get().to(api::list_cases))
+                            resource("/v1/cases", "GET, HEAD, POST")
+                                .route(get_or_head().to(api::list_cases))
                                 .route(web::post().to(api::open_case)),
                         )
-                        .service(resource("/v1/cases/{id}").route(web::get().to(api::get_case)))
+                        .service(resource("/v1/cases/{id}", "GET, HEAD").route(get_or_head().to(api::get_case)))
                         .service(
-                            resource("/v1/cases/{id}/events")
-                                .route(web::get().to(api::get_events))
+                            resource("/v1/cases/{id}/events", "GET, HEAD, POST")
+                                .route(get_or_head().to(api::get_events))
                                 .route(web::post().to(api::append_event)),
                         )
-                        .service(resource("/v1/cases/{id}/dossier").route(web::get().to(api::get_dossier))),
+                        .service(resource("/v1/cases/{id}/dossier", "GET, HEAD").route(get_or_head().to(api::get_dossier))),
                 )
                 .default_service(web::to(not_found))
         })

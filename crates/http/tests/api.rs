@@ -81,6 +81,47 @@ async fn invented_methods_share_one_metric_label() {
 }
 
 #[actix_web::test]
+async fn the_bearer_scheme_is_case_insensitive_and_two_credentials_are_refused() {
+    let app = spawn_app().await;
+    for scheme in ["Bearer", "bearer", "BEARER"] {
+        let auth = format!("{scheme} dev-town");
+        let r = app
+            .send(
+                "GET",
+                "/v1/procedures",
+                None,
+                &[("Authorization", &auth)],
+                None,
+            )
+            .await;
+        assert_eq!(r.status, 200, "{scheme}: {}", r.text);
+    }
+    let r = app
+        .send(
+            "GET",
+            "/v1/procedures",
+            None,
+            &[("Authorization", "Bearer ")],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 401);
+    // Two Authorization headers (a valid one first): neither is taken.
+    let mut res = app
+        .client
+        .get(app.url("/v1/procedures"))
+        .append_header(("Authorization", "Bearer dev-town"))
+        .append_header(("Authorization", "Bearer dev-village"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status().as_u16(), 401);
+    let body = res.body().await.unwrap();
+    let text = String::from_utf8_lossy(&body);
+    assert!(text.contains("Authorization"), "{text}");
+}
+
+#[actix_web::test]
 async fn missing_or_unknown_tokens_are_401() {
     let app = spawn_app().await;
     for path in ["/v1/procedures", "/v1/cases", "/v1/cases/x"] {
@@ -583,6 +624,24 @@ async fn bad_input_is_a_4xx_that_says_where_and_writes_nothing() {
         .await;
     assert_eq!(r.status, 405);
     assert_eq!(r.problem_type(), format!("{P}method-not-allowed"));
+    assert_eq!(r.header("allow").as_deref(), Some("GET, HEAD"));
+    let r = app
+        .send("PUT", "/v1/cases", Some("village"), &[], None)
+        .await;
+    assert_eq!(r.header("allow").as_deref(), Some("GET, HEAD, POST"));
+    // HEAD on a GET route: the GET's status and headers, no body.
+    let r = app
+        .send(
+            "HEAD",
+            &format!("/v1/cases/{id}"),
+            Some("village"),
+            &[],
+            None,
+        )
+        .await;
+    assert_eq!(r.status, 200);
+    assert!(r.text.is_empty());
+    assert!(r.header("etag").is_some());
     let r = app.get("/v1/cases?limit=0", "village").await;
     assert_eq!(r.status, 400);
     let r = app.get("/v1/cases?overdue=maybe", "village").await;
