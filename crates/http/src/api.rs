@@ -823,6 +823,14 @@ pub async fn append_event(
         return replay(&rec, &hash);
     }
     let mut guard = state.lock_case(&id).await?;
+    // A duplicate of this request may have been appended while this one waited for the case:
+    // look the key up again under the lock and answer what was stored, not a conflict.
+    if let Some(key) = &key
+        && let Some(rec) = state.store.idempotency(&caller.id, key).await?
+    {
+        drop(guard);
+        return replay(&rec, &hash);
+    }
     let Some(case) = guard.as_mut() else {
         return Err(ApiError::NotFound(format!("no case `{id}`")));
     };

@@ -453,6 +453,44 @@ async fn stale_expected_seq_is_409_and_racers_get_one_winner() {
 }
 
 #[actix_web::test]
+async fn concurrent_duplicates_under_one_key_all_get_the_stored_answer() {
+    let app = spawn_app().await;
+    let id = app.open(&today()).await;
+    let body = serde_json::to_vec(&json!({"action": "submit", "documents": [doc("rules_text"), doc("meeting_record")], "expected_seq": 1})).unwrap();
+    let url = app.url(&format!("/v1/cases/{id}/events"));
+    // Sent at once (each on its own task), not one after another.
+    let tasks: Vec<_> = (0..8)
+        .map(|_| {
+            let (client, url, body) = (app.client.clone(), url.clone(), body.clone());
+            actix_web::rt::spawn(async move {
+                let mut res = client
+                    .post(url)
+                    .insert_header(("Authorization", "Bearer dev-village"))
+                    .insert_header(("Content-Type", "application/json"))
+                    .insert_header(("Idempotency-Key", "race-1"))
+                    .send_body(body)
+                    .await
+                    .unwrap();
+                let bytes = res.body().await.unwrap();
+                (res.status().as_u16(), bytes)
+            })
+        })
+        .collect();
+    let mut answers = Vec::new();
+    for t in tasks {
+        answers.push(t.await.unwrap());
+    }
+    // One write; every duplicate gets the same 201 answer, none a 409.
+    assert!(
+        answers.iter().all(|(s, _)| *s == 201),
+        "{:?}",
+        answers.iter().map(|a| a.0).collect::<Vec<_>>()
+    );
+    assert!(answers.iter().all(|(_, b)| *b == answers[0].1));
+    assert_eq!(app.event_count(&id).await, 2);
+}
+
+#[actix_web::test]
 async fn idempotency_keys_replay_the_first_answer() {
     let app = spawn_app().await;
     let id = app.open(&today()).await;
