@@ -196,13 +196,9 @@ fn show(cal: &Calendar, dir: &Path, year: i32, lang: Lang) -> ExitCode {
         println!();
         println!("{}", h.name);
         let n = h.days_off.len();
-        let contiguous = h
-            .days_off
-            .windows(2)
-            .all(|w| matches!(w, [a, b] if a.succ_opt() == Some(*b)));
         let plural = if n == 1 { "" } else { "s" };
-        match (h.days_off.first(), h.days_off.last()) {
-            (Some(a), Some(b)) if contiguous && n > 1 => {
+        match one_run(&h.days_off) {
+            Some((a, b)) => {
                 println!(
                     "  days off:             {} to {} ({n} day{plural})",
                     day(a),
@@ -230,6 +226,18 @@ fn show(cal: &Calendar, dir: &Path, year: i32, lang: Lang) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// The first and last of several days that follow one another without a gap (written
+/// "from … to …"); `None` for one day or days with gaps (written as a list).
+fn one_run(days: &[NaiveDate]) -> Option<(&NaiveDate, &NaiveDate)> {
+    let contiguous = days
+        .windows(2)
+        .all(|w| matches!(w, [a, b] if a.succ_opt() == Some(*b)));
+    match (days.first(), days.last()) {
+        (Some(a), Some(b)) if contiguous && days.len() > 1 => Some((a, b)),
+        _ => None,
+    }
+}
+
 /// `fazhi calendar show` in Chinese.
 fn show_zh(table: &fazhi_core::time::YearTable) {
     const WEEKDAYS: [&str; 7] = ["一", "二", "三", "四", "五", "六", "日"];
@@ -248,12 +256,8 @@ fn show_zh(table: &fazhi_core::time::YearTable) {
         println!();
         println!("{}", h.name);
         let n = h.days_off.len();
-        let contiguous = h
-            .days_off
-            .windows(2)
-            .all(|w| matches!(w, [a, b] if a.succ_opt() == Some(*b)));
-        match (h.days_off.first(), h.days_off.last()) {
-            (Some(a), Some(b)) if contiguous && n > 1 => {
+        match one_run(&h.days_off) {
+            Some((a, b)) => {
                 println!("  放假：    {} 至 {}（共{n}天）", day(a), day(b));
             }
             _ => {

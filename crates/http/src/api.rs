@@ -300,7 +300,8 @@ pub struct ProcedureSource {
     /// The SHA-256 of the rule file's text.
     pub sha256: String,
     /// The rule file's text: the definition itself, every element with its title and basis.
-    pub source: String,
+    #[schema(value_type = String)]
+    pub source: Arc<str>,
 }
 
 /// A role by id and title.
@@ -318,8 +319,8 @@ pub struct RoleName {
 impl ProcedureSource {
     /// The names and the source of a procedure version.
     pub fn of(p: &Procedure) -> Self {
-        let (file, source) = p.source().map_or((String::new(), String::new()), |f| {
-            (f.name.clone(), f.text.to_string())
+        let (file, source) = p.source().map_or((String::new(), Arc::from("")), |f| {
+            (f.name.clone(), Arc::clone(&f.text))
         });
         ProcedureSource {
             id: p.meta.id.clone(),
@@ -817,14 +818,9 @@ pub async fn append_event(
         .as_ref()
         .map(|_| request_hash(&req, &raw))
         .unwrap_or_default();
-    if let Some(key) = &key
-        && let Some(rec) = state.store.idempotency(&caller.id, key).await?
-    {
-        return replay(&rec, &hash);
-    }
     let mut guard = state.lock_case(&id).await?;
-    // A duplicate of this request may have been appended while this one waited for the case:
-    // look the key up again under the lock and answer what was stored, not a conflict.
+    // The key is looked up under the case's lock: a duplicate appended while this request
+    // waited for the case is answered with what was stored, not a conflict.
     if let Some(key) = &key
         && let Some(rec) = state.store.idempotency(&caller.id, key).await?
     {

@@ -11,7 +11,7 @@ use super::event::{Event, EventBody, Recorded};
 use super::refusal::{Reason, ReasonKind, Refusal};
 use crate::expr::Value;
 use crate::lang;
-use crate::model::{Action, Node, Place, ReasonRule, TimeRuleKind};
+use crate::model::{Action, Meta, Node, Place, ReasonRule, TimeRuleKind};
 use crate::time::{Calendar, cst_date, fmt_cst};
 use std::ops::Not;
 
@@ -1037,28 +1037,46 @@ fn push_ticked<'s>(
     }
 }
 
+/// What a period is counted from, looked up once for the three ways it is written
+/// ([`anchor_name`], [`anchor_zh`], [`anchor_en`]).
+enum AnchorOf<'p> {
+    Action(&'p Meta),
+    Entered(Place),
+    Date(&'p Meta),
+    Due(&'p Meta),
+    PayloadDate { action: &'p Meta, field: &'p Meta },
+}
+
+fn anchor_of(p: &crate::model::Procedure, anchor: crate::model::Anchor) -> Option<AnchorOf<'_>> {
+    use crate::model::Anchor;
+    Some(match anchor {
+        Anchor::Action(a) => AnchorOf::Action(&p.actions.get(a)?.meta),
+        Anchor::Entered(place) => AnchorOf::Entered(place),
+        Anchor::Date(f) => AnchorOf::Date(&p.facts.get(f)?.meta),
+        Anchor::Due(r) => AnchorOf::Due(&p.time_rules.get(r)?.meta),
+        Anchor::PayloadDate(k) => {
+            let (a, f) = p.kept_payload.get(k)?;
+            let action = p.actions.get(*a)?;
+            AnchorOf::PayloadDate {
+                action: &action.meta,
+                field: &action.payload.get(*f)?.meta,
+            }
+        }
+    })
+}
+
+/// What a period is counted from, by id: `serve_notice`, `coordination.pending`,
+/// `received_on`, `the end of reply_limit`, `extend.payload.until`.
 pub(crate) fn anchor_name(case: &Case, anchor: crate::model::Anchor) -> String {
     let p = case.procedure.as_ref();
-    match anchor {
-        crate::model::Anchor::Action(a) => p.action_id(a).to_owned(),
-        crate::model::Anchor::Entered(place) => p.place_id(place),
-        crate::model::Anchor::Date(f) => p
-            .facts
-            .get(f)
-            .map_or_else(String::new, |f| f.meta.id.clone()),
-        crate::model::Anchor::Due(r) => p
-            .time_rules
-            .get(r)
-            .map_or_else(String::new, |r| format!("the end of {}", r.meta.id)),
-        crate::model::Anchor::PayloadDate(k) => p
-            .kept_payload
-            .get(k)
-            .and_then(|(a, f)| {
-                let action = p.actions.get(*a)?;
-                let field = action.payload.get(*f)?;
-                Some(format!("{}.payload.{}", action.meta.id, field.meta.id))
-            })
-            .unwrap_or_default(),
+    match anchor_of(p, anchor) {
+        Some(AnchorOf::Action(m) | AnchorOf::Date(m)) => m.id.clone(),
+        Some(AnchorOf::Entered(place)) => p.place_id(place),
+        Some(AnchorOf::Due(m)) => format!("the end of {}", m.id),
+        Some(AnchorOf::PayloadDate { action, field }) => {
+            format!("{}.payload.{}", action.id, field.id)
+        }
+        None => String::new(),
     }
 }
 
@@ -1066,33 +1084,14 @@ pub(crate) fn anchor_name(case: &Case, anchor: crate::model::Anchor) -> String {
 /// `“受理日期”`, `“答复期限”届满`, `“延期”所填“延长至”`.
 pub(crate) fn anchor_zh(case: &Case, anchor: crate::model::Anchor) -> String {
     let p = case.procedure.as_ref();
-    match anchor {
-        crate::model::Anchor::Action(a) => p
-            .actions
-            .get(a)
-            .map_or_else(String::new, |a| lang::zh(&a.meta)),
-        crate::model::Anchor::Entered(place) => format!("进入{}", place_zh(p, place)),
-        crate::model::Anchor::Date(f) => p
-            .facts
-            .get(f)
-            .map_or_else(String::new, |f| lang::zh(&f.meta)),
-        crate::model::Anchor::Due(r) => p
-            .time_rules
-            .get(r)
-            .map_or_else(String::new, |r| format!("{}届满", lang::zh(&r.meta))),
-        crate::model::Anchor::PayloadDate(k) => p
-            .kept_payload
-            .get(k)
-            .and_then(|(a, f)| {
-                let action = p.actions.get(*a)?;
-                let field = action.payload.get(*f)?;
-                Some(format!(
-                    "{}所填{}",
-                    lang::zh(&action.meta),
-                    lang::zh(&field.meta)
-                ))
-            })
-            .unwrap_or_default(),
+    match anchor_of(p, anchor) {
+        Some(AnchorOf::Action(m) | AnchorOf::Date(m)) => lang::zh(m),
+        Some(AnchorOf::Entered(place)) => format!("进入{}", place_zh(p, place)),
+        Some(AnchorOf::Due(m)) => format!("{}届满", lang::zh(m)),
+        Some(AnchorOf::PayloadDate { action, field }) => {
+            format!("{}所填{}", lang::zh(action), lang::zh(field))
+        }
+        None => String::new(),
     }
 }
 
@@ -1100,21 +1099,12 @@ pub(crate) fn anchor_zh(case: &Case, anchor: crate::model::Anchor) -> String {
 /// them, else ids in backticks.
 pub(crate) fn anchor_en(case: &Case, anchor: crate::model::Anchor) -> String {
     let p = case.procedure.as_ref();
-    match anchor {
-        crate::model::Anchor::Action(a) => p
-            .actions
-            .get(a)
-            .map_or_else(String::new, |a| lang::en(&a.meta)),
-        crate::model::Anchor::Entered(place) => place_en(p, place),
-        crate::model::Anchor::Date(f) => p
-            .facts
-            .get(f)
-            .map_or_else(String::new, |f| lang::en(&f.meta)),
-        crate::model::Anchor::Due(r) => p
-            .time_rules
-            .get(r)
-            .map_or_else(String::new, |r| format!("the end of {}", lang::en(&r.meta))),
-        crate::model::Anchor::PayloadDate(_) => format!("`{}`", anchor_name(case, anchor)),
+    match anchor_of(p, anchor) {
+        Some(AnchorOf::Action(m) | AnchorOf::Date(m)) => lang::en(m),
+        Some(AnchorOf::Entered(place)) => place_en(p, place),
+        Some(AnchorOf::Due(m)) => format!("the end of {}", lang::en(m)),
+        Some(AnchorOf::PayloadDate { .. }) => format!("`{}`", anchor_name(case, anchor)),
+        None => String::new(),
     }
 }
 
