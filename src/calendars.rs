@@ -143,7 +143,46 @@ mod tests {
         let c = shipped();
         assert_eq!(
             c.years().map(|t| t.year).collect::<Vec<_>>(),
-            [2024, 2025, 2026]
+            [2021, 2022, 2023, 2024, 2025, 2026]
+        );
+        // 国办发明电〔2020〕27号 (not in the legal digest; from the published notice, checked
+        // against two holiday data files).
+        assert_eq!(
+            summary(c.year(2021).unwrap()),
+            [
+                "元旦: 2021-01-01 Fri .. 2021-01-03 Sun | ",
+                "春节: 2021-02-11 Thu .. 2021-02-17 Wed | 2021-02-07 Sun, 2021-02-20 Sat",
+                "清明节: 2021-04-03 Sat .. 2021-04-05 Mon | ",
+                "劳动节: 2021-05-01 Sat .. 2021-05-05 Wed | 2021-04-25 Sun, 2021-05-08 Sat",
+                "端午节: 2021-06-12 Sat .. 2021-06-14 Mon | ",
+                "中秋节: 2021-09-19 Sun .. 2021-09-21 Tue | 2021-09-18 Sat",
+                "国庆节: 2021-10-01 Fri .. 2021-10-07 Thu | 2021-09-26 Sun, 2021-10-09 Sat",
+            ]
+        );
+        // 国办发明电〔2021〕11号 (likewise).
+        assert_eq!(
+            summary(c.year(2022).unwrap()),
+            [
+                "元旦: 2022-01-01 Sat .. 2022-01-03 Mon | ",
+                "春节: 2022-01-31 Mon .. 2022-02-06 Sun | 2022-01-29 Sat, 2022-01-30 Sun",
+                "清明节: 2022-04-03 Sun .. 2022-04-05 Tue | 2022-04-02 Sat",
+                "劳动节: 2022-04-30 Sat .. 2022-05-04 Wed | 2022-04-24 Sun, 2022-05-07 Sat",
+                "端午节: 2022-06-03 Fri .. 2022-06-05 Sun | ",
+                "中秋节: 2022-09-10 Sat .. 2022-09-12 Mon | ",
+                "国庆节: 2022-10-01 Sat .. 2022-10-07 Fri | 2022-10-08 Sat, 2022-10-09 Sun",
+            ]
+        );
+        // 国办发明电〔2022〕16号 (likewise); its New Year block starts in 2022.
+        assert_eq!(
+            summary(c.year(2023).unwrap()),
+            [
+                "元旦: 2022-12-31 Sat .. 2023-01-02 Mon | ",
+                "春节: 2023-01-21 Sat .. 2023-01-27 Fri | 2023-01-28 Sat, 2023-01-29 Sun",
+                "清明节: 2023-04-05 Wed .. 2023-04-05 Wed | ",
+                "劳动节: 2023-04-29 Sat .. 2023-05-03 Wed | 2023-04-23 Sun, 2023-05-06 Sat",
+                "端午节: 2023-06-22 Thu .. 2023-06-24 Sat | 2023-06-25 Sun",
+                "中秋节、国庆节: 2023-09-29 Fri .. 2023-10-06 Fri | 2023-10-07 Sat, 2023-10-08 Sun",
+            ]
         );
         // 国办发明电〔2023〕7号 (not in the legal digest; from the published notice).
         assert_eq!(

@@ -1,5 +1,6 @@
-//! `fazhi calendar` end to end: the built binary over the shipped calendars (2024–2026).
-//! Expected dates are worked out by hand from the notices (domain.md §5).
+//! `fazhi calendar` end to end: the built binary over the shipped calendars (2021–2026).
+//! Expected dates are worked out by hand from the notices (domain.md §5 for 2025 and 2026;
+//! the notices cited in `rules/calendars/<year>.toml` for the other years).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::path::PathBuf;
@@ -83,7 +84,7 @@ fn chinese_by_default() {
     assert_eq!((out.code, out.stdout.as_str()), (1, ""));
     assert!(
         out.stderr
-            .contains("未收录2027年（已收录：2024、2025、2026）"),
+            .contains("未收录2027年（已收录：2021、2022、2023、2024、2025、2026）"),
         "{}",
         out.stderr
     );
@@ -137,10 +138,46 @@ fn provisional_result_is_printed_and_flagged() {
 
 #[test]
 fn provisional_before_the_first_covered_year() {
-    // 2023 is not covered: Fri 2023-12-29 + 1 looks at 12-30, 12-31; 2024-01-01 is off → 01-02.
+    // 2020 is not covered: Wed 2020-12-30 + 2 looks at Thu 12-31 (weekends only), then
+    // 2021-01-01..01-03 is off → Mon 01-04.
+    let out = calendar(&["add", "2020-12-30", "--workdays", "2"]);
+    assert_eq!((out.code, out.stdout.as_str()), (0, "2021-01-04\n"));
+    assert!(out.stderr.contains("2020 is not covered"), "{}", out.stderr);
+    // 2023 is covered now (国办发明电〔2022〕16号): Fri 2023-12-29 + 1 looks at Sat 12-30,
+    // Sun 12-31; 2024-01-01 is off → 01-02, and nothing is said.
     let out = calendar(&["add", "2023-12-29", "--workdays", "1"]);
-    assert_eq!((out.code, out.stdout.as_str()), (0, "2024-01-02\n"));
-    assert!(out.stderr.contains("2023 is not covered"), "{}", out.stderr);
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (0, "2024-01-02\n", "")
+    );
+}
+
+#[test]
+fn add_workdays_over_the_2021_to_2023_notices() {
+    // Fri 2021-02-05 + 3: Sun 02-07 (make-up), Mon 02-08, Tue 02-09.
+    let out = calendar(&["add", "2021-02-05", "--workdays", "3"]);
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (0, "2021-02-09\n", "")
+    );
+    // Wed 2021-02-10 + 3: block 02-11..02-17, Thu 02-18, Fri 02-19, Sat 02-20 (make-up).
+    let out = calendar(&["add", "2021-02-10", "--workdays", "3"]);
+    assert_eq!(out.stdout, "2021-02-20\n");
+    // Fri 2022-01-28 + 3: Sat 01-29, Sun 01-30 (make-up), block 01-31..02-06, Mon 02-07.
+    let out = calendar(&["add", "2022-01-28", "--workdays", "3"]);
+    assert_eq!(out.stdout, "2022-02-07\n");
+    // Fri 2022-12-30 + 1: the 2023 New Year block starts Sat 2022-12-31 → Tue 2023-01-03.
+    let out = calendar(&["add", "2022-12-30", "--workdays", "1"]);
+    assert_eq!(
+        (out.code, out.stdout.as_str(), out.stderr.as_str()),
+        (0, "2023-01-03\n", "")
+    );
+    // Wed 2023-06-21 + 2: block 06-22..06-24, Sun 06-25 (make-up), Mon 06-26.
+    let out = calendar(&["add", "2023-06-21", "--workdays", "2"]);
+    assert_eq!(out.stdout, "2023-06-26\n");
+    // Thu 2023-09-28 + 1: block 09-29..10-06 → Sat 10-07 (make-up).
+    let out = calendar(&["add", "2023-09-28", "--workdays", "1"]);
+    assert_eq!(out.stdout, "2023-10-07\n");
 }
 
 #[test]
@@ -209,7 +246,11 @@ fn show_uncovered_year_exits_1() {
     let out = calendar(&["show", "2027"]);
     assert_eq!((out.code, out.stdout.as_str()), (1, ""));
     assert!(out.stderr.contains("2027 is not covered"), "{}", out.stderr);
-    assert!(out.stderr.contains("2024, 2025, 2026"), "{}", out.stderr);
+    assert!(
+        out.stderr.contains("2021, 2022, 2023, 2024, 2025, 2026"),
+        "{}",
+        out.stderr
+    );
 }
 
 #[test]
