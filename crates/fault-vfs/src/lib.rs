@@ -470,19 +470,21 @@ impl Domain {
         rc
     }
 
+    /// A sync: its answer, and whether the file (and the directory, when `syncs_dir`) was
+    /// really synced.
     fn sync(
         &self,
         path: &Path,
         kind: FileKind,
         syncs_dir: bool,
         sync: impl FnOnce() -> c_int,
-    ) -> c_int {
+    ) -> (c_int, bool) {
         let mut s = lock(&self.state);
         if s.power_cut || s.decide(Op::Sync, kind) != Decision::Pass {
-            return ffi::SQLITE_IOERR_FSYNC;
+            return (ffi::SQLITE_IOERR_FSYNC, false);
         }
         if s.syncs_lost {
-            return ffi::SQLITE_OK;
+            return (ffi::SQLITE_OK, false);
         }
         let rc = sync();
         if rc == ffi::SQLITE_OK
@@ -496,7 +498,7 @@ impl Domain {
         if rc == ffi::SQLITE_OK && syncs_dir {
             s.dir_synced();
         }
-        rc
+        (rc, rc == ffi::SQLITE_OK)
     }
 
     /// Whether calls on the domain's files fail for want of power.

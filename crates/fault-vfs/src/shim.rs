@@ -348,8 +348,9 @@ unsafe extern "C" fn x_sync(file: *mut ffi::sqlite3_file, flags: c_int) -> c_int
     match handle {
         Some(h) => {
             let due = h.dir_sync_due.load(Ordering::SeqCst);
-            let rc = h.domain.sync(&h.path, h.kind, due, sync);
-            if rc == ffi::SQLITE_OK {
+            let (rc, synced) = h.domain.sync(&h.path, h.kind, due, sync);
+            if synced {
+                // The unix VFS synced the directory, if it was due, and will not again.
                 h.dir_sync_due.store(false, Ordering::SeqCst);
             }
             rc
