@@ -44,6 +44,9 @@ pub struct Settings {
     /// About how many cases to keep in memory (idle ones beyond are loaded again from the
     /// store when next asked for).
     pub cases_in_memory: usize,
+    /// The registered SQLite VFS to open the database with (`None`: SQLite's default); see
+    /// [`fazhi_store::SqliteOptions::vfs`]. Only tests set it (a fault-injecting VFS).
+    pub sqlite_vfs: Option<String>,
 }
 
 impl Settings {
@@ -64,6 +67,7 @@ impl Settings {
             body_limit: 64 * 1024,
             workers: None,
             cases_in_memory: crate::service::DEFAULT_CASES_IN_MEMORY,
+            sqlite_vfs: None,
         }
     }
 }
@@ -251,6 +255,7 @@ impl Application {
         }
         let store = Arc::new(SqliteStore::open(SqliteOptions {
             create: settings.create_db,
+            vfs: settings.sqlite_vfs.clone(),
             ..SqliteOptions::new(&settings.db)
         })?);
         let _ = metrics_handle();

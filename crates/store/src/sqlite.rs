@@ -185,6 +185,10 @@ pub struct SqliteOptions {
     pub max_batch: usize,
     /// Open without the writer thread and without migrating (for `fazhi verify`): appends fail.
     pub read_only: bool,
+    /// The name of a registered SQLite VFS to open every connection with (`None`: SQLite's
+    /// default). Tests use it to put a fault-injecting VFS under the store (see the
+    /// `fault-injection` feature).
+    pub vfs: Option<String>,
 }
 
 impl SqliteOptions {
@@ -195,6 +199,7 @@ impl SqliteOptions {
             max_batch: 512,
             read_only: false,
             create: true,
+            vfs: None,
         }
     }
 }
@@ -226,14 +231,17 @@ const READERS: usize = 8;
 struct Readers {
     pool: Mutex<Vec<Connection>>,
     read_only: bool,
+    /// The VFS connections open with ([`SqliteOptions::vfs`]).
+    vfs: Option<String>,
     slots: Arc<tokio::sync::Semaphore>,
 }
 
 impl Readers {
-    fn new(read_only: bool, first: Option<Connection>) -> Arc<Readers> {
+    fn new(read_only: bool, first: Option<Connection>, vfs: Option<String>) -> Arc<Readers> {
         Arc::new(Readers {
             pool: Mutex::new(first.into_iter().collect()),
             read_only,
+            vfs,
             slots: Arc::new(tokio::sync::Semaphore::new(READERS)),
         })
     }
@@ -274,7 +282,12 @@ enum Mode {
     Create,
 }
 
-fn open_connection(path: &Path, mode: Mode) -> Result<Connection, StoreError> {
+/// Opens a connection to `path` through the VFS named `vfs` (`None`: SQLite's default).
+fn open_connection_in(
+    path: &Path,
+    vfs: Option<&str>,
+    mode: Mode,
+) -> Result<Connection, StoreError> {
     let flags = match mode {
         Mode::ReadOnly => OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         Mode::ReadWrite => OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
@@ -288,7 +301,10 @@ fn open_connection(path: &Path, mode: Mode) -> Result<Connection, StoreError> {
         return Err(StoreError::Missing(path.to_owned()));
     }
     let read_only = mode == Mode::ReadOnly;
-    let conn = Connection::open_with_flags(path, flags)?;
+    let conn = match vfs {
+        Some(vfs) => Connection::open_with_flags_and_vfs(path, flags, vfs)?,
+        None => Connection::open_with_flags(path, flags)?,
+    };
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     if !read_only {
         // 4 KiB pages (SQLite's default, and the file system's block): with rowid tables an
@@ -346,7 +362,7 @@ impl SqliteStore {
     pub fn open(options: SqliteOptions) -> Result<SqliteStore, StoreError> {
         let closed = Arc::new(AtomicBool::new(false));
         if options.read_only {
-            let reader = open_connection(&options.path, Mode::ReadOnly)?;
+            let reader = open_connection_in(&options.path, options.vfs.as_deref(), Mode::ReadOnly)?;
             // A read-only store does not migrate: it reads only the current schema.
             let applied = schema_version(&reader)?;
             if applied < MIGRATIONS.len() {
@@ -362,7 +378,7 @@ impl SqliteStore {
                 sender: None,
                 closed,
                 writer: Mutex::new(None),
-                readers: Readers::new(true, Some(reader)),
+                readers: Readers::new(true, Some(reader), options.vfs),
             });
         }
         let mode = if options.create {
@@ -370,7 +386,7 @@ impl SqliteStore {
         } else {
             Mode::ReadWrite
         };
-        let mut conn = open_connection(&options.path, mode)?;
+        let mut conn = open_connection_in(&options.path, options.vfs.as_deref(), mode)?;
         migrate(&mut conn)?;
         let (tx, rx) = mpsc::channel();
         let max_batch = options.max_batch.max(1);
@@ -378,7 +394,8 @@ impl SqliteStore {
             .name("fazhi-store-writer".into())
             .spawn({
                 let path = options.path.clone();
-                move || writer_loop(conn, rx, max_batch, path)
+                let vfs = options.vfs.clone();
+                move || writer_loop(conn, rx, max_batch, path, vfs)
             })
             .map_err(|e| StoreError::Migration(format!("cannot start the writer: {e}")))?;
         Ok(SqliteStore {
@@ -386,7 +403,7 @@ impl SqliteStore {
             sender: Some(tx),
             closed,
             writer: Mutex::new(Some(writer)),
-            readers: Readers::new(false, None),
+            readers: Readers::new(false, None, options.vfs),
         })
     }
 
@@ -586,8 +603,9 @@ fn read_with<T>(
     let pooled = readers.pool.lock().ok().and_then(|mut p| p.pop());
     let conn = match pooled {
         Some(c) => c,
-        None => open_connection(
+        None => open_connection_in(
             path,
+            readers.vfs.as_deref(),
             if readers.read_only {
                 Mode::ReadOnly
             } else {
@@ -1112,8 +1130,8 @@ struct Checkpointer {
 }
 
 impl Checkpointer {
-    fn start(path: &Path) -> Result<Checkpointer, StoreError> {
-        let conn = open_connection(path, Mode::ReadWrite)?;
+    fn start(path: &Path, vfs: Option<&str>) -> Result<Checkpointer, StoreError> {
+        let conn = open_connection_in(path, vfs, Mode::ReadWrite)?;
         let (tick, ticks) = mpsc::sync_channel(1);
         let restart_wanted = Arc::new(AtomicBool::new(false));
         let wanted = restart_wanted.clone();
@@ -1190,11 +1208,17 @@ fn checkpointer_loop(conn: &Connection, ticks: &mpsc::Receiver<()>, restart_want
     }
 }
 
-fn writer_loop(mut conn: Connection, rx: mpsc::Receiver<Msg>, max_batch: usize, path: PathBuf) {
+fn writer_loop(
+    mut conn: Connection,
+    rx: mpsc::Receiver<Msg>,
+    max_batch: usize,
+    path: PathBuf,
+    vfs: Option<String>,
+) {
     // With a checkpointer the writer checkpoints itself only as a backstop, should the WAL
     // reach 10,000 pages all the same (the checkpointer failing, readers holding it);
     // without one, every 1,000 pages (SQLite's default).
-    let mut checkpointer = match Checkpointer::start(&path) {
+    let mut checkpointer = match Checkpointer::start(&path, vfs.as_deref()) {
         Ok(c) => {
             let _ = conn.pragma_update(None, "wal_autocheckpoint", 10_000);
             Some(c)
@@ -1380,7 +1404,7 @@ mod tests {
     #[test]
     fn listings_search_an_index_in_id_order() {
         let dir = tempfile::tempdir().unwrap();
-        let mut conn = open_connection(&dir.path().join("plan.db"), Mode::Create).unwrap();
+        let mut conn = open_connection_in(&dir.path().join("plan.db"), None, Mode::Create).unwrap();
         migrate(&mut conn).unwrap();
         for bits in 0..8u8 {
             let query = CaseQuery {
@@ -1657,7 +1681,7 @@ mod tests {
     #[tokio::test]
     async fn a_failed_append_after_its_claim_is_undone_alone() {
         let dir = tempfile::tempdir().unwrap();
-        let mut conn = open_connection(&dir.path().join("f.db"), Mode::Create).unwrap();
+        let mut conn = open_connection_in(&dir.path().join("f.db"), None, Mode::Create).unwrap();
         migrate(&mut conn).unwrap();
         let first = one("a", 0, GENESIS);
         let head = first.events[0].hash.clone();
