@@ -5,7 +5,12 @@
 //! decides for every case of it, whatever version the case runs on.
 //!
 //! A case the caller may not read answers exactly as a case that does not exist (404,
-//! `no case …`): the answer does not tell that it exists. Listings leave such cases out in
+//! `no case …`): the answer does not tell that it exists. Writing is still decided by the
+//! actions' roles: a caller that may not read a case yet may take an action on it that its
+//! roles allow (a review body taking up a petition the office registered), and takes part
+//! from then on. To do so it must know the case's `seq`, which a 409 tells it (only that
+//! number: ids are random UUIDs, so a caller that sends one was told of the case); a refusal
+//! (403, 422), which would tell the case's state and facts, is that 404. Listings leave such cases out in
 //! the store's query, so pages and cursors stay right.
 
 use fazhi_core::model::Reads;
@@ -49,12 +54,25 @@ pub async fn check(
     id: &str,
     procedure: &str,
 ) -> Result<(), ApiError> {
-    let may = match reads(state, caller, procedure) {
+    if may_read(state, caller, id, procedure).await? {
+        Ok(())
+    } else {
+        Err(not_found(id))
+    }
+}
+
+/// Whether `caller` may read case `id` of `procedure`.
+pub async fn may_read(
+    state: &AppState,
+    caller: &Principal,
+    id: &str,
+    procedure: &str,
+) -> Result<bool, ApiError> {
+    Ok(match reads(state, caller, procedure) {
         Some(Reads::All) => true,
         Some(Reads::Own) => state.store.takes_part(id, &caller.id).await?,
         None => false,
-    };
-    if may { Ok(()) } else { Err(not_found(id)) }
+    })
 }
 
 /// Whether `caller` may read case `id`, looking up its procedure in the store: `Ok` when it

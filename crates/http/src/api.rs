@@ -836,13 +836,18 @@ pub async fn append_event(
     let Some(case) = guard.as_mut() else {
         return Err(ApiError::NotFound(format!("no case `{id}`")));
     };
+    // A caller that may not read the case may still take an action its roles allow (and
+    // takes part from then on): it learns the case's `seq` from a 409, but a refusal, which
+    // would tell the case's state and facts, is answered as for a missing case.
+    let hidden = !access::may_read(&state, &caller, &id, &case.procedure().meta.id).await?;
+    let hide = |e: ApiError| if hidden { access::not_found(&id) } else { e };
     if body.expected_seq != case.seq() {
         return Err(ApiError::Conflict {
             expected_seq: body.expected_seq,
             current_seq: case.seq(),
         });
     }
-    let (at, imported) = stamp(&caller, body.at, Some(case.last_at()))?;
+    let (at, imported) = stamp(&caller, body.at, Some(case.last_at())).map_err(hide)?;
     let command = Command {
         action: body.action,
         actor: actor(&caller),
@@ -893,13 +898,13 @@ pub async fn append_event(
                         caller.id, refusal.action
                     ),
                 };
-                return Err(ApiError::Forbidden {
+                return Err(hide(ApiError::Forbidden {
                     detail,
                     reasons: refusal.reasons,
                     lang,
-                });
+                }));
             }
-            return Err(ApiError::Refused(refusal, lang));
+            return Err(hide(ApiError::Refused(refusal, lang)));
         }
     };
     let now = Utc::now().max(at);

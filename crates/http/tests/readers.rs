@@ -167,20 +167,58 @@ async fn a_village_reads_only_the_filings_it_takes_part_in() {
     now_theirs.sort();
     assert_eq!(listed(&app, "village2", "", 2).await, now_theirs);
     assert_eq!(listed(&app, "village", "", 2).await, mine);
-    // A refused attempt records nothing, so it does not make the caller take part.
+    // A write it may not make to a case it may not read is answered as for a missing case
+    // (not 403 or 422, which would tell what the case is), records nothing, and does not make
+    // it take part. A stale `expected_seq` is a 409 telling the `seq` (and nothing else), so
+    // that a body its roles allow to act can act.
     let other = &mine[1];
-    let r = app
+    let missing_write = app
         .act(
-            other,
+            missing,
             "village2",
             json!({"action": "find_lawful", "expected_seq": 1}),
         )
         .await;
-    assert_eq!(r.status, 403, "{}", r.text);
+    assert_eq!(missing_write.status, 404);
+    for body in [
+        json!({"action": "find_lawful", "expected_seq": 1}),
+        json!({"action": "submit", "expected_seq": 1}),
+    ] {
+        let r = app.act(other, "village2", body.clone()).await;
+        assert_eq!(r.status, 404, "{body}: {}", r.text);
+        assert_eq!(
+            without_id(&r.body, other),
+            without_id(&missing_write.body, missing),
+            "{body}"
+        );
+    }
     assert_eq!(
         app.get(&format!("/v1/cases/{other}"), "village2")
             .await
             .status,
         404
     );
+    let r = app
+        .act(other, "village2", json!({"action": "submit", "documents": [doc("rules_text"), doc("meeting_record")], "expected_seq": 7}))
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(r.body["current_seq"], 1, "{}", r.text);
+    assert_eq!(app.event_count(other).await, 1);
+    // The same refusals to a reader of the case are what they were.
+    let r = app
+        .act(
+            other,
+            "village",
+            json!({"action": "find_lawful", "expected_seq": 1}),
+        )
+        .await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    let r = app
+        .act(
+            other,
+            "village",
+            json!({"action": "submit", "expected_seq": 7}),
+        )
+        .await;
+    assert_eq!(r.status, 409, "{}", r.text);
 }
