@@ -106,6 +106,8 @@ pub fn check(db: &Path, rules: &RuleSet, calendar: &Calendar) -> Result<Report, 
     // so while it is written to a chain can only have grown since, and more rows than the
     // chain links means rows that no chain reaches.
     let stored = store.event_counts().map_err(store_err)?;
+    // Who takes part in each case, read likewise before the chains: it can only have grown.
+    let participants = store.participants().map_err(store_err)?;
     let now = Utc::now();
     for id in store.case_ids().map_err(store_err)? {
         report.cases += 1;
@@ -176,6 +178,27 @@ pub fn check(db: &Path, rules: &RuleSet, calendar: &Calendar) -> Result<Report, 
                 continue;
             }
         };
+        // Who takes part in the case (read access): the actors of its events, no more. The
+        // table read before this chain can lack only actors of events appended since, so
+        // those are looked up again; one it holds that no event names is wrong.
+        let actors: std::collections::BTreeSet<String> =
+            parsed.iter().map(|e| e.actor.id.to_string()).collect();
+        if let Some(held) = participants.get(&id) {
+            for extra in held.difference(&actors) {
+                report.push(
+                    &id,
+                    format!("participants: `{extra}` is recorded as taking part, but no event of the case is theirs"),
+                );
+            }
+        }
+        for actor in &actors {
+            if !store.is_participant(&id, actor).map_err(store_err)? {
+                report.push(
+                    &id,
+                    format!("participants: `{actor}` recorded an event but is not recorded as taking part (it cannot read the case)"),
+                );
+            }
+        }
         let case = match Case::replay(rules, &parsed) {
             Ok(case) => case,
             Err(e) => {

@@ -148,6 +148,7 @@ const SCHEMA_VISIBLE: &[(&str, &str)] = &[
     ("missing-key.toml", "/procedure"),
     ("enum-without-values.toml", "/facts/k"),
     ("values-on-non-enum.toml", "/facts/k"),
+    ("invalid-reads.toml", "/roles/clerk/reads"),
 ];
 
 #[test]

@@ -211,3 +211,49 @@ async fn verify_names_each_tampered_column() {
         "{out}"
     );
 }
+
+/// Who takes part in a case (what a caller reading only its own cases is shown) is checked
+/// against the events' actors: a row missing (that actor could no longer read the case) and a
+/// row no event accounts for (someone would read a case it never touched) are both named.
+#[actix_web::test]
+async fn verify_names_a_wrong_participant() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean.db");
+    fill(&clean, 3).await;
+    let (code, out) = verify(&clean);
+    assert_eq!(code, 0, "{out}");
+    let db = tampered(
+        &clean,
+        dir.path(),
+        "participant-missing",
+        "DELETE FROM participants WHERE case_id = 'case-1' AND actor = \
+         (SELECT actor FROM participants WHERE case_id = 'case-1' ORDER BY actor LIMIT 1)",
+    );
+    let (code, out) = verify(&db);
+    assert_eq!(code, 1, "{out}");
+    let line = out
+        .lines()
+        .find(|l| l.contains("participants:"))
+        .unwrap_or_else(|| panic!("not named: {out}"));
+    assert!(
+        line.starts_with(&format!("{}: case case-1: ", db.display())),
+        "{line}"
+    );
+    assert!(line.contains("is not recorded as taking part"), "{line}");
+    let db = tampered(
+        &clean,
+        dir.path(),
+        "participant-extra",
+        "INSERT INTO participants (actor, case_id) VALUES ('mallory', 'case-2')",
+    );
+    let (code, out) = verify(&db);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.lines().any(
+            |l| l.starts_with(&format!("{}: case case-2: ", db.display()))
+                && l.contains("`mallory` is recorded as taking part")
+        ),
+        "{out}"
+    );
+    assert!(!out.contains("case-1"), "{out}");
+}

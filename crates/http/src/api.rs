@@ -17,6 +17,7 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::access;
 use crate::config::Principal;
 use crate::problem::{ApiError, FieldError, Problem, lang_of};
 use crate::service::{AppState, CaseBody, actor};
@@ -726,12 +727,14 @@ pub struct CaseList {
     pub next_cursor: Option<String>,
 }
 
-/// Lists cases.
+/// Lists the cases the caller may read: every case of a procedure one of its roles reads
+/// whole (`reads = "all"`), and the cases it opened or acted in of a procedure its roles
+/// read their own of; none of a procedure whose roles it does not hold.
 #[utoipa::path(get, path = "/v1/cases", tag = "cases", params(ListQuery),
     responses((status = 200, body = CaseList), (status = 400, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn list_cases(
-    _caller: Caller,
+    caller: Caller,
     state: web::Data<AppState>,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
@@ -750,6 +753,7 @@ pub async fn list_cases(
             overdue_at: query.overdue.unwrap_or(false).then(Utc::now),
             limit,
             after: query.cursor.clone(),
+            reader: Some(access::reader(&state, &caller.0)),
         })
         .await?;
     Ok(json_response(
@@ -761,7 +765,8 @@ pub async fn list_cases(
     ))
 }
 
-/// A case as the caller sees it now, with the actions the caller may take.
+/// A case as the caller sees it now, with the actions the caller may take. A case the
+/// caller may not read is 404, as a missing one.
 #[utoipa::path(get, path = "/v1/cases/{id}", tag = "cases",
     params(("id" = String, Path, description = "the case's id"),
         ("Accept-Language" = Option<String>, Header, description = "`en` for English reasons and deadline descriptions; Chinese otherwise")),
@@ -778,6 +783,7 @@ pub async fn get_case(
     let Some(case) = guard.as_ref() else {
         return Err(ApiError::NotFound(format!("no case `{path}`")));
     };
+    access::check(&state, &caller.0, &path, &case.procedure().meta.id).await?;
     let body = state.case_body(case, &caller.0, Utc::now().max(case.last_at()), lang);
     let seq = case.seq();
     drop(guard);
@@ -830,13 +836,18 @@ pub async fn append_event(
     let Some(case) = guard.as_mut() else {
         return Err(ApiError::NotFound(format!("no case `{id}`")));
     };
+    // A caller that may not read the case may still take an action its roles allow (and
+    // takes part from then on): it learns the case's `seq` from a 409, but a refusal, which
+    // would tell the case's state and facts, is answered as for a missing case.
+    let hidden = !access::may_read(&state, &caller, &id, &case.procedure().meta.id).await?;
+    let hide = |e: ApiError| if hidden { access::not_found(&id) } else { e };
     if body.expected_seq != case.seq() {
         return Err(ApiError::Conflict {
             expected_seq: body.expected_seq,
             current_seq: case.seq(),
         });
     }
-    let (at, imported) = stamp(&caller, body.at, Some(case.last_at()))?;
+    let (at, imported) = stamp(&caller, body.at, Some(case.last_at())).map_err(hide)?;
     let command = Command {
         action: body.action,
         actor: actor(&caller),
@@ -887,13 +898,13 @@ pub async fn append_event(
                         caller.id, refusal.action
                     ),
                 };
-                return Err(ApiError::Forbidden {
+                return Err(hide(ApiError::Forbidden {
                     detail,
                     reasons: refusal.reasons,
                     lang,
-                });
+                }));
             }
-            return Err(ApiError::Refused(refusal, lang));
+            return Err(hide(ApiError::Refused(refusal, lang)));
         }
     };
     let now = Utc::now().max(at);
@@ -969,16 +980,17 @@ async fn stored_history(
     Ok((out, bytes))
 }
 
-/// A case's history, with hashes.
+/// A case's history, with hashes. A case the caller may not read is 404, as a missing one.
 #[utoipa::path(get, path = "/v1/cases/{id}/events", tag = "cases",
     params(("id" = String, Path, description = "the case's id")),
     responses((status = 200, body = History), (status = 404, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn get_events(
-    _caller: Caller,
+    caller: Caller,
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    access::check_stored(&state, &caller.0, &path).await?;
     let (events, _) = stored_history(&state, &path).await?;
     Ok(json_response(StatusCode::OK, &History { events }))
 }
@@ -1025,7 +1037,7 @@ pub struct Dossier {
 }
 
 /// A case's archive: the case, every event, every document reference, the procedure version's
-/// basis, and the chain check.
+/// basis, and the chain check. A case the caller may not read is 404, as a missing one.
 #[utoipa::path(get, path = "/v1/cases/{id}/dossier", tag = "cases",
     params(("id" = String, Path, description = "the case's id")),
     responses((status = 200, body = Dossier), (status = 404, body = Problem, content_type = "application/problem+json")),
@@ -1036,6 +1048,7 @@ pub async fn get_dossier(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
+    access::check_stored(&state, &caller.0, &path).await?;
     let (events, bytes) = stored_history(&state, &path).await?;
     let head = events.last().map_or(GENESIS.to_owned(), |e| e.hash.clone());
     let broken = verify(&bytes, Some(&head)).err();

@@ -9,6 +9,7 @@
 //! [`Application::build`] binds the listener (port 0 picks a free one) and returns the
 //! server to run, as in zero-to-production's `startup.rs`.
 
+pub mod access;
 pub mod api;
 pub mod config;
 pub mod openapi;

@@ -339,7 +339,9 @@ async fn who_may_do_what() {
     let cases: Vec<(&str, Value, u16)> = vec![
         ("village", lawful(2), 403),
         ("town", lawful(2), 403),
-        ("nobody", lawful(2), 403),
+        // Holding none of the procedure's roles, it may not even read the case: a missing
+        // case's 404, which does not tell that the case exists.
+        ("nobody", lawful(2), 404),
         ("village", order(2), 403),
         ("judicial", order(2), 403),
         // Wrong state and wrong role: the role decides (403).

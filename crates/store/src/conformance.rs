@@ -267,6 +267,7 @@ pub async fn list_pages_and_filters<S: EventStore>(store: S) {
             overdue_at: overdue,
             limit: 1000,
             after: None,
+            reader: None,
         })
     };
     assert_eq!(q(Some("p3"), None, None).await.unwrap().cases.len(), 50);
@@ -282,6 +283,89 @@ pub async fn list_pages_and_filters<S: EventStore>(store: S) {
     let ids: Vec<&str> = overdue.cases.iter().map(|c| c.id.as_str()).collect();
     assert_eq!(ids, ["case-0000", "case-0005", "case-0015", "case-0020"]);
     assert!(overdue.next.is_none());
+    store.close().await.unwrap();
+}
+
+/// A reader lists every case of the procedures it reads whole and, of those it reads its
+/// own, the cases its actor opened or recorded an event in; paging stays right, and
+/// [`EventStore::takes_part`] agrees.
+pub async fn readers_list_what_they_may_read<S: EventStore>(store: S) {
+    // Cases 0..12: procedure "p" when even, "q" when odd; opened by "clerk", and every
+    // third one acted on by "visitor" too.
+    for i in 0..12u64 {
+        let case = format!("r-{i:02}");
+        let procedure = if i % 2 == 0 { "p" } else { "q" };
+        let mut a = one(&case, 0, GENESIS);
+        a.summary.procedure = procedure.to_owned();
+        let prev = a.events[0].hash.clone();
+        assert_eq!(store.append(a).await.unwrap(), AppendOutcome::Appended);
+        if i % 3 == 0 {
+            let mut b = one(&case, 1, &prev);
+            b.events[0].actor = "visitor".into();
+            b.summary.procedure = procedure.to_owned();
+            assert_eq!(store.append(b).await.unwrap(), AppendOutcome::Appended);
+        }
+    }
+    let list = |actor: &str, all: &[&str], own: &[&str], procedure: Option<&str>, limit: u32| {
+        let reader = crate::Reader {
+            actor: actor.to_owned(),
+            all: all.iter().map(|s| (*s).to_owned()).collect(),
+            own: own.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        let store = &store;
+        let procedure = procedure.map(str::to_owned);
+        async move {
+            let mut seen = Vec::new();
+            let mut after = None;
+            loop {
+                let page = store
+                    .list(CaseQuery {
+                        procedure: procedure.clone(),
+                        limit,
+                        after: after.clone(),
+                        reader: Some(reader.clone()),
+                        ..CaseQuery::default()
+                    })
+                    .await
+                    .unwrap();
+                assert!(page.cases.len() <= limit as usize);
+                seen.extend(page.cases.iter().map(|c| c.id.clone()));
+                match page.next {
+                    Some(n) => after = Some(n),
+                    None => break,
+                }
+            }
+            seen
+        }
+    };
+    let ids = |of: &[u64]| -> Vec<String> { of.iter().map(|i| format!("r-{i:02}")).collect() };
+    // The visitor reads its own: cases 0, 3, 6, 9.
+    assert_eq!(
+        list("visitor", &[], &["p", "q"], None, 2).await,
+        ids(&[0, 3, 6, 9])
+    );
+    assert_eq!(list("visitor", &[], &["q"], None, 1).await, ids(&[3, 9]));
+    assert_eq!(
+        list("visitor", &[], &["p", "q"], Some("p"), 1).await,
+        ids(&[0, 6])
+    );
+    // A procedure it does not read is empty, even when asked for by name.
+    assert!(list("visitor", &[], &["q"], Some("p"), 5).await.is_empty());
+    assert!(list("visitor", &[], &[], None, 5).await.is_empty());
+    // All of "p", its own of "q".
+    assert_eq!(
+        list("visitor", &["p"], &["q"], None, 3).await,
+        ids(&[0, 2, 3, 4, 6, 8, 9, 10])
+    );
+    assert_eq!(
+        list("clerk", &["q"], &[], None, 4).await,
+        ids(&[1, 3, 5, 7, 9, 11])
+    );
+    assert_eq!(list("nobody", &[], &["p", "q"], None, 4).await, ids(&[]));
+    assert!(store.takes_part("r-03", "visitor").await.unwrap());
+    assert!(store.takes_part("r-04", "clerk").await.unwrap());
+    assert!(!store.takes_part("r-04", "visitor").await.unwrap());
+    assert!(!store.takes_part("none", "clerk").await.unwrap());
     store.close().await.unwrap();
 }
 
@@ -374,5 +458,6 @@ pub async fn run_all<S: EventStore>(factory: &dyn Fn() -> S) {
     invalid_append_is_isolated(factory()).await;
     list_pages_and_filters(factory()).await;
     summary_follows_each_change(factory()).await;
+    readers_list_what_they_may_read(factory()).await;
     close_commits_pending(factory()).await;
 }

@@ -209,6 +209,36 @@ pub struct CaseQuery {
     pub limit: u32,
     /// Only cases whose id sorts after this one (the cursor).
     pub after: Option<String>,
+    /// Only the cases this reader may read; `None` lists every case (for tools, never for
+    /// a caller of the service).
+    pub reader: Option<Reader>,
+}
+
+/// Who lists cases, and which procedures' cases it reads: every case of the procedures in
+/// `all`, and the cases it takes part in (opened, or recorded an event in) of those in `own`.
+/// A procedure in neither is not listed at all.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Reader {
+    /// The actor id recorded in the events it took part in.
+    pub actor: String,
+    /// Procedures of which it reads every case.
+    pub all: Vec<String>,
+    /// Procedures of which it reads the cases it takes part in.
+    pub own: Vec<String>,
+}
+
+impl Reader {
+    /// Whether it reads every case of `procedure` (`Some(true)`), only its own
+    /// (`Some(false)`), or none (`None`).
+    pub fn reads_all_of(&self, procedure: &str) -> Option<bool> {
+        if self.all.iter().any(|p| p == procedure) {
+            Some(true)
+        } else if self.own.iter().any(|p| p == procedure) {
+            Some(false)
+        } else {
+            None
+        }
+    }
 }
 
 /// One page of cases.
@@ -230,6 +260,8 @@ pub trait EventStore: Send + Sync + 'static {
     fn summary(&self, case: &str) -> BoxFuture<'static, Result<Option<CaseSummary>, StoreError>>;
     /// A page of case summaries.
     fn list(&self, query: CaseQuery) -> BoxFuture<'static, Result<Page, StoreError>>;
+    /// Whether `actor` takes part in `case`: opened it or recorded an event in it.
+    fn takes_part(&self, case: &str, actor: &str) -> BoxFuture<'static, Result<bool, StoreError>>;
     /// The answer kept under an idempotency key.
     fn idempotency(
         &self,

@@ -169,6 +169,17 @@ UPDATE cases SET last_event =
 DROP TABLE events;
 ALTER TABLE events_v4 RENAME TO events;
 "#,
+    // 5: who takes part in which case (opened it or recorded an event in it), for reading
+    // access: a caller that reads only its own cases lists them from here in id order.
+    // Filled from the events already stored; each append adds its actors.
+    r#"
+CREATE TABLE participants (
+    actor TEXT NOT NULL,
+    case_id TEXT NOT NULL,
+    PRIMARY KEY (actor, case_id)
+) WITHOUT ROWID;
+INSERT OR IGNORE INTO participants (actor, case_id) SELECT actor, case_id FROM events;
+"#,
 ];
 
 /// How a [`SqliteStore`] is opened.
@@ -433,6 +444,31 @@ impl SqliteStore {
                 .query_map([], |r| r.get::<_, String>(0))?
                 .collect::<Result<Vec<_>, _>>()?;
             Ok(ids)
+        })
+    }
+
+    /// Whether `actor` is recorded as taking part in `case` (for `fazhi verify`; the
+    /// service asks [`EventStore::takes_part`]).
+    pub fn is_participant(&self, case: &str, actor: &str) -> Result<bool, StoreError> {
+        self.read(|c| takes_part(c, case, actor))
+    }
+
+    /// Who takes part in each case (by case id), as the participants table holds it: the
+    /// actors of its events, for `fazhi verify` to compare.
+    pub fn participants(
+        &self,
+    ) -> Result<std::collections::BTreeMap<String, std::collections::BTreeSet<String>>, StoreError>
+    {
+        self.read(|c| {
+            let mut stmt = c.prepare("SELECT case_id, actor FROM participants")?;
+            let mut out = std::collections::BTreeMap::<_, std::collections::BTreeSet<_>>::new();
+            for row in
+                stmt.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?
+            {
+                let (case, actor) = row?;
+                out.entry(case).or_default().insert(actor);
+            }
+            Ok(out)
         })
     }
 
@@ -933,6 +969,21 @@ fn apply_one(c: &Connection, a: &Append) -> Result<AppendOutcome, StoreError> {
         ])?;
         last_event = Some(c.last_insert_rowid());
     }
+    // Its actors take part in the case (written only the first time: no page is dirtied
+    // for an actor already recorded).
+    let mut part = c.prepare_cached(
+        "INSERT INTO participants (actor, case_id) SELECT ?1, ?2
+         WHERE NOT EXISTS (SELECT 1 FROM participants WHERE actor = ?1 AND case_id = ?2)",
+    )?;
+    for (i, e) in a.events.iter().enumerate() {
+        if a.events
+            .iter()
+            .take(i)
+            .all(|before| before.actor != e.actor)
+        {
+            part.execute(params![e.actor, a.case])?;
+        }
+    }
     // The summary row moves on.
     let s = &a.summary;
     let tracks = serde_json::to_string(&s.tracks).unwrap_or_default();
@@ -1000,6 +1051,16 @@ fn apply_one(c: &Connection, a: &Append) -> Result<AppendOutcome, StoreError> {
         ])?;
     }
     Ok(AppendOutcome::Appended)
+}
+
+/// Whether `actor` is recorded as taking part in `case`.
+fn takes_part(c: &Connection, case: &str, actor: &str) -> Result<bool, StoreError> {
+    Ok(
+        c.prepare_cached("SELECT 1 FROM participants WHERE actor = ?1 AND case_id = ?2")?
+            .query_row(params![actor, case], |_| Ok(()))
+            .optional()?
+            .is_some(),
+    )
 }
 
 /// The sequence number a case is at (0 when it has none).
@@ -1301,17 +1362,22 @@ impl EventStore for SqliteStore {
     fn list(&self, query: CaseQuery) -> BoxFuture<'static, Result<Page, StoreError>> {
         self.read_off_thread(move |c| {
             let limit = query.limit.clamp(1, 1000);
-            let mut stmt = c.prepare_cached(&list_sql(&query))?;
-            let after = query.after.clone().unwrap_or_default();
+            let Some(sql) = list_sql(&query) else {
+                // The reader reads nothing the query asks for.
+                return Ok(Page {
+                    cases: Vec::new(),
+                    next: None,
+                });
+            };
+            let mut stmt = c.prepare_cached(&sql)?;
+            let n = stmt.parameter_count();
             let raws = stmt
                 .query_map(
-                    rusqlite::params_from_iter(ParamsFor {
-                        after,
-                        procedure: query.procedure.clone(),
-                        state: query.state.clone(),
-                        overdue: query.overdue_at.map(micros),
-                        limit: i64::from(limit) + 1,
-                    }),
+                    rusqlite::params_from_iter(
+                        ParamsFor::of(&query, i64::from(limit) + 1)
+                            .into_iter()
+                            .take(n),
+                    ),
                     read_summary,
                 )?
                 .collect::<Result<Vec<_>, _>>()?;
@@ -1330,6 +1396,11 @@ impl EventStore for SqliteStore {
         })
     }
 
+    fn takes_part(&self, case: &str, actor: &str) -> BoxFuture<'static, Result<bool, StoreError>> {
+        let (case, actor) = (case.to_owned(), actor.to_owned());
+        self.read_off_thread(move |c| takes_part(c, &case, &actor))
+    }
+
     fn idempotency(
         &self,
         principal: &str,
@@ -1346,9 +1417,75 @@ impl EventStore for SqliteStore {
     }
 }
 
-/// The listing's SQL for the filters a query sets (its parameters: [`ParamsFor`]).
-fn list_sql(query: &CaseQuery) -> String {
-    let mut sql = format!("SELECT {SUMMARY_COLUMNS} FROM cases WHERE id > ?1");
+/// How a listing reaches its cases, given who reads them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reach {
+    /// Every case matching the filters.
+    Every,
+    /// Those of the procedures in `all` (?7), and of those in `own` (?8) the ones the actor
+    /// (?6) takes part in: the cases are searched in id order, each checked.
+    Mixed { all: bool, own: bool },
+    /// Only cases the actor (?6) takes part in, of the procedures in `own` (?8): searched
+    /// from the participants table, in id order.
+    Own,
+}
+
+/// Which way a query reaches its cases; `None` when its reader reads none of them.
+fn reach(query: &CaseQuery) -> Option<Reach> {
+    let Some(r) = &query.reader else {
+        return Some(Reach::Every);
+    };
+    // A listing of one procedure is either all of it, the reader's own, or nothing.
+    if let Some(p) = &query.procedure {
+        return match r.reads_all_of(p)? {
+            true => Some(Reach::Every),
+            false => Some(Reach::Own),
+        };
+    }
+    match (r.all.is_empty(), r.own.is_empty()) {
+        (true, true) => None,
+        (true, false) => Some(Reach::Own),
+        (all_empty, own_empty) => Some(Reach::Mixed {
+            all: !all_empty,
+            own: !own_empty,
+        }),
+    }
+}
+
+/// The listing's SQL for the filters a query sets (its parameters: [`ParamsFor`]); `None`
+/// when its reader reads none of the cases it asks for.
+fn list_sql(query: &CaseQuery) -> Option<String> {
+    let reach = reach(query)?;
+    let mut sql = match reach {
+        Reach::Own => format!(
+            "SELECT {SUMMARY_COLUMNS} FROM participants p CROSS JOIN cases ON cases.id = p.case_id \
+             WHERE p.actor = ?6 AND p.case_id > ?1"
+        ),
+        _ => format!("SELECT {SUMMARY_COLUMNS} FROM cases WHERE id > ?1"),
+    };
+    // `+procedure`: the procedure lists filter the rows found in id order, they are not
+    // searched by (which would sort every matching row).
+    const ALL: &str = "+procedure IN (SELECT value FROM json_each(?7))";
+    const OWN: &str = "+procedure IN (SELECT value FROM json_each(?8))";
+    const TAKES_PART: &str =
+        "EXISTS (SELECT 1 FROM participants p WHERE p.actor = ?6 AND p.case_id = cases.id)";
+    match reach {
+        Reach::Every => {}
+        Reach::Own => {
+            sql.push_str(" AND ");
+            sql.push_str(OWN);
+        }
+        Reach::Mixed { all, own } => {
+            let mut either = Vec::new();
+            if all {
+                either.push(ALL.to_owned());
+            }
+            if own {
+                either.push(format!("({OWN} AND {TAKES_PART})"));
+            }
+            sql.push_str(&format!(" AND ({})", either.join(" OR ")));
+        }
+    }
     if query.procedure.is_some() {
         sql.push_str(" AND procedure = ?2");
     }
@@ -1358,23 +1495,49 @@ fn list_sql(query: &CaseQuery) -> String {
     if query.overdue_at.is_some() {
         sql.push_str(" AND closed = 0 AND next_due IS NOT NULL AND next_due <= ?4");
     }
-    sql.push_str(" ORDER BY id LIMIT ?5");
-    sql
+    sql.push_str(match reach {
+        Reach::Own => " ORDER BY p.case_id LIMIT ?5",
+        _ => " ORDER BY id LIMIT ?5",
+    });
+    Some(sql)
 }
 
-/// The five positional parameters of the list query (unused ones are bound but not named
-/// in the SQL text, which SQLite allows for numbered parameters).
+/// The eight positional parameters of the list query, of which the statement takes as many
+/// as its highest number (unused ones below it are bound but not named in the SQL text,
+/// which SQLite allows for numbered parameters).
 struct ParamsFor {
     after: String,
     procedure: Option<String>,
     state: Option<String>,
     overdue: Option<i64>,
     limit: i64,
+    actor: Option<String>,
+    all: String,
+    own: String,
+}
+
+impl ParamsFor {
+    /// The parameters of `query`, asking for at most `limit` rows.
+    fn of(query: &CaseQuery, limit: i64) -> Self {
+        let json = |v: Option<&Vec<String>>| {
+            serde_json::to_string(v.map_or(&[][..], |v| v.as_slice())).unwrap_or_default()
+        };
+        ParamsFor {
+            after: query.after.clone().unwrap_or_default(),
+            procedure: query.procedure.clone(),
+            state: query.state.clone(),
+            overdue: query.overdue_at.map(micros),
+            limit,
+            actor: query.reader.as_ref().map(|r| r.actor.clone()),
+            all: json(query.reader.as_ref().map(|r| &r.all)),
+            own: json(query.reader.as_ref().map(|r| &r.own)),
+        }
+    }
 }
 
 impl IntoIterator for ParamsFor {
     type Item = rusqlite::types::Value;
-    type IntoIter = std::array::IntoIter<rusqlite::types::Value, 5>;
+    type IntoIter = std::array::IntoIter<rusqlite::types::Value, 8>;
     fn into_iter(self) -> Self::IntoIter {
         use rusqlite::types::Value;
         let opt_text = |s: Option<String>| s.map_or(Value::Null, Value::Text);
@@ -1384,6 +1547,9 @@ impl IntoIterator for ParamsFor {
             opt_text(self.state),
             self.overdue.map_or(Value::Null, Value::Integer),
             Value::Integer(self.limit),
+            opt_text(self.actor),
+            Value::Text(self.all),
+            Value::Text(self.own),
         ]
         .into_iter()
     }
@@ -1400,46 +1566,70 @@ mod tests {
 
     /// Every combination of listing filters searches an index in id order (no sort of all
     /// matching rows), using the procedure or state index when it filters by them. Only the
-    /// overdue filter may sort, what is overdue being few.
+    /// overdue filter may sort, what is overdue being few. A reader of its own cases only
+    /// searches the participants' key (actor, case) in id order; a reader of some procedures
+    /// whole searches the cases in id order, checking each.
     #[test]
     fn listings_search_an_index_in_id_order() {
         let dir = tempfile::tempdir().unwrap();
         let mut conn = open_connection_in(&dir.path().join("plan.db"), None, Mode::Create).unwrap();
         migrate(&mut conn).unwrap();
-        for bits in 0..8u8 {
-            let query = CaseQuery {
-                procedure: (bits & 1 != 0).then(|| "p".to_owned()),
-                state: (bits & 2 != 0).then(|| "s".to_owned()),
-                overdue_at: (bits & 4 != 0).then(chrono::Utc::now),
-                ..CaseQuery::default()
-            };
-            let plan: Vec<String> = conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {}", list_sql(&query)))
-                .unwrap()
-                .query_map(
-                    rusqlite::params_from_iter(ParamsFor {
-                        after: String::new(),
-                        procedure: query.procedure.clone(),
-                        state: query.state.clone(),
-                        overdue: query.overdue_at.map(micros),
-                        limit: 10,
-                    }),
-                    |r| r.get::<_, String>(3),
-                )
-                .unwrap()
-                .collect::<Result<_, _>>()
-                .unwrap();
-            let text = plan.join("; ");
-            assert!(!text.contains("SCAN cases"), "{query:?}: {text}");
-            if query.overdue_at.is_none() {
-                assert!(!text.contains("TEMP B-TREE"), "{query:?}: {text}");
-                let index = match (&query.procedure, &query.state) {
-                    (None, None) => "sqlite_autoindex_cases_1 (id>?)",
-                    (Some(_), None) => "cases_procedure (procedure=? AND id>?)",
-                    (None, Some(_)) => "cases_state (state=? AND id>?)",
-                    (Some(_), Some(_)) => "AND id>?)",
+        let reader = |all: &[&str], own: &[&str]| crate::Reader {
+            actor: "a".into(),
+            all: all.iter().map(|s| (*s).to_owned()).collect(),
+            own: own.iter().map(|s| (*s).to_owned()).collect(),
+        };
+        let readers = [
+            None,
+            Some(reader(&["p", "q"], &[])),
+            Some(reader(&[], &["p", "q"])),
+            Some(reader(&["q"], &["p"])),
+            Some(reader(&["p"], &["q"])),
+        ];
+        for (who, r) in readers.iter().enumerate() {
+            for bits in 0..8u8 {
+                let query = CaseQuery {
+                    procedure: (bits & 1 != 0).then(|| "p".to_owned()),
+                    state: (bits & 2 != 0).then(|| "s".to_owned()),
+                    overdue_at: (bits & 4 != 0).then(chrono::Utc::now),
+                    reader: r.clone(),
+                    ..CaseQuery::default()
                 };
-                assert!(text.contains(index), "{query:?}: {text}");
+                let sql = list_sql(&query).unwrap();
+                let mut stmt = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+                let n = stmt.parameter_count();
+                let plan: Vec<String> = stmt
+                    .query_map(
+                        rusqlite::params_from_iter(ParamsFor::of(&query, 10).into_iter().take(n)),
+                        |r| r.get::<_, String>(3),
+                    )
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap();
+                let text = plan.join("; ");
+                assert!(!text.contains("SCAN cases"), "{query:?}: {text}");
+                assert!(!text.contains("SCAN p"), "{query:?}: {text}");
+                let own_only = match who {
+                    2 => true,
+                    3 => query.procedure.is_some(),
+                    _ => false,
+                };
+                if own_only {
+                    assert!(!text.contains("TEMP B-TREE"), "{query:?}: {text}");
+                    assert!(
+                        text.contains("SEARCH p USING PRIMARY KEY (actor=? AND case_id>?)"),
+                        "{query:?}: {text}"
+                    );
+                } else if query.overdue_at.is_none() {
+                    assert!(!text.contains("TEMP B-TREE"), "{query:?}: {text}");
+                    let index = match (&query.procedure, &query.state) {
+                        (None, None) => "sqlite_autoindex_cases_1 (id>?)",
+                        (Some(_), None) => "cases_procedure (procedure=? AND id>?)",
+                        (None, Some(_)) => "cases_state (state=? AND id>?)",
+                        (Some(_), Some(_)) => "AND id>?)",
+                    };
+                    assert!(text.contains(index), "{query:?}: {text}");
+                }
             }
         }
     }
@@ -1615,8 +1805,13 @@ mod tests {
                 "table cases on cases",
                 "table events on events",
                 "table idempotency on idempotency",
+                "table participants on participants",
             ]
         );
+        // Who took part in the cases written before is filled in from their events.
+        assert!(store.takes_part("a", "clerk").await.unwrap());
+        assert!(store.takes_part("b", "clerk").await.unwrap());
+        assert!(!store.takes_part("b", "visitor").await.unwrap());
         let columns = |table: &str| -> Vec<String> {
             store
                 .read(|c| {

@@ -125,6 +125,8 @@ pub(crate) struct RawInvariant {
 pub(crate) struct RawProcedure {
     pub(crate) header: RawHeader,
     pub(crate) roles: Vec<RawMeta>,
+    /// Each role's `reads` (beside `roles`, in the same order), checked to be a known value.
+    pub(crate) role_reads: Vec<Option<crate::model::Reads>>,
     pub(crate) documents: Vec<RawMeta>,
     pub(crate) facts: Vec<RawField>,
     pub(crate) states: Vec<RawState>,
@@ -155,6 +157,29 @@ fn meta(cx: &mut Cx<'_>, t: &mut TableReader<'_, '_>, id: S<String>) -> RawMeta 
         title_en: t.opt_str(cx, "title_en"),
         basis: t.opt_str(cx, "basis"),
     }
+}
+
+/// A role's `reads`: `"all"` or `"own"`; anything else is an error saying which it may be.
+fn role_reads(cx: &mut Cx<'_>, role: &str, r: &S<String>) -> Option<crate::model::Reads> {
+    use crate::model::Reads;
+    if let Some(reads) = Reads::parse(&r.v) {
+        return Some(reads);
+    }
+    let hint = super::diagnostic::did_you_mean(&r.v, Reads::NAMES)
+        .map(|d| format!("{d} "))
+        .unwrap_or_default();
+    cx.error(
+        "invalid-reads",
+        r.span.clone(),
+        format!(
+            "角色`{role}`的 `reads = \"{}\"` 无效 (role `{role}`: `reads` must be `\"all\"` or `\"own\"`)",
+            r.v
+        ),
+    )
+    .help = Some(format!(
+        "{hint}write `reads = \"all\"` for a role that reads every case of the procedure, or `reads = \"own\"` (the default) for one that reads only the cases it takes part in"
+    ));
+    None
 }
 
 /// Ids are what guards and other files refer to: they must be plain identifiers.
@@ -361,8 +386,12 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
 
     for (id, mut t) in named(cx, &mut top, "roles") {
         let m = meta(cx, &mut t, id);
-        t.finish(cx, &META_KEYS);
+        let reads = t
+            .opt_str(cx, "reads")
+            .and_then(|r| role_reads(cx, &m.id.v, &r));
+        t.finish(cx, &keys(&["reads"]));
         raw.roles.push(m);
+        raw.role_reads.push(reads);
     }
     for (id, mut t) in named(cx, &mut top, "documents") {
         let m = meta(cx, &mut t, id);

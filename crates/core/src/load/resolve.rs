@@ -1550,8 +1550,10 @@ pub(crate) fn resolve(
         roles: raw
             .roles
             .iter()
-            .map(|r| Role {
+            .enumerate()
+            .map(|(i, r)| Role {
                 meta: meta(&cited, r),
+                reads: raw.role_reads.get(i).copied().flatten().unwrap_or_default(),
             })
             .collect(),
         documents: raw

@@ -4,10 +4,12 @@
 //! every declared invariant has been proved on the graph. A [`Procedure`] is immutable and
 //! cheap to share behind an [`Arc`](std::sync::Arc).
 
+mod access;
 mod law;
 mod procedure;
 mod rules;
 
+pub use access::Reads;
 pub use law::{Citation, Law, Laws, chinese_number};
 
 pub use procedure::{

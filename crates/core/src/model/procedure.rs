@@ -56,6 +56,8 @@ pub struct Role {
     /// Id, titles and basis.
     #[serde(flatten)]
     pub meta: Meta,
+    /// Which cases of the procedure it reads (`reads`: all, or only those it takes part in).
+    pub reads: super::Reads,
 }
 
 /// A kind of document that actions may require (`hearing_record`: 听证笔录).

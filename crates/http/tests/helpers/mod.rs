@@ -41,6 +41,7 @@ pub fn principals_toml() -> String {
     let mut out = String::new();
     for (id, roles, importer) in [
         ("village", vec!["village"], false),
+        ("village2", vec!["village"], false),
         ("town", vec!["town"], false),
         ("judicial", vec!["judicial_office"], false),
         ("nobody", vec![], false),
