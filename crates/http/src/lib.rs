@@ -11,6 +11,7 @@
 
 pub mod api;
 pub mod config;
+pub mod history;
 pub mod openapi;
 pub mod problem;
 pub mod service;
