@@ -1466,3 +1466,55 @@ fn a_case_runs_on_the_version_it_was_opened_with() {
     let only_v2 = self::rules(&[("versioned.v2.toml", VERSIONED_V2)]);
     assert!(Case::replay(&only_v2, &run.events()).is_err());
 }
+
+/// Walking a history page by page (each page resumed at the last event of the one before)
+/// finds the same first broken link as checking it whole, for a change to any byte of any event.
+#[test]
+fn a_chain_walked_in_pages_breaks_where_the_whole_one_does() {
+    use fazhi_core::runtime::{BreakKind, ChainWalk};
+    let (run, _) = full_run();
+    let stored = run.stored();
+    let head = run.case.head();
+    let walk_pages =
+        |bad: &[Vec<u8>], size: usize| -> Result<(), fazhi_core::runtime::BrokenLink> {
+            let mut from = 0usize;
+            loop {
+                // A page repeats the event before it (resumed there) and looks one event ahead.
+                let start = from.saturating_sub(1);
+                let end = (from + size + 1).min(bad.len());
+                let mut walk = if from == 0 {
+                    ChainWalk::new()
+                } else {
+                    ChainWalk::resume_at(start as u64)
+                };
+                for b in &bad[start..end] {
+                    walk.push(b)?;
+                }
+                if from + size >= bad.len() {
+                    return walk.finish(Some(head)).map(|_| ());
+                }
+                from += size;
+            }
+        };
+    assert_eq!(walk_pages(&stored, 2), Ok(()));
+    for k in 0..stored.len() {
+        for i in (0..stored[k].len()).step_by(7) {
+            let mut bad = stored.clone();
+            bad[k][i] ^= 0x01;
+            let whole = verify(&bad, Some(head));
+            for size in [1, 2, 3] {
+                assert_eq!(
+                    walk_pages(&bad, size),
+                    whole,
+                    "event {k} byte {i} pages of {size}"
+                );
+            }
+        }
+    }
+    let mut bad = stored.clone();
+    bad[1][0] = b'[';
+    assert_eq!(verify(&bad, None).unwrap_err().kind, BreakKind::Undecodable);
+    let err = verify(&stored[..stored.len() - 1], Some(head)).unwrap_err();
+    assert_eq!(err.kind, BreakKind::HeadMismatch);
+    assert!(err.problem_zh.contains("哈希"), "{}", err.problem_zh);
+}

@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use fazhi_core::lang::Lang;
 use fazhi_core::model::Procedure;
 use fazhi_core::runtime::{
-    Case, Command, DocumentRef, Event, GENESIS, Opening, ReasonKind, Recorded, sha256_hex, verify,
+    Case, Command, DocumentRef, Event, Opening, ReasonKind, Recorded, sha256_hex,
 };
 use fazhi_store::{Append, AppendOutcome, CaseQuery, IdempotencyRecord, NewEvent};
 use serde::de::DeserializeOwned;
@@ -771,7 +771,8 @@ pub async fn list_cases(
     params(("id" = String, Path, description = "the case's id"),
         ("Accept-Language" = Option<String>, Header, description = "`en` for English reasons and deadline descriptions; Chinese otherwise")),
     responses((status = 200, body = CaseBody, headers(("ETag" = String, description = "the case's seq"))),
-        (status = 404, body = Problem, content_type = "application/problem+json")),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "`chain-broken`: the case's stored history does not verify")),
     security(("bearer" = [])))]
 pub async fn get_case(
     caller: Caller,
@@ -949,156 +950,6 @@ pub async fn append_event(
             Err(e.into())
         }
     }
-}
-
-/// A case's history.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct History {
-    /// The events, in order, each with its hash.
-    pub events: Vec<EventOut>,
-}
-
-async fn stored_history(
-    state: &AppState,
-    id: &str,
-) -> Result<(Vec<EventOut>, Vec<Vec<u8>>), ApiError> {
-    let stored = state.store.events(id).await?;
-    if stored.is_empty() {
-        return Err(ApiError::NotFound(format!("no case `{id}`")));
-    }
-    let mut out = Vec::with_capacity(stored.len());
-    let mut bytes = Vec::with_capacity(stored.len());
-    for e in stored {
-        let event = Event::from_bytes(&e.bytes)
-            .map_err(|err| ApiError::Internal(format!("case `{id}` event {}: {err}", e.seq)))?;
-        out.push(EventOut {
-            event,
-            hash: e.hash,
-        });
-        bytes.push(e.bytes);
-    }
-    Ok((out, bytes))
-}
-
-/// A case's history, with hashes. A case the caller may not read is 404, as a missing one.
-#[utoipa::path(get, path = "/v1/cases/{id}/events", tag = "cases",
-    params(("id" = String, Path, description = "the case's id")),
-    responses((status = 200, body = History), (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
-pub async fn get_events(
-    caller: Caller,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    access::check_stored(&state, &caller.0, &path).await?;
-    let (events, _) = stored_history(&state, &path).await?;
-    Ok(json_response(StatusCode::OK, &History { events }))
-}
-
-/// The result of checking a case's hash chain.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ChainCheck {
-    /// Whether every link holds.
-    pub ok: bool,
-    /// How many events were checked.
-    pub events: usize,
-    /// The hash of the last event.
-    pub head: String,
-    /// The first broken link, when one is.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub broken: Option<fazhi_core::runtime::BrokenLink>,
-}
-
-/// A document on file in a case, with the event that brought it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DossierDocument {
-    /// The event's seq.
-    pub seq: u64,
-    /// The action that attached it.
-    pub action: String,
-    /// The document.
-    pub document: DocumentIn,
-}
-
-/// The archive of one case (档案).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Dossier {
-    /// The case now.
-    pub case: CaseBody,
-    /// The procedure version it ran on: names, titles, and the rule file's text with its
-    /// SHA-256.
-    pub procedure: ProcedureSource,
-    /// Every event, with its hash.
-    pub events: Vec<EventOut>,
-    /// Every document reference, in order.
-    pub documents: Vec<DossierDocument>,
-    /// The chain check.
-    pub chain: ChainCheck,
-}
-
-/// A case's archive: the case, every event, every document reference, the procedure version's
-/// basis, and the chain check. A case the caller may not read is 404, as a missing one.
-#[utoipa::path(get, path = "/v1/cases/{id}/dossier", tag = "cases",
-    params(("id" = String, Path, description = "the case's id")),
-    responses((status = 200, body = Dossier), (status = 404, body = Problem, content_type = "application/problem+json")),
-    security(("bearer" = [])))]
-pub async fn get_dossier(
-    caller: Caller,
-    AcceptLang(lang): AcceptLang,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    access::check_stored(&state, &caller.0, &path).await?;
-    let (events, bytes) = stored_history(&state, &path).await?;
-    let head = events.last().map_or(GENESIS.to_owned(), |e| e.hash.clone());
-    let broken = verify(&bytes, Some(&head)).err();
-    let guard = state.lock_case(&path).await?;
-    let Some(case) = guard.as_ref() else {
-        return Err(ApiError::NotFound(format!("no case `{path}`")));
-    };
-    let case_body = state.case_body(case, &caller.0, Utc::now().max(case.last_at()), lang);
-    let procedure = ProcedureSource::of(case.procedure());
-    drop(guard);
-    let documents = events
-        .iter()
-        .flat_map(|e| {
-            let seq = e.event.seq;
-            match &e.event.body {
-                fazhi_core::runtime::EventBody::Action {
-                    action, documents, ..
-                } => documents
-                    .iter()
-                    .map(|d| DossierDocument {
-                        seq,
-                        action: action.clone(),
-                        document: DocumentIn {
-                            kind: d.kind.clone(),
-                            name: d.name.clone(),
-                            sha256: d.sha256.clone(),
-                            uri: d.uri.clone(),
-                        },
-                    })
-                    .collect::<Vec<_>>(),
-                fazhi_core::runtime::EventBody::Opened { .. } => Vec::new(),
-            }
-        })
-        .collect();
-    let chain = ChainCheck {
-        ok: broken.is_none(),
-        events: events.len(),
-        head,
-        broken,
-    };
-    Ok(json_response(
-        StatusCode::OK,
-        &Dossier {
-            case: case_body,
-            procedure,
-            events,
-            documents,
-            chain,
-        },
-    ))
 }
 
 /// The idempotency record of a 201 answer: what a repeat of the same key and body replays.

@@ -6,6 +6,7 @@ use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 
 use crate::api;
+use crate::history;
 use crate::problem::{FieldError, Problem};
 use crate::service::CaseBody;
 
@@ -97,8 +98,8 @@ impl Modify for CommonProblems {
         api::list_cases,
         api::get_case,
         api::append_event,
-        api::get_events,
-        api::get_dossier,
+        history::get_events,
+        history::get_dossier,
     ),
     components(schemas(
         Problem,
@@ -113,10 +114,11 @@ impl Modify for CommonProblems {
         api::EventOut,
         api::AppendResponse,
         api::CaseList,
-        api::History,
-        api::Dossier,
-        api::DossierDocument,
-        api::ChainCheck,
+        history::History,
+        history::Dossier,
+        history::DossierDocument,
+        history::ChainCheck,
+        history::LinkCheck,
     )),
     modifiers(&BearerAuth, &CommonProblems),
 )]

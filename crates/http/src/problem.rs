@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpResponse, ResponseError};
 use fazhi_core::lang::Lang;
-use fazhi_core::runtime::{Reason, Refusal};
+use fazhi_core::runtime::{BrokenLink, Reason, Refusal};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -44,6 +44,10 @@ pub struct Problem {
     /// For `conflict`: how many events the case has now (the `expected_seq` to send).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub current_seq: Option<u64>,
+    /// For `chain-broken`: the first event that does not fit the case's hash chain (`seq`),
+    /// what kind of break (`kind`) and what is wrong (`problem`, `problem_zh`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub broken: Option<BrokenLink>,
 }
 
 /// Every error the API answers with.
@@ -115,6 +119,20 @@ pub enum ApiError {
         "the `Idempotency-Key` `{0}` was used before with another request: use a new key for a new request"
     )]
     KeyReused(String),
+    /// The case's stored history does not verify: it is not served as a case and takes no
+    /// more actions (its dossier and events say where it breaks).
+    #[error(
+        "the hash chain of case `{case}` breaks at event {}: {}. The case takes no more actions; \
+         its dossier (`/v1/cases/{case}/dossier`) shows where; check the database with \
+         `fazhi verify` and restore the case from a backup",
+        .broken.seq, .broken.problem
+    )]
+    ChainBroken {
+        /// The case's id.
+        case: String,
+        /// Where the chain breaks.
+        broken: BrokenLink,
+    },
     /// The service is shutting down.
     #[error("the service is shutting down; retry later")]
     Unavailable,
@@ -162,6 +180,7 @@ impl ApiError {
             ApiError::Refused(..) => "refused",
             ApiError::Conflict { .. } => "conflict",
             ApiError::KeyReused(_) => "idempotency-key-reused",
+            ApiError::ChainBroken { .. } => "chain-broken",
             ApiError::Unavailable => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -188,6 +207,7 @@ impl ApiError {
             ApiError::Refused(..) => "程序不予办理",
             ApiError::Conflict { .. } => "expected_seq 已过时",
             ApiError::KeyReused(_) => "幂等键已被使用",
+            ApiError::ChainBroken { .. } => "案件哈希链断裂",
             ApiError::Unavailable => "服务暂不可用",
             ApiError::Internal(_) => "内部错误",
         }
@@ -217,6 +237,11 @@ impl ApiError {
                 format!("`Idempotency-Key` `{key}`已用于另一请求：新的请求请使用新的键")
             }
             ApiError::Unavailable => "服务正在停止，请稍后重试".to_owned(),
+            ApiError::ChainBroken { case, broken } => format!(
+                "案件`{case}`的哈希链在第{}号事件处断裂：{}。该案不再受理任何办理；断裂处见其档案\
+                 （`/v1/cases/{case}/dossier`）；请用`fazhi verify`核查数据库，并从备份恢复该案",
+                broken.seq, broken.problem_zh
+            ),
             _ => self.to_string(),
         }
     }
@@ -234,6 +259,7 @@ impl ApiError {
             ApiError::Refused(..) => "refused by the procedure",
             ApiError::Conflict { .. } => "stale expected_seq",
             ApiError::KeyReused(_) => "idempotency key reused",
+            ApiError::ChainBroken { .. } => "the case's hash chain is broken",
             ApiError::Unavailable => "service unavailable",
             ApiError::Internal(_) => "internal error",
         }
@@ -282,6 +308,10 @@ impl ApiError {
             errors,
             reasons,
             current_seq,
+            broken: match self {
+                ApiError::ChainBroken { broken, .. } => Some(broken.clone()),
+                _ => None,
+            },
         }
     }
 }
@@ -308,7 +338,7 @@ impl ResponseError for ApiError {
             }
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Conflict { .. } => StatusCode::CONFLICT,
+            ApiError::Conflict { .. } | ApiError::ChainBroken { .. } => StatusCode::CONFLICT,
             ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -317,6 +347,9 @@ impl ResponseError for ApiError {
     fn error_response(&self) -> HttpResponse {
         if let ApiError::Internal(detail) = self {
             tracing::error!(%detail, "internal error");
+        }
+        if let ApiError::ChainBroken { case, broken } = self {
+            tracing::error!(%case, seq = broken.seq, problem = %broken.problem, "hash chain broken");
         }
         if let ApiError::Refused(r, _) = self {
             for reason in &r.reasons {

@@ -212,16 +212,37 @@ impl AppState {
         Ok(guard)
     }
 
-    /// Replays a case from the store, checking its chain first.
+    /// Replays a case from the store, checking its chain first. A chain that does not
+    /// verify (or a history the store cannot read whole because a link is gone) is
+    /// [`ApiError::ChainBroken`], naming the first broken link.
     async fn load(&self, id: &str) -> Result<Option<Case>, ApiError> {
-        let stored = self.store.events(id).await?;
+        let stored = match self.store.events(id).await {
+            Ok(stored) => stored,
+            Err(fazhi_store::StoreError::Corrupt(detail)) => {
+                return Err(
+                    match crate::history::find_break(self.store.as_ref(), id).await {
+                        Some(broken) => ApiError::ChainBroken {
+                            case: id.to_owned(),
+                            broken,
+                        },
+                        None => ApiError::Internal(format!("case `{id}`: {detail}")),
+                    },
+                );
+            }
+            Err(e) => return Err(e.into()),
+        };
         if stored.is_empty() {
             return Ok(None);
         }
         let bytes: Vec<&[u8]> = stored.iter().map(|e| e.bytes.as_slice()).collect();
-        let head = stored.last().map(|e| e.hash.as_str());
-        verify(&bytes, head).map_err(|e| {
-            ApiError::Internal(format!("the history of case `{id}` is broken: {e}"))
+        // The head the case's summary keeps: a change to the last event is found too.
+        let head = match self.store.summary(id).await? {
+            Some(s) => s.head,
+            None => stored.last().map(|e| e.hash.clone()).unwrap_or_default(),
+        };
+        verify(&bytes, Some(&head)).map_err(|broken| ApiError::ChainBroken {
+            case: id.to_owned(),
+            broken,
         })?;
         let events = stored
             .iter()

@@ -335,10 +335,10 @@ impl Application {
                         .service(resource("/v1/cases/{id}", "GET, HEAD").route(get_or_head().to(api::get_case)))
                         .service(
                             resource("/v1/cases/{id}/events", "GET, HEAD, POST")
-                                .route(get_or_head().to(api::get_events))
+                                .route(get_or_head().to(crate::history::get_events))
                                 .route(web::post().to(api::append_event)),
                         )
-                        .service(resource("/v1/cases/{id}/dossier", "GET, HEAD").route(get_or_head().to(api::get_dossier))),
+                        .service(resource("/v1/cases/{id}/dossier", "GET, HEAD").route(get_or_head().to(crate::history::get_dossier))),
                 )
                 .default_service(web::to(not_found))
         })

@@ -256,6 +256,26 @@ pub trait EventStore: Send + Sync + 'static {
     fn append(&self, append: Append) -> BoxFuture<'static, Result<AppendOutcome, StoreError>>;
     /// A case's events, in order; empty when the case does not exist.
     fn events(&self, case: &str) -> BoxFuture<'static, Result<Vec<StoredEvent>, StoreError>>;
+    /// At most `limit` of a case's events, in order, from event `from` on (its seq and up);
+    /// empty when the case does not exist or has no event `from`. A long history is read
+    /// page by page with it, in bounded memory. The default reads the whole history and
+    /// keeps the page; a backend that can read a range overrides it.
+    fn events_page(
+        &self,
+        case: &str,
+        from: u64,
+        limit: u32,
+    ) -> BoxFuture<'static, Result<Vec<StoredEvent>, StoreError>> {
+        let all = self.events(case);
+        Box::pin(async move {
+            let all = all.await?;
+            Ok(all
+                .into_iter()
+                .skip_while(|e| e.seq < from)
+                .take(usize::try_from(limit).unwrap_or(usize::MAX))
+                .collect())
+        })
+    }
     /// A case's summary.
     fn summary(&self, case: &str) -> BoxFuture<'static, Result<Option<CaseSummary>, StoreError>>;
     /// A page of case summaries.

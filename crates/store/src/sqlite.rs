@@ -704,6 +704,49 @@ fn read_events(c: &Connection, case: &str) -> Result<Vec<StoredEvent>, StoreErro
     Ok(events)
 }
 
+/// At most `limit` events of a case from event `from` on, by seq: the case's chain is
+/// followed back from its newest event (as [`read_events`] does) down to event `from`, and
+/// only the page's rows are read whole. A page costs the events after it in link steps.
+fn read_events_page(
+    c: &Connection,
+    case: &str,
+    from: u64,
+    limit: u32,
+) -> Result<Vec<StoredEvent>, StoreError> {
+    let from = i64::try_from(from).unwrap_or(i64::MAX);
+    let end = from.saturating_add(i64::from(limit));
+    let mut stmt = c.prepare_cached(
+        "WITH RECURSIVE chain (id, prev, seq) AS (
+            SELECT e.id, e.prev, e.seq
+                FROM cases c JOIN events e ON e.id = c.last_event WHERE c.id = ?1
+            UNION ALL
+            SELECT e.id, e.prev, e.seq
+                FROM chain JOIN events e ON e.id = chain.prev
+                WHERE e.id < chain.id AND chain.seq > ?2
+         )
+         SELECT e.seq, e.hash, e.bytes FROM chain JOIN events e ON e.id = chain.id
+         WHERE chain.seq >= ?2 AND chain.seq < ?3 ORDER BY chain.seq",
+    )?;
+    let rows = stmt
+        .query_map(params![case, from, end], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Vec<u8>>(2)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    rows.into_iter()
+        .map(|(seq, hash, bytes)| {
+            Ok(StoredEvent {
+                seq: to_u64(seq)?,
+                hash,
+                bytes,
+            })
+        })
+        .collect()
+}
+
 /// Flushes a file (or a directory, after a rename in it) to disk.
 fn sync_file(path: &Path) -> Result<(), StoreError> {
     std::fs::File::open(path)
@@ -1352,6 +1395,16 @@ impl EventStore for SqliteStore {
     fn events(&self, case: &str) -> BoxFuture<'static, Result<Vec<StoredEvent>, StoreError>> {
         let case = case.to_owned();
         self.read_off_thread(move |c| read_events(c, &case))
+    }
+
+    fn events_page(
+        &self,
+        case: &str,
+        from: u64,
+        limit: u32,
+    ) -> BoxFuture<'static, Result<Vec<StoredEvent>, StoreError>> {
+        let case = case.to_owned();
+        self.read_off_thread(move |c| read_events_page(c, &case, from, limit))
     }
 
     fn summary(&self, case: &str) -> BoxFuture<'static, Result<Option<CaseSummary>, StoreError>> {

@@ -174,3 +174,51 @@ async fn backups_copy_every_case() {
     assert_eq!(copy.summary("c1").await.unwrap().unwrap().head, head);
     assert!(!dir.path().join("copy.db.partial").exists());
 }
+
+/// A page of a case's events is the slice of its whole history from `from`, at most `limit`
+/// long, whichever cases are interleaved in the file; past the end it is empty.
+#[tokio::test]
+async fn events_are_read_a_page_at_a_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(SqliteOptions::new(dir.path().join("fazhi.db"))).unwrap();
+    let mut heads = [GENESIS.to_owned(), GENESIS.to_owned()];
+    for seq in 0..7 {
+        for (i, case) in ["a", "b"].iter().enumerate() {
+            let outcome = store
+                .append(conformance::one(case, seq, &heads[i]))
+                .await
+                .unwrap();
+            assert_eq!(outcome, AppendOutcome::Appended);
+            heads[i] = store
+                .events(case)
+                .await
+                .unwrap()
+                .last()
+                .unwrap()
+                .hash
+                .clone();
+        }
+    }
+    let whole = store.events("a").await.unwrap();
+    assert_eq!(whole.len(), 7);
+    for from in 0..9u64 {
+        for limit in 1..9u32 {
+            let page = store.events_page("a", from, limit).await.unwrap();
+            let want: Vec<_> = whole
+                .iter()
+                .skip(from as usize)
+                .take(limit as usize)
+                .cloned()
+                .collect();
+            assert_eq!(page, want, "from {from}, limit {limit}");
+        }
+    }
+    assert!(store.events_page("none", 0, 5).await.unwrap().is_empty());
+    assert!(
+        store
+            .events_page("a", u64::MAX, u32::MAX)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -420,6 +420,7 @@ fn metas(raw: &RawProcedure) -> Vec<&RawMeta> {
         out.push(&a.meta);
         out.extend(a.payload.iter().map(|f| &f.meta));
         out.extend(a.conditions.iter().map(|c| &c.meta));
+        out.extend(a.max_times.iter().map(|b| &b.meta));
     }
     out.extend(raw.time.iter().map(|t| &t.meta));
     for i in &raw.invariants {

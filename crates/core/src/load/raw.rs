@@ -83,6 +83,17 @@ pub(crate) struct RawAction {
     pub(crate) sets: Vec<(S<String>, S<String>)>,
     pub(crate) reason: Option<S<RawReason>>,
     pub(crate) documents_when: Vec<(S<String>, S<String>)>,
+    /// `max_times`: how many times the action may be taken, when the law bounds it.
+    pub(crate) max_times: Option<RawBound>,
+}
+
+/// `max_times = 2` or `max_times = { n = 2, per = "entry", basis = "...", title = "..." }`.
+#[derive(Debug, Clone)]
+pub(crate) struct RawBound {
+    /// Id `max_times`, and the bound's own title and basis when the table gives them.
+    pub(crate) meta: RawMeta,
+    pub(crate) n: S<i64>,
+    pub(crate) per: Option<S<String>>,
 }
 
 #[derive(Debug, Clone)]
@@ -461,6 +472,7 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
         "sets",
         "reason_required",
         "documents_when",
+        "max_times",
     ]);
     for (id, mut t) in actions {
         let path = t.path.clone();
@@ -514,6 +526,9 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
                 }
             },
         };
+        let max_times = t
+            .value("max_times")
+            .and_then(|v| bound(cx, v, &format!("{path}.max_times")));
         t.finish(cx, &action_keys);
         raw.actions.push(RawAction {
             meta: m,
@@ -527,6 +542,7 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
             sets,
             reason,
             documents_when,
+            max_times,
         });
     }
     for (id, mut t) in named(cx, &mut top, "time") {
@@ -713,6 +729,65 @@ fn guard(
             )
             .help = Some(format!("quote it: `{key} = \"...\"`"));
             (None, Vec::new())
+        }
+    }
+}
+
+/// Reads an action's `max_times`: a count, or a table with `n`, `per`, `title` and `basis`.
+fn bound(cx: &mut Cx<'_>, v: &Spanned<DeValue<'_>>, path: &str) -> Option<RawBound> {
+    let id = S::new("max_times".to_owned(), v.span());
+    match v.get_ref() {
+        DeValue::Integer(i) => {
+            let n = i64::from_str_radix(
+                i.as_str().replace('_', "").trim_start_matches('+'),
+                i.radix(),
+            )
+            .ok();
+            let Some(n) = n else {
+                cx.error(
+                    "wrong-type",
+                    v.span(),
+                    format!("`{path}` is not a whole number"),
+                );
+                return None;
+            };
+            Some(RawBound {
+                meta: RawMeta {
+                    id,
+                    title: None,
+                    title_en: None,
+                    basis: None,
+                },
+                n: S::new(n, v.span()),
+                per: None,
+            })
+        }
+        DeValue::Table(_) => {
+            let mut t = TableReader::of(cx, v, path.to_owned())?;
+            let m = meta(cx, &mut t, id);
+            let n = t.opt_int(cx, "n");
+            if n.is_none() && !t.has("n") {
+                t.missing(cx, "n", "how many times the action may be taken (`n = 1`)");
+            }
+            let per = t.opt_str(cx, "per");
+            t.finish(cx, &keys(&["n", "per"]));
+            Some(RawBound {
+                meta: m,
+                n: n?,
+                per,
+            })
+        }
+        other => {
+            cx.error(
+                "wrong-type",
+                v.span(),
+                format!(
+                    "`{path}` must be a whole number or a table `{{ n = 1, per = \"case\", basis = \"...\" }}`, found {}",
+                    super::reader::kind_of(other)
+                ),
+            )
+            .help = Some("write `max_times = 1`, or `max_times = { n = 1, basis = \"《…》第…条\" }`".into());
+            None
         }
     }
 }

@@ -6,14 +6,14 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::raw::{RawCondition, RawField, RawMeta, RawPeriod, RawProcedure, RawReason};
+use super::raw::{RawBound, RawCondition, RawField, RawMeta, RawPeriod, RawProcedure, RawReason};
 use super::reader::{Cx, Lit, S};
 use crate::expr::{self, Env, Expr, Ids, Satisfiability, TrackInfo, Type, Value, VarInfo, VarSlot};
 use crate::model::Laws;
 use crate::model::procedure_index as index;
 use crate::model::{
-    Action, Anchor, Condition, Document, Fact, Field, Invariant, InvariantKind, Meta, Node, Place,
-    Procedure, ReasonRule, Role, State, TimeRule, TimeRuleKind, Track,
+    Action, Anchor, BoundPer, Condition, Document, Fact, Field, Invariant, InvariantKind, Meta,
+    Node, Place, Procedure, ReasonRule, Role, State, TimeRule, TimeRuleKind, TimesBound, Track,
 };
 use crate::time::Period;
 
@@ -46,6 +46,58 @@ fn meta(cited: &Cited, m: &RawMeta) -> Meta {
         title_en: m.title_en.as_ref().map(|t| t.v.clone()),
         basis: m.basis.as_ref().map(|t| t.v.clone()),
     }
+}
+
+/// An action's `max_times`: at least 1, counted per case or per entry of its state.
+fn times_bound(
+    cx: &mut Cx<'_>,
+    cited: &Cited,
+    b: &RawBound,
+    action_basis: bool,
+) -> Option<TimesBound> {
+    if b.meta.basis.is_none() && !action_basis {
+        cx.error(
+            "bound-without-basis",
+            b.n.span.clone(),
+            "`max_times` bounds an action only where the law does, and neither it nor the action cites a basis".to_owned(),
+        )
+        .help = Some("write the article that bounds it: `max_times = { n = 1, basis = \"《…》第…条\" }`".into());
+        return None;
+    }
+    let n = match u32::try_from(b.n.v) {
+        Ok(n) if n >= 1 => n,
+        _ => {
+            cx.error(
+                "invalid-bound",
+                b.n.span.clone(),
+                format!("`max_times` must be at least 1, found {}", b.n.v),
+            )
+            .help = Some(
+                "write how many times the law allows the action (`max_times = 1`); remove `max_times` if the law sets no bound".into(),
+            );
+            return None;
+        }
+    };
+    let per = match b.per.as_ref().map(|p| p.v.as_str()) {
+        None | Some("case") => BoundPer::Case,
+        Some("entry") => BoundPer::Entry,
+        Some(other) => {
+            if let Some(p) = &b.per {
+                cx.error(
+                    "invalid-bound",
+                    p.span.clone(),
+                    format!("`max_times.per` must be `\"case\"` or `\"entry\"`, found `{other}`"),
+                )
+                .help = Some("`per = \"case\"` counts every time the action was taken in the case; `per = \"entry\"` counts since the case last entered the state the action is taken in".into());
+            }
+            return None;
+        }
+    };
+    Some(TimesBound {
+        n,
+        per,
+        meta: meta(cited, &b.meta),
+    })
 }
 
 fn ids<T>(items: &[T], id: impl Fn(&T) -> &str) -> Vec<&str> {
@@ -999,6 +1051,10 @@ pub(crate) fn resolve(
         }
         env.vars.retain(|k, _| !k.starts_with("payload."));
         env.time_functions = false;
+        let max_times = a
+            .max_times
+            .as_ref()
+            .and_then(|b| times_bound(cx, &cited, b, a.meta.basis.is_some()));
         let mut action = Action {
             meta: meta(&cited, &a.meta),
             from,
@@ -1016,6 +1072,7 @@ pub(crate) fn resolve(
             payload_in_guards: Vec::new(),
             payload_in_sets: Vec::new(),
             sets_one_by_one: false,
+            max_times,
         };
         // Most actions have no payload: they share one schema.
         action.payload_schema = if action.payload.is_empty() {

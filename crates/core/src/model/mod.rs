@@ -13,8 +13,9 @@ pub use access::Reads;
 pub use law::{Citation, Law, Laws, chinese_number};
 
 pub use procedure::{
-    Action, Anchor, Condition, Document, Fact, Field, Invariant, InvariantKind, Meta, Node, Place,
-    Procedure, ReasonRule, Role, State, TimeRule, TimeRuleKind, Track, payload_schema,
+    Action, Anchor, BoundPer, Condition, Document, Fact, Field, Invariant, InvariantKind, Meta,
+    Node, Place, Procedure, ReasonRule, Role, State, TimeRule, TimeRuleKind, TimesBound, Track,
+    payload_schema,
 };
 pub(crate) use procedure::{IdMap, procedure_index};
 pub use rules::RuleSet;

@@ -209,6 +209,32 @@ pub struct Action {
     /// written one by one (otherwise all are computed first from the values before).
     #[serde(skip)]
     pub(crate) sets_one_by_one: bool,
+    /// How many times the action may be taken, when the law bounds it (`max_times`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_times: Option<TimesBound>,
+}
+
+/// A bound the law sets on how often an action may be taken (`max_times`): at most `n`
+/// times in a case, or each time the case enters the state the action is taken in.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TimesBound {
+    /// The most times (at least 1).
+    pub n: u32,
+    /// What the count is per.
+    pub per: BoundPer,
+    /// Id `max_times`; the bound's own title and basis when the file gives them (a refusal
+    /// cites this basis, else the action's).
+    pub meta: Meta,
+}
+
+/// What a [`TimesBound`] counts per.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BoundPer {
+    /// Every time the action was taken in the case.
+    Case,
+    /// The times since the case last entered a state the action is taken in.
+    Entry,
 }
 
 /// What a period is counted from: the latest time an action was taken, a place entered, or

@@ -10,7 +10,9 @@ use super::command::{DocumentRef, Opening};
 use super::event::{Event, EventBody, Hash256, Recorded};
 use super::refusal::{Reason, ReasonKind, Refusal};
 use crate::expr::{EvalContext, Type, Value, VarSlot};
-use crate::model::{Action, Anchor, Meta, Place, Procedure, RuleSet, TimeRule, TimeRuleKind};
+use crate::model::{
+    Action, Anchor, BoundPer, Meta, Place, Procedure, RuleSet, TimeRule, TimeRuleKind,
+};
 use crate::time::{Calendar, Period, cst_date, cst_start_of_day};
 
 /// An event that does not fit the case it is applied to (a corrupt or foreign history).
@@ -91,6 +93,9 @@ pub struct Case {
     /// Per payload field a time rule reads ([`Procedure::kept_payload`]): its value at the
     /// latest taking of its action.
     pub(crate) kept: Vec<Option<Value>>,
+    /// Per action, when some action of the procedure has `max_times` (else empty): how many
+    /// times it was taken in the case, and since the case last entered a state it is taken in.
+    pub(crate) counts: Vec<(u32, u32)>,
 }
 
 /// A stretch of time spent in a place: entered, and left (`None` while still there).
@@ -115,6 +120,7 @@ impl PartialEq for Case {
             && self.head == other.head
             && self.stopped == other.stopped
             && self.kept == other.kept
+            && self.counts == other.counts
     }
 }
 
@@ -487,6 +493,11 @@ impl Case {
             head: Hash256::GENESIS,
             stopped: vec![Vec::new(); p.stop_places.len()],
             kept: vec![None; p.kept_payload.len()],
+            counts: if p.actions.iter().any(|a| a.max_times.is_some()) {
+                vec![(0, 0); p.actions.len()]
+            } else {
+                Vec::new()
+            },
             procedure: procedure.clone(),
         };
         case.enter(&procedure, procedure.initial, event.at, &[], &[]);
@@ -552,6 +563,30 @@ impl Case {
         {
             *e = Some(at);
         }
+        if !self.counts.is_empty() {
+            // Entering a state starts again the count of the actions bounded per entry of it.
+            let p = self.procedure.clone();
+            for (a, c) in p.actions.iter().zip(self.counts.iter_mut()) {
+                if a.max_times
+                    .as_ref()
+                    .is_some_and(|b| b.per == BoundPer::Entry)
+                    && a.from.iter().any(|f| p.place_number(*f) == place)
+                {
+                    c.1 = 0;
+                }
+            }
+        }
+    }
+
+    /// How many times an action was taken: in the case, or since the case last entered a
+    /// state it is taken in.
+    pub(crate) fn times_taken(&self, action: usize, per: BoundPer) -> u32 {
+        self.counts
+            .get(action)
+            .map_or(0, |(all, since_entry)| match per {
+                BoundPer::Case => *all,
+                BoundPer::Entry => *since_entry,
+            })
     }
 
     /// When an action was last taken.
@@ -700,6 +735,10 @@ impl Case {
             self.set_on_file(i);
         }
         self.set_taken(ai, at);
+        if let Some((all, since_entry)) = self.counts.get_mut(ai) {
+            *all = all.saturating_add(1);
+            *since_entry = since_entry.saturating_add(1);
+        }
         match a.to {
             Some(Place::State(s)) => self.enter(p, s, at, payload, documents),
             Some(place @ Place::Track { track, state }) => {

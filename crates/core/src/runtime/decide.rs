@@ -11,7 +11,7 @@ use super::event::{Event, EventBody, Recorded};
 use super::refusal::{Reason, ReasonKind, Refusal};
 use crate::expr::Value;
 use crate::lang;
-use crate::model::{Action, Meta, Node, Place, ReasonRule, TimeRuleKind};
+use crate::model::{Action, BoundPer, Meta, Node, Place, ReasonRule, TimeRuleKind};
 use crate::time::{Calendar, cst_date, fmt_cst};
 use std::ops::Not;
 
@@ -416,6 +416,47 @@ impl Case {
             r.state = Some(current);
             r.expected = expected;
             reasons.push(r);
+        }
+        // How many times the law allows it.
+        if let Some(b) = &a.max_times
+            && (b.per == BoundPer::Case || a.from.iter().any(|f| self.at_place(*f)))
+        {
+            let taken = self.times_taken(ai, b.per);
+            if taken >= b.n {
+                let (zh, en) = match b.per {
+                    BoundPer::Case => (
+                        format!(
+                            "{}在一个案件中至多办理{}次，本案已办理{taken}次",
+                            lang::zh(&a.meta),
+                            b.n
+                        ),
+                        format!(
+                            "{} may be taken at most {} time{} in a case; it has been taken {taken} time{}",
+                            lang::en(&a.meta),
+                            b.n,
+                            if b.n == 1 { "" } else { "s" },
+                            if taken == 1 { "" } else { "s" }
+                        ),
+                    ),
+                    BoundPer::Entry => (
+                        format!(
+                            "{}每进入一次所在阶段至多办理{}次，本次进入后已办理{taken}次",
+                            lang::zh(&a.meta),
+                            b.n
+                        ),
+                        format!(
+                            "{} may be taken at most {} time{} each time the case enters the state it is taken in; it has been taken {taken} time{} since",
+                            lang::en(&a.meta),
+                            b.n,
+                            if b.n == 1 { "" } else { "s" },
+                            if taken == 1 { "" } else { "s" }
+                        ),
+                    ),
+                };
+                reasons.push(
+                    Reason::new(ReasonKind::TooManyTimes, zh, en).cite_first([&b.meta, &a.meta]),
+                );
+            }
         }
         // Role.
         let allowed =

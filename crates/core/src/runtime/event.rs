@@ -281,6 +281,29 @@ impl Recorded {
     }
 }
 
+/// What is wrong at a broken link of a hash chain.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum BreakKind {
+    /// The stored bytes do not read as an event.
+    Undecodable,
+    /// The event says it is another event of the case (numbering).
+    Misnumbered,
+    /// The event belongs to another case.
+    OtherCase,
+    /// The event's stored bytes were changed: they no longer hash to what the next event (or
+    /// the case's head) names.
+    BytesChanged,
+    /// The event names a previous hash that the event before it does not have.
+    PrevMismatch,
+    /// The last event does not hash to the case's head.
+    HeadMismatch,
+    /// The store has no such event on the case's chain (a row or a link is gone); found by a
+    /// reader of the store, not by [`verify`], which is given the bytes.
+    Missing,
+}
+
 /// Where a hash chain breaks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, thiserror::Error)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -288,8 +311,206 @@ impl Recorded {
 pub struct BrokenLink {
     /// The position of the first event that does not fit.
     pub seq: u64,
-    /// What is wrong with it.
+    /// What kind of break.
+    pub kind: BreakKind,
+    /// What is wrong with it, in English.
     pub problem: String,
+    /// What is wrong with it, in Chinese.
+    pub problem_zh: String,
+}
+
+impl BrokenLink {
+    fn new(seq: u64, kind: BreakKind, zh: String, en: String) -> Self {
+        BrokenLink {
+            seq,
+            kind,
+            problem: en,
+            problem_zh: zh,
+        }
+    }
+}
+
+/// A mismatch found at an event, kept until the next event (or the head) tells which side of
+/// the link was changed.
+#[derive(Debug, Clone)]
+struct Pending {
+    seq: u64,
+    hash: Hash256,
+    named_prev: Hash256,
+    prev: Hash256,
+}
+
+impl Pending {
+    /// The broken link, given what the next event (or the head) names as this event's hash.
+    fn resolve(self, named_next: Option<Hash256>) -> BrokenLink {
+        let Pending {
+            seq,
+            hash,
+            named_prev,
+            prev,
+        } = self;
+        // Which side of the link changed? If this event still hashes to what the next one
+        // (or the head) names, it is intact and the one before it was altered.
+        if named_next == Some(hash) && seq > 0 {
+            BrokenLink::new(
+                seq - 1,
+                BreakKind::BytesChanged,
+                format!(
+                    "第{}号事件的存储内容被改动：其哈希为{prev}，而第{seq}号事件记载的是{named_prev}",
+                    seq - 1
+                ),
+                format!(
+                    "its stored bytes were changed: they hash to {prev}, but event {seq} names {named_prev}"
+                ),
+            )
+        } else {
+            BrokenLink::new(
+                seq,
+                BreakKind::PrevMismatch,
+                format!("第{seq}号事件记载的前一哈希为{named_prev}，而前一事件的哈希为{prev}"),
+                format!(
+                    "it names {named_prev} as the previous hash, but the previous event hashes to {prev}"
+                ),
+            )
+        }
+    }
+}
+
+/// Checks a hash chain one event at a time, so that a long history can be checked page by
+/// page in bounded memory. [`verify`] is this walk over a whole history.
+///
+/// A walk started with [`ChainWalk::new`] checks from the first event (whose previous hash
+/// must be [`GENESIS`]); one started with [`ChainWalk::resume_at`] takes the first event it is
+/// given as it is (the page before checks that link) and checks every link after it.
+#[derive(Debug, Clone)]
+pub struct ChainWalk {
+    /// The hash the next event must name; `None` before the first event of a resumed walk.
+    prev: Option<Hash256>,
+    next_seq: u64,
+    case: Option<Arc<str>>,
+    pending: Option<Pending>,
+    broken: Option<BrokenLink>,
+}
+
+impl Default for ChainWalk {
+    fn default() -> Self {
+        ChainWalk::new()
+    }
+}
+
+impl ChainWalk {
+    /// A walk from a case's first event.
+    pub fn new() -> Self {
+        ChainWalk {
+            prev: Some(Hash256::GENESIS),
+            next_seq: 0,
+            case: None,
+            pending: None,
+            broken: None,
+        }
+    }
+
+    /// A walk from event `seq` on, trusting that event's own link to the one before it.
+    pub fn resume_at(seq: u64) -> Self {
+        ChainWalk {
+            prev: (seq == 0).then_some(Hash256::GENESIS),
+            next_seq: seq,
+            case: None,
+            pending: None,
+            broken: None,
+        }
+    }
+
+    /// How many events have been taken (the seq the next one must have).
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Takes the stored bytes of the next event. Answers the first broken link once one is
+    /// known (a changed event is known only at the event after it, or at [`finish`]).
+    ///
+    /// [`finish`]: ChainWalk::finish
+    pub fn push(&mut self, bytes: &[u8]) -> Result<(), BrokenLink> {
+        if let Some(b) = &self.broken {
+            return Err(b.clone());
+        }
+        let parsed = Event::from_bytes(bytes);
+        if let Some(p) = self.pending.take() {
+            let named_next = parsed.as_ref().ok().map(|e| e.prev_hash);
+            return Err(self.fail(p.resolve(named_next)));
+        }
+        let seq = self.next_seq;
+        let event = match parsed {
+            Ok(e) => e,
+            Err(e) => {
+                return Err(self.fail(BrokenLink::new(
+                    seq,
+                    BreakKind::Undecodable,
+                    format!("存储内容不是事件：{e}"),
+                    format!("the stored bytes are not an event: {e}"),
+                )));
+            }
+        };
+        if event.seq != seq {
+            return Err(self.fail(BrokenLink::new(
+                seq,
+                BreakKind::Misnumbered,
+                format!("它自称第{}号事件", event.seq),
+                format!("it says it is event {}", event.seq),
+            )));
+        }
+        match &self.case {
+            Some(c) if *c != event.case => {
+                let zh = format!("它属于案件`{}`，而非`{c}`", event.case);
+                let en = format!("it belongs to case `{}`, not `{c}`", event.case);
+                return Err(self.fail(BrokenLink::new(seq, BreakKind::OtherCase, zh, en)));
+            }
+            None => self.case = Some(event.case.clone()),
+            _ => {}
+        }
+        let hash = Hash256::of(bytes);
+        self.next_seq = seq.saturating_add(1);
+        if let Some(prev) = self.prev
+            && event.prev_hash != prev
+        {
+            self.pending = Some(Pending {
+                seq,
+                hash,
+                named_prev: event.prev_hash,
+                prev,
+            });
+        }
+        self.prev = Some(hash);
+        Ok(())
+    }
+
+    /// Ends the walk. When `head` is given, the last event must hash to it (so that a change
+    /// to the last event is found too). Answers how many events were taken.
+    pub fn finish(mut self, head: Option<&str>) -> Result<u64, BrokenLink> {
+        if let Some(b) = self.broken {
+            return Err(b);
+        }
+        if let Some(p) = self.pending.take() {
+            return Err(p.resolve(head.and_then(Hash256::parse)));
+        }
+        if let (Some(head), Some(prev)) = (head, self.prev)
+            && head != prev.as_str()
+        {
+            let seq = self.next_seq.saturating_sub(1);
+            return Err(BrokenLink::new(
+                seq,
+                BreakKind::HeadMismatch,
+                format!("最后一个事件的哈希为{prev}，而案件记载的最新哈希为{head}"),
+                format!("the last event hashes to {prev}, but the case's head is {head}"),
+            ));
+        }
+        Ok(self.next_seq)
+    }
+
+    fn fail(&mut self, b: BrokenLink) -> BrokenLink {
+        self.broken = Some(b.clone());
+        b
+    }
 }
 
 /// Checks a case's history, given as the stored bytes of each event in order: each event
@@ -297,68 +518,9 @@ pub struct BrokenLink {
 /// before it. When `head` is given, the last event must hash to it (so that a change to the
 /// last event is found too). Names the first broken link.
 pub fn verify<B: AsRef<[u8]>>(stored: &[B], head: Option<&str>) -> Result<(), BrokenLink> {
-    let mut prev = Hash256::GENESIS;
-    let mut case: Option<Arc<str>> = None;
-    for (i, bytes) in stored.iter().enumerate() {
-        let seq = u64::try_from(i).unwrap_or(u64::MAX);
-        let event = Event::from_bytes(bytes.as_ref()).map_err(|e| BrokenLink {
-            seq,
-            problem: format!("the stored bytes are not an event: {e}"),
-        })?;
-        if event.seq != seq {
-            return Err(BrokenLink {
-                seq,
-                problem: format!("it says it is event {}", event.seq),
-            });
-        }
-        match &case {
-            Some(c) if *c != event.case => {
-                return Err(BrokenLink {
-                    seq,
-                    problem: format!("it belongs to case `{}`, not `{c}`", event.case),
-                });
-            }
-            None => case = Some(event.case.clone()),
-            _ => {}
-        }
-        if event.prev_hash != prev {
-            // Which side of the link changed? If this event still hashes to what the next one
-            // (or the head) names, it is intact and the one before it was altered.
-            let named_next = match stored.get(i + 1) {
-                Some(next) => Event::from_bytes(next.as_ref()).ok().map(|e| e.prev_hash),
-                None => head.and_then(Hash256::parse),
-            };
-            let intact = named_next.is_some_and(|n| n == Hash256::of(bytes.as_ref()));
-            return Err(if intact && seq > 0 {
-                BrokenLink {
-                    seq: seq - 1,
-                    problem: format!(
-                        "its stored bytes were changed: they hash to {prev}, but event {seq} names {}",
-                        event.prev_hash
-                    ),
-                }
-            } else {
-                BrokenLink {
-                    seq,
-                    problem: format!(
-                        "it names {} as the previous hash, but the previous event hashes to {prev}",
-                        event.prev_hash
-                    ),
-                }
-            });
-        }
-        prev = Hash256::of(bytes.as_ref());
+    let mut walk = ChainWalk::new();
+    for bytes in stored {
+        walk.push(bytes.as_ref())?;
     }
-    if let Some(head) = head
-        && head != prev
-    {
-        let seq = u64::try_from(stored.len())
-            .unwrap_or(u64::MAX)
-            .saturating_sub(1);
-        return Err(BrokenLink {
-            seq,
-            problem: format!("the last event hashes to {prev}, but the case's head is {head}"),
-        });
-    }
-    Ok(())
+    walk.finish(head).map(|_| ())
 }

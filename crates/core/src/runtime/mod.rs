@@ -16,7 +16,8 @@ pub use command::{Actor, Command, DocumentRef, Opening};
 pub use deadline::{Deadline, DeadlineStatus, next_due};
 pub use decide::{ActionOption, payload_schema};
 pub use event::{
-    BrokenLink, Event, EventBody, EventWire, GENESIS, Hash256, Recorded, sha256_hex, verify,
+    BreakKind, BrokenLink, ChainWalk, Event, EventBody, EventWire, GENESIS, Hash256, Recorded,
+    sha256_hex, verify,
 };
 pub use refusal::{Reason, ReasonKind, Refusal};
 

@@ -34,6 +34,8 @@ pub enum ReasonKind {
     ReasonMissing,
     /// The command's time is before the case's last event.
     OutOfOrder,
+    /// The action has been taken as many times as the law allows (`max_times`).
+    TooManyTimes,
 }
 
 /// One unmet condition.
