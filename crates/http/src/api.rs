@@ -248,7 +248,7 @@ pub async fn list_procedures(_caller: Caller, state: web::Data<AppState>) -> Htt
             title: p.meta.title.clone(),
             title_en: p.meta.title_en.clone(),
             basis: p.meta.basis.clone(),
-            roles: p.roles.iter().map(|r| r.meta.id.clone()).collect(),
+            roles: p.roles().map(|r| r.id().to_owned()).collect(),
         })
         .collect();
     json_response(StatusCode::OK, &out)
@@ -330,12 +330,11 @@ impl ProcedureSource {
             basis: p.meta.basis.clone(),
             valid_from: p.valid_from,
             roles: p
-                .roles
-                .iter()
+                .roles()
                 .map(|r| RoleName {
-                    id: r.meta.id.clone(),
-                    title: r.meta.title.clone(),
-                    title_en: r.meta.title_en.clone(),
+                    id: r.id().to_owned(),
+                    title: r.title().to_owned(),
+                    title_en: r.title_en().map(str::to_owned),
                 })
                 .collect(),
             file,
@@ -622,17 +621,13 @@ pub async fn open_case(
             ),
         ));
     };
-    if !p.roles.iter().any(|r| caller.roles.contains(&r.meta.id)) {
+    if !p.roles().any(|r| caller.roles.iter().any(|c| c == r.id())) {
         return Err(ApiError::Forbidden {
             detail: format!(
                 "`{}` holds none of the roles of procedure `{}` ({})",
                 caller.id,
                 p.meta.id,
-                p.roles
-                    .iter()
-                    .map(|r| r.meta.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                p.roles().map(|r| r.id()).collect::<Vec<_>>().join(", ")
             ),
             reasons: Vec::new(),
             lang: Lang::En,
