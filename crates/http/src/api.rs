@@ -362,15 +362,21 @@ pub async fn get_procedure(
 
 /// The graph format.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct GraphQuery {
     /// `svg` (default), `dot` or `mermaid`.
     pub format: Option<String>,
     /// The version (default: the newest).
     pub version: Option<u32>,
+    /// A state with parallel tracks (by its id): draws those tracks in detail, as
+    /// `fazhi graph ID --state STATE` does (SVG only). An unknown state, or one without
+    /// tracks, is a 400 that lists the states that can be drawn.
+    pub state: Option<String>,
 }
 
-/// A procedure drawn: SVG, Graphviz DOT or Mermaid.
+/// A procedure drawn: SVG, Graphviz DOT or Mermaid; with `state`, the parallel tracks of that
+/// state in detail (SVG).
 #[utoipa::path(get, path = "/v1/procedures/{id}/graph", tag = "procedures",
     params(("id" = String, Path, description = "the procedure's id"), GraphQuery),
     responses((status = 200, description = "the drawing", content((String = "image/svg+xml"), (String = "text/vnd.graphviz"), (String = "text/plain"))),
@@ -384,7 +390,14 @@ pub async fn get_graph(
     query: web::Query<GraphQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let p = procedure(&state, &path, query.version)?;
-    match query.format.as_deref().unwrap_or("svg") {
+    let format = query.format.as_deref().unwrap_or("svg");
+    if let Some(s) = &query.state {
+        let svg = crate::picture::state_svg(p, format, s)?;
+        return Ok(HttpResponse::Ok()
+            .content_type("image/svg+xml; charset=utf-8")
+            .body(svg));
+    }
+    match format {
         "dot" => Ok(HttpResponse::Ok()
             .content_type("text/vnd.graphviz; charset=utf-8")
             .body(fazhi_core::graph::to_dot(p))),

@@ -12,6 +12,7 @@
 pub mod api;
 pub mod config;
 pub mod openapi;
+mod picture;
 pub mod problem;
 pub mod service;
 mod startup;
