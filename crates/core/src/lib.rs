@@ -9,7 +9,7 @@
 //! - [`time`]: legal time: calendars, periods, working days.
 //! - [`expr`]: the guard language: lexer, parser, type checker, evaluator.
 //! - [`model`]: the typed, validated procedure, read through views that speak in ids and
-//!   titles ([`model::Procedure::actions`], [`model::ActionRef`], ...).
+//!   titles ([`model::Procedure::actions()`], [`model::ActionRef`], ...).
 //! - [`graph`]: the procedure as a graph: reachability, invariants, export.
 //! - [`load`]: TOML text to model, with every diagnostic at its file, line and column.
 //! - [`runtime`]: cases: decide, apply, refusals, deadlines, available actions, the hash chain.

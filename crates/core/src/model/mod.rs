@@ -5,7 +5,7 @@
 //! cheap to share behind an [`Arc`](std::sync::Arc).
 //!
 //! The indices are the core's own: an embedder reads a procedure through borrowed views that
-//! speak in ids and titles ([`Procedure::actions`], [`Procedure::action`],
+//! speak in ids and titles ([`Procedure::actions()`], [`Procedure::action`],
 //! [`Procedure::initial_state`], [`ActionRef`], [`PlaceRef`], ...); serializing a procedure
 //! writes every reference as an id.
 

@@ -7,8 +7,8 @@
 //! references already resolved to other views.
 //!
 //! Every list comes in file order, which is also the numbering the guard language uses
-//! ([`crate::expr::EvalContext`]): the `i`-th of [`Procedure::facts`] is
-//! `VarSlot::Fact(i)`, the `i`-th of [`Procedure::actions`] is `taken(i)`, and so on for
+//! ([`crate::expr::EvalContext`]): the `i`-th of [`Procedure::facts()`] is
+//! `VarSlot::Fact(i)`, the `i`-th of [`Procedure::actions()`] is `taken(i)`, and so on for
 //! tracks, track states, documents and payload fields.
 //!
 //! ```
