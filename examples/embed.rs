@@ -47,6 +47,48 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .ok_or("the procedure did not load")?;
     println!("loaded {} v{}", procedure.meta.title, procedure.version);
 
+    // The procedure speaks in names: every action with where it may be taken from, where it
+    // leads, who may take it and the articles it cites. (References are views borrowed from
+    // the procedure; no index is ever shown.)
+    assert_eq!(procedure.initial_state().id(), "adopted");
+    for action in procedure.actions() {
+        let roles: Vec<&str> = action.roles().map(|r| r.title()).collect();
+        let from: Vec<String> = action.from().map(|p| p.title()).collect();
+        let to = action
+            .to()
+            .map(|p| p.title())
+            .unwrap_or_else(|| "（原处）".into());
+        let articles: Vec<String> = action.citations().iter().map(|c| c.readable()).collect();
+        println!(
+            "  {}：{} → {}，由{}办理（{}）",
+            action.title(),
+            from.join("、"),
+            to,
+            roles.join("、"),
+            articles.join("；")
+        );
+    }
+    let submit = procedure.action("submit").ok_or("no submit")?;
+    assert_eq!(submit.title(), "报乡镇人民政府备案");
+    assert_eq!(submit.title_en(), Some("file the rules with the town"));
+    assert_eq!(
+        submit.roles().map(|r| r.id()).collect::<Vec<_>>(),
+        ["village"]
+    );
+    assert_eq!(
+        submit.from().map(|p| p.id()).collect::<Vec<_>>(),
+        ["adopted", "correcting"]
+    );
+    assert_eq!(submit.to().map(|p| p.id()).as_deref(), Some("submitted"));
+    assert_eq!(
+        submit.documents().map(|d| d.title()).collect::<Vec<_>>(),
+        ["村规民约文本", "村民会议记录"]
+    );
+    assert_eq!(
+        submit.citations().first().map(|c| c.readable()).as_deref(),
+        Some("《村民委员会组织法》第二十七条第一款")
+    );
+
     // The official calendar of 2025 (the State Council's notice), for working days.
     let mut calendar = Calendar::new();
     calendar.add_year(Calendar::parse_year(include_str!(

@@ -113,17 +113,11 @@ pub fn run(args: &GraphArgs) -> ExitCode {
     let text = match (args.format, &args.state) {
         (GraphFormat::Svg, Some(state)) => {
             let with_tracks = graph::states_with_tracks(procedure);
-            let drawn = procedure
-                .state(state)
-                .and_then(|(i, _)| graph::to_state_svg(procedure, i));
+            let drawn = graph::to_state_svg(procedure, state);
             match drawn {
                 Some(svg) => svg,
                 None => {
-                    let names: Vec<&str> = with_tracks
-                        .iter()
-                        .filter_map(|s| procedure.states.get(*s))
-                        .map(|s| s.meta.id.as_str())
-                        .collect();
+                    let names: Vec<&str> = with_tracks.iter().map(|s| s.id()).collect();
                     eprintln!(
                         "error: `{state}` is not a state of `{wanted}` with parallel tracks (those are: {})",
                         names.join(", ")
@@ -165,10 +159,10 @@ pub fn pictures(rules: &fazhi_core::model::RuleSet) -> Vec<(String, String)> {
     for p in rules.latest() {
         out.push((format!("{}.svg", p.meta.id), graph::to_svg(p)));
         for s in graph::states_with_tracks(p) {
-            let (Some(st), Some(svg)) = (p.states.get(s), graph::to_state_svg(p, s)) else {
+            let Some(svg) = graph::to_state_svg(p, s.id()) else {
                 continue;
             };
-            out.push((format!("{}.{}.svg", p.meta.id, st.meta.id), svg));
+            out.push((format!("{}.{}.svg", p.meta.id, s.id()), svg));
         }
     }
     out

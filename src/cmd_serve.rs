@@ -124,7 +124,7 @@ fn settings(args: &ServeArgs) -> Result<Settings, String> {
         .map_err(|e| e.to_string())?;
     let known: std::collections::BTreeSet<&str> = rules
         .all()
-        .flat_map(|p| p.roles.iter().map(|r| r.meta.id.as_str()))
+        .flat_map(|p| p.roles().map(|r| r.id()))
         .collect();
     for p in principals.all() {
         for role in &p.roles {

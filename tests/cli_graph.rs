@@ -79,14 +79,14 @@ fn every_picture_parses_and_shows_every_state_and_action_with_titles() {
         let text = shown_text(&overview, &what);
         let (width, _) = size(&overview);
         assert!(width <= 1600, "{what}: the overview is {width} px wide");
-        for s in &p.states {
-            assert!(text.contains(&s.meta.title), "{what}: state {}", s.meta.id);
+        for s in p.states() {
+            assert!(text.contains(s.title()), "{what}: state {}", s.id());
         }
-        for a in p.actions.iter().filter(|a| a.track.is_none()) {
-            assert!(text.contains(&a.meta.title), "{what}: action {}", a.meta.id);
+        for a in p.actions().filter(|a| a.track().is_none()) {
+            assert!(text.contains(a.title()), "{what}: action {}", a.id());
         }
-        for t in &p.tracks {
-            assert!(text.contains(&t.meta.title), "{what}: track {}", t.meta.id);
+        for t in p.tracks() {
+            assert!(text.contains(t.title()), "{what}: track {}", t.id());
         }
         // No condition is written as code.
         assert!(
@@ -94,26 +94,32 @@ fn every_picture_parses_and_shows_every_state_and_action_with_titles() {
             "{what}: {text}"
         );
         for s in fazhi_core::graph::states_with_tracks(p) {
-            let svg = fazhi_core::graph::to_state_svg(p, s).unwrap();
-            assert_eq!(Some(&svg), fazhi_core::graph::to_state_svg(p, s).as_ref());
-            let what = format!("{what} state {}", p.states[s].meta.id);
+            let svg = fazhi_core::graph::to_state_svg(p, s.id()).unwrap();
+            assert_eq!(
+                Some(&svg),
+                fazhi_core::graph::to_state_svg(p, s.id()).as_ref()
+            );
+            let what = format!("{what} state {}", s.id());
             let text = shown_text(&svg, &what);
-            for &ti in &p.states[s].tracks {
-                let t = &p.tracks[ti];
-                for ts in &t.states {
-                    assert!(text.contains(&ts.title), "{what}: {}.{}", t.meta.id, ts.id);
+            for t in s.tracks() {
+                for ts in t.states() {
+                    assert!(text.contains(ts.title()), "{what}: {}.{}", t.id(), ts.id());
                 }
-                for a in p.actions.iter().filter(|a| a.track == Some(ti)) {
-                    assert!(text.contains(&a.meta.title), "{what}: action {}", a.meta.id);
+                for a in p.actions().filter(|a| a.track() == Some(t)) {
+                    assert!(text.contains(a.title()), "{what}: action {}", a.id());
                 }
             }
             drawn += 1;
         }
-        for (s, st) in p.states.iter().enumerate() {
-            if st.tracks.is_empty() {
-                assert!(fazhi_core::graph::to_state_svg(p, s).is_none(), "{what}");
+        for st in p.states() {
+            if st.tracks().next().is_none() {
+                assert!(
+                    fazhi_core::graph::to_state_svg(p, st.id()).is_none(),
+                    "{what}"
+                );
             }
         }
+        assert!(fazhi_core::graph::to_state_svg(p, "no-such-state").is_none());
     }
     assert!(drawn >= 2, "the states with tracks are drawn");
 }
@@ -191,8 +197,11 @@ fn dot_has_clusters_for_tracks_and_an_edge_per_move() {
     assert_eq!(code, 0);
     assert!(out.starts_with("digraph \"major-decision\""));
     let p = procedure("major-decision");
-    assert_eq!(out.matches("subgraph \"cluster_").count(), p.tracks.len());
-    let edges: usize = p.actions.iter().map(|a| a.from.len()).sum();
+    assert_eq!(
+        out.matches("subgraph \"cluster_").count(),
+        p.tracks().count()
+    );
+    let edges: usize = p.actions().map(|a| a.from().count()).sum();
     // One edge per (action, from) pair, plus one from the start point.
     assert_eq!(out.matches(" -> ").count(), edges + 1);
 }
@@ -204,10 +213,10 @@ fn mermaid_is_a_state_diagram_with_concurrent_regions() {
     assert!(out.starts_with("stateDiagram-v2\n"));
     let p = procedure("major-decision");
     let with_tracks = p
-        .states
-        .iter()
-        .filter(|s| s.tracks.len() > 1)
-        .map(|s| s.tracks.len() - 1)
+        .states()
+        .map(|s| s.tracks().count())
+        .filter(|&n| n > 1)
+        .map(|n| n - 1)
         .sum::<usize>();
     assert_eq!(out.matches("        --\n").count(), with_tracks);
 }

@@ -85,11 +85,11 @@ async fn a_major_decision_from_opening_to_archiving() {
     assert_eq!(loaded.errors(), 0);
     let p = loaded.rules.get("major-decision", None).unwrap().clone();
     let mut config = String::new();
-    for r in &p.roles {
+    for r in p.roles() {
         config.push_str(&format!(
             "[[principals]]\nid = \"{0}\"\nroles = [\"{0}\"]\ntoken_sha256 = \"{1}\"\nimporter = true\n",
-            r.meta.id,
-            sha256_hex(format!("dev-{}", r.meta.id).as_bytes())
+            r.id(),
+            sha256_hex(format!("dev-{}", r.id()).as_bytes())
         ));
     }
     let dir = tempfile::tempdir().unwrap();

@@ -167,9 +167,9 @@ async fn every_sample_principal_reads_what_the_procedures_declare() {
         let id = &p.meta.id;
         let (by, facts, title) = first_opening(root, id);
         let mut openers = vec![by];
-        for r in &p.roles {
-            if r.reads == Reads::Own {
-                openers.push(r.meta.id.clone());
+        for r in p.roles() {
+            if r.reads() == Reads::Own {
+                openers.push(r.id().to_owned());
             }
         }
         if id == "petition" {
@@ -334,12 +334,15 @@ fn every_shipped_role_declares_what_it_reads() {
     let rules = shipped_rules(root);
     for p in rules.all() {
         let newest = rules.get(&p.meta.id, None).unwrap();
-        for r in &p.roles {
-            if let Some(n) = newest.roles.iter().find(|n| n.meta.id == r.meta.id) {
+        for r in p.roles() {
+            if let Some(n) = newest.role(r.id()) {
                 assert_eq!(
-                    n.reads, r.reads,
+                    n.reads(),
+                    r.reads(),
                     "{} v{} role {}",
-                    p.meta.id, p.version, r.meta.id
+                    p.meta.id,
+                    p.version,
+                    r.id()
                 );
             }
         }

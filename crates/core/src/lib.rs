@@ -8,7 +8,8 @@
 //! Modules, each importing only those listed before it:
 //! - [`time`]: legal time: calendars, periods, working days.
 //! - [`expr`]: the guard language: lexer, parser, type checker, evaluator.
-//! - [`model`]: the typed, validated procedure.
+//! - [`model`]: the typed, validated procedure, read through views that speak in ids and
+//!   titles ([`model::Procedure::actions()`], [`model::ActionRef`], ...).
 //! - [`graph`]: the procedure as a graph: reachability, invariants, export.
 //! - [`load`]: TOML text to model, with every diagnostic at its file, line and column.
 //! - [`runtime`]: cases: decide, apply, refusals, deadlines, available actions, the hash chain.
@@ -21,10 +22,16 @@
 //! [`runtime::Deadline`], [`runtime::Event`] and what they hold), so that an OpenAPI document
 //! describes them from the same definitions.
 //!
-//! Feature `miette` (on by default) implements `miette::Diagnostic` for load diagnostics and
-//! calendar errors, for graphical reports with the source line. An embedder of the runtime
-//! alone can build with `default-features = false`; the core never reads a clock either way
-//! (chrono's `clock` feature is not used).
+//! Features:
+//! - `miette` (on by default) implements `miette::Diagnostic` for load diagnostics and
+//!   calendar errors, for graphical reports with the source line.
+//! - `graph-svg` (on by default) draws procedures: [`graph::to_svg`] (with its own layout),
+//!   [`graph::to_state_svg`], [`graph::to_dot`] and [`graph::to_mermaid`].
+//! - `openapi` (off by default), below.
+//!
+//! An embedder of the runtime alone can build with `default-features = false` (and add back
+//! what it needs); the core never reads a clock either way (chrono's `clock` feature is not
+//! used).
 //!
 //! # Embedding
 //!
@@ -69,6 +76,14 @@
 //! "#)]);
 //! assert!(rules.diagnostics.is_empty());
 //! let procedure = rules.rules.get("review", None).unwrap();
+//!
+//! // The procedure speaks in ids and titles (views borrowed from it, see `model`).
+//! let approve = procedure.action("approve").unwrap();
+//! assert_eq!(approve.roles().map(|r| r.title()).collect::<Vec<_>>(), ["司法所"]);
+//! assert_eq!(approve.to().map(|place| place.id()).as_deref(), Some("reviewed"));
+//! let review = procedure.time_rule("review").unwrap();
+//! assert_eq!(review.actions().map(|a| a.id()).collect::<Vec<_>>(), ["approve"]);
+//! assert_eq!(review.basis(), Some("《示例合同审查办法》第八条"));
 //! let calendar = Calendar::new(); // no years: weekends only, results marked provisional
 //!
 //! let at = |d, h| Utc.with_ymd_and_hms(2025, 3, d, h, 0, 0).unwrap();

@@ -202,17 +202,23 @@ fn a_bound_per_entry_starts_again_when_the_state_is_entered_again() {
 #[test]
 fn the_loader_checks_the_bound() {
     let p = procedure(BOUNDED);
-    let extend = p.actions.iter().find(|a| a.meta.id == "extend").unwrap();
-    let bound = extend.max_times.as_ref().unwrap();
+    let extend = p.action("extend").unwrap();
+    let bound = extend.max_times().unwrap();
     assert_eq!((bound.n, bound.per), (1, BoundPer::Case));
-    let remind = p.actions.iter().find(|a| a.meta.id == "remind").unwrap();
-    assert_eq!(remind.max_times.as_ref().unwrap().per, BoundPer::Entry);
+    let remind = p.action("remind").unwrap();
+    assert_eq!(remind.max_times().unwrap().per, BoundPer::Entry);
     let plain = BOUNDED.replace(
         r#"max_times = { n = 1, title = "延长以一次为限", basis = "《政府信息公开条例》第三十三条第二款" }"#,
         "max_times = 3",
     );
     assert_eq!(
-        procedure(&plain).actions[0].max_times.as_ref().unwrap().n,
+        procedure(&plain)
+            .actions()
+            .next()
+            .unwrap()
+            .max_times()
+            .unwrap()
+            .n,
         3
     );
     for (bad, code) in [

@@ -301,8 +301,8 @@ fn roles_documents_time_rules_and_reasons_cite_their_own_articles() {
 #[test]
 fn a_relative_article_takes_the_procedures_own_law() {
     let p = procedure();
-    let (_, review) = p.action("review").unwrap();
-    let c = &review.meta.citations[0];
+    let review = p.action("review").unwrap();
+    let c = &review.citations()[0];
     assert_eq!(
         (c.law.as_str(), c.article, c.paragraph),
         ("apl", 58, Some(1))

@@ -37,7 +37,7 @@ use std::sync::{Arc, LazyLock};
 use chrono::{DateTime, Duration, NaiveDate, Utc};
 use fazhi_core::expr::{EvalContext, Type, Value, VarSlot};
 use fazhi_core::load::{SourceFile, load};
-use fazhi_core::model::{InvariantKind, Node, Place, Procedure, RuleSet};
+use fazhi_core::model::{ActionRef, InvariantKindRef, NodeRef, PlaceRef, Procedure, RuleSet};
 use fazhi_core::runtime::{
     Actor, Case, Command, DocumentRef, Event, Opening, ReasonKind, Recorded, verify,
 };
@@ -316,22 +316,20 @@ impl<'p> PubCtx<'p> {
         p: &'p Procedure,
         case: &Case,
         taken: &[bool],
-        action: Option<usize>,
+        action: Option<ActionRef<'_>>,
         payload: &Json,
         documents: &[DocumentRef],
     ) -> Self {
         let facts = p
-            .facts
-            .iter()
+            .facts()
             .map(|f| {
-                case.fact(&f.meta.id)
-                    .and_then(|j| Value::from_json(&f.ty, &j).ok())
+                case.fact(f.id())
+                    .and_then(|j| Value::from_json(f.ty(), &j).ok())
             })
             .collect();
         let payload = action
-            .and_then(|a| p.actions.get(a))
             .map(|a| {
-                a.payload
+                a.payload()
                     .iter()
                     .map(|f| {
                         payload
@@ -341,10 +339,12 @@ impl<'p> PubCtx<'p> {
                     .collect()
             })
             .unwrap_or_default();
-        let mut tracks = vec![None; p.tracks.len()];
+        // The guard language numbers tracks and their states in file order.
+        let mut tracks = vec![None; p.tracks().count()];
         for (t, s) in case.track_states() {
-            let (ti, track) = p.track(t).unwrap();
-            tracks[ti] = track.states.iter().position(|m| m.id == s);
+            let track = p.track(t).unwrap();
+            let ti = p.tracks().position(|x| x == track).unwrap();
+            tracks[ti] = track.states().position(|m| m.id() == s);
         }
         PubCtx {
             procedure: p,
@@ -371,16 +371,19 @@ impl EvalContext for PubCtx<'_> {
     fn track_done(&self, track: usize) -> bool {
         match self.track_state(track) {
             None => true,
-            Some(s) => self.procedure.tracks[track].is_final(s),
+            Some(s) => {
+                let t = self.procedure.tracks().nth(track).unwrap();
+                t.states().nth(s).unwrap().is_final()
+            }
         }
     }
     fn attached(&self, document: usize) -> bool {
-        let kind = &self.procedure.documents[document].meta.id;
-        self.documents.contains(kind)
+        let kind = self.procedure.documents().nth(document).unwrap().id();
+        self.documents.iter().any(|d| d == kind)
     }
     fn on_file(&self, document: usize) -> bool {
         self.on_file
-            .contains(&self.procedure.documents[document].meta.id)
+            .contains(self.procedure.documents().nth(document).unwrap().id())
             || self.attached(document)
     }
     fn taken(&self, action: usize) -> bool {
@@ -402,35 +405,35 @@ impl<'p> History<'p> {
     fn new(p: &'p Procedure) -> Self {
         History {
             procedure: p,
-            seen_first: vec![false; p.invariants.len()],
-            taken: vec![false; p.actions.len()],
+            seen_first: vec![false; p.invariants().count()],
+            taken: vec![false; p.actions().count()],
         }
     }
 
     /// Records what happened (`occurred`, in order) and checks every invariant; `ctx` is the
     /// context the step was decided in.
-    fn step(&mut self, occurred: &[Node], ctx: &PubCtx<'_>) -> Result<(), TestCaseError> {
+    fn step(&mut self, occurred: &[NodeRef<'_>], ctx: &PubCtx<'_>) -> Result<(), TestCaseError> {
         for node in occurred {
-            for (i, inv) in self.procedure.invariants.iter().enumerate() {
-                match &inv.kind {
-                    InvariantKind::Before { first, then } => {
+            for (i, inv) in self.procedure.invariants().enumerate() {
+                match inv.kind() {
+                    InvariantKindRef::Before { first, then } => {
                         prop_assert!(
-                            *node != *then || self.seen_first[i],
+                            *node != then || self.seen_first[i],
                             "invariant `{}`: {:?} occurred before {:?}",
-                            inv.meta.id,
+                            inv.id(),
                             then,
                             first
                         );
-                        if node == first {
+                        if *node == first {
                             self.seen_first[i] = true;
                         }
                     }
-                    InvariantKind::OnlyIf { reach, only_if } => {
-                        if node == reach {
+                    InvariantKindRef::OnlyIf { reach, only_if } => {
+                        if *node == reach {
                             prop_assert!(
                                 only_if.holds(ctx),
                                 "invariant `{}`: {:?} reached while `{}` is {:?}",
-                                inv.meta.id,
+                                inv.id(),
                                 reach,
                                 only_if.source(),
                                 only_if.eval(ctx)
@@ -439,8 +442,9 @@ impl<'p> History<'p> {
                     }
                 }
             }
-            if let Node::Action(a) = node {
-                self.taken[*a] = true;
+            if let NodeRef::Action(a) = node {
+                let ai = self.procedure.actions().position(|x| x == *a).unwrap();
+                self.taken[ai] = true;
             }
         }
         Ok(())
@@ -473,7 +477,7 @@ fn walk(
     steps: &[Seed],
 ) -> Result<Vec<String>, TestCaseError> {
     let p = entry.procedure.as_ref();
-    let roles: Vec<&str> = p.roles.iter().map(|r| r.meta.id.as_str()).collect();
+    let roles: Vec<&str> = p.roles().map(|r| r.id()).collect();
     let everyone = Actor::new("everyone", roles.iter().copied());
 
     // Open somewhere in 2025-2026, now and then in 2027 (no calendar: provisional).
@@ -484,9 +488,7 @@ fn walk(
     let t0 = base + rng.seconds(800 * 86_400);
     let facts = fields_json(
         &mut rng,
-        p.facts
-            .iter()
-            .map(|f| (f.meta.id.as_str(), &f.ty, f.required)),
+        p.facts().map(|f| (f.id(), f.ty(), f.required())),
         t0,
         4,
     );
@@ -508,7 +510,7 @@ fn walk(
     };
     let mut history = History::new(p);
     history.step(
-        &[Node::State(p.initial)],
+        &[NodeRef::State(p.initial_state())],
         &PubCtx::new(p, &case, &history.taken, None, &json!({}), &[]),
     )?;
     let mut log: Vec<Recorded> = vec![first];
@@ -526,7 +528,7 @@ fn walk(
             _ => now - Duration::seconds(1) - rng.seconds(2 * 86_400),
         };
         let options = case.available_actions(&everyone, now, calendar);
-        prop_assert_eq!(options.len(), p.actions.len());
+        prop_assert_eq!(options.len(), p.actions().count());
         let _ = case.deadlines(now, calendar);
         let _ = case.next_due(now, calendar);
 
@@ -541,7 +543,8 @@ fn walk(
         } else if !allowed.is_empty() && rng.chance(75) {
             (*rng.pick(&allowed).unwrap()).to_owned()
         } else {
-            p.actions[rng.index(p.actions.len())].meta.id.clone()
+            let all: Vec<ActionRef<'_>> = p.actions().collect();
+            all[rng.index(all.len())].id().to_owned()
         };
         let known = p.action(&action);
 
@@ -560,9 +563,9 @@ fn walk(
 
         // The actor: one of the action's roles, mostly.
         let actor = match (rng.below(10), known) {
-            (0..8, Some((_, a))) if !a.by.is_empty() => {
-                let r = a.by[rng.index(a.by.len())];
-                Actor::new("someone", [p.roles[r].meta.id.as_str()])
+            (0..8, Some(a)) if a.roles().next().is_some() => {
+                let by: Vec<&str> = a.roles().map(|r| r.id()).collect();
+                Actor::new("someone", [by[rng.index(by.len())]])
             }
             (8, _) => Actor::new("several", roles.iter().copied().filter(|_| rng.chance(50))),
             (9, _) => Actor::new("stranger", ["intruder"]),
@@ -571,26 +574,26 @@ fn walk(
 
         let mut command = Command::new(action.clone(), actor, now);
         command.imported = rng.chance(5);
-        if let Some((_, a)) = known {
+        if let Some(a) = known {
             command.payload = fields_json(
                 &mut rng,
-                a.payload
+                a.payload()
                     .iter()
                     .map(|f| (f.meta.id.as_str(), &f.ty, f.required)),
                 now,
                 8,
             );
-            for d in &a.documents {
+            for d in a.documents() {
                 if rng.chance(88) {
-                    let kind = &p.documents[*d].meta.id;
-                    command.documents.push(document(&mut rng, kind));
+                    command.documents.push(document(&mut rng, d.id()));
                 }
             }
         }
+        let kinds: Vec<&str> = p.documents().map(|d| d.id()).collect();
         if rng.chance(10)
-            && let Some(d) = rng.pick(&p.documents)
+            && let Some(d) = rng.pick(&kinds)
         {
-            let kind = d.meta.id.clone();
+            let kind = (*d).to_owned();
             command.documents.push(document(&mut rng, &kind));
         }
         if rng.chance(2) {
@@ -658,18 +661,18 @@ fn walk(
                     .apply(&event)
                     .map_err(|e| TestCaseError::fail(format!("apply: {e}")))?;
                 prop_assert!(at_once == applied, "decide_apply = decide, then apply");
-                let (ai, a) = known.unwrap();
+                let a = known.unwrap();
                 let ctx = PubCtx::new(
                     p,
                     &before,
                     &history.taken,
-                    Some(ai),
+                    Some(a),
                     &command.payload,
                     &command.documents,
                 );
-                let mut occurred = vec![Node::Action(ai)];
-                if let Some(Place::State(s)) = a.to {
-                    occurred.push(Node::State(s));
+                let mut occurred = vec![NodeRef::Action(a)];
+                if let Some(PlaceRef::State(s)) = a.to() {
+                    occurred.push(NodeRef::State(s));
                 }
                 history.step(&occurred, &ctx)?;
 
@@ -688,8 +691,8 @@ fn walk(
                     "decide_record = decide, then record"
                 );
                 prop_assert_eq!(case.last_at(), now);
-                if let Some(Place::State(s)) = a.to {
-                    prop_assert_eq!(case.state(), p.states[s].meta.id.as_str());
+                if let Some(PlaceRef::State(s)) = a.to() {
+                    prop_assert_eq!(case.state(), s.id());
                 }
                 log.push(recorded);
                 snapshots.push(case.clone());
@@ -769,9 +772,8 @@ fn the_walk_reaches_every_state() {
         }
         let all: BTreeSet<String> = entry
             .procedure
-            .states
-            .iter()
-            .map(|s| s.meta.id.clone())
+            .states()
+            .map(|s| s.id().to_owned())
             .collect();
         assert_eq!(reached, all, "{id}");
     }

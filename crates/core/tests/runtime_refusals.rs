@@ -496,9 +496,7 @@ fn guard_false_lists_each_failing_part_with_its_values() {
     let source = p
         .action("schedule_hearing")
         .unwrap()
-        .1
-        .when
-        .as_ref()
+        .guard()
         .unwrap()
         .source();
     for f in &reason.failed {

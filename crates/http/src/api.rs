@@ -249,7 +249,7 @@ pub async fn list_procedures(_caller: Caller, state: web::Data<AppState>) -> Htt
             title: p.meta.title.clone(),
             title_en: p.meta.title_en.clone(),
             basis: p.meta.basis.clone(),
-            roles: p.roles.iter().map(|r| r.meta.id.clone()).collect(),
+            roles: p.roles().map(|r| r.id().to_owned()).collect(),
         })
         .collect();
     json_response(StatusCode::OK, &out)
@@ -331,12 +331,11 @@ impl ProcedureSource {
             basis: p.meta.basis.clone(),
             valid_from: p.valid_from,
             roles: p
-                .roles
-                .iter()
+                .roles()
                 .map(|r| RoleName {
-                    id: r.meta.id.clone(),
-                    title: r.meta.title.clone(),
-                    title_en: r.meta.title_en.clone(),
+                    id: r.id().to_owned(),
+                    title: r.title().to_owned(),
+                    title_en: r.title_en().map(str::to_owned),
                 })
                 .collect(),
             file,
@@ -364,15 +363,21 @@ pub async fn get_procedure(
 
 /// The graph format.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct GraphQuery {
     /// `svg` (default), `dot` or `mermaid`.
     pub format: Option<String>,
     /// The version (default: the newest).
     pub version: Option<u32>,
+    /// A state with parallel tracks (by its id): draws those tracks in detail, as
+    /// `fazhi graph ID --state STATE` does (SVG only). An unknown state, or one without
+    /// tracks, is a 400 that lists the states that can be drawn.
+    pub state: Option<String>,
 }
 
-/// A procedure drawn: SVG, Graphviz DOT or Mermaid.
+/// A procedure drawn: SVG, Graphviz DOT or Mermaid; with `state`, the parallel tracks of that
+/// state in detail (SVG).
 #[utoipa::path(get, path = "/v1/procedures/{id}/graph", tag = "procedures",
     params(("id" = String, Path, description = "the procedure's id"), GraphQuery),
     responses((status = 200, description = "the drawing", content((String = "image/svg+xml"), (String = "text/vnd.graphviz"), (String = "text/plain"))),
@@ -386,7 +391,14 @@ pub async fn get_graph(
     query: web::Query<GraphQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let p = procedure(&state, &path, query.version)?;
-    match query.format.as_deref().unwrap_or("svg") {
+    let format = query.format.as_deref().unwrap_or("svg");
+    if let Some(s) = &query.state {
+        let svg = crate::picture::state_svg(p, format, s)?;
+        return Ok(HttpResponse::Ok()
+            .content_type("image/svg+xml; charset=utf-8")
+            .body(svg));
+    }
+    match format {
         "dot" => Ok(HttpResponse::Ok()
             .content_type("text/vnd.graphviz; charset=utf-8")
             .body(fazhi_core::graph::to_dot(p))),
@@ -623,17 +635,13 @@ pub async fn open_case(
             ),
         ));
     };
-    if !p.roles.iter().any(|r| caller.roles.contains(&r.meta.id)) {
+    if !p.roles().any(|r| caller.roles.iter().any(|c| c == r.id())) {
         return Err(ApiError::Forbidden {
             detail: format!(
                 "`{}` holds none of the roles of procedure `{}` ({})",
                 caller.id,
                 p.meta.id,
-                p.roles
-                    .iter()
-                    .map(|r| r.meta.id.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                p.roles().map(|r| r.id()).collect::<Vec<_>>().join(", ")
             ),
             reasons: Vec::new(),
             lang: Lang::En,

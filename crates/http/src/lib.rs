@@ -14,6 +14,7 @@ pub mod api;
 pub mod config;
 pub mod history;
 pub mod openapi;
+mod picture;
 pub mod problem;
 pub mod service;
 mod startup;

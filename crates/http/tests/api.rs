@@ -207,6 +207,116 @@ async fn procedures_definition_and_graphs() {
 }
 
 #[actix_web::test]
+async fn the_graph_of_one_state_with_tracks() {
+    // The major decision has states with parallel tracks; serve it beside the filing.
+    let rules = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules");
+    let read = |name: &str| {
+        fazhi_core::load::SourceFile::new(name, std::fs::read_to_string(rules.join(name)).unwrap())
+    };
+    let loaded = fazhi_core::load::load(&[read("major-decision.toml"), read("laws.toml")]);
+    assert_eq!(loaded.errors(), 0, "{:?}", loaded.diagnostics);
+    let major = loaded.rules.get("major-decision", None).unwrap().clone();
+    let app = spawn_with(tempfile::tempdir().unwrap(), |s| {
+        assert!(s.rules.insert((*major).clone()));
+    })
+    .await;
+    let with_tracks: Vec<&str> = fazhi_core::graph::states_with_tracks(&major)
+        .iter()
+        .map(|s| s.id())
+        .collect();
+    assert!(!with_tracks.is_empty());
+    for s in &with_tracks {
+        let r = app
+            .get(
+                &format!("/v1/procedures/major-decision/graph?state={s}"),
+                "town",
+            )
+            .await;
+        assert_eq!(r.status, 200, "{s}: {}", r.text);
+        assert!(
+            r.header("content-type")
+                .unwrap()
+                .starts_with("image/svg+xml")
+        );
+        // The same picture as `fazhi graph major-decision --state S`.
+        assert_eq!(
+            Some(r.text),
+            fazhi_core::graph::to_state_svg(&major, s),
+            "{s}"
+        );
+    }
+    // An unknown state: a 400 that names it and lists the states that can be drawn, in
+    // Chinese with English beside.
+    let r = app
+        .get("/v1/procedures/major-decision/graph?state=nowhere", "town")
+        .await;
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.problem_type(), format!("{P}malformed-request"));
+    assert_eq!(r.body["errors"][0]["where"], "state");
+    let detail = r.body["detail"].as_str().unwrap();
+    assert!(detail.starts_with("程序“"), "{detail}");
+    assert!(detail.contains("没有阶段“nowhere”"), "{detail}");
+    assert!(
+        detail.contains("`nowhere` is not a state of `major-decision`"),
+        "{detail}"
+    );
+    for s in &with_tracks {
+        assert!(detail.contains(s), "{s} is listed: {detail}");
+    }
+    // A state without tracks is named as such.
+    let plain = major
+        .states()
+        .find(|s| s.tracks().next().is_none())
+        .unwrap();
+    let r = app
+        .get(
+            &format!("/v1/procedures/major-decision/graph?state={}", plain.id()),
+            "town",
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    let detail = r.body["detail"].as_str().unwrap();
+    assert!(detail.contains(plain.title()), "{detail}");
+    assert!(detail.contains("has no parallel tracks"), "{detail}");
+    // A procedure without tracks says it has none to draw.
+    let r = app
+        .get(
+            "/v1/procedures/village-rules-filing/graph?state=adopted",
+            "town",
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert!(
+        r.body["detail"]
+            .as_str()
+            .unwrap()
+            .contains("it has no state with parallel tracks"),
+        "{}",
+        r.text
+    );
+    // `state` draws SVG only.
+    let r = app
+        .get(
+            &format!(
+                "/v1/procedures/major-decision/graph?state={}&format=dot",
+                with_tracks[0]
+            ),
+            "town",
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    assert_eq!(r.body["errors"][0]["where"], "state");
+    // The OpenAPI document declares the parameter.
+    let r = app.send("GET", "/openapi.json", None, &[], None).await;
+    let params = r.body["paths"]["/v1/procedures/{id}/graph"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let state = params.iter().find(|p| p["name"] == "state").unwrap();
+    assert_eq!(state["in"], "query", "{params:?}");
+    assert_ne!(state["required"], true, "{params:?}");
+}
+
+#[actix_web::test]
 async fn a_filing_from_opening_to_filed() {
     let app = spawn_app().await;
     let r = app

@@ -3,9 +3,16 @@
 //! The main machine is a directed graph whose nodes are states and whose edges are actions;
 //! each track is a small graph of its own. Guards are not evaluated here: the graph holds
 //! every move the rules could ever allow, so what is proved on it holds for every case.
+//!
+//! The pictures ([`to_svg`], [`to_state_svg`], [`to_dot`], [`to_mermaid`]) and the SVG
+//! layout behind them are under the feature `graph-svg` (on by default); reachability and
+//! the proofs are always here, since loading needs them.
 
+#[cfg(feature = "graph-svg")]
 mod export;
+#[cfg(feature = "graph-svg")]
 mod layout;
+#[cfg(feature = "graph-svg")]
 mod svg;
 
 use std::collections::VecDeque;
@@ -15,7 +22,9 @@ use petgraph::visit::{Bfs, EdgeRef, Reversed};
 
 use crate::model::{Node, Place, Procedure};
 
+#[cfg(feature = "graph-svg")]
 pub use export::{to_dot, to_mermaid};
+#[cfg(feature = "graph-svg")]
 pub use svg::{states_with_tracks, to_state_svg, to_svg};
 
 /// One step of a path through the main machine: an action and the state it leads to.

@@ -9,7 +9,7 @@
 
 use super::layout::{self, Canvas, Edge, Grid, Machine, Node, Para, Style};
 use crate::expr::{Expr, Name, VarSlot};
-use crate::model::{Action, Citation, Meta, Place, Procedure};
+use crate::model::{Action, Citation, Meta, Place, Procedure, StateRef};
 
 /// The widest an overview may be, so that it reads at 100% in a README.
 const MAX_WIDTH: i32 = 1600;
@@ -530,17 +530,20 @@ pub fn to_svg(p: &Procedure) -> String {
 }
 
 /// The states that have parallel tracks, each drawn by [`to_state_svg`].
-pub fn states_with_tracks(p: &Procedure) -> Vec<usize> {
-    (0..p.states.len())
-        .filter(|s| p.states.get(*s).is_some_and(|st| !st.tracks.is_empty()))
-        .collect()
+pub fn states_with_tracks(p: &Procedure) -> Vec<StateRef<'_>> {
+    p.states().filter(|s| s.tracks().next().is_some()).collect()
 }
 
-/// Renders the parallel tracks of one state in detail: per track, when it runs, and a box
-/// per track state with every action of the track; then the state's own actions (records,
-/// and the ways out with the conditions that wait for the tracks).
-/// `None` when the state has no tracks.
-pub fn to_state_svg(p: &Procedure, state: usize) -> Option<String> {
+/// Renders the parallel tracks of one state (by its id) in detail: per track, when it runs,
+/// and a box per track state with every action of the track; then the state's own actions
+/// (records, and the ways out with the conditions that wait for the tracks).
+/// `None` when there is no such state or it has no tracks ([`states_with_tracks`] lists
+/// those that have).
+pub fn to_state_svg(p: &Procedure, state: &str) -> Option<String> {
+    state_svg(p, p.find_state(state)?.0)
+}
+
+fn state_svg(p: &Procedure, state: usize) -> Option<String> {
     let st = p.states.get(state)?;
     if st.tracks.is_empty() {
         return None;

@@ -51,37 +51,32 @@ pub struct Condition {
 }
 
 /// A role that actors hold (`sponsor`: 决策承办单位).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Role {
     /// Id, titles and basis.
-    #[serde(flatten)]
     pub meta: Meta,
     /// Which cases of the procedure it reads (`reads`: all, or only those it takes part in).
     pub reads: super::Reads,
 }
 
 /// A kind of document that actions may require (`hearing_record`: 听证笔录).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Document {
     /// Id, titles and basis.
-    #[serde(flatten)]
     pub meta: Meta,
 }
 
 /// A typed case variable: given when the case opens, or set by actions.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Fact {
     /// Id, titles and basis.
-    #[serde(flatten)]
     pub meta: Meta,
     /// Its type.
-    #[serde(serialize_with = "ser_type")]
-    pub ty: Type,
+    pub(crate) ty: Type,
     /// Whether opening a case must give it.
-    pub required: bool,
+    pub(crate) required: bool,
     /// Its value when the case opens without it.
-    #[serde(skip)]
-    pub default: Option<Value>,
+    pub(crate) default: Option<Value>,
 }
 
 /// A field of an action's payload.
@@ -98,47 +93,43 @@ pub struct Field {
 }
 
 /// A state of the procedure's main machine.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct State {
     /// Id, titles and basis.
-    #[serde(flatten)]
     pub meta: Meta,
     /// The tracks that run side by side while the case is in this state (indices into
     /// [`Procedure::tracks`]).
-    pub tracks: Vec<usize>,
+    pub(crate) tracks: Vec<usize>,
     /// Whether the procedure ends here.
-    pub terminal: bool,
+    pub(crate) terminal: bool,
 }
 
 /// A parallel track inside a state: a small machine of its own.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Track {
     /// Id, titles and basis.
-    #[serde(flatten)]
     pub meta: Meta,
     /// The state this track runs in (index into [`Procedure::states`]).
-    pub parent: usize,
+    pub(crate) parent: usize,
     /// The track's own states.
-    pub states: Vec<Meta>,
+    pub(crate) states: Vec<Meta>,
     /// The state a track starts in when its parent state is entered.
-    pub initial: usize,
+    pub(crate) initial: usize,
     /// The states in which the track is finished.
-    pub finals: Vec<usize>,
+    pub(crate) finals: Vec<usize>,
     /// When present, the track runs only if this guard holds when the parent state is entered.
-    #[serde(serialize_with = "ser_opt_expr")]
-    pub active_if: Option<Expr>,
+    pub(crate) active_if: Option<Expr>,
 }
 
 impl Track {
     /// Whether `state` is one of this track's final states.
-    pub fn is_final(&self, state: usize) -> bool {
+    pub(crate) fn is_final(&self, state: usize) -> bool {
         self.finals.contains(&state)
     }
 }
 
 /// A place a case can be: a state of the main machine, or a state of a track.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Place {
     /// A state of the main machine.
     State(usize),
@@ -164,53 +155,44 @@ pub enum ReasonRule {
 }
 
 /// One thing the law allows: an edge of the procedure's graph.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Action {
     /// Id, titles and basis.
-    #[serde(flatten)]
     pub meta: Meta,
     /// Where the action may be taken from. All places are of the main machine, or all of
     /// one track.
-    pub from: Vec<Place>,
+    pub(crate) from: Vec<Place>,
     /// Where it leads; `None` keeps the case where it is (a record, not a move).
-    pub to: Option<Place>,
+    pub(crate) to: Option<Place>,
     /// The track this action moves within, when it is a track action.
-    pub track: Option<usize>,
+    pub(crate) track: Option<usize>,
     /// The roles that may take it (indices into [`Procedure::roles`]).
-    pub by: Vec<usize>,
+    pub(crate) by: Vec<usize>,
     /// The guard, when present (the conjunction of `conditions` when the guard is a table).
-    #[serde(serialize_with = "ser_opt_expr")]
-    pub when: Option<Expr>,
+    pub(crate) when: Option<Expr>,
     /// The guard's named conditions, when it is written as a table; each refuses on its own.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub conditions: Vec<Condition>,
+    pub(crate) conditions: Vec<Condition>,
     /// Kinds of document that must be attached (indices into [`Procedure::documents`]).
-    pub documents: Vec<usize>,
+    pub(crate) documents: Vec<usize>,
     /// The payload schema.
-    pub payload: Vec<Field>,
+    pub(crate) payload: Vec<Field>,
     /// Facts set when the action is taken: the fact's index and the value expression.
-    #[serde(skip)]
-    pub sets: Vec<(usize, Expr)>,
+    pub(crate) sets: Vec<(usize, Expr)>,
     /// Whether a reason must be recorded.
-    pub reason: ReasonRule,
+    pub(crate) reason: ReasonRule,
     /// Kinds of document required only when a guard holds (index, guard).
-    #[serde(skip)]
-    pub documents_when: Vec<(usize, Expr)>,
+    pub(crate) documents_when: Vec<(usize, Expr)>,
     /// The payload's JSON Schema ([`payload_schema`]), built once at load.
-    pub payload_schema: std::sync::Arc<serde_json::Value>,
+    pub(crate) payload_schema: std::sync::Arc<serde_json::Value>,
     /// Per payload field: whether a guard of the action (`when`, `reason_required`,
     /// `documents_when`) reads it, so that deciding decodes only those.
-    #[serde(skip)]
     pub(crate) payload_in_guards: Vec<bool>,
     /// Per payload field: whether `sets` reads it, so that applying decodes only those.
-    #[serde(skip)]
     pub(crate) payload_in_sets: Vec<bool>,
     /// Whether no `sets` expression reads a fact the action sets, so that the facts can be
     /// written one by one (otherwise all are computed first from the values before).
-    #[serde(skip)]
     pub(crate) sets_one_by_one: bool,
     /// How many times the action may be taken, when the law bounds it (`max_times`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_times: Option<TimesBound>,
 }
 
@@ -239,8 +221,7 @@ pub enum BoundPer {
 
 /// What a period is counted from: the latest time an action was taken, a place entered, or
 /// the date in a date fact.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Anchor {
     /// The latest time this action was taken.
     Action(usize),
@@ -268,46 +249,43 @@ pub enum TimeRuleKind {
 }
 
 /// A minimum period or a deadline.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct TimeRule {
     /// Id, titles and basis.
-    #[serde(flatten)]
     pub meta: Meta,
     /// Minimum or deadline.
-    pub kind: TimeRuleKind,
+    pub(crate) kind: TimeRuleKind,
     /// The length of the period.
-    pub period: Period,
+    pub(crate) period: Period,
     /// What the period is counted from: the latest of these that has happened (at least one).
-    pub after: Vec<Anchor>,
+    pub(crate) after: Vec<Anchor>,
     /// The actions it restrains (at least) or expects (within).
-    pub actions: Vec<usize>,
+    pub(crate) actions: Vec<usize>,
     /// When this guard holds the rule does not apply.
-    #[serde(serialize_with = "ser_opt_expr")]
-    pub unless: Option<Expr>,
+    pub(crate) unless: Option<Expr>,
     /// The rule applies only while this guard holds (the readable opposite of `unless`: the
     /// rule does not apply when it is false; an unknown guard leaves the rule applying).
-    #[serde(serialize_with = "ser_opt_expr")]
-    pub applies_if: Option<Expr>,
+    pub(crate) applies_if: Option<Expr>,
     /// The places (indices into [`Procedure::stop_places`]) in which the period does not run:
     /// time spent there after the period started is not counted.
-    pub stops: Vec<usize>,
+    pub(crate) stops: Vec<usize>,
     /// For a minimum: it may be cut short when the command records a reason (一般不少于).
-    pub below_with_reason: bool,
+    pub(crate) below_with_reason: bool,
     /// For a deadline: an action after the deadline is refused (otherwise it is allowed and
     /// the deadline is reported overdue).
-    pub strict: bool,
+    pub(crate) strict: bool,
     /// For a deadline: it marks a right that may go unused (a request, an objection). Past
     /// due with none of its actions taken it has lapsed, and is not overdue.
-    pub optional: bool,
+    pub(crate) optional: bool,
     /// For a deadline: how much longer it runs once one of `extended_by` has been taken since
     /// the period started (counted from the end of the original last day).
-    pub extension: Option<Period>,
+    pub(crate) extension: Option<Period>,
     /// The actions that extend the deadline.
-    pub extended_by: Vec<usize>,
+    pub(crate) extended_by: Vec<usize>,
     /// When the extension's length is given by the extending action's payload: per action of
     /// `extended_by`, the index of the kept payload value ([`Procedure::kept_payload`]) that
     /// holds it, in the unit of `extension`, which is then the maximum.
-    pub extension_from: Vec<(usize, usize)>,
+    pub(crate) extension_from: Vec<(usize, usize)>,
 }
 
 impl TimeRule {
@@ -322,8 +300,7 @@ impl TimeRule {
 }
 
 /// A node of the main graph an invariant can speak of.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Node {
     /// Entering a state of the main machine.
     State(usize),
@@ -332,8 +309,7 @@ pub enum Node {
 }
 
 /// What an invariant states.
-#[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone)]
 pub enum InvariantKind {
     /// On every path, `first` happens before `then`.
     Before {
@@ -347,66 +323,58 @@ pub enum InvariantKind {
         /// The state entered or action taken.
         reach: Node,
         /// The condition.
-        #[serde(serialize_with = "ser_expr")]
         only_if: Expr,
     },
 }
 
 /// A statement proved on the graph at load, and so true of every case.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Invariant {
     /// Id, titles and basis.
-    #[serde(flatten)]
     pub meta: Meta,
     /// What it states.
-    #[serde(flatten)]
-    pub kind: InvariantKind,
+    pub(crate) kind: InvariantKind,
     /// `only_if`'s named conditions, when it is written as a table.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub conditions: Vec<Condition>,
+    pub(crate) conditions: Vec<Condition>,
 }
 
 /// A verified procedure, one version of it.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone)]
 pub struct Procedure {
     /// Id, titles and basis.
-    #[serde(flatten)]
     pub meta: Meta,
     /// Its version; a case stays on the version it was opened with.
     pub version: u32,
     /// The state a case starts in.
-    pub initial: usize,
+    pub(crate) initial: usize,
     /// Roles.
-    pub roles: Vec<Role>,
+    pub(crate) roles: Vec<Role>,
     /// Document kinds.
-    pub documents: Vec<Document>,
+    pub(crate) documents: Vec<Document>,
     /// Facts.
-    pub facts: Vec<Fact>,
+    pub(crate) facts: Vec<Fact>,
     /// States of the main machine.
-    pub states: Vec<State>,
+    pub(crate) states: Vec<State>,
     /// Tracks.
-    pub tracks: Vec<Track>,
+    pub(crate) tracks: Vec<Track>,
     /// Actions.
-    pub actions: Vec<Action>,
+    pub(crate) actions: Vec<Action>,
     /// Time rules.
-    pub time_rules: Vec<TimeRule>,
+    pub(crate) time_rules: Vec<TimeRule>,
     /// Invariants (all proved at load).
-    pub invariants: Vec<Invariant>,
+    pub(crate) invariants: Vec<Invariant>,
     /// The places some time rule stops its clock in (see [`TimeRule::stops`]); a case keeps
     /// the intervals it spent in each.
-    pub stop_places: Vec<Place>,
+    pub(crate) stop_places: Vec<Place>,
     /// The payload fields `(action, field)` a case keeps from the latest taking of their
     /// action, because a time rule reads them (a date it counts from, an extension's length).
-    pub kept_payload: Vec<(usize, usize)>,
+    pub(crate) kept_payload: Vec<(usize, usize)>,
     /// The first day this version applies to, when the file says (`valid_from`).
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub valid_from: Option<chrono::NaiveDate>,
     /// The rule file it was loaded from (name and text), kept for the archive: a case's
     /// dossier carries the text of the version it ran on.
-    #[serde(skip)]
     pub(crate) source: Option<crate::load::SourceFile>,
     /// Indices by id.
-    #[serde(skip)]
     pub(crate) index: Index,
 }
 
@@ -437,35 +405,35 @@ impl Procedure {
         self.source.as_ref()
     }
     /// The action with this id.
-    pub fn action(&self, id: &str) -> Option<(usize, &Action)> {
+    pub(crate) fn find_action(&self, id: &str) -> Option<(usize, &Action)> {
         let i = *self.index.actions.get(id)?;
         self.actions.get(i).map(|a| (i, a))
     }
     /// The state with this id.
-    pub fn state(&self, id: &str) -> Option<(usize, &State)> {
+    pub(crate) fn find_state(&self, id: &str) -> Option<(usize, &State)> {
         let i = *self.index.states.get(id)?;
         self.states.get(i).map(|s| (i, s))
     }
     /// The fact with this id.
-    pub fn fact(&self, id: &str) -> Option<(usize, &Fact)> {
+    pub(crate) fn find_fact(&self, id: &str) -> Option<(usize, &Fact)> {
         let i = *self.index.facts.get(id)?;
         self.facts.get(i).map(|f| (i, f))
     }
     /// The role with this id.
-    pub fn role(&self, id: &str) -> Option<usize> {
+    pub(crate) fn role_index(&self, id: &str) -> Option<usize> {
         self.index.roles.get(id).copied()
     }
     /// The track with this id.
-    pub fn track(&self, id: &str) -> Option<(usize, &Track)> {
+    pub(crate) fn find_track(&self, id: &str) -> Option<(usize, &Track)> {
         let i = *self.index.tracks.get(id)?;
         self.tracks.get(i).map(|t| (i, t))
     }
     /// The document kind with this id.
-    pub fn document(&self, id: &str) -> Option<usize> {
+    pub(crate) fn document_index(&self, id: &str) -> Option<usize> {
         self.index.documents.get(id).copied()
     }
     /// The id of a place: `drafting`, or `participation.open` for a track state.
-    pub fn place_id(&self, place: Place) -> String {
+    pub(crate) fn place_id(&self, place: Place) -> String {
         match place {
             Place::State(s) => self
                 .states
@@ -487,7 +455,7 @@ impl Procedure {
     }
     /// The number of a place in one flat numbering of all places (main states first, then
     /// each track's states), for per-place tables in cases.
-    pub fn place_number(&self, place: Place) -> usize {
+    pub(crate) fn place_number(&self, place: Place) -> usize {
         match place {
             Place::State(s) => s,
             Place::Track { track, state } => self
@@ -498,15 +466,15 @@ impl Procedure {
         }
     }
     /// How many places there are in [`Procedure::place_number`]'s numbering.
-    pub fn place_count(&self) -> usize {
+    pub(crate) fn place_count(&self) -> usize {
         self.index.places
     }
     /// The ids of a procedure's action by index (empty string when out of range).
-    pub fn action_id(&self, action: usize) -> &str {
+    pub(crate) fn action_id(&self, action: usize) -> &str {
         self.actions.get(action).map_or("", |a| a.meta.id.as_str())
     }
     /// Whether a state is terminal.
-    pub fn is_terminal(&self, state: usize) -> bool {
+    pub(crate) fn is_terminal(&self, state: usize) -> bool {
         self.states.get(state).is_some_and(|s| s.terminal)
     }
 }
@@ -523,13 +491,6 @@ fn ser_type<S: serde::Serializer>(ty: &Type, s: S) -> Result<S::Ok, S::Error> {
 
 fn ser_expr<S: serde::Serializer>(e: &Expr, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(e.source())
-}
-
-fn ser_opt_expr<S: serde::Serializer>(e: &Option<Expr>, s: S) -> Result<S::Ok, S::Error> {
-    match e {
-        Some(e) => s.serialize_str(e.source()),
-        None => s.serialize_none(),
-    }
 }
 
 /// Builds the id → index tables (used by the loader), given the tables of states, tracks
@@ -568,7 +529,7 @@ pub(crate) fn procedure_index(
 }
 
 /// The JSON Schema of an action's payload, for building a form.
-pub fn payload_schema(a: &Action) -> serde_json::Value {
+pub(crate) fn payload_schema(a: &Action) -> serde_json::Value {
     use serde_json::json;
     let mut properties = serde_json::Map::new();
     let mut required = Vec::new();

@@ -651,7 +651,7 @@ impl Case {
             });
         };
         let procedure = self.procedure.clone();
-        let Some((ai, a)) = procedure.action(action) else {
+        let Some((ai, a)) = procedure.find_action(action) else {
             return Err(ApplyError::Invalid {
                 seq: event.seq,
                 problem: format!(
@@ -680,7 +680,9 @@ impl Case {
                 problem: r.message_en.clone(),
             });
         }
-        let kinds = documents.iter().filter_map(|d| procedure.document(&d.kind));
+        let kinds = documents
+            .iter()
+            .filter_map(|d| procedure.document_index(&d.kind));
         self.apply_action(&procedure, ai, a, &values, documents, kinds, event.at);
         self.seq += 1;
         self.last_at = event.at;
@@ -878,7 +880,7 @@ impl Case {
     }
     /// A fact's value, rendered as JSON; `None` when it is unset or unknown.
     pub fn fact(&self, id: &str) -> Option<serde_json::Value> {
-        let (i, f) = self.procedure.fact(id)?;
+        let (i, f) = self.procedure.find_fact(id)?;
         self.facts.get(i)?.as_ref().map(|v| v.to_json(&f.ty))
     }
     /// The hash of the last recorded event ([`GENESIS`](super::GENESIS) before any).

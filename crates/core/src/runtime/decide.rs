@@ -155,10 +155,10 @@ impl Case {
         calendar: &Calendar,
     ) -> Result<Decided, Vec<Reason>> {
         let p = self.procedure.as_ref();
-        let Some((ai, a)) = p.action(&command.action) else {
+        let Some((ai, a)) = p.find_action(&command.action) else {
             let known = p.actions.iter().map(|a| a.meta.id.as_str());
             let near = crate::load::closest(&command.action, known)
-                .and_then(|id| p.action(id))
+                .and_then(|id| p.find_action(id))
                 .map(|(_, a)| &a.meta);
             let mut r = Reason::new(
                 ReasonKind::UnknownAction,
@@ -193,10 +193,10 @@ impl Case {
         );
         let mut kinds = SmallVec::new();
         for d in &command.documents {
-            let Some(kind) = p.document(&d.kind) else {
+            let Some(kind) = p.document_index(&d.kind) else {
                 let known = p.documents.iter().map(|d| d.meta.id.as_str());
                 let near = crate::load::closest(&d.kind, known)
-                    .and_then(|id| p.document(id))
+                    .and_then(|id| p.document_index(id))
                     .and_then(|k| p.documents.get(k))
                     .map(|k| &k.meta);
                 let mut r = Reason::new(
@@ -478,7 +478,7 @@ impl Case {
                 actor
                     .roles
                     .iter()
-                    .map(|id| match p.role(id).and_then(|r| p.roles.get(r)) {
+                    .map(|id| match p.role_index(id).and_then(|r| p.roles.get(r)) {
                         Some(role) => name(&role.meta),
                         None => format!("`{id}`"),
                     })
@@ -859,9 +859,9 @@ fn read_title_zh(p: &crate::model::Procedure, a: &Action, name: &str) -> String 
         if let Some(f) = a.payload.iter().find(|f| f.meta.id == field) {
             return lang::zh(&f.meta);
         }
-    } else if let Some((_, f)) = p.fact(name) {
+    } else if let Some((_, f)) = p.find_fact(name) {
         return lang::zh(&f.meta);
-    } else if let Some((_, t)) = p.track(name) {
+    } else if let Some((_, t)) = p.find_track(name) {
         return lang::zh(&t.meta);
     }
     format!("`{name}`")
@@ -1148,5 +1148,3 @@ pub(crate) fn anchor_en(case: &Case, anchor: crate::model::Anchor) -> String {
         None => String::new(),
     }
 }
-
-pub use crate::model::payload_schema;

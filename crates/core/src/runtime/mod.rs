@@ -14,7 +14,7 @@ mod refusal;
 pub use case::{ApplyError, Case, CaseView};
 pub use command::{Actor, Command, DocumentRef, Opening};
 pub use deadline::{Deadline, DeadlineStatus, next_due};
-pub use decide::{ActionOption, payload_schema};
+pub use decide::ActionOption;
 pub use event::{
     BreakKind, BrokenLink, ChainWalk, Event, EventBody, EventWire, GENESIS, Hash256, Recorded,
     sha256_hex, verify,

@@ -273,7 +273,7 @@ fn titled(meta: Option<&crate::model::Meta>, id: &str) -> String {
 /// Checks the state, tracks, facts and deadlines a step expects.
 fn check_after(case: &Case, step: &StepSpec, at: DateTime<Utc>, calendar: &Calendar) -> Vec<Two> {
     let p = case.procedure();
-    let state_title = |id: &str| titled(p.state(id).map(|(_, s)| &s.meta), id);
+    let state_title = |id: &str| titled(p.find_state(id).map(|(_, s)| &s.meta), id);
     let mut out = Vec::new();
     if let Some(s) = &step.state
         && case.state() != s
@@ -292,7 +292,7 @@ fn check_after(case: &Case, step: &StepSpec, at: DateTime<Utc>, calendar: &Calen
     }
     let running = case.track_states();
     for (track, want) in &step.tracks {
-        let Some((_, t)) = p.track(track) else {
+        let Some((_, t)) = p.find_track(track) else {
             out.push((
                 format!("程序中没有`{track}`这一并行程序"),
                 format!("the procedure has no track `{track}`"),
@@ -323,7 +323,7 @@ fn check_after(case: &Case, step: &StepSpec, at: DateTime<Utc>, calendar: &Calen
         }
     }
     for (fact, want) in &step.facts {
-        let Some((_, f)) = p.fact(fact) else {
+        let Some((_, f)) = p.find_fact(fact) else {
             out.push((
                 format!("程序中没有`{fact}`这一事实"),
                 format!("the procedure has no fact `{fact}`"),
