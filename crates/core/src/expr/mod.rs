@@ -159,11 +159,6 @@ impl Expr {
         sat::always_true(&self.root)
     }
 
-    /// [`Expr::satisfiability`] and [`Expr::always_true`] together, for the price of one.
-    pub(crate) fn verdict(&self) -> (Satisfiability, bool) {
-        sat::verdict(&self.root)
-    }
-
     /// Whether it reads the fact at this index.
     pub(crate) fn reads_fact(&self, fact: usize) -> bool {
         self.root

@@ -397,29 +397,9 @@ pub(crate) fn always_true(node: &Node) -> bool {
     enumerate(node, |r| r != Some(true)) == Some(false)
 }
 
-/// [`satisfiability`] and [`always_true`] at once, from one finite form and one pass over
-/// the assignments (what the loader asks of every guard).
-pub(crate) fn verdict(node: &Node) -> (Satisfiability, bool) {
-    let mut true_seen = false;
-    let mut other_seen = false;
-    let done = enumerate(node, |r| {
-        if r == Some(true) {
-            true_seen = true;
-        } else {
-            other_seen = true;
-        }
-        true_seen && other_seen
-    });
-    match done {
-        None => (Satisfiability::Unknown, false),
-        Some(_) if true_seen => (Satisfiability::Satisfiable, !other_seen),
-        Some(_) => (Satisfiability::Never, false),
-    }
-}
-
 /// Enumerates every assignment until `found` holds of one's result: `Some(true)` when one
 /// does, `Some(false)` when none does, `None` when there are too many to enumerate.
-fn enumerate(node: &Node, mut found: impl FnMut(Option<bool>) -> bool) -> Option<bool> {
+fn enumerate(node: &Node, found: impl Fn(Option<bool>) -> bool) -> Option<bool> {
     if node.ty != Type::Bool {
         return None;
     }

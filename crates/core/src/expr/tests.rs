@@ -427,31 +427,6 @@ fn always_true() {
     assert!(!t("false"));
 }
 
-/// The loader's one-pass verdict says what the two analyses say on their own.
-#[test]
-fn verdict_agrees_with_satisfiability_and_always_true() {
-    let many: Vec<String> = (0..17).map(|i| format!("fine > {i}")).collect();
-    let many = many.join(" && ");
-    for src in [
-        "true",
-        "false",
-        "urgent",
-        "urgent && !urgent",
-        "urgent || !urgent",
-        "!is_set(urgent) || is_set(urgent)",
-        "count > 3 || count <= 3 || !is_set(count)",
-        "count > 3 && count < 2",
-        "count > 3 && count < 5",
-        "!done(review) && !active(review)",
-        "outcome in [\"approve\"] && outcome != \"approve\"",
-        "!is_set(kind) || !(kind == \"a\" && kind == \"b\")",
-        many.as_str(),
-    ] {
-        let e = guard(src);
-        assert_eq!(e.verdict(), (e.satisfiability(), e.always_true()), "{src}");
-    }
-}
-
 #[test]
 fn satisfiability_of_a_huge_guard_is_bounded() {
     // 80,000 comparisons, of one atom and of distinct atoms: the analysis gives up (or

@@ -244,11 +244,10 @@ fn conditions(
 }
 
 fn warn_never(cx: &mut Cx<'_>, e: &Expr, src: &S<String>, what: &str) {
-    let (satisfiability, always_true) = e.verdict();
-    if satisfiability == Satisfiability::Never {
+    if e.satisfiability() == Satisfiability::Never {
         cx.warning("guard-never-true", src.span.clone(), format!("{what} `{}` can never be true", src.v))
             .help = Some("given the declared values and ranges it contradicts itself; the action or track it guards can never happen".into());
-    } else if always_true {
+    } else if e.always_true() {
         cx.warning(
             "guard-always-true",
             src.span.clone(),
