@@ -256,9 +256,11 @@ pub async fn list_procedures(_caller: Caller, state: web::Data<AppState>) -> Htt
 
 /// Which version of a procedure.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct VersionQuery {
     /// The version (default: the newest).
+    #[param(minimum = 0, maximum = 4294967295_u64)]
     pub version: Option<u32>,
 }
 
@@ -363,12 +365,27 @@ pub async fn get_procedure(
 
 /// The graph format.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct GraphQuery {
     /// `svg` (default), `dot` or `mermaid`.
+    #[param(value_type = Option<GraphFormat>)]
     pub format: Option<String>,
     /// The version (default: the newest).
+    #[param(minimum = 0, maximum = 4294967295_u64)]
     pub version: Option<u32>,
+}
+
+/// How to draw a procedure (the values of `format`; another is a 400 at `format`).
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GraphFormat {
+    /// SVG (`image/svg+xml`).
+    Svg,
+    /// Graphviz DOT (`text/vnd.graphviz`).
+    Dot,
+    /// Mermaid (`text/plain`).
+    Mermaid,
 }
 
 /// A procedure drawn: SVG, Graphviz DOT or Mermaid.
@@ -526,16 +543,16 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     let Some(v) = req.headers().get("Idempotency-Key") else {
         return Ok(None);
     };
-    let key = v
-        .to_str()
-        .map_err(|_| ApiError::malformed("Idempotency-Key", "the key must be visible ASCII"))?;
-    if key.is_empty() || key.len() > 255 {
+    // What the document declares (`IDEMPOTENCY_KEY_PATTERN`): 1 to 255 visible ASCII
+    // characters, no spaces.
+    let key = v.as_bytes();
+    if key.is_empty() || key.len() > 255 || !key.iter().all(u8::is_ascii_graphic) {
         return Err(ApiError::malformed(
             "Idempotency-Key",
-            "the key must have 1 to 255 characters",
+            "幂等键须为 1 至 255 个可见 ASCII 字符（不含空格）；the key must be 1 to 255 visible ASCII characters, no spaces",
         ));
     }
-    Ok(Some(key.to_owned()))
+    Ok(Some(String::from_utf8_lossy(key).into_owned()))
 }
 
 fn request_hash(req: &HttpRequest, body: &[u8]) -> String {
@@ -546,6 +563,18 @@ fn request_hash(req: &HttpRequest, body: &[u8]) -> String {
     buf.push(b'\n');
     buf.extend_from_slice(body);
     sha256_hex(&buf)
+}
+
+/// The earliest `at` an importer may send: 1949-10-01 00:00 China time. No act of an
+/// administrative body of the People's Republic is older, so an earlier time is a typing
+/// mistake (a year 0001 from an empty date field), not a record. (A procedure's `valid_from`
+/// is not the floor: a paper case may have run under an earlier text of the rules.)
+pub const AT_FLOOR: &str = "1949-10-01T00:00:00+08:00";
+
+/// [`AT_FLOOR`] as a time.
+fn at_floor() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(AT_FLOOR)
+        .map_or(DateTime::<Utc>::MIN_UTC, |t| t.with_timezone(&Utc))
 }
 
 /// The time to stamp: the server's clock, or an importer's `at` (checked).
@@ -567,7 +596,19 @@ fn stamp(
         }),
         Some(at) if at > now => Err(ApiError::invalid(
             "at",
-            format!("`at` ({at}) is in the future"),
+            format!(
+                "`at`（{}）晚于现在：不能记录将来的事；`at` ({}) is in the future",
+                fazhi_core::time::china::rfc3339(at),
+                fazhi_core::time::china::rfc3339(at),
+            ),
+        )),
+        Some(at) if at < at_floor() => Err(ApiError::invalid(
+            "at",
+            format!(
+                "`at`（{}）早于 {AT_FLOOR}：请填写纸质记录上的实际时间；`at` ({}) is before {AT_FLOOR}: give the time on the paper record",
+                fazhi_core::time::china::rfc3339(at),
+                fazhi_core::time::china::rfc3339(at),
+            ),
         )),
         Some(at) if last.is_some_and(|l| at < l) => Err(ApiError::invalid(
             "at",
@@ -701,6 +742,7 @@ pub async fn open_case(
 
 /// Filters and a cursor for listing cases.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only cases of this procedure.
@@ -710,6 +752,7 @@ pub struct ListQuery {
     /// `true`: only open cases with a deadline that has passed.
     pub overdue: Option<bool>,
     /// At most this many (1 to 1000, default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
@@ -981,6 +1024,26 @@ pub async fn get_events(
 ) -> Result<HttpResponse, ApiError> {
     let (events, _) = stored_history(&state, &path).await?;
     Ok(json_response(StatusCode::OK, &History { events }))
+}
+
+/// One event of a case, with its hash: where the `Location` of a new event points.
+#[utoipa::path(get, path = "/v1/cases/{id}/events/{seq}", tag = "cases",
+    params(("id" = String, Path, description = "the case's id"),
+        ("seq" = u64, Path, minimum = 0, description = "the event's seq (0 is the opening)")),
+    responses((status = 200, body = EventOut), (status = 404, body = Problem, content_type = "application/problem+json")),
+    security(("bearer" = [])))]
+pub async fn get_event(
+    _caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, u64)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, seq) = path.into_inner();
+    let (events, _) = stored_history(&state, &id).await?;
+    let event = usize::try_from(seq)
+        .ok()
+        .and_then(|i| events.into_iter().nth(i))
+        .ok_or_else(|| ApiError::NotFound(format!("case `{id}` has no event {seq}")))?;
+    Ok(json_response(StatusCode::OK, &event))
 }
 
 /// The result of checking a case's hash chain.
