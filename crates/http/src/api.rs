@@ -571,8 +571,8 @@ fn request_hash(req: &HttpRequest, body: &[u8]) -> String {
 /// is not the floor: a paper case may have run under an earlier text of the rules.)
 pub const AT_FLOOR: &str = "1949-10-01T00:00:00+08:00";
 
-/// [`AT_FLOOR`] as a time.
-fn at_floor() -> DateTime<Utc> {
+/// [`AT_FLOOR`] as a time (also what `fazhi import` holds an event's `at` to).
+pub fn at_floor() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(AT_FLOOR)
         .map_or(DateTime::<Utc>::MIN_UTC, |t| t.with_timezone(&Utc))
 }
