@@ -395,6 +395,27 @@ async fn import_case(
         if let Err(e) = &item.event {
             return Ok(refuse(item.line, item.seq, format!("not an event: {e}")));
         }
+        // The times an importer may give the service: from 1949-10-01 China time to now.
+        if let Ok(event) = &item.event {
+            let at = fazhi_core::time::china::rfc3339(event.at);
+            if event.at < fazhi_http::api::at_floor() {
+                return Ok(refuse(
+                    item.line,
+                    item.seq,
+                    format!(
+                        "其时间 {at} 早于 {floor}；its time {at} is before {floor}, the earliest an act can have (fix the record's time)",
+                        floor = fazhi_http::api::AT_FLOOR
+                    ),
+                ));
+            }
+            if event.at > Utc::now() {
+                return Ok(refuse(
+                    item.line,
+                    item.seq,
+                    format!("其时间 {at} 晚于现在；its time {at} is in the future"),
+                ));
+            }
+        }
     }
     let Some(first) = group.items.first() else {
         return Ok(CaseOutcome::AlreadyThere);

@@ -373,3 +373,67 @@ async fn mutated_exports_never_panic_and_what_lands_verifies() {
         }
     }
 }
+
+/// An event whose time is before 1949-10-01 China time (a year 0001 from an empty field) or
+/// in the future is refused with its case, line and seq, as the service refuses such an `at`
+/// from an importer; the floor itself is taken.
+#[test]
+fn an_event_before_the_floor_or_in_the_future_is_refused() {
+    use fazhi_core::runtime::{Actor, Case, Opening};
+    let dir = tempfile::tempdir().unwrap();
+    let rules = rules();
+    let p = rules.get("village-rules-filing", None).unwrap().clone();
+    let line = |case: &str, at: chrono::DateTime<Utc>| {
+        let (_, recorded) = Case::open_recorded(
+            &p,
+            Opening {
+                case: case.into(),
+                title: "村规民约".into(),
+                actor: Actor::new("archivist", ["village"]),
+                at,
+                facts: serde_json::json!({"adopted_on": "1950-01-01"}),
+                imported: true,
+            },
+        )
+        .unwrap();
+        format!(
+            r#"{{"hash":"{}","event":{}}}"#,
+            recorded.hash.as_str(),
+            String::from_utf8(recorded.bytes).unwrap()
+        )
+    };
+    let year_one = Utc.with_ymd_and_hms(1, 1, 1, 0, 0, 0).single().unwrap();
+    let floor = Utc
+        .with_ymd_and_hms(1949, 9, 30, 16, 0, 0)
+        .single()
+        .unwrap();
+    let just_before = floor - chrono::Duration::seconds(1);
+    let future = Utc::now() + chrono::Duration::days(30);
+    let file = dir.path().join("in.ndjson");
+    let text = [
+        line("year-one", year_one),
+        line("just-before", just_before),
+        line("floor", floor),
+        line("future", future),
+    ]
+    .join("\n");
+    std::fs::write(&file, text + "\n").unwrap();
+    let db = dir.path().join("t.db");
+    let (code, out) = import(&db, &file, &["--create-db"]);
+    assert_eq!(code, 1, "{out}");
+    for (case, line) in [("year-one", 1), ("just-before", 2), ("future", 4)] {
+        assert!(
+            out.contains(&format!(
+                "case {case}: refused, nothing of it written: event 0 (line {line})"
+            )),
+            "{case}: {out}"
+        );
+    }
+    assert!(out.contains("早于 1949-10-01T00:00:00+08:00"), "{out}");
+    assert!(
+        out.contains("0001-01-01T08:00:00+08:00"),
+        "China time: {out}"
+    );
+    assert!(out.contains("in the future"), "{out}");
+    assert!(out.contains("imported 1 case"), "{out}");
+}

@@ -257,9 +257,11 @@ pub async fn list_procedures(_caller: Caller, state: web::Data<AppState>) -> Htt
 
 /// Which version of a procedure.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct VersionQuery {
     /// The version (default: the newest).
+    #[param(minimum = 0, maximum = 4294967295_u64)]
     pub version: Option<u32>,
 }
 
@@ -367,13 +369,27 @@ pub async fn get_procedure(
 #[serde(deny_unknown_fields)]
 pub struct GraphQuery {
     /// `svg` (default), `dot` or `mermaid`.
+    #[param(value_type = Option<GraphFormat>)]
     pub format: Option<String>,
     /// The version (default: the newest).
+    #[param(minimum = 0, maximum = 4294967295_u64)]
     pub version: Option<u32>,
     /// A state with parallel tracks (by its id): draws those tracks in detail, as
     /// `fazhi graph ID --state STATE` does (SVG only). An unknown state, or one without
-    /// tracks, is a 400 that lists the states that can be drawn.
+    /// tracks, is a 422 that lists the states that can be drawn.
     pub state: Option<String>,
+}
+
+/// How to draw a procedure (the values of `format`; another is a 400 at `format`).
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum GraphFormat {
+    /// SVG (`image/svg+xml`).
+    Svg,
+    /// Graphviz DOT (`text/vnd.graphviz`).
+    Dot,
+    /// Mermaid (`text/plain`).
+    Mermaid,
 }
 
 /// A procedure drawn: SVG, Graphviz DOT or Mermaid; with `state`, the parallel tracks of that
@@ -382,7 +398,8 @@ pub struct GraphQuery {
     params(("id" = String, Path, description = "the procedure's id"), GraphQuery),
     responses((status = 200, description = "the drawing", content((String = "image/svg+xml"), (String = "text/vnd.graphviz"), (String = "text/plain"))),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "`state` is not a state of the procedure, or has no parallel tracks")),
     security(("bearer" = [])))]
 pub async fn get_graph(
     _caller: Caller,
@@ -539,16 +556,16 @@ fn idempotency_key(req: &HttpRequest) -> Result<Option<String>, ApiError> {
     let Some(v) = req.headers().get("Idempotency-Key") else {
         return Ok(None);
     };
-    let key = v
-        .to_str()
-        .map_err(|_| ApiError::malformed("Idempotency-Key", "the key must be visible ASCII"))?;
-    if key.is_empty() || key.len() > 255 {
+    // What the document declares (`IDEMPOTENCY_KEY_PATTERN`): 1 to 255 visible ASCII
+    // characters, no spaces.
+    let key = v.as_bytes();
+    if key.is_empty() || key.len() > 255 || !key.iter().all(u8::is_ascii_graphic) {
         return Err(ApiError::malformed(
             "Idempotency-Key",
-            "the key must have 1 to 255 characters",
+            "幂等键须为 1 至 255 个可见 ASCII 字符（不含空格）；the key must be 1 to 255 visible ASCII characters, no spaces",
         ));
     }
-    Ok(Some(key.to_owned()))
+    Ok(Some(String::from_utf8_lossy(key).into_owned()))
 }
 
 fn request_hash(req: &HttpRequest, body: &[u8]) -> String {
@@ -559,6 +576,18 @@ fn request_hash(req: &HttpRequest, body: &[u8]) -> String {
     buf.push(b'\n');
     buf.extend_from_slice(body);
     sha256_hex(&buf)
+}
+
+/// The earliest `at` an importer may send: 1949-10-01 00:00 China time. No act of an
+/// administrative body of the People's Republic is older, so an earlier time is a typing
+/// mistake (a year 0001 from an empty date field), not a record. (A procedure's `valid_from`
+/// is not the floor: a paper case may have run under an earlier text of the rules.)
+pub const AT_FLOOR: &str = "1949-10-01T00:00:00+08:00";
+
+/// [`AT_FLOOR`] as a time (also what `fazhi import` holds an event's `at` to).
+pub fn at_floor() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(AT_FLOOR)
+        .map_or(DateTime::<Utc>::MIN_UTC, |t| t.with_timezone(&Utc))
 }
 
 /// The time to stamp: the server's clock, or an importer's `at` (checked).
@@ -580,7 +609,19 @@ fn stamp(
         }),
         Some(at) if at > now => Err(ApiError::invalid(
             "at",
-            format!("`at` ({at}) is in the future"),
+            format!(
+                "`at`（{}）晚于现在：不能记录将来的事；`at` ({}) is in the future",
+                fazhi_core::time::china::rfc3339(at),
+                fazhi_core::time::china::rfc3339(at),
+            ),
+        )),
+        Some(at) if at < at_floor() => Err(ApiError::invalid(
+            "at",
+            format!(
+                "`at`（{}）早于 {AT_FLOOR}：请填写纸质记录上的实际时间；`at` ({}) is before {AT_FLOOR}: give the time on the paper record",
+                fazhi_core::time::china::rfc3339(at),
+                fazhi_core::time::china::rfc3339(at),
+            ),
         )),
         Some(at) if last.is_some_and(|l| at < l) => Err(ApiError::invalid(
             "at",
@@ -710,6 +751,7 @@ pub async fn open_case(
 
 /// Filters and a cursor for listing cases.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Only cases of this procedure.
@@ -719,6 +761,7 @@ pub struct ListQuery {
     /// `true`: only open cases with a deadline that has passed.
     pub overdue: Option<bool>,
     /// At most this many (1 to 1000, default 50).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,

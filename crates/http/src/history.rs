@@ -27,12 +27,15 @@ const CHECK_PAGE: u32 = 4096;
 
 /// Which events of a case to show: those after `after`, at most `limit`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// Only events whose seq is greater than this (the `next_after` of the previous page);
     /// from the first event when absent.
+    #[param(minimum = 0, maximum = 18446744073709551614_u64)]
     pub after: Option<u64>,
     /// At most this many events (1 to 1000, default 1000).
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
 }
 
@@ -313,6 +316,43 @@ pub async fn get_events(
         next,
         chain: page.chain,
     }))
+}
+
+/// One event of a case, with its hash: where the `Location` of a new event points. A case
+/// the caller may not read is 404, as a missing one; an event whose links do not verify is
+/// 409 `chain-broken`.
+#[utoipa::path(get, path = "/v1/cases/{id}/events/{seq}", tag = "cases",
+    params(("id" = String, Path, description = "the case's id"),
+        ("seq" = u64, Path, minimum = 0, description = "the event's seq (0 is the opening)")),
+    responses((status = 200, body = EventOut),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "`chain-broken`: the event's links do not verify")),
+    security(("bearer" = [])))]
+pub async fn get_event(
+    caller: Caller,
+    state: web::Data<AppState>,
+    path: web::Path<(String, u64)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, seq) = path.into_inner();
+    let summary = summary_of(&state, &id).await?;
+    crate::access::check(&state, &caller.0, &id, &summary.procedure).await?;
+    if seq >= summary.seq {
+        return Err(ApiError::NotFound(format!(
+            "case `{id}` has no event {seq}"
+        )));
+    }
+    let page = read_page(state.store.as_ref(), &id, &summary, seq, 1).await?;
+    if let Some(broken) = page.chain.broken {
+        state.cases.forget(&id);
+        return Err(ApiError::ChainBroken { case: id, broken });
+    }
+    let event = page
+        .events
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::NotFound(format!("case `{id}` has no event {seq}")))?;
+    Ok(json(&event))
 }
 
 /// A case's archive: the case, a page of its events with their document references, the

@@ -5,11 +5,12 @@ use fazhi_core::model::Procedure;
 
 use crate::problem::ApiError;
 
-/// The SVG of the parallel tracks of `state` (a state's id), or a 400 that names the state
-/// and lists the states that can be drawn, in Chinese with English beside.
+/// The SVG of the parallel tracks of `state` (a state's id). Otherwise a 422 at `state`, in
+/// Chinese with English beside: with a format other than SVG, or for a state that is not one
+/// or has no tracks (naming it and listing the states that can be drawn).
 pub(crate) fn state_svg(p: &Procedure, format: &str, state: &str) -> Result<String, ApiError> {
     if format != "svg" {
-        return Err(ApiError::malformed(
+        return Err(ApiError::invalid(
             "state",
             format!(
                 "`state`只能与`format=svg`同用（`{format}`不能绘制单个阶段）（`state` draws SVG only: use `format=svg`, not `{format}`）"
@@ -50,7 +51,9 @@ pub(crate) fn state_svg(p: &Procedure, format: &str, state: &str) -> Result<Stri
             format!("the states with parallel tracks are: {}", en.join(", ")),
         )
     };
-    Err(ApiError::malformed(
+    // The query is well formed; the state does not fit this procedure: 422, as for any value
+    // the server understands but cannot act on.
+    Err(ApiError::invalid(
         "state",
         format!("{why_zh}；{list_zh}（{why_en}; {list_en}）"),
     ))

@@ -178,10 +178,14 @@ async fn render_metrics() -> HttpResponse {
     }
 }
 
-async fn openapi_json() -> HttpResponse {
+/// The OpenAPI document of this server (made once, at start: it names the loaded procedures).
+#[derive(Debug, Clone)]
+struct Document(Arc<str>);
+
+async fn openapi_json(doc: web::Data<Document>) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("application/json")
-        .body(crate::openapi::json())
+        .body(doc.0.to_string())
 }
 
 async fn not_found(req: actix_web::HttpRequest) -> Result<HttpResponse, ApiError> {
@@ -267,9 +271,14 @@ impl Application {
             cases: CaseCache::with_capacity(settings.cases_in_memory),
             body_limit: settings.body_limit,
         });
+        let document = web::Data::new(Document(Arc::from(crate::openapi::json_for(&state.rules))));
         let mut server = HttpServer::new(move || {
             App::new()
                 .app_data(state.clone())
+                .app_data(document.clone())
+                .app_data(web::JsonConfig::default().error_handler(|err, _| {
+                    ApiError::malformed("body", format!("bad JSON body: {err}")).into()
+                }))
                 .app_data(web::QueryConfig::default().error_handler(|err, _| {
                     ApiError::malformed("query", format!("bad query string: {err}")).into()
                 }))
@@ -338,6 +347,7 @@ impl Application {
                                 .route(get_or_head().to(crate::history::get_events))
                                 .route(web::post().to(api::append_event)),
                         )
+                        .service(resource("/v1/cases/{id}/events/{seq}", "GET, HEAD").route(get_or_head().to(crate::history::get_event)))
                         .service(resource("/v1/cases/{id}/dossier", "GET, HEAD").route(get_or_head().to(crate::history::get_dossier))),
                 )
                 .default_service(web::to(not_found))

@@ -245,13 +245,13 @@ async fn the_graph_of_one_state_with_tracks() {
             "{s}"
         );
     }
-    // An unknown state: a 400 that names it and lists the states that can be drawn, in
+    // An unknown state: a 422 that names it and lists the states that can be drawn, in
     // Chinese with English beside.
     let r = app
         .get("/v1/procedures/major-decision/graph?state=nowhere", "town")
         .await;
-    assert_eq!(r.status, 400, "{}", r.text);
-    assert_eq!(r.problem_type(), format!("{P}malformed-request"));
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.problem_type(), format!("{P}invalid-request"));
     assert_eq!(r.body["errors"][0]["where"], "state");
     let detail = r.body["detail"].as_str().unwrap();
     assert!(detail.starts_with("程序“"), "{detail}");
@@ -274,7 +274,7 @@ async fn the_graph_of_one_state_with_tracks() {
             "town",
         )
         .await;
-    assert_eq!(r.status, 400);
+    assert_eq!(r.status, 422);
     let detail = r.body["detail"].as_str().unwrap();
     assert!(detail.contains(plain.title()), "{detail}");
     assert!(detail.contains("has no parallel tracks"), "{detail}");
@@ -285,7 +285,7 @@ async fn the_graph_of_one_state_with_tracks() {
             "town",
         )
         .await;
-    assert_eq!(r.status, 400);
+    assert_eq!(r.status, 422);
     assert!(
         r.body["detail"]
             .as_str()
@@ -304,7 +304,7 @@ async fn the_graph_of_one_state_with_tracks() {
             "town",
         )
         .await;
-    assert_eq!(r.status, 400);
+    assert_eq!(r.status, 422);
     assert_eq!(r.body["errors"][0]["where"], "state");
     // The OpenAPI document declares the parameter.
     let r = app.send("GET", "/openapi.json", None, &[], None).await;

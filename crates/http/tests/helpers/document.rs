@@ -42,6 +42,7 @@ pub fn follows_the_document(
     text: &str,
 ) {
     let doc = document();
+    let query = path.split_once('?').map(|(_, q)| q);
     let path = path.split('?').next().unwrap_or(path);
     let segments: Vec<&str> = path.split('/').collect();
     let Some((template, item)) = doc["paths"].as_object().unwrap().iter().find(|(t, _)| {
@@ -65,6 +66,9 @@ pub fn follows_the_document(
         assert_eq!(status, 405, "{method} {template}: {text}");
         return;
     };
+    if let Some(query) = query {
+        query_follows(method, template, op, query, status, body);
+    }
     let response = op["responses"].get(status.to_string()).unwrap_or_else(|| {
         panic!("{method} {template} answered {status}, which the document does not list: {text}")
     });
@@ -98,6 +102,62 @@ pub fn follows_the_document(
         utc.is_empty(),
         "{method} {template} {status}: times not written in China time (+08:00): {}\n{text}",
         utc.join(", ")
+    );
+}
+
+/// Every parameter of a request's query must be one the operation declares `in: query` (one it
+/// does not declare must be a 400); when
+/// the server took the request (a 2xx), each value must fit the parameter's schema, and when
+/// every value fits, the server must not call the query malformed (a 400 at `query` or at
+/// the parameter).
+fn query_follows(method: &str, template: &str, op: &Value, query: &str, status: u16, body: &Value) {
+    let params = op["parameters"].as_array().cloned().unwrap_or_default();
+    let mut all_fit = true;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (name, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let Some(param) = params.iter().find(|p| p["name"] == name) else {
+            // A parameter the document does not declare must be refused, not ignored.
+            assert_eq!(
+                status, 400,
+                "{method} {template}?{query}: `{name}` is not a parameter of the document, yet the server took it"
+            );
+            all_fit = false;
+            continue;
+        };
+        assert_eq!(
+            param["in"], "query",
+            "{method} {template}: `{name}` is read from the query, the document says `in: {}`",
+            param["in"]
+        );
+        // A query value is text; a number or boolean is read from it as JSON would.
+        let typed = match param["schema"]["type"].as_str() {
+            Some("integer" | "number" | "boolean") => {
+                serde_json::from_str(value).unwrap_or_else(|_| Value::String(value.to_owned()))
+            }
+            _ => Value::String(value.to_owned()),
+        };
+        let fits = violations(&param["schema"], &typed).is_empty();
+        all_fit &= fits;
+        assert!(
+            fits || !(200..300).contains(&status),
+            "{method} {template}: the server took `{name}={value}`, which the document does not allow"
+        );
+    }
+    let repeated = {
+        let mut names: Vec<&str> = query
+            .split('&')
+            .map(|p| p.split_once('=').map_or(p, |(n, _)| n))
+            .collect();
+        let n = names.len();
+        names.sort_unstable();
+        names.dedup();
+        names.len() != n
+    };
+    let at = body["errors"][0]["where"].as_str().unwrap_or_default();
+    let about_query = at == "query" || params.iter().any(|p| p["name"] == at);
+    assert!(
+        !(all_fit && !repeated && status == 400 && about_query && !query.contains('%')),
+        "{method} {template}?{query}: every value fits the document, yet the server answered 400"
     );
 }
 
