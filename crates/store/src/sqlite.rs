@@ -2300,4 +2300,79 @@ mod tests {
         };
         assert_eq!((count("a"), count("b"), count("c")), (1, 1, 1));
     }
+
+    /// Every waiter of a batch gets the same classification: a commit that failed leaves
+    /// each append in doubt ([`StoreError::OutcomeUnknown`], and the store must reopen its
+    /// file), a lock not granted before the commit leaves each unwritten
+    /// ([`StoreError::NotWritten`], and the store goes on).
+    #[tokio::test]
+    async fn every_waiter_of_a_failed_batch_gets_the_same_classification() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.db");
+        let mut conn = open_connection(&path, Mode::Create).unwrap();
+        migrate(&mut conn).unwrap();
+        let batch = |cases: &[&str]| {
+            let mut replies = Vec::new();
+            let mut batch = Vec::new();
+            for case in cases {
+                let (tx, rx) = oneshot::channel();
+                batch.push((Box::new(one(case, 0, GENESIS)), tx));
+                replies.push(rx);
+            }
+            (batch, replies)
+        };
+        let (appends, replies) = batch(&["a", "b", "c"]);
+        let mut injected = Injected {
+            commit: Some(true),
+            reopens: 0,
+        };
+        assert_eq!(
+            commit_batch(&mut conn, &mut injected, appends),
+            Some(FaultKind::Io)
+        );
+        for rx in replies {
+            let r = rx.await.unwrap();
+            assert!(
+                matches!(
+                    r,
+                    Err(StoreError::OutcomeUnknown {
+                        kind: FaultKind::Io,
+                        ..
+                    })
+                ),
+                "{r:?}"
+            );
+        }
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        conn.busy_timeout(Duration::from_millis(1)).unwrap();
+        let (appends, replies) = batch(&["d", "e"]);
+        assert_eq!(
+            commit_batch(&mut conn, &mut Injected::default(), appends),
+            None
+        );
+        for rx in replies {
+            let r = rx.await.unwrap();
+            assert!(
+                matches!(
+                    r,
+                    Err(StoreError::NotWritten {
+                        kind: FaultKind::Busy,
+                        ..
+                    })
+                ),
+                "{r:?}"
+            );
+        }
+        other.execute_batch("ROLLBACK").unwrap();
+        let (appends, replies) = batch(&["d"]);
+        assert_eq!(
+            commit_batch(&mut conn, &mut Injected::default(), appends),
+            None
+        );
+        assert_eq!(
+            replies.into_iter().next().unwrap().await.unwrap().unwrap(),
+            AppendOutcome::Appended
+        );
+    }
 }
