@@ -19,6 +19,11 @@ pub struct TestApp {
     pub handle: ServerHandle,
     pub db: PathBuf,
     pub dir: tempfile::TempDir,
+    /// The running store (the fault tests inject faults into it).
+    #[allow(
+        dead_code,
+        reason = "used by some of the test files that share these helpers"
+    )]
     pub store: std::sync::Arc<fazhi_store::SqliteStore>,
 }
 
