@@ -1625,7 +1625,12 @@ impl Writer<'_> {
             }
             Err(e) => {
                 metrics::counter!("fazhi_store_reopen_failures_total").increment(1);
-                tracing::warn!(error = %e, retry_in_ms = self.backoff.as_millis() as u64, "the store could not reopen its file yet");
+                if matches!(e, StoreError::Fenced { .. }) {
+                    // Fenced for good (its file is gone): said once when it was fenced.
+                    tracing::debug!(error = %e, "the store stays fenced");
+                } else {
+                    tracing::warn!(error = %e, retry_in_ms = self.backoff.as_millis() as u64, "the store could not reopen its file yet");
+                }
                 self.next_attempt = Instant::now() + self.backoff;
                 self.backoff = (self.backoff * 2).min(REOPEN_MOST);
             }
