@@ -44,6 +44,10 @@ pub struct ServeArgs {
     /// database when next asked for.
     #[arg(long, default_value_t = fazhi_http::service::DEFAULT_CASES_IN_MEMORY)]
     pub cases_in_memory: usize,
+    /// How often, in milliseconds, the database file and its WAL are checked to be the
+    /// files opened at start (writes are refused when either was removed or replaced).
+    #[arg(long, default_value_t = 1000)]
+    pub check_files_ms: u64,
 }
 
 fn init_logs() {
@@ -154,5 +158,6 @@ fn settings(args: &ServeArgs) -> Result<Settings, String> {
     settings.workers = args.workers;
     settings.body_limit = args.body_limit;
     settings.cases_in_memory = args.cases_in_memory;
+    settings.check_files_every = std::time::Duration::from_millis(args.check_files_ms.max(10));
     Ok(settings)
 }

@@ -197,12 +197,20 @@ fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
 // ---------------------------------------------------------------------------------------------
 // Health
 
-/// The service is up.
+/// The service is up and its store accepts writes (else 503 `unavailable`, saying why:
+/// the store is reopening its file after a fault, or the file was removed under it).
 #[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, description = "up", body = Object)))]
-pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok()
+pub async fn healthz(req: HttpRequest) -> Result<HttpResponse, ApiError> {
+    if let Some((zh, en)) = state_of(&req)?.store.status().refusing {
+        return Err(ApiError::StoreUnavailable {
+            kind: "fenced",
+            zh,
+            en,
+        });
+    }
+    Ok(HttpResponse::Ok()
         .content_type("application/json")
-        .body(r#"{"status":"ok"}"#)
+        .body(r#"{"status":"ok"}"#))
 }
 
 // ---------------------------------------------------------------------------------------------

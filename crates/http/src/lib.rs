@@ -19,4 +19,4 @@ pub mod problem;
 pub mod service;
 mod startup;
 
-pub use startup::{Application, Settings, StartError};
+pub use startup::{Application, Settings, StartError, lock_database, lock_path};

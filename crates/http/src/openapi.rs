@@ -74,11 +74,11 @@ impl Modify for CommonProblems {
                 }
                 add(
                     "500",
-                    "a fault of the service (`internal`); nothing was written",
+                    "a fault of the service (`internal`): stored data that does not read back",
                 );
                 add(
                     "503",
-                    "the store cannot be reached (`unavailable`); nothing was written",
+                    "with `Retry-After`: the store refuses or failed the request (`unavailable`: nothing was written), or a commit failed (`outcome-unknown`: the write may have been saved; retry with the same `Idempotency-Key`)",
                 );
             }
         }

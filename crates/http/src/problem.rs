@@ -8,6 +8,9 @@ use fazhi_core::runtime::{BrokenLink, Reason, Refusal};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+/// The seconds a 503 asks the client to wait before retrying (`Retry-After`).
+pub const RETRY_AFTER: &str = "1";
+
 /// Where the `type` URIs live.
 pub const PROBLEM_BASE: &str = "https://fazhi.dev/problems/";
 
@@ -136,6 +139,26 @@ pub enum ApiError {
     /// The service is shutting down.
     #[error("the service is shutting down; retry later")]
     Unavailable,
+    /// The store refused the request or failed it before writing (a fault of the disk, a
+    /// lock not granted in time, a file removed under it): nothing was written; retry later.
+    #[error("{en}")]
+    StoreUnavailable {
+        /// The fault's label (`io`, `disk_full`, `busy`, …), for logs and metrics.
+        kind: &'static str,
+        /// Why, in Chinese.
+        zh: String,
+        /// Why, in English.
+        en: String,
+    },
+    /// A commit failed: the write may or may not have been saved. Retrying under the same
+    /// `Idempotency-Key` gets the first answer if it was saved, and writes it otherwise.
+    #[error(
+        "outcome unknown: this write may have been saved; retry with the same Idempotency-Key (the store met a fault ({kind}) while committing)"
+    )]
+    OutcomeUnknown {
+        /// The fault's label.
+        kind: &'static str,
+    },
     /// Something on our side: the store failed, or stored data does not read back.
     #[error("{0}")]
     Internal(String),
@@ -181,7 +204,8 @@ impl ApiError {
             ApiError::Conflict { .. } => "conflict",
             ApiError::KeyReused(_) => "idempotency-key-reused",
             ApiError::ChainBroken { .. } => "chain-broken",
-            ApiError::Unavailable => "unavailable",
+            ApiError::Unavailable | ApiError::StoreUnavailable { .. } => "unavailable",
+            ApiError::OutcomeUnknown { .. } => "outcome-unknown",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -208,7 +232,8 @@ impl ApiError {
             ApiError::Conflict { .. } => "expected_seq 已过时",
             ApiError::KeyReused(_) => "幂等键已被使用",
             ApiError::ChainBroken { .. } => "案件哈希链断裂",
-            ApiError::Unavailable => "服务暂不可用",
+            ApiError::Unavailable | ApiError::StoreUnavailable { .. } => "服务暂不可用",
+            ApiError::OutcomeUnknown { .. } => "结果未知",
             ApiError::Internal(_) => "内部错误",
         }
     }
@@ -242,6 +267,10 @@ impl ApiError {
                  （`/v1/cases/{case}/dossier`）；请用`fazhi verify`核查数据库，并从备份恢复该案",
                 broken.seq, broken.problem_zh
             ),
+            ApiError::StoreUnavailable { zh, .. } => zh.clone(),
+            ApiError::OutcomeUnknown { .. } => {
+                "结果未知：本次写入可能已保存，请使用同一 Idempotency-Key 重试".to_owned()
+            }
             _ => self.to_string(),
         }
     }
@@ -260,7 +289,8 @@ impl ApiError {
             ApiError::Conflict { .. } => "stale expected_seq",
             ApiError::KeyReused(_) => "idempotency key reused",
             ApiError::ChainBroken { .. } => "the case's hash chain is broken",
-            ApiError::Unavailable => "service unavailable",
+            ApiError::Unavailable | ApiError::StoreUnavailable { .. } => "service unavailable",
+            ApiError::OutcomeUnknown { .. } => "outcome unknown",
             ApiError::Internal(_) => "internal error",
         }
     }
@@ -317,10 +347,38 @@ impl ApiError {
 }
 
 impl From<fazhi_store::StoreError> for ApiError {
+    /// A closed store is 503 `unavailable` (shutting down); a commit that failed is 503
+    /// `outcome-unknown`; every other fault of the store (refused, failed before writing, a
+    /// read that failed, the file gone) is 503 `unavailable`; what remains (stored data
+    /// that does not read back, a malformed append) is 500 `internal`.
     fn from(e: fazhi_store::StoreError) -> Self {
+        use fazhi_store::StoreError as S;
+        let Some(kind) = e.fault() else {
+            return match e {
+                S::Closed => ApiError::Unavailable,
+                other => ApiError::Internal(other.to_string()),
+            };
+        };
+        let label = kind.label();
         match e {
-            fazhi_store::StoreError::Closed => ApiError::Unavailable,
-            other => ApiError::Internal(other.to_string()),
+            S::OutcomeUnknown { .. } => ApiError::OutcomeUnknown { kind: label },
+            S::Fenced { zh, en, .. } => ApiError::StoreUnavailable {
+                kind: label,
+                zh: format!("{zh}：本次请求未写入，请稍后重试"),
+                en: format!("{en}; nothing was written, retry later"),
+            },
+            S::NotWritten { message, .. } => ApiError::StoreUnavailable {
+                kind: label,
+                zh: format!("存储故障（{}）：本次写入未保存，请稍后重试", kind.zh()),
+                en: format!(
+                    "a store fault ({label}): nothing was written, retry later ({message})"
+                ),
+            },
+            other => ApiError::StoreUnavailable {
+                kind: label,
+                zh: format!("存储故障（{}）：暂时无法读写，请稍后重试", kind.zh()),
+                en: format!("a store fault ({label}): retry later ({other})"),
+            },
         }
     }
 }
@@ -339,7 +397,9 @@ impl ResponseError for ApiError {
             ApiError::TooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Conflict { .. } | ApiError::ChainBroken { .. } => StatusCode::CONFLICT,
-            ApiError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable
+            | ApiError::StoreUnavailable { .. }
+            | ApiError::OutcomeUnknown { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -350,6 +410,11 @@ impl ResponseError for ApiError {
         }
         if let ApiError::ChainBroken { case, broken } = self {
             tracing::error!(%case, seq = broken.seq, problem = %broken.problem, "hash chain broken");
+        }
+        if let ApiError::StoreUnavailable { kind, .. } | ApiError::OutcomeUnknown { kind } = self {
+            tracing::warn!(kind, problem = self.kind(), detail = %self, "answered 503: a store fault");
+            metrics::counter!("fazhi_http_store_faults_total", "kind" => *kind, "problem" => self.kind())
+                .increment(1);
         }
         if let ApiError::Refused(r, _) = self {
             for reason in &r.reasons {
@@ -375,6 +440,9 @@ impl ApiError {
             header::CONTENT_TYPE,
             HeaderValue::from_static("application/problem+json"),
         ));
+        if self.status_code() == StatusCode::SERVICE_UNAVAILABLE {
+            res.insert_header((header::RETRY_AFTER, HeaderValue::from_static(RETRY_AFTER)));
+        }
         if matches!(self, ApiError::Unauthorized(_)) {
             res.insert_header((header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer")));
         }

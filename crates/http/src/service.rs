@@ -33,6 +33,8 @@ pub const DEFAULT_CASES_IN_MEMORY: usize = 100_000;
 pub struct CaseCache {
     map: Mutex<HashMap<String, Slot>>,
     capacity: usize,
+    /// The store's count of reopenings when the cases in memory were read.
+    epoch: std::sync::atomic::AtomicU64,
 }
 
 impl Default for CaseCache {
@@ -47,6 +49,21 @@ impl CaseCache {
         CaseCache {
             map: Mutex::new(HashMap::new()),
             capacity: capacity.max(1),
+            epoch: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Drops every case from memory when the store has reopened its file since they were
+    /// read (`reopened`, from [`fazhi_store::StoreStatus`]): a case read while a write was in
+    /// doubt may not be what the file says, and each is read again when next asked for.
+    pub fn renew(&self, reopened: u64) {
+        use std::sync::atomic::Ordering;
+        if self.epoch.load(Ordering::SeqCst) == reopened {
+            return;
+        }
+        if let Ok(mut map) = self.map.lock() {
+            self.epoch.store(reopened, Ordering::SeqCst);
+            map.clear();
         }
     }
 
@@ -192,6 +209,7 @@ impl AppState {
 
     /// Locks a case, loading it from the store when it is not in memory.
     pub async fn lock_case(&self, id: &str) -> Result<OwnedMutexGuard<Option<Case>>, ApiError> {
+        self.cases.renew(self.store.status().reopened);
         let slot = self.cases.slot(id);
         let mut guard = slot.lock_owned().await;
         if guard.is_none() {

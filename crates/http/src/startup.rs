@@ -3,7 +3,7 @@
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::{Arc, OnceLock};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix_web::dev::{Server, ServerHandle, Service};
 use actix_web::http::header::HeaderValue;
@@ -47,6 +47,12 @@ pub struct Settings {
     /// The registered SQLite VFS to open the database with (`None`: SQLite's default); see
     /// [`fazhi_store::SqliteOptions::vfs`]. Only tests set it (a fault-injecting VFS).
     pub sqlite_vfs: Option<String>,
+    /// How long a write waits for a database lock held by another connection before it is
+    /// answered 503 (default 10 s).
+    pub busy_timeout: Duration,
+    /// How often the database file and its WAL are checked to be the files opened at start
+    /// (default every second): when either was removed or replaced, writes are refused.
+    pub check_files_every: Duration,
 }
 
 impl Settings {
@@ -68,6 +74,8 @@ impl Settings {
             workers: None,
             cases_in_memory: crate::service::DEFAULT_CASES_IN_MEMORY,
             sqlite_vfs: None,
+            busy_timeout: Duration::from_secs(10),
+            check_files_every: Duration::from_secs(1),
         }
     }
 }
@@ -96,6 +104,26 @@ pub enum StartError {
     /// The store could not be opened.
     #[error("cannot open the database: {0}")]
     Store(#[from] StoreError),
+    /// Another `fazhi serve` holds the database (its lock file is locked).
+    #[error(
+        "数据库`{db}`已由另一个 fazhi serve 进程使用（锁文件`{lock}`已被锁定）：同一数据库只能由一个服务进程写入；请先停止另一个进程 / the database `{db}` is in use by another `fazhi serve` (its lock file `{lock}` is locked): only one server may write a database; stop the other one first (`fazhi backup`, `verify` and `export` work while it runs)"
+    )]
+    Locked {
+        /// The database.
+        db: String,
+        /// The lock file.
+        lock: String,
+    },
+    /// The lock file beside the database could not be opened.
+    #[error(
+        "无法打开锁文件`{lock}` / cannot open the lock file `{lock}` beside the database: {source}"
+    )]
+    LockFile {
+        /// The lock file.
+        lock: String,
+        /// The IO error.
+        source: std::io::Error,
+    },
     /// The server failed while running.
     #[error("the server failed: {0}")]
     Serve(std::io::Error),
@@ -106,6 +134,44 @@ pub struct Application {
     addr: SocketAddr,
     server: Server,
     store: Arc<SqliteStore>,
+    /// The lock file, locked while the server runs.
+    lock: std::fs::File,
+    /// Stops the file watch.
+    watch: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// The lock file beside a database: `FILE.lock`.
+pub fn lock_path(db: &std::path::Path) -> PathBuf {
+    let mut p = db.as_os_str().to_owned();
+    p.push(".lock");
+    PathBuf::from(p)
+}
+
+/// Takes the exclusive lock on the database's lock file (`FILE.lock`, created when missing
+/// and never removed), so that a second server on the same file refuses to start. The lock
+/// is the operating system's (`flock`): it goes with the process, however it ends.
+pub fn lock_database(db: &std::path::Path) -> Result<std::fs::File, StartError> {
+    let path = lock_path(db);
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .map_err(|source| StartError::LockFile {
+            lock: path.display().to_string(),
+            source,
+        })?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(StartError::Locked {
+            db: db.display().to_string(),
+            lock: path.display().to_string(),
+        }),
+        Err(std::fs::TryLockError::Error(source)) => Err(StartError::LockFile {
+            lock: path.display().to_string(),
+            source,
+        }),
+    }
 }
 
 impl std::fmt::Debug for Application {
@@ -257,11 +323,26 @@ impl Application {
                 "development tokens (dev-<id>) are configured: listening on loopback only"
             );
         }
+        let lock = lock_database(&settings.db)?;
         let store = Arc::new(SqliteStore::open(SqliteOptions {
             create: settings.create_db,
             vfs: settings.sqlite_vfs.clone(),
+            busy_timeout: settings.busy_timeout,
             ..SqliteOptions::new(&settings.db)
         })?);
+        // The file watch: the database and its WAL must stay the files opened.
+        let watch = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        actix_web::rt::spawn({
+            let (store, stop) = (store.clone(), watch.clone());
+            let every = settings.check_files_every.max(Duration::from_millis(10));
+            async move {
+                let mut tick = actix_web::rt::time::interval(every);
+                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                    tick.tick().await;
+                    store.check_files();
+                }
+            }
+        });
         let _ = metrics_handle();
         let state = web::Data::new(AppState {
             rules: settings.rules,
@@ -368,6 +449,8 @@ impl Application {
             addr,
             server,
             store,
+            lock,
+            watch,
         })
     }
 
@@ -381,6 +464,11 @@ impl Application {
         self.addr
     }
 
+    /// The store (for tests and tools that run beside the server).
+    pub fn store(&self) -> Arc<SqliteStore> {
+        self.store.clone()
+    }
+
     /// A handle to stop the server gracefully.
     pub fn handle(&self) -> ServerHandle {
         self.server.handle()
@@ -390,7 +478,10 @@ impl Application {
     /// finish, then pending appends are committed and the store is closed.
     pub async fn run_until_stopped(self) -> Result<(), StartError> {
         let served = self.server.await;
+        self.watch.store(true, std::sync::atomic::Ordering::SeqCst);
         self.store.close().await?;
+        // The lock goes once the store is closed (dropping the file would do it too).
+        let _ = self.lock.unlock();
         tracing::info!("fazhi stopped; the store is closed");
         served.map_err(StartError::Serve)
     }

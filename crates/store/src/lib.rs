@@ -28,6 +28,8 @@ use chrono::{DateTime, Utc};
 use fazhi_core::runtime::Recorded;
 use serde::{Deserialize, Serialize};
 
+#[cfg(feature = "fault-injection")]
+pub use sqlite::Fault;
 pub use sqlite::{SqliteOptions, SqliteStore};
 
 /// A boxed future, so that [`EventStore`] can be used as a trait object.
@@ -42,9 +44,42 @@ pub enum StoreError {
     /// The store has been closed (or its writer has stopped).
     #[error("the store is closed")]
     Closed,
-    /// An append is malformed: its events do not follow `expected_seq`, or belong elsewhere.
-    #[error("invalid append: {0}")]
-    Invalid(String),
+    /// An append is malformed (a caller's mistake, not a fault of the store): its events do
+    /// not follow `expected_seq`, or belong elsewhere, or a number does not fit a column.
+    #[error("malformed append: {0}")]
+    MalformedAppend(String),
+    /// The store met a fault before it tried to commit (the transaction could not begin, a
+    /// statement failed, the disk is full, the lock was not granted in time): the append was
+    /// rolled back and **nothing was written**. Retrying later may succeed.
+    #[error("store fault ({}) before commit, nothing was written: {message}", .kind.label())]
+    NotWritten {
+        /// What kind of fault.
+        kind: FaultKind,
+        /// SQLite's words.
+        message: String,
+    },
+    /// The commit itself failed (an I/O error while writing or syncing the WAL, say): the
+    /// append **may or may not** be in the file. The store stops accepting writes until it
+    /// has reopened the file; a retry under the same idempotency key then finds the first
+    /// answer if the append was kept, and writes it otherwise.
+    #[error("outcome unknown: the commit failed ({}) and the append may have been written: {message}", .kind.label())]
+    OutcomeUnknown {
+        /// What kind of fault.
+        kind: FaultKind,
+        /// SQLite's words.
+        message: String,
+    },
+    /// The store refuses writes for now (it is reopening its file after a fault, or its file
+    /// was removed or replaced under it): nothing was written.
+    #[error("the store refuses writes: {en}")]
+    Fenced {
+        /// What kind of fault fenced it.
+        kind: FaultKind,
+        /// Why, in Chinese.
+        zh: String,
+        /// Why, in English.
+        en: String,
+    },
     /// Stored data does not read back (a column out of range, a bad time).
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
@@ -57,6 +92,111 @@ pub enum StoreError {
     /// A migration could not be applied.
     #[error("cannot migrate the database: {0}")]
     Migration(String),
+}
+
+/// The kind of a fault of the store (for answers, logs and the `kind` label of metrics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FaultKind {
+    /// An I/O error (`SQLITE_IOERR*`): a read, write or sync failed.
+    Io,
+    /// The disk (or the database's size limit) is full (`SQLITE_FULL`).
+    DiskFull,
+    /// Another connection held the lock past the busy timeout (`SQLITE_BUSY`, `SQLITE_LOCKED`).
+    Busy,
+    /// The file (or its WAL) cannot be opened (`SQLITE_CANTOPEN`, `SQLITE_NOTADB`).
+    CantOpen,
+    /// SQLite found the file damaged (`SQLITE_CORRUPT`).
+    Corrupt,
+    /// The file cannot be written (`SQLITE_READONLY`, `SQLITE_PERM`).
+    ReadOnly,
+    /// The database file or its WAL was removed or replaced under the running store.
+    FileChanged,
+    /// Out of memory, or another error of SQLite's own.
+    Other,
+}
+
+impl FaultKind {
+    /// The fault an SQLite error is, if it is one (and not a mistake in the request or the
+    /// SQL, such as a constraint).
+    pub fn of(e: &rusqlite::Error) -> Option<FaultKind> {
+        use rusqlite::ErrorCode as C;
+        let rusqlite::Error::SqliteFailure(f, _) = e else {
+            return None;
+        };
+        Some(match f.code {
+            C::SystemIoFailure => FaultKind::Io,
+            C::DiskFull => FaultKind::DiskFull,
+            C::DatabaseBusy | C::DatabaseLocked | C::FileLockingProtocolFailed => FaultKind::Busy,
+            C::CannotOpen | C::NotADatabase => FaultKind::CantOpen,
+            C::DatabaseCorrupt => FaultKind::Corrupt,
+            C::ReadOnly | C::PermissionDenied => FaultKind::ReadOnly,
+            C::OutOfMemory | C::InternalMalfunction | C::NoLargeFileSupport => FaultKind::Other,
+            _ => return None,
+        })
+    }
+
+    /// Its name in metrics and logs: `io`, `disk_full`, `busy`, `cant_open`, `corrupt`,
+    /// `read_only`, `file_changed`, `other`.
+    pub fn label(self) -> &'static str {
+        match self {
+            FaultKind::Io => "io",
+            FaultKind::DiskFull => "disk_full",
+            FaultKind::Busy => "busy",
+            FaultKind::CantOpen => "cant_open",
+            FaultKind::Corrupt => "corrupt",
+            FaultKind::ReadOnly => "read_only",
+            FaultKind::FileChanged => "file_changed",
+            FaultKind::Other => "other",
+        }
+    }
+
+    /// Its name in Chinese, for answers.
+    pub fn zh(self) -> &'static str {
+        match self {
+            FaultKind::Io => "输入输出错误",
+            FaultKind::DiskFull => "磁盘已满",
+            FaultKind::Busy => "数据库锁等待超时",
+            FaultKind::CantOpen => "无法打开数据库文件",
+            FaultKind::Corrupt => "数据库文件损坏",
+            FaultKind::ReadOnly => "数据库文件不可写",
+            FaultKind::FileChanged => "数据库文件被删除或替换",
+            FaultKind::Other => "数据库内部错误",
+        }
+    }
+
+    /// Whether a store that met this fault must reopen its file before it writes again (the
+    /// connection's view of the file may no longer be the file's).
+    pub fn fences(self) -> bool {
+        matches!(
+            self,
+            FaultKind::Io | FaultKind::CantOpen | FaultKind::Corrupt | FaultKind::FileChanged
+        )
+    }
+}
+
+impl StoreError {
+    /// The fault behind this error, if it is a fault of the store (an SQLite error that is
+    /// one, a refused or uncertain write, a missing file), not a mistake or a closed store.
+    pub fn fault(&self) -> Option<FaultKind> {
+        match self {
+            StoreError::Sqlite(e) => FaultKind::of(e),
+            StoreError::NotWritten { kind, .. }
+            | StoreError::OutcomeUnknown { kind, .. }
+            | StoreError::Fenced { kind, .. } => Some(*kind),
+            StoreError::Missing(_) => Some(FaultKind::FileChanged),
+            _ => None,
+        }
+    }
+}
+
+/// Whether a store accepts writes, and how often it has reopened its file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct StoreStatus {
+    /// Why it refuses writes now (Chinese, English), or `None` when it accepts them.
+    pub refusing: Option<(String, String)>,
+    /// How many times it has reopened its file after a fault: cases read before a change of
+    /// this number may be stale and are read again.
+    pub reopened: u64,
 }
 
 /// One event to append: the stored bytes and the columns kept beside them for queries.
@@ -290,4 +430,8 @@ pub trait EventStore: Send + Sync + 'static {
     ) -> BoxFuture<'static, Result<Option<IdempotencyRecord>, StoreError>>;
     /// Commits what is pending and stops accepting appends.
     fn close(&self) -> BoxFuture<'static, Result<(), StoreError>>;
+    /// Whether the store accepts writes now, and how often it has reopened its file.
+    fn status(&self) -> StoreStatus {
+        StoreStatus::default()
+    }
 }

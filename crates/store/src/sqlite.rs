@@ -2,7 +2,7 @@
 //! commit, a checkpointer thread beside it, reads on tokio's blocking pool.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -14,8 +14,8 @@ use tokio::sync::oneshot;
 
 use crate::audit::{self, CaseRecord, Cell, Columns, EventRecord};
 use crate::{
-    Append, AppendOutcome, BoxFuture, CaseQuery, CaseSummary, EventStore, IdempotencyRecord, Page,
-    StoreError, StoredEvent,
+    Append, AppendOutcome, BoxFuture, CaseQuery, CaseSummary, EventStore, FaultKind,
+    IdempotencyRecord, Page, StoreError, StoreStatus, StoredEvent,
 };
 
 /// The migrations, in order; `PRAGMA user_version` counts those applied.
@@ -198,8 +198,11 @@ pub struct SqliteOptions {
     pub read_only: bool,
     /// The name of a registered SQLite VFS to open every connection with (`None`: SQLite's
     /// default). Tests use it to put a fault-injecting VFS under the store (see the
-    /// `fault-injection` feature).
+    /// `fazhi-fault-vfs` crate).
     pub vfs: Option<String>,
+    /// How long the writer waits for a lock another connection holds before it gives up
+    /// (the append is then refused, nothing written: [`StoreError::NotWritten`]).
+    pub busy_timeout: Duration,
 }
 
 impl SqliteOptions {
@@ -211,6 +214,7 @@ impl SqliteOptions {
             read_only: false,
             create: true,
             vfs: None,
+            busy_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -220,6 +224,149 @@ type Reply = oneshot::Sender<Result<AppendOutcome, StoreError>>;
 enum Msg {
     Append(Box<Append>, Reply),
     Close(oneshot::Sender<()>),
+    /// The store was fenced from outside the writer (its files changed): start reopening.
+    Wake,
+    #[cfg(feature = "fault-injection")]
+    Inject(Fault),
+}
+
+/// A fault to inject into a running [`SqliteStore`] (feature `fault-injection`), for the
+/// tests of what the store and the service do when the disk fails.
+#[cfg(feature = "fault-injection")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// The next commit writes its batch, then reports an I/O error (`SQLITE_IOERR_FSYNC`), as
+    /// when the WAL frames were written and the sync failed.
+    CommitFailsAfterWriting,
+    /// The next commit reports an I/O error and writes nothing (it is rolled back).
+    CommitFailsWithoutWriting,
+    /// The database cannot grow any more (SQLite's `max_page_count` set to its size): the
+    /// next append that needs a new page fails with `SQLITE_FULL`, before its commit.
+    DiskFull,
+    /// Undoes [`Fault::DiskFull`].
+    DiskSpaceFreed,
+    /// The next `n` attempts to reopen the file after a fault fail with an I/O error.
+    ReopenFails(u32),
+}
+
+/// The faults injected and not yet used.
+#[derive(Debug, Default)]
+struct Injected {
+    /// The next commit fails: after writing (`true`) or without (`false`).
+    commit: Option<bool>,
+    /// How many reopen attempts are still to fail.
+    reopens: u32,
+}
+
+/// An I/O error at sync, as SQLite reports it (for injected faults).
+fn injected_io_error() -> rusqlite::Error {
+    rusqlite::Error::SqliteFailure(
+        rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_IOERR_FSYNC),
+        Some("injected I/O error".into()),
+    )
+}
+
+/// A file's identity: the device and inode it is on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct FileId {
+    dev: u64,
+    ino: u64,
+}
+
+/// The identity of the file at `path`, `None` when there is none (or the platform has no
+/// inodes).
+fn file_id(path: &Path) -> Option<FileId> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt as _;
+        std::fs::metadata(path).ok().map(|m| FileId {
+            dev: m.dev(),
+            ino: m.ino(),
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        None
+    }
+}
+
+/// The WAL file beside a database.
+fn wal_path(path: &Path) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push("-wal");
+    PathBuf::from(p)
+}
+
+/// Why the store refuses writes.
+#[derive(Debug, Clone)]
+struct Fence {
+    kind: FaultKind,
+    zh: String,
+    en: String,
+    /// Not lifted by reopening (the database file itself was removed or replaced).
+    permanent: bool,
+}
+
+/// What the store's handle, its writer thread and the file watch share.
+struct Shared {
+    path: PathBuf,
+    /// The VFS every connection opens with ([`SqliteOptions::vfs`]).
+    vfs: Option<String>,
+    readers: Arc<Readers>,
+    fence: Mutex<Option<Fence>>,
+    /// How many times the writer has reopened the file.
+    reopened: AtomicU64,
+    /// The identities of the database and its WAL as opened.
+    files: Mutex<Files>,
+}
+
+#[derive(Debug, Default)]
+struct Files {
+    db: Option<FileId>,
+    wal: Option<FileId>,
+}
+
+impl Shared {
+    fn fence(&self) -> Option<Fence> {
+        self.fence.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// Stops writes (a permanent fence is kept over a passing one).
+    fn set_fence(&self, fence: Fence) {
+        let Ok(mut f) = self.fence.lock() else {
+            return;
+        };
+        if f.as_ref().is_some_and(|old| old.permanent) {
+            return;
+        }
+        tracing::error!(
+            kind = fence.kind.label(),
+            db = %self.path.display(),
+            reason = %fence.en,
+            "the store refuses writes until it has reopened its file: {}",
+            fence.zh
+        );
+        metrics::counter!("fazhi_store_fenced_total", "kind" => fence.kind.label()).increment(1);
+        *f = Some(fence);
+    }
+
+    fn lift_fence(&self) {
+        if let Ok(mut f) = self.fence.lock()
+            && !f.as_ref().is_some_and(|old| old.permanent)
+        {
+            *f = None;
+        }
+    }
+
+    /// The error an append gets while the store is fenced.
+    fn refusal(fence: &Fence) -> StoreError {
+        StoreError::Fenced {
+            kind: fence.kind,
+            zh: fence.zh.clone(),
+            en: fence.en.clone(),
+        }
+    }
 }
 
 /// The SQLite event store. Appends go to one writer thread that owns the write connection
@@ -233,6 +380,7 @@ pub struct SqliteStore {
     closed: Arc<AtomicBool>,
     writer: Mutex<Option<JoinHandle<()>>>,
     readers: Arc<Readers>,
+    shared: Arc<Shared>,
 }
 
 /// How many reads run at once (and how many read connections are kept).
@@ -267,7 +415,7 @@ impl std::fmt::Debug for SqliteStore {
 }
 
 fn to_i64(n: u64) -> Result<i64, StoreError> {
-    i64::try_from(n).map_err(|_| StoreError::Invalid(format!("{n} is too large")))
+    i64::try_from(n).map_err(|_| StoreError::MalformedAppend(format!("{n} is too large")))
 }
 
 fn micros(t: DateTime<Utc>) -> i64 {
@@ -384,12 +532,21 @@ impl SqliteStore {
                 )));
             }
             closed.store(true, Ordering::SeqCst);
+            let readers = Readers::new(true, Some(reader), options.vfs.clone());
             return Ok(SqliteStore {
+                shared: Arc::new(Shared {
+                    path: options.path.clone(),
+                    vfs: options.vfs.clone(),
+                    readers: readers.clone(),
+                    fence: Mutex::new(None),
+                    reopened: AtomicU64::new(0),
+                    files: Mutex::new(Files::default()),
+                }),
                 path: options.path,
                 sender: None,
                 closed,
                 writer: Mutex::new(None),
-                readers: Readers::new(true, Some(reader), options.vfs),
+                readers,
             });
         }
         let mode = if options.create {
@@ -398,15 +555,28 @@ impl SqliteStore {
             Mode::ReadWrite
         };
         let mut conn = open_connection_in(&options.path, options.vfs.as_deref(), mode)?;
+        conn.busy_timeout(options.busy_timeout)?;
         migrate(&mut conn)?;
+        let readers = Readers::new(false, None, options.vfs.clone());
+        let shared = Arc::new(Shared {
+            path: options.path.clone(),
+            vfs: options.vfs.clone(),
+            readers: readers.clone(),
+            fence: Mutex::new(None),
+            reopened: AtomicU64::new(0),
+            files: Mutex::new(Files {
+                db: file_id(&options.path),
+                wal: file_id(&wal_path(&options.path)),
+            }),
+        });
         let (tx, rx) = mpsc::channel();
         let max_batch = options.max_batch.max(1);
         let writer = std::thread::Builder::new()
             .name("fazhi-store-writer".into())
             .spawn({
-                let path = options.path.clone();
-                let vfs = options.vfs.clone();
-                move || writer_loop(conn, rx, max_batch, path, vfs)
+                let shared = shared.clone();
+                let busy_timeout = options.busy_timeout;
+                move || writer_loop(conn, &rx, max_batch, &shared, busy_timeout)
             })
             .map_err(|e| StoreError::Migration(format!("cannot start the writer: {e}")))?;
         Ok(SqliteStore {
@@ -414,13 +584,78 @@ impl SqliteStore {
             sender: Some(tx),
             closed,
             writer: Mutex::new(Some(writer)),
-            readers: Readers::new(false, None, options.vfs),
+            readers,
+            shared,
         })
     }
 
     /// The database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Checks that the database file and its WAL are still the files the store opened (the
+    /// same device and inode, still there); call it on a timer. A WAL removed or replaced
+    /// under the store fences it: writes are refused until the writer has copied every
+    /// committed page into the database and opened a new WAL. A database file removed or
+    /// replaced fences it for good: what the store would acknowledge from then on would be
+    /// lost with the old file, so it refuses writes until it is restarted. Answers whether
+    /// both files are as opened.
+    pub fn check_files(&self) -> bool {
+        if self.sender.is_none() || self.closed.load(Ordering::SeqCst) {
+            return true;
+        }
+        // The writer holds this lock while it reopens the file: skip that round.
+        let Ok(mut files) = self.shared.files.try_lock() else {
+            return true;
+        };
+        let db = file_id(&self.path);
+        if db.is_none() || db != files.db {
+            drop(files);
+            self.shared.set_fence(Fence {
+                kind: FaultKind::FileChanged,
+                zh: format!(
+                    "数据库文件`{}`在服务运行中被删除或替换，已停止写入：请停止服务，放回原文件（或恢复备份）后重新启动",
+                    self.path.display()
+                ),
+                en: format!(
+                    "the database file `{}` was removed or replaced while the service ran: writes are refused; stop the service, put the file back (or restore a backup) and start it again",
+                    self.path.display()
+                ),
+                permanent: true,
+            });
+            let _ = self.send(Msg::Wake);
+            return false;
+        }
+        let wal = file_id(&wal_path(&self.path));
+        match (files.wal, wal) {
+            (None, now) => files.wal = now,
+            (Some(was), Some(now)) if was == now => {}
+            _ => {
+                drop(files);
+                self.shared.set_fence(Fence {
+                    kind: FaultKind::FileChanged,
+                    zh: format!(
+                        "预写日志文件`{}-wal`被删除或替换，暂停写入，正在重新打开数据库",
+                        self.path.display()
+                    ),
+                    en: format!(
+                        "the WAL file `{}-wal` was removed or replaced: writes are refused until the store has copied its committed pages into the database and opened a new WAL",
+                        self.path.display()
+                    ),
+                    permanent: false,
+                });
+                let _ = self.send(Msg::Wake);
+                return false;
+            }
+        }
+        true
+    }
+
+    /// Injects a fault into the running store (feature `fault-injection`, for tests).
+    #[cfg(feature = "fault-injection")]
+    pub fn inject(&self, fault: Fault) -> Result<(), StoreError> {
+        self.send(Msg::Inject(fault))
     }
 
     /// Every case id, in order (for `fazhi verify`).
@@ -1120,11 +1355,11 @@ fn current_seq(c: &Connection, case: &str) -> Result<u64, StoreError> {
 /// same case at the last of them.
 fn check_append(a: &Append) -> Result<(), StoreError> {
     if a.events.is_empty() {
-        return Err(StoreError::Invalid("an append needs events".into()));
+        return Err(StoreError::MalformedAppend("an append needs events".into()));
     }
     let n = u64::try_from(a.events.len()).unwrap_or(u64::MAX);
     if a.summary.id != a.case || a.summary.seq != a.expected_seq.saturating_add(n) {
-        return Err(StoreError::Invalid(format!(
+        return Err(StoreError::MalformedAppend(format!(
             "the summary of `{}` (seq {}) does not follow the events",
             a.summary.id, a.summary.seq
         )));
@@ -1134,7 +1369,7 @@ fn check_append(a: &Append) -> Result<(), StoreError> {
             .expected_seq
             .saturating_add(u64::try_from(i).unwrap_or(u64::MAX));
         if e.seq != want {
-            return Err(StoreError::Invalid(format!(
+            return Err(StoreError::MalformedAppend(format!(
                 "event {} of `{}` should be event {want}",
                 e.seq, a.case
             )));
@@ -1143,21 +1378,75 @@ fn check_append(a: &Append) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Commits a batch in one transaction. Answers every append after the commit.
+/// Where a batch failed: before its commit (nothing was written) or at it (unknown).
+enum Failed {
+    Before(StoreError),
+    Commit(rusqlite::Error),
+}
+
+/// An append's own error after its batch committed: a fault of the store (its savepoint was
+/// rolled back, so nothing of it was written) is [`StoreError::NotWritten`].
+fn not_written(e: StoreError) -> StoreError {
+    match e {
+        StoreError::Sqlite(e) => match FaultKind::of(&e) {
+            Some(kind) => StoreError::NotWritten {
+                kind,
+                message: e.to_string(),
+            },
+            None => StoreError::Sqlite(e),
+        },
+        other => other,
+    }
+}
+
+/// Counts and logs a fault met by `appends` appends.
+fn record_fault(kind: FaultKind, outcome: &'static str, appends: usize, e: &dyn std::fmt::Display) {
+    metrics::counter!("fazhi_store_faults_total", "kind" => kind.label(), "outcome" => outcome)
+        .increment(appends as u64);
+    if outcome == "unknown" {
+        tracing::error!(
+            kind = kind.label(),
+            appends,
+            error = %e,
+            "a commit failed: the outcome of its appends is unknown (结果未知)"
+        );
+    } else {
+        tracing::warn!(
+            kind = kind.label(),
+            appends,
+            error = %e,
+            "a store fault before commit: nothing was written (未写入)"
+        );
+    }
+}
+
+/// Commits a batch in one transaction. Answers every append after the commit, and says
+/// which fault, if any, requires the store to reopen its file before it writes again.
 ///
-/// An append that is refused (a conflict, a replay, an invalid append) writes nothing, so
+/// An append that is refused (a conflict, a replay, a malformed append) writes nothing, so
 /// the batch first runs without savepoints (each would copy every page the append touches
 /// that an earlier append of the batch already changed). Should an append fail once it has
 /// written (an I/O error, say), or SQLite have rolled the transaction back, the whole
 /// transaction is rolled back and the batch runs again with each append in its own
 /// savepoint, so that only the failing one is undone.
-fn commit_batch(conn: &mut Connection, batch: Vec<(Box<Append>, Reply)>) {
+///
+/// A failure before the commit (BEGIN, a statement, a savepoint) rolls everything back:
+/// every append of the batch is [`StoreError::NotWritten`]. A failure of the commit itself
+/// leaves the batch in doubt (the WAL frames may be in the file with their sync failed):
+/// every append of the batch is [`StoreError::OutcomeUnknown`], and the store is fenced.
+fn commit_batch(
+    conn: &mut Connection,
+    injected: &mut Injected,
+    batch: Vec<(Box<Append>, Reply)>,
+) -> Option<FaultKind> {
     let started = Instant::now();
     let size = batch.len();
-    let run = |conn: &mut Connection,
-               savepoints: bool|
-     -> Result<Option<Vec<Result<AppendOutcome, StoreError>>>, rusqlite::Error> {
-        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    let mut run = |conn: &mut Connection,
+                   savepoints: bool|
+     -> Result<Option<Vec<Result<AppendOutcome, StoreError>>>, Failed> {
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| Failed::Before(e.into()))?;
         let mut out = Vec::with_capacity(batch.len());
         for (a, _) in &batch {
             if !savepoints {
@@ -1173,15 +1462,34 @@ fn commit_batch(conn: &mut Connection, batch: Vec<(Box<Append>, Reply)>) {
                 continue;
             }
             // Cached statements: rusqlite's `savepoint()` parses its SQL anew each time.
-            tx.prepare_cached("SAVEPOINT append")?.execute([])?;
+            let step = |sql: &str| tx.prepare_cached(sql).and_then(|mut s| s.execute([]));
+            step("SAVEPOINT append").map_err(|e| Failed::Before(e.into()))?;
             let r = apply_one(&tx, a);
-            if !matches!(r, Ok(AppendOutcome::Appended)) {
-                tx.prepare_cached("ROLLBACK TO append")?.execute([])?;
+            if tx.is_autocommit() {
+                // SQLite rolled the whole transaction back (a full disk, an I/O error):
+                // nothing of the batch was written.
+                return Err(Failed::Before(r.err().unwrap_or(StoreError::NotWritten {
+                    kind: FaultKind::Other,
+                    message: "the transaction was rolled back".into(),
+                })));
             }
-            tx.prepare_cached("RELEASE append")?.execute([])?;
+            if !matches!(r, Ok(AppendOutcome::Appended)) {
+                step("ROLLBACK TO append").map_err(|e| Failed::Before(e.into()))?;
+            }
+            step("RELEASE append").map_err(|e| Failed::Before(e.into()))?;
             out.push(r);
         }
-        tx.commit()?;
+        match injected.commit.take() {
+            Some(true) => {
+                tx.commit().map_err(Failed::Commit)?;
+                return Err(Failed::Commit(injected_io_error()));
+            }
+            Some(false) => {
+                drop(tx);
+                return Err(Failed::Commit(injected_io_error()));
+            }
+            None => tx.commit().map_err(Failed::Commit)?,
+        }
         Ok(Some(out))
     };
     let result = match run(conn, false) {
@@ -1198,17 +1506,42 @@ fn commit_batch(conn: &mut Connection, batch: Vec<(Box<Append>, Reply)>) {
                 .filter(|r| matches!(r, Ok(AppendOutcome::Appended)))
                 .count();
             metrics::counter!("fazhi_store_appends_total").increment(appended as u64);
+            let mut fence = None;
             for ((_, reply), r) in batch.into_iter().zip(out) {
+                let r = r.map_err(not_written);
+                if let Err(e @ StoreError::NotWritten { kind, .. }) = &r {
+                    record_fault(*kind, "not_written", 1, e);
+                    if kind.fences() {
+                        fence = Some(*kind);
+                    }
+                }
                 let _ = reply.send(r);
             }
+            fence
         }
-        Err(e) => {
+        Err(Failed::Before(e)) => {
+            let kind = e.fault().unwrap_or(FaultKind::Other);
+            record_fault(kind, "not_written", size, &e);
             let message = e.to_string();
             for (_, reply) in batch {
-                let _ = reply.send(Err(StoreError::Invalid(format!(
-                    "the batch did not commit: {message}"
-                ))));
+                let _ = reply.send(Err(StoreError::NotWritten {
+                    kind,
+                    message: message.clone(),
+                }));
             }
+            kind.fences().then_some(kind)
+        }
+        Err(Failed::Commit(e)) => {
+            let kind = FaultKind::of(&e).unwrap_or(FaultKind::Other);
+            record_fault(kind, "unknown", size, &e);
+            let message = e.to_string();
+            for (_, reply) in batch {
+                let _ = reply.send(Err(StoreError::OutcomeUnknown {
+                    kind,
+                    message: message.clone(),
+                }));
+            }
+            Some(kind)
         }
     }
 }
@@ -1264,7 +1597,11 @@ impl Checkpointer {
                         .record(started.elapsed().as_secs_f64());
                 }
                 // The checkpointer (or a reader) was in the way: again after the next commit.
-                _ => self.restart_wanted.store(true, Ordering::SeqCst),
+                Ok(_) => self.restart_wanted.store(true, Ordering::SeqCst),
+                Err(e) => {
+                    checkpoint_failed("restart", &e);
+                    self.restart_wanted.store(true, Ordering::SeqCst);
+                }
             }
         }
     }
@@ -1302,40 +1639,236 @@ fn checkpointer_loop(conn: &Connection, ticks: &mpsc::Receiver<()>, restart_want
         std::thread::sleep(CHECKPOINT_EVERY);
         while ticks.try_recv().is_ok() {}
         let started = Instant::now();
-        if let Ok(done) = checkpoint(conn) {
-            metrics::histogram!("fazhi_store_checkpoint_seconds")
-                .record(started.elapsed().as_secs_f64());
-            if done.frames >= RESTART_WAL_AT {
-                restart_wanted.store(true, Ordering::SeqCst);
+        match checkpoint(conn) {
+            Ok(done) => {
+                metrics::histogram!("fazhi_store_checkpoint_seconds")
+                    .record(started.elapsed().as_secs_f64());
+                metrics::gauge!("fazhi_store_wal_frames").set(done.frames as f64);
+                if done.frames >= RESTART_WAL_AT {
+                    restart_wanted.store(true, Ordering::SeqCst);
+                }
             }
+            Err(e) => checkpoint_failed("passive", &e),
         }
     }
 }
 
-fn writer_loop(
-    mut conn: Connection,
-    rx: mpsc::Receiver<Msg>,
-    max_batch: usize,
-    path: PathBuf,
-    vfs: Option<String>,
-) {
-    // With a checkpointer the writer checkpoints itself only as a backstop, should the WAL
-    // reach 10,000 pages all the same (the checkpointer failing, readers holding it);
-    // without one, every 1,000 pages (SQLite's default).
-    let mut checkpointer = match Checkpointer::start(&path, vfs.as_deref()) {
-        Ok(c) => {
-            let _ = conn.pragma_update(None, "wal_autocheckpoint", 10_000);
-            Some(c)
+/// Counts and logs a failed checkpoint (the WAL then grows until one succeeds).
+fn checkpoint_failed(which: &'static str, e: &rusqlite::Error) {
+    let kind = FaultKind::of(e).unwrap_or(FaultKind::Other);
+    metrics::counter!("fazhi_store_checkpoint_failures_total", "kind" => kind.label(), "checkpoint" => which)
+        .increment(1);
+    tracing::warn!(kind = kind.label(), checkpoint = which, error = %e, "a checkpoint failed: the WAL grows until one succeeds");
+}
+
+/// Copies every committed WAL frame into the database, syncs it and empties the WAL; an
+/// error unless it did all of that.
+fn truncate_checkpoint(conn: &Connection) -> Result<(), StoreError> {
+    let (busy, log, done): (i64, i64, i64) = conn
+        .query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+        })
+        .inspect_err(|e| checkpoint_failed("truncate", e))?;
+    if busy != 0 || log != done && log > 0 {
+        return Err(StoreError::NotWritten {
+            kind: FaultKind::Busy,
+            message: format!(
+                "the checkpoint could not copy the whole WAL ({done} of {log} frames): a reader is in the way"
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// The writer thread's state: its connection (none while it reopens the file), the
+/// checkpointer beside it, and when to try reopening next while fenced.
+struct Writer<'a> {
+    conn: Option<Connection>,
+    checkpointer: Option<Checkpointer>,
+    shared: &'a Shared,
+    busy_timeout: Duration,
+    /// Whether the writer is working on a fence (reopening with a backoff).
+    reopening: bool,
+    backoff: Duration,
+    next_attempt: Instant,
+    injected: Injected,
+}
+
+/// The first wait between two attempts to reopen the file, and the longest.
+const REOPEN_FIRST: Duration = Duration::from_millis(10);
+const REOPEN_MOST: Duration = Duration::from_secs(2);
+
+impl Writer<'_> {
+    /// Starts the checkpointer beside `conn`. With a checkpointer the writer checkpoints
+    /// itself only as a backstop, should the WAL reach 10,000 pages all the same (the
+    /// checkpointer failing, readers holding it); without one, every 1,000 pages (SQLite's
+    /// default).
+    fn start_checkpointer(&mut self) {
+        self.checkpointer = match Checkpointer::start(&self.shared.path, self.shared.vfs.as_deref())
+        {
+            Ok(c) => {
+                if let Some(conn) = &self.conn {
+                    let _ = conn.pragma_update(None, "wal_autocheckpoint", 10_000);
+                }
+                Some(c)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "no checkpointer: the writer checkpoints every 1,000 pages");
+                None
+            }
+        };
+    }
+
+    #[cfg(feature = "fault-injection")]
+    fn inject(&mut self, fault: Fault) {
+        let max_pages = |conn: &Option<Connection>, n: Option<i64>| {
+            if let Some(c) = conn {
+                let n = n.unwrap_or_else(|| {
+                    c.query_row("PRAGMA page_count", [], |r| r.get(0))
+                        .unwrap_or(1)
+                });
+                let _ = c.query_row(&format!("PRAGMA max_page_count = {n}"), [], |_| Ok(()));
+            }
+        };
+        match fault {
+            Fault::CommitFailsAfterWriting => self.injected.commit = Some(true),
+            Fault::CommitFailsWithoutWriting => self.injected.commit = Some(false),
+            Fault::DiskFull => max_pages(&self.conn, None),
+            Fault::DiskSpaceFreed => max_pages(&self.conn, Some(0x3fff_fffe)),
+            Fault::ReopenFails(n) => self.injected.reopens = n,
         }
-        Err(_) => None,
+    }
+
+    /// One attempt to reopen the file; on failure the next is due after a longer wait.
+    fn try_reopen(&mut self) {
+        match self.reopen() {
+            Ok(()) => {
+                self.reopening = false;
+                self.shared.reopened.fetch_add(1, Ordering::SeqCst);
+                self.shared.lift_fence();
+                metrics::counter!("fazhi_store_reopened_total").increment(1);
+                tracing::info!(db = %self.shared.path.display(), "the store reopened its file and accepts writes again (已恢复写入)");
+            }
+            Err(e) => {
+                metrics::counter!("fazhi_store_reopen_failures_total").increment(1);
+                if matches!(e, StoreError::Fenced { .. }) {
+                    // Fenced for good (its file is gone): said once when it was fenced.
+                    tracing::debug!(error = %e, "the store stays fenced");
+                } else {
+                    tracing::warn!(error = %e, retry_in_ms = self.backoff.as_millis() as u64, "the store could not reopen its file yet");
+                }
+                self.next_attempt = Instant::now() + self.backoff;
+                self.backoff = (self.backoff * 2).min(REOPEN_MOST);
+            }
+        }
+    }
+
+    /// Closes every connection to the file and opens it again, so that SQLite recovers the
+    /// WAL from the file (not from what the old connections remember), then proves the
+    /// file writable and synced with a full checkpoint.
+    fn reopen(&mut self) -> Result<(), StoreError> {
+        let path = self.shared.path.clone();
+        if self.injected.reopens > 0 {
+            self.injected.reopens -= 1;
+            return Err(StoreError::Sqlite(injected_io_error()));
+        }
+        // No read runs while the file is closed and opened again (reads wait for a slot).
+        let slots = self.shared.readers.slots.clone();
+        let _held = slots
+            .try_acquire_many(u32::try_from(READERS).unwrap_or(u32::MAX))
+            .map_err(|_| StoreError::NotWritten {
+                kind: FaultKind::Busy,
+                message: "reads are running".into(),
+            })?;
+        if let Ok(mut pool) = self.shared.readers.pool.lock() {
+            pool.clear();
+        }
+        let Ok(mut files) = self.shared.files.lock() else {
+            return Err(StoreError::Closed);
+        };
+        if let Some(fence) = self.shared.fence()
+            && fence.permanent
+        {
+            // The old file is gone: keep nothing that reads it.
+            if let Some(mut c) = self.checkpointer.take() {
+                c.stop();
+            }
+            return Err(Shared::refusal(&fence));
+        }
+        if let Some(mut c) = self.checkpointer.take() {
+            c.stop();
+        }
+        if let Some(conn) = self.conn.take() {
+            // Every frame the connection knows committed goes into the database first, so
+            // that closing loses nothing even when the WAL was removed under it. Should that
+            // fail with the WAL still in place, closing is safe all the same: opening the
+            // file again recovers the WAL from it.
+            match truncate_checkpoint(&conn) {
+                Ok(()) => drop(conn),
+                Err(e) if files.wal.is_some() && file_id(&wal_path(&path)) != files.wal => {
+                    self.conn = Some(conn);
+                    return Err(e);
+                }
+                Err(_) => drop(conn),
+            }
+        }
+        if file_id(&path).is_none() || file_id(&path) != files.db {
+            return Err(StoreError::Missing(path));
+        }
+        let conn = open_connection_in(&path, self.shared.vfs.as_deref(), Mode::ReadWrite)?;
+        conn.busy_timeout(self.busy_timeout)?;
+        truncate_checkpoint(&conn)?;
+        files.wal = file_id(&wal_path(&path));
+        drop(files);
+        self.conn = Some(conn);
+        self.start_checkpointer();
+        Ok(())
+    }
+}
+
+fn writer_loop(
+    conn: Connection,
+    rx: &mpsc::Receiver<Msg>,
+    max_batch: usize,
+    shared: &Shared,
+    busy_timeout: Duration,
+) {
+    let mut w = Writer {
+        conn: Some(conn),
+        checkpointer: None,
+        shared,
+        busy_timeout,
+        reopening: false,
+        backoff: REOPEN_FIRST,
+        next_attempt: Instant::now(),
+        injected: Injected::default(),
     };
+    w.start_checkpointer();
     let mut closing: Option<oneshot::Sender<()>> = None;
     while closing.is_none() {
-        let Ok(first) = rx.recv() else {
-            break;
+        let fenced = shared.fence().is_some();
+        if fenced && !w.reopening {
+            w.reopening = true;
+            w.backoff = REOPEN_FIRST;
+            w.next_attempt = Instant::now();
+        }
+        let first = if w.reopening {
+            match rx.recv_timeout(w.next_attempt.saturating_duration_since(Instant::now())) {
+                Ok(m) => Some(m),
+                Err(mpsc::RecvTimeoutError::Timeout) => None,
+                Err(mpsc::RecvTimeoutError::Disconnected) => break,
+            }
+        } else {
+            match rx.recv() {
+                Ok(m) => Some(m),
+                Err(_) => break,
+            }
         };
+        if w.reopening && Instant::now() >= w.next_attempt {
+            w.try_reopen();
+        }
         let mut batch = Vec::new();
-        let mut next = Some(first);
+        let mut next = first;
         while let Some(msg) = next.take() {
             match msg {
                 Msg::Append(a, reply) => batch.push((a, reply)),
@@ -1343,15 +1876,48 @@ fn writer_loop(
                     closing = Some(done);
                     break;
                 }
+                Msg::Wake => {}
+                #[cfg(feature = "fault-injection")]
+                Msg::Inject(fault) => w.inject(fault),
             }
             if batch.len() < max_batch {
                 next = rx.try_recv().ok();
             }
         }
-        if !batch.is_empty() {
-            commit_batch(&mut conn, batch);
-            if let Some(c) = &checkpointer {
-                c.committed(&conn);
+        if batch.is_empty() {
+            continue;
+        }
+        let fence = shared.fence();
+        match (&mut w.conn, fence) {
+            (Some(conn), None) => {
+                if let Some(kind) = commit_batch(conn, &mut w.injected, batch) {
+                    shared.set_fence(Fence {
+                        kind,
+                        zh: format!(
+                            "存储故障（{}），暂停写入，正在重新打开数据库文件",
+                            kind.zh()
+                        ),
+                        en: format!(
+                            "a store fault ({}): writes are refused until the store has reopened its file",
+                            kind.label()
+                        ),
+                        permanent: false,
+                    });
+                } else if let Some(c) = &w.checkpointer {
+                    c.committed(conn);
+                }
+            }
+            (_, fence) => {
+                let fence = fence.unwrap_or(Fence {
+                    kind: FaultKind::CantOpen,
+                    zh: "数据库文件尚未重新打开，暂停写入".into(),
+                    en: "the database file is not open again yet: writes are refused".into(),
+                    permanent: false,
+                });
+                record_fault(fence.kind, "refused", batch.len(), &fence.en);
+                for (_, reply) in batch {
+                    let _ = reply.send(Err(Shared::refusal(&fence)));
+                }
             }
         }
     }
@@ -1364,13 +1930,18 @@ fn writer_loop(
             Msg::Close(done) => {
                 let _ = done.send(());
             }
+            _ => {}
         }
     }
-    if let Some(c) = &mut checkpointer {
+    if let Some(c) = &mut w.checkpointer {
         c.stop();
     }
-    let _ = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE");
-    drop(conn);
+    if let Some(conn) = w.conn.take() {
+        if let Err(e) = conn.pragma_update(None, "wal_checkpoint", "TRUNCATE") {
+            checkpoint_failed("close", &e);
+        }
+        drop(conn);
+    }
     if let Some(done) = closing {
         let _ = done.send(());
     }
@@ -1384,6 +1955,10 @@ impl EventStore for SqliteStore {
     fn append(&self, append: Append) -> BoxFuture<'static, Result<AppendOutcome, StoreError>> {
         if self.closed.load(Ordering::SeqCst) {
             return ready(Err(StoreError::Closed));
+        }
+        if let Some(fence) = self.shared.fence() {
+            record_fault(fence.kind, "refused", 1, &fence.en);
+            return ready(Err(Shared::refusal(&fence)));
         }
         let (tx, rx) = oneshot::channel();
         if let Err(e) = self.send(Msg::Append(Box::new(append), tx)) {
@@ -1467,6 +2042,13 @@ impl EventStore for SqliteStore {
         self.closed.store(true, Ordering::SeqCst);
         self.stop();
         ready(Ok(()))
+    }
+
+    fn status(&self) -> StoreStatus {
+        StoreStatus {
+            refusing: self.shared.fence().map(|f| (f.zh, f.en)),
+            reopened: self.shared.reopened.load(Ordering::SeqCst),
+        }
     }
 }
 
@@ -1962,6 +2544,7 @@ mod tests {
         let (tx_b, rx_b) = oneshot::channel();
         commit_batch(
             &mut conn,
+            &mut Injected::default(),
             vec![
                 (Box::new(one("c", 0, GENESIS)), tx_c),
                 (Box::new(failing), tx_a),
@@ -1991,5 +2574,80 @@ mod tests {
             .unwrap()
         };
         assert_eq!((count("a"), count("b"), count("c")), (1, 1, 1));
+    }
+
+    /// Every waiter of a batch gets the same classification: a commit that failed leaves
+    /// each append in doubt ([`StoreError::OutcomeUnknown`], and the store must reopen its
+    /// file), a lock not granted before the commit leaves each unwritten
+    /// ([`StoreError::NotWritten`], and the store goes on).
+    #[tokio::test]
+    async fn every_waiter_of_a_failed_batch_gets_the_same_classification() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.db");
+        let mut conn = open_connection_in(&path, None, Mode::Create).unwrap();
+        migrate(&mut conn).unwrap();
+        let batch = |cases: &[&str]| {
+            let mut replies = Vec::new();
+            let mut batch = Vec::new();
+            for case in cases {
+                let (tx, rx) = oneshot::channel();
+                batch.push((Box::new(one(case, 0, GENESIS)), tx));
+                replies.push(rx);
+            }
+            (batch, replies)
+        };
+        let (appends, replies) = batch(&["a", "b", "c"]);
+        let mut injected = Injected {
+            commit: Some(true),
+            reopens: 0,
+        };
+        assert_eq!(
+            commit_batch(&mut conn, &mut injected, appends),
+            Some(FaultKind::Io)
+        );
+        for rx in replies {
+            let r = rx.await.unwrap();
+            assert!(
+                matches!(
+                    r,
+                    Err(StoreError::OutcomeUnknown {
+                        kind: FaultKind::Io,
+                        ..
+                    })
+                ),
+                "{r:?}"
+            );
+        }
+        let other = Connection::open(&path).unwrap();
+        other.execute_batch("BEGIN IMMEDIATE").unwrap();
+        conn.busy_timeout(Duration::from_millis(1)).unwrap();
+        let (appends, replies) = batch(&["d", "e"]);
+        assert_eq!(
+            commit_batch(&mut conn, &mut Injected::default(), appends),
+            None
+        );
+        for rx in replies {
+            let r = rx.await.unwrap();
+            assert!(
+                matches!(
+                    r,
+                    Err(StoreError::NotWritten {
+                        kind: FaultKind::Busy,
+                        ..
+                    })
+                ),
+                "{r:?}"
+            );
+        }
+        other.execute_batch("ROLLBACK").unwrap();
+        let (appends, replies) = batch(&["d"]);
+        assert_eq!(
+            commit_batch(&mut conn, &mut Injected::default(), appends),
+            None
+        );
+        assert_eq!(
+            replies.into_iter().next().unwrap().await.unwrap().unwrap(),
+            AppendOutcome::Appended
+        );
     }
 }

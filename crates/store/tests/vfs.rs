@@ -36,13 +36,19 @@ async fn every_connection_opens_through_the_named_vfs() {
             .is_err()
     );
     domain.heal();
-    assert_eq!(
-        store
-            .append(conformance::one("c1", 2, &head))
-            .await
-            .unwrap(),
-        AppendOutcome::Appended
-    );
+    // A failed WAL write at commit fences the store until it has reopened the file, which
+    // it retries by itself (at most 2 s apart): then the append goes in.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    let outcome = loop {
+        match store.append(conformance::one("c1", 2, &head)).await {
+            Err(e) if std::time::Instant::now() < deadline => {
+                eprintln!("not yet: {e}");
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            other => break other.unwrap(),
+        }
+    };
+    assert_eq!(outcome, AppendOutcome::Appended);
 
     // A reader's connection is opened on the first read: its open fails, then works.
     domain.inject(Fault::nth(Op::Open, 1).on(FileKind::Main));

@@ -19,6 +19,12 @@ pub struct TestApp {
     pub handle: ServerHandle,
     pub db: PathBuf,
     pub dir: tempfile::TempDir,
+    /// The running store (the fault tests inject faults into it).
+    #[allow(
+        dead_code,
+        reason = "used by some of the test files that share these helpers"
+    )]
+    pub store: std::sync::Arc<fazhi_store::SqliteStore>,
 }
 
 pub fn calendar() -> Calendar {
@@ -77,11 +83,21 @@ pub async fn spawn_on(dir: tempfile::TempDir) -> TestApp {
 /// A server on `dir` with the test settings as `change` leaves them.
 pub async fn spawn_with(dir: tempfile::TempDir, change: impl FnOnce(&mut Settings)) -> TestApp {
     let db = dir.path().join("fazhi.db");
+    // A server stopped just before may still be closing its store and holding the lock.
+    for _ in 0..250 {
+        match fazhi_http::lock_database(&db) {
+            Err(fazhi_http::StartError::Locked { .. }) => {
+                actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+            _ => break,
+        }
+    }
     let mut s = settings(&db);
     change(&mut s);
     let app = Application::build(s).unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
+    let store = app.store();
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         base,
@@ -91,6 +107,7 @@ pub async fn spawn_with(dir: tempfile::TempDir, change: impl FnOnce(&mut Setting
         handle,
         db,
         dir,
+        store,
     }
 }
 
