@@ -22,6 +22,9 @@ use crate::service::{AppState, CaseBody};
 /// The most events a page holds, and how many unless `limit` says otherwise.
 pub const MAX_PAGE: u32 = 1000;
 
+/// How many events a streamed dossier reads and writes at a time.
+const STREAM_PAGE: u32 = 256;
+
 /// How many events the whole-chain check reads at a time (a few MB of stored bytes).
 const CHECK_PAGE: u32 = 4096;
 
@@ -37,6 +40,24 @@ pub struct PageQuery {
     /// At most this many events (1 to 1000, default 1000).
     #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<u32>,
+}
+
+/// Which events of a case the dossier holds: a page (`after`, `limit`), or every event,
+/// streamed (`all=true`).
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct DossierQuery {
+    /// Only events whose seq is greater than this (the `next_after` of the previous page);
+    /// from the first event when absent.
+    #[param(minimum = 0, maximum = 18446744073709551614_u64)]
+    pub after: Option<u64>,
+    /// At most this many events (1 to 1000, default 1000).
+    #[param(minimum = 1, maximum = 1000)]
+    pub limit: Option<u32>,
+    /// `true`: the whole dossier, every event, streamed in pages of the store's (memory stays
+    /// bounded however long the case); neither `after` nor `limit` may be given with it.
+    pub all: Option<bool>,
 }
 
 impl PageQuery {
@@ -359,25 +380,49 @@ pub async fn get_event(
 /// procedure version's basis, and the check of the whole chain. A broken chain is shown
 /// here (`chain.ok = false`, `chain.broken`), with `case` null.
 #[utoipa::path(get, path = "/v1/cases/{id}/dossier", tag = "cases",
-    params(("id" = String, Path, description = "the case's id"), PageQuery),
+    params(("id" = String, Path, description = "the case's id"), DossierQuery),
     responses((status = 200, body = Dossier),
         (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "`all=true` with `after` or `limit`")),
     security(("bearer" = [])))]
 pub async fn get_dossier(
     caller: Caller,
     AcceptLang(lang): AcceptLang,
     state: web::Data<AppState>,
     path: web::Path<String>,
-    query: web::Query<PageQuery>,
+    query: web::Query<DossierQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let id = path.into_inner();
-    let (from, limit) = query.range()?;
+    let query = query.into_inner();
+    let all = query.all == Some(true);
+    if all && (query.after.is_some() || query.limit.is_some()) {
+        return Err(ApiError::invalid(
+            "all",
+            "`all=true`不能与`after`或`limit`同用 (`all=true` takes neither `after` nor `limit`)",
+        ));
+    }
+    let (from, limit) = PageQuery {
+        after: query.after,
+        limit: query.limit,
+    }
+    .range()?;
     let summary = summary_of(&state, &id).await?;
     // A case the caller may not read is 404, as a missing one.
     crate::access::check(&state, &caller.0, &id, &summary.procedure).await?;
     let chain = check_chain(state.store.as_ref(), &id, &summary).await?;
-    let page = read_page(state.store.as_ref(), &id, &summary, from, limit).await?;
+    let page = if all {
+        Page {
+            events: Vec::new(),
+            chain: LinkCheck {
+                ok: true,
+                broken: None,
+            },
+            next_after: None,
+        }
+    } else {
+        read_page(state.store.as_ref(), &id, &summary, from, limit).await?
+    };
     let (case, procedure) = if chain.ok {
         let guard = state.lock_case(&id).await?;
         let Some(case) = guard.as_ref() else {
@@ -393,6 +438,19 @@ pub async fn get_dossier(
             .map(|p| ProcedureSource::of(p));
         (None, procedure)
     };
+    if all {
+        return Ok(stream_dossier(
+            state.store.clone(),
+            id,
+            summary.seq,
+            DossierHead {
+                case,
+                procedure,
+                total: summary.seq,
+                chain,
+            },
+        ));
+    }
     let documents = page.events.iter().flat_map(documents_of).collect();
     let next = page
         .next_after
@@ -407,6 +465,111 @@ pub async fn get_dossier(
         documents,
         chain,
     }))
+}
+
+/// What a streamed dossier says before its events.
+#[derive(Serialize)]
+struct DossierHead {
+    case: Option<CaseBody>,
+    procedure: Option<ProcedureSource>,
+    total: u64,
+    chain: ChainCheck,
+}
+
+/// The whole dossier as a chunked body, in the shape of [`Dossier`] (without `next`): the
+/// head, then the events read from the store a page at a time, then the documents they
+/// brought. Memory holds one page and the document references, however long the case. A
+/// store error in the middle ends the body early (the JSON is then incomplete, which a client
+/// sees as a parse error, never as a shorter dossier).
+fn stream_dossier(
+    store: std::sync::Arc<dyn EventStore>,
+    id: String,
+    total: u64,
+    head: DossierHead,
+) -> HttpResponse {
+    use actix_web::web::Bytes;
+    let mut first = serde_json::to_vec(&head).unwrap_or_else(|_| b"{}".to_vec());
+    // `{...}` → `{...,"events":[`
+    first.pop();
+    first.extend_from_slice(if first.len() > 1 {
+        b",\"events\":["
+    } else {
+        b"\"events\":["
+    });
+    struct Walk {
+        store: std::sync::Arc<dyn EventStore>,
+        id: String,
+        next: u64,
+        total: u64,
+        documents: Vec<DossierDocument>,
+        head: Option<Vec<u8>>,
+        done: bool,
+    }
+    let walk = Walk {
+        store,
+        id,
+        next: 0,
+        total,
+        documents: Vec::new(),
+        head: Some(first),
+        done: false,
+    };
+    let body = futures_util::stream::unfold(walk, |mut w| async move {
+        if let Some(head) = w.head.take() {
+            return Some((Ok::<_, ApiError>(Bytes::from(head)), w));
+        }
+        if w.done {
+            return None;
+        }
+        if w.next >= w.total {
+            w.done = true;
+            let mut tail = b"],\"documents\":".to_vec();
+            tail.extend(serde_json::to_vec(&w.documents).unwrap_or_else(|_| b"[]".to_vec()));
+            tail.push(b'}');
+            return Some((Ok(Bytes::from(tail)), w));
+        }
+        let rows = match w.store.events_page(&w.id, w.next, STREAM_PAGE).await {
+            Ok(rows) => rows,
+            Err(e) => {
+                w.done = true;
+                return Some((Err(ApiError::from(e)), w));
+            }
+        };
+        let mut chunk = Vec::new();
+        let mut read = 0;
+        for r in rows.iter().filter(|r| r.seq >= w.next && r.seq < w.total) {
+            let Ok(event) = Event::from_bytes(&r.bytes) else {
+                continue;
+            };
+            let out = EventOut {
+                event,
+                hash: r.hash.clone(),
+            };
+            w.documents.extend(documents_of(&out));
+            if r.seq > 0 {
+                chunk.push(b',');
+            }
+            chunk.extend(serde_json::to_vec(&out).unwrap_or_default());
+            read += 1;
+        }
+        if read == 0 {
+            // The store gave nothing where events should be: end the body early rather than
+            // loop (the chain check before said it was whole; the case changed under us).
+            w.done = true;
+            return Some((
+                Err(ApiError::Internal(format!(
+                    "case `{}`: no event {} in the store",
+                    w.id, w.next
+                ))),
+                w,
+            ));
+        }
+        w.next += read;
+        Some((Ok(Bytes::from(chunk)), w))
+    });
+    HttpResponse::build(StatusCode::OK)
+        .content_type("application/json")
+        .streaming(body)
 }
 
 /// The document references an event brought.

@@ -253,6 +253,26 @@ async fn events_and_the_dossier_are_paged_by_seq() {
     assert_eq!(r.body["chain"]["events"], 7);
     assert_eq!(r.body["case"]["seq"], 7);
 
+    // `all=true`: the whole dossier streamed, the same as its pages put together.
+    let r = app
+        .get(&format!("/v1/cases/{id}/dossier?all=true"), "town")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["events"], json!(all));
+    assert_eq!(r.body["total"], 7);
+    assert_eq!(r.body["chain"]["ok"], true);
+    assert_eq!(r.body["case"]["seq"], 7);
+    assert!(r.body.get("next").is_none());
+    let paged = app.get(&format!("/v1/cases/{id}/dossier"), "town").await;
+    assert_eq!(r.body["documents"], paged.body["documents"]);
+    assert_eq!(r.body["procedure"], paged.body["procedure"]);
+    // Not with a page.
+    let r = app
+        .get(&format!("/v1/cases/{id}/dossier?all=true&limit=2"), "town")
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert_eq!(r.body["errors"][0]["where"], "all");
+
     // Past the end: an empty last page.
     let r = app
         .get(&format!("/v1/cases/{id}/events?after=6"), "town")
@@ -274,4 +294,28 @@ async fn events_and_the_dossier_are_paged_by_seq() {
     }
     let r = app.get("/v1/cases/nope/events?limit=5", "town").await;
     assert_eq!(r.status, 404);
+}
+
+/// A dossier streamed whole over several of the store's pages (256 events each) holds every
+/// event once, in order, with the documents they brought.
+#[actix_web::test]
+async fn a_long_dossier_is_streamed_whole() {
+    let app = spawn_app().await;
+    let id = long_case(&app, 300).await; // 601 events
+    let r = app
+        .get(&format!("/v1/cases/{id}/dossier?all=true"), "town")
+        .await;
+    assert_eq!(r.status, 200, "{}", &r.text[..r.text.len().min(500)]);
+    let events = r.body["events"].as_array().unwrap();
+    assert_eq!(events.len(), 601);
+    for (i, e) in events.iter().enumerate() {
+        assert_eq!(e["seq"], i, "event {i}");
+    }
+    assert_eq!(r.body["total"], 601);
+    assert_eq!(r.body["chain"]["ok"], true);
+    // Two documents with every submission and two (review opinion, correction order) with
+    // every correction.
+    let documents = r.body["documents"].as_array().unwrap();
+    assert_eq!(documents.len(), 1200);
+    assert_eq!(documents[1199]["seq"], 600);
 }
