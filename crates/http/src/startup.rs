@@ -330,15 +330,20 @@ impl Application {
             busy_timeout: settings.busy_timeout,
             ..SqliteOptions::new(&settings.db)
         })?);
-        // The file watch: the database and its WAL must stay the files opened.
+        // The file watch: the database and its WAL must stay the files opened. It holds the
+        // store weakly, so that the store (and its read connections) goes when the service
+        // lets go of it, not at the watch's next round.
         let watch = Arc::new(std::sync::atomic::AtomicBool::new(false));
         actix_web::rt::spawn({
-            let (store, stop) = (store.clone(), watch.clone());
+            let (store, stop) = (Arc::downgrade(&store), watch.clone());
             let every = settings.check_files_every.max(Duration::from_millis(10));
             async move {
                 let mut tick = actix_web::rt::time::interval(every);
                 while !stop.load(std::sync::atomic::Ordering::SeqCst) {
                     tick.tick().await;
+                    let Some(store) = store.upgrade() else {
+                        break;
+                    };
                     store.check_files();
                 }
             }

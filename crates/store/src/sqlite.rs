@@ -328,6 +328,19 @@ struct Files {
 }
 
 impl Shared {
+    /// Whether the database file and its WAL (once seen) are still the files opened: the same
+    /// device and inode at their paths. `true` while the writer reopens (it holds the lock).
+    fn files_as_opened(&self) -> bool {
+        let Ok(files) = self.files.try_lock() else {
+            return true;
+        };
+        let db = file_id(&self.path);
+        if db.is_none() || db != files.db {
+            return false;
+        }
+        files.wal.is_none() || file_id(&wal_path(&self.path)) == files.wal
+    }
+
     fn fence(&self) -> Option<Fence> {
         self.fence.lock().ok().and_then(|f| f.clone())
     }
@@ -1438,6 +1451,7 @@ fn commit_batch(
     conn: &mut Connection,
     injected: &mut Injected,
     batch: Vec<(Box<Append>, Reply)>,
+    as_opened: &dyn Fn() -> bool,
 ) -> Option<FaultKind> {
     let started = Instant::now();
     let size = batch.len();
@@ -1500,6 +1514,23 @@ fn commit_batch(
     metrics::histogram!("fazhi_store_batch_size").record(size as f64);
     metrics::histogram!("fazhi_store_commit_seconds").record(started.elapsed().as_secs_f64());
     match result {
+        Ok(_) if !as_opened() => {
+            // Committed, but into a database or WAL file that is no longer the one at its
+            // path (removed or replaced since it was opened): the next start will not find
+            // it. Not acknowledged; the store is fenced (the file watch makes it permanent
+            // for a removed database).
+            let message = "the database or its WAL was removed or replaced: this commit went \
+                           into a file that the next start will not read"
+                .to_owned();
+            record_fault(FaultKind::FileChanged, "unknown", size, &message);
+            for (_, reply) in batch {
+                let _ = reply.send(Err(StoreError::OutcomeUnknown {
+                    kind: FaultKind::FileChanged,
+                    message: message.clone(),
+                }));
+            }
+            Some(FaultKind::FileChanged)
+        }
         Ok(out) => {
             let appended = out
                 .iter()
@@ -1890,7 +1921,10 @@ fn writer_loop(
         let fence = shared.fence();
         match (&mut w.conn, fence) {
             (Some(conn), None) => {
-                if let Some(kind) = commit_batch(conn, &mut w.injected, batch) {
+                // Two `stat`s a batch: a commit into a removed file is never acknowledged,
+                // even between two rounds of the file watch.
+                let as_opened = || shared.files_as_opened();
+                if let Some(kind) = commit_batch(conn, &mut w.injected, batch, &as_opened) {
                     shared.set_fence(Fence {
                         kind,
                         zh: format!(
@@ -2550,6 +2584,7 @@ mod tests {
                 (Box::new(failing), tx_a),
                 (Box::new(one("b", 0, GENESIS)), tx_b),
             ],
+            &|| true,
         );
         assert_eq!(rx_c.await.unwrap().unwrap(), AppendOutcome::Appended);
         assert_eq!(last_event(&conn), linked);
@@ -2602,7 +2637,7 @@ mod tests {
             reopens: 0,
         };
         assert_eq!(
-            commit_batch(&mut conn, &mut injected, appends),
+            commit_batch(&mut conn, &mut injected, appends, &|| true),
             Some(FaultKind::Io)
         );
         for rx in replies {
@@ -2623,7 +2658,7 @@ mod tests {
         conn.busy_timeout(Duration::from_millis(1)).unwrap();
         let (appends, replies) = batch(&["d", "e"]);
         assert_eq!(
-            commit_batch(&mut conn, &mut Injected::default(), appends),
+            commit_batch(&mut conn, &mut Injected::default(), appends, &|| true),
             None
         );
         for rx in replies {
@@ -2642,7 +2677,7 @@ mod tests {
         other.execute_batch("ROLLBACK").unwrap();
         let (appends, replies) = batch(&["d"]);
         assert_eq!(
-            commit_batch(&mut conn, &mut Injected::default(), appends),
+            commit_batch(&mut conn, &mut Injected::default(), appends, &|| true),
             None
         );
         assert_eq!(
