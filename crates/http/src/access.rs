@@ -75,6 +75,23 @@ pub async fn may_read(
     })
 }
 
+/// Locks case `id` (loading it when needed), as [`AppState::lock_case`]; a case whose chain
+/// is broken is told (409 `chain-broken`, with where it breaks) only to a caller that may
+/// read it, and is the 404 of a missing case to any other.
+pub async fn lock_readable(
+    state: &AppState,
+    caller: &Principal,
+    id: &str,
+) -> Result<tokio::sync::OwnedMutexGuard<Option<fazhi_core::runtime::Case>>, ApiError> {
+    match state.lock_case(id).await {
+        Err(e @ ApiError::ChainBroken { .. }) => {
+            check_stored(state, caller, id).await?;
+            Err(e)
+        }
+        other => other,
+    }
+}
+
 /// Whether `caller` may read case `id`, looking up its procedure in the store: `Ok` when it
 /// may, else the 404 a missing case gets.
 pub async fn check_stored(state: &AppState, caller: &Principal, id: &str) -> Result<(), ApiError> {

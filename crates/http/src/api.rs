@@ -839,7 +839,7 @@ pub async fn get_case(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let guard = state.lock_case(&path).await?;
+    let guard = access::lock_readable(&state, &caller.0, &path).await?;
     let Some(case) = guard.as_ref() else {
         return Err(ApiError::NotFound(format!("no case `{path}`")));
     };
@@ -884,7 +884,7 @@ pub async fn append_event(
         .as_ref()
         .map(|_| request_hash(&req, &raw))
         .unwrap_or_default();
-    let mut guard = state.lock_case(&id).await?;
+    let mut guard = access::lock_readable(&state, &caller, &id).await?;
     // The key is looked up under the case's lock: a duplicate appended while this request
     // waited for the case is answered with what was stored, not a conflict.
     if let Some(key) = &key

@@ -105,6 +105,13 @@ async fn a_changed_event_is_shown_where_it_breaks_and_the_case_takes_no_more_act
         r.text
     );
     assert_eq!(r.body["broken"]["seq"], 2);
+    // Only to those who may read it: to another village (which reads its own filings) and to
+    // a principal of no role the broken case is a missing one.
+    for who in ["village2", "nobody"] {
+        let r = app.get(&format!("/v1/cases/{id}"), who).await;
+        assert_eq!(r.status, 404, "{who}: {}", r.text);
+        assert!(!r.text.contains("第2号事件"), "{who}: {}", r.text);
+    }
     let r = app.submit(&id, 5).await;
     assert_eq!(r.status, 409, "{}", r.text);
     assert_eq!(r.problem_type(), CHAIN_BROKEN);
