@@ -504,6 +504,8 @@ fn stream_dossier(
         documents: Vec<DossierDocument>,
         head: Option<Vec<u8>>,
         done: bool,
+        /// How many events the body holds so far.
+        written: u64,
     }
     let walk = Walk {
         store,
@@ -513,6 +515,7 @@ fn stream_dossier(
         documents: Vec::new(),
         head: Some(first),
         done: false,
+        written: 0,
     };
     let body = futures_util::stream::unfold(walk, |mut w| async move {
         if let Some(head) = w.head.take() {
@@ -536,8 +539,10 @@ fn stream_dossier(
             }
         };
         let mut chunk = Vec::new();
-        let mut read = 0;
+        // The next seq to read: past every row of this page, decodable or not.
+        let mut past = w.next;
         for r in rows.iter().filter(|r| r.seq >= w.next && r.seq < w.total) {
+            past = past.max(r.seq + 1);
             let Ok(event) = Event::from_bytes(&r.bytes) else {
                 continue;
             };
@@ -546,13 +551,15 @@ fn stream_dossier(
                 hash: r.hash.clone(),
             };
             w.documents.extend(documents_of(&out));
-            if r.seq > 0 {
+            // An undecodable event (a broken chain, which `chain` reports) is left out; the
+            // commas follow what was written.
+            if w.written > 0 {
                 chunk.push(b',');
             }
+            w.written += 1;
             chunk.extend(serde_json::to_vec(&out).unwrap_or_default());
-            read += 1;
         }
-        if read == 0 {
+        if past == w.next {
             // The store gave nothing where events should be: end the body early rather than
             // loop (the chain check before said it was whole; the case changed under us).
             w.done = true;
@@ -564,7 +571,7 @@ fn stream_dossier(
                 w,
             ));
         }
-        w.next += read;
+        w.next = past;
         Some((Ok(Bytes::from(chunk)), w))
     });
     HttpResponse::build(StatusCode::OK)

@@ -73,6 +73,15 @@ async fn a_changed_event_is_shown_where_it_breaks_and_the_case_takes_no_more_act
     assert_eq!(r.body["procedure"]["id"], "village-rules-filing");
     assert_eq!(r.body["events"].as_array().unwrap().len(), 5);
 
+    // The whole dossier, streamed, says the same.
+    let r = app
+        .get(&format!("/v1/cases/{id}/dossier?all=true"), "town")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["chain"]["ok"], false, "{}", r.text);
+    assert_eq!(r.body["chain"]["broken"]["seq"], 2);
+    assert_eq!(r.body["events"].as_array().unwrap().len(), 5);
+
     // Each page of /events says whether the links it holds hold.
     let r = app.get(&format!("/v1/cases/{id}/events"), "town").await;
     assert_eq!(r.status, 200, "{}", r.text);
