@@ -18,7 +18,9 @@
 
 pub mod audit;
 pub mod conformance;
+mod postgres;
 mod sqlite;
+pub mod test_pg;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -28,6 +30,7 @@ use chrono::{DateTime, Utc};
 use fazhi_core::runtime::Recorded;
 use serde::{Deserialize, Serialize};
 
+pub use postgres::{PgOptions, PgStore, explain_list as explain_pg_list, is_postgres_url};
 #[cfg(feature = "fault-injection")]
 pub use sqlite::Fault;
 pub use sqlite::{SqliteOptions, SqliteStore};
@@ -41,6 +44,9 @@ pub enum StoreError {
     /// The database reported an error.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL reported an error (or the connection string does not parse).
+    #[error("PostgreSQL error: {}", postgres::describe(.0))]
+    Postgres(#[from] tokio_postgres::Error),
     /// The store has been closed (or its writer has stopped).
     #[error("the store is closed")]
     Closed,
@@ -113,6 +119,9 @@ pub enum FaultKind {
     FileChanged,
     /// Out of memory, or another error of SQLite's own.
     Other,
+    /// The database server cannot be reached (connection refused or lost, the server
+    /// shutting down): PostgreSQL only.
+    Unavailable,
 }
 
 impl FaultKind {
@@ -147,6 +156,7 @@ impl FaultKind {
             FaultKind::ReadOnly => "read_only",
             FaultKind::FileChanged => "file_changed",
             FaultKind::Other => "other",
+            FaultKind::Unavailable => "unavailable",
         }
     }
 
@@ -161,6 +171,7 @@ impl FaultKind {
             FaultKind::ReadOnly => "数据库文件不可写",
             FaultKind::FileChanged => "数据库文件被删除或替换",
             FaultKind::Other => "数据库内部错误",
+            FaultKind::Unavailable => "无法连接数据库服务器",
         }
     }
 
@@ -180,6 +191,7 @@ impl StoreError {
     pub fn fault(&self) -> Option<FaultKind> {
         match self {
             StoreError::Sqlite(e) => FaultKind::of(e),
+            StoreError::Postgres(e) => postgres::fault_of(e),
             StoreError::NotWritten { kind, .. }
             | StoreError::OutcomeUnknown { kind, .. }
             | StoreError::Fenced { kind, .. } => Some(*kind),
@@ -433,5 +445,10 @@ pub trait EventStore: Send + Sync + 'static {
     /// Whether the store accepts writes now, and how often it has reopened its file.
     fn status(&self) -> StoreStatus {
         StoreStatus::default()
+    }
+    /// Whether other processes (other `fazhi serve` nodes) may write the same database, so
+    /// that a case kept in memory must be checked against the store before it is used.
+    fn shared(&self) -> bool {
+        false
     }
 }

@@ -1366,7 +1366,7 @@ fn current_seq(c: &Connection, case: &str) -> Result<u64, StoreError> {
 
 /// Whether an append is whole: events numbered on from `expected_seq`, and a summary of the
 /// same case at the last of them.
-fn check_append(a: &Append) -> Result<(), StoreError> {
+pub(crate) fn check_append(a: &Append) -> Result<(), StoreError> {
     if a.events.is_empty() {
         return Err(StoreError::MalformedAppend("an append needs events".into()));
     }
@@ -2088,7 +2088,7 @@ impl EventStore for SqliteStore {
 
 /// How a listing reaches its cases, given who reads them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Reach {
+pub(crate) enum Reach {
     /// Every case matching the filters.
     Every,
     /// Those of the procedures in `all` (?7), and of those in `own` (?8) the ones the actor
@@ -2100,7 +2100,7 @@ enum Reach {
 }
 
 /// Which way a query reaches its cases; `None` when its reader reads none of them.
-fn reach(query: &CaseQuery) -> Option<Reach> {
+pub(crate) fn reach(query: &CaseQuery) -> Option<Reach> {
     let Some(r) = &query.reader else {
         return Some(Reach::Every);
     };
