@@ -218,18 +218,26 @@ impl DeadlineItem {
 pub struct BoardQuery {
     /// Only deadlines due strictly before this time (RFC 3339, or a date: 00:00 China time
     /// of that day).
+    #[param(
+        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"
+    )]
     pub due_before: Option<String>,
     /// Only deadlines due strictly after this time (RFC 3339, or a date: 00:00 China time
     /// of that day).
+    #[param(
+        pattern = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}([Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2}))?$"
+    )]
     pub due_after: Option<String>,
     /// `pending` (due after now), `overdue` (due at or before now, not acted on) or `late`
     /// (acted on after due); absent: pending and overdue.
+    #[param(value_type = Option<BoardStatus>)]
     pub status: Option<String>,
     /// Only deadlines of cases of this procedure.
     pub procedure: Option<String>,
     /// Only deadlines this role may act on.
     pub role: Option<String>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = "^-?[0-9]+~.+~.+$")]
     pub after: Option<String>,
     /// At most this many (1 to 1000, default 50).
     #[param(minimum = 1, maximum = 1000)]
