@@ -275,8 +275,8 @@ async fn verify_names_a_deadline_row_that_differs() {
     let (code, out) = verify(&db);
     assert_eq!(code, 0, "{out}");
     conn.execute(
-        "INSERT INTO deadlines (case_id, rule, procedure, late, due, last_day, working_days, optional, title, basis, roles)
-         VALUES ('case-0', 'filing_limit', 'village-rules-filing', 0, 0, '1970-01-01', 0, 0, 't', NULL, '[]')",
+        "INSERT INTO deadlines (case_id, rule, procedure, late, due, last_day, working_days, optional, provisional, title, basis, roles)
+         VALUES ('case-0', 'filing_limit', 'village-rules-filing', 0, 0, '1970-01-01', 0, 0, 0, 't', NULL, '[]')",
         [],
     )
     .unwrap();

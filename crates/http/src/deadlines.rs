@@ -58,6 +58,7 @@ pub fn board_of(case: &Case, deadlines: &[Deadline]) -> Vec<BoardDeadline> {
                 roles,
                 optional: rule.is_some_and(|r| r.optional()),
                 late: d.status == DeadlineStatus::Late,
+                provisional: d.provisional,
             }
         })
         .collect()
@@ -358,11 +359,11 @@ pub async fn list_deadlines(
 }
 
 /// Reckons the board's deadlines of the cases stored before the board existed (after the
-/// store's migration to it), replaying each with `rules` at the later of its last event and
-/// now. A case that does not replay is left unfilled (and logged): `fazhi verify` names it.
-/// Answers how many were filled.
+/// store's migration to it) and of those with a deadline counted on a year the calendar
+/// did not cover, replaying each with `rules` at the later of its last event and now. A
+/// case that does not replay is left as it was (and logged). Answers how many were written.
 pub fn fill_unfilled(store: &Arc<SqliteStore>, rules: &RuleSet, calendar: &Calendar) -> usize {
-    let ids = match store.unfilled_deadlines() {
+    let ids = match store.deadlines_to_reckon() {
         Ok(ids) => ids,
         Err(e) => {
             tracing::warn!(error = %e, "cannot read the cases whose deadlines are to be reckoned");

@@ -108,7 +108,7 @@ async fn the_board_lists_running_deadlines_by_due_date_with_days_as_the_law_coun
     // Days overdue: from the day after the last day to today, in days.
     let last: NaiveDate = first["last_day"].as_str().unwrap().parse().unwrap();
     let overdue = (today() - last).num_days();
-    assert!(overdue >= 1 && overdue <= 30, "{first}");
+    assert!((1..=30).contains(&overdue), "{first}");
     assert_eq!(first["days_overdue"], overdue);
     assert_eq!(first["day_unit"], "days");
     assert_eq!(first["summary_zh"], format!("已逾期{overdue}日"));
@@ -203,4 +203,69 @@ async fn bad_board_queries_are_400_in_chinese_and_english() {
     }
     let r = app.get("/v1/deadlines", "").await;
     assert_eq!(r.status, 401);
+}
+
+/// Cases stored before the board existed (as a database migrated from schema 5 leaves
+/// them: no rows, each listed as unfilled) have their deadlines reckoned when the server
+/// starts, before it answers.
+#[actix_web::test]
+async fn cases_from_before_the_board_are_reckoned_at_start() {
+    let app = spawn_app().await;
+    let a = open(&app, "village", "甲村村规民约", 30).await;
+    let b = open(&app, "village2", "乙村村规民约", 0).await;
+    let before = board(&app, "town", "", 50).await;
+    assert_eq!(cases(&before), [a.as_str(), b.as_str()]);
+    app.handle.stop(true).await;
+    drop(app.store);
+    {
+        let conn = rusqlite::Connection::open(&app.db).unwrap();
+        conn.execute_batch(
+            "DELETE FROM deadlines; INSERT INTO deadlines_unfilled (case_id) SELECT id FROM cases;",
+        )
+        .unwrap();
+    }
+    let app = helpers::spawn_on(app.dir).await;
+    let after = board(&app, "town", "", 50).await;
+    assert_eq!(after, before);
+    let conn = rusqlite::Connection::open(&app.db).unwrap();
+    let unfilled: i64 = conn
+        .query_row("SELECT count(*) FROM deadlines_unfilled", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(unfilled, 0);
+}
+
+/// A deadline counted on a year the calendar did not cover is reckoned again when the
+/// server starts, so that a calendar added since moves it.
+#[actix_web::test]
+async fn provisional_deadlines_are_reckoned_again_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let app = helpers::spawn_with(dir, |s| {
+        s.calendar = fazhi_core::time::Calendar::new();
+    })
+    .await;
+    let r = app
+        .post(
+            "/v1/cases",
+            "village",
+            &json!({"procedure": "village-rules-filing", "title": "甲村村规民约", "facts": {"adopted_on": "2025-06-02"}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    app.handle.stop(true).await;
+    drop(app.store);
+    let provisional = |db: &std::path::Path| -> (i64, i64) {
+        let conn = rusqlite::Connection::open(db).unwrap();
+        conn.query_row(
+            "SELECT count(*), coalesce(sum(provisional), 0) FROM deadlines",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap()
+    };
+    assert_eq!(provisional(&app.db), (1, 1));
+    let app = helpers::spawn_on(app.dir).await;
+    assert_eq!(provisional(&app.db), (1, 0));
+    let rows = board(&app, "town", "", 5).await;
+    assert_eq!(rows.len(), 1);
+    assert_eq!(rows[0]["status"], "overdue");
 }

@@ -36,6 +36,10 @@ pub struct BoardDeadline {
     pub optional: bool,
     /// Whether it was met late (its action came at or after the due time).
     pub late: bool,
+    /// Whether its due time was counted on a year the calendar did not cover (weekends
+    /// only): the server reckons such a case again when it starts, so that a calendar
+    /// added since moves it.
+    pub provisional: bool,
 }
 
 /// Where a deadline on the board stands when the board is read.

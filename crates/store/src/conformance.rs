@@ -103,6 +103,7 @@ pub fn deadline(rule: &str, hours: i64, roles: &[&str]) -> BoardDeadline {
         roles: roles.iter().map(|r| (*r).to_owned()).collect(),
         optional: false,
         late: false,
+        provisional: false,
     }
 }
 

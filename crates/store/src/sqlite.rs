@@ -692,11 +692,29 @@ impl SqliteStore {
         })
     }
 
-    /// Writes the board's deadlines of a case stored before the board existed, reckoned
-    /// from its events when it had `seq` of them. Answers `false` and writes nothing when
-    /// the case has moved on since (its append wrote them) or is no longer unfilled.
-    /// It commits on a connection of its own (the server calls it at start, before it
-    /// serves).
+    /// The cases whose deadlines the server reckons again when it starts: those stored
+    /// before the board existed ([`SqliteStore::unfilled_deadlines`]) and those with a
+    /// deadline counted on a year the calendar did not cover (a calendar added since may
+    /// move it), in id order.
+    pub fn deadlines_to_reckon(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|c| {
+            let mut stmt = c.prepare(
+                "SELECT case_id FROM deadlines_unfilled
+                 UNION SELECT case_id FROM deadlines WHERE provisional = 1
+                 ORDER BY case_id",
+            )?;
+            let ids = stmt
+                .query_map([], |r| r.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?;
+            Ok(ids)
+        })
+    }
+
+    /// Writes the board's deadlines of a case, reckoned from its events when it had `seq`
+    /// of them (for a case of [`SqliteStore::deadlines_to_reckon`]); the case is no longer
+    /// unfilled. Answers `false` and writes nothing when the case has moved on since (its
+    /// append wrote them) or does not exist. It commits on a connection of its own (the
+    /// server calls it at start, before it serves).
     pub fn fill_deadlines(
         &self,
         case: &str,
@@ -711,8 +729,7 @@ impl SqliteStore {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let procedure: Option<String> = tx
             .query_row(
-                "SELECT c.procedure FROM cases c JOIN deadlines_unfilled u ON u.case_id = c.id
-                 WHERE c.id = ?1 AND c.seq = ?2",
+                "SELECT c.procedure FROM cases c WHERE c.id = ?1 AND c.seq = ?2",
                 params![case, to_i64(seq)?],
                 |r| r.get(0),
             )
@@ -2630,6 +2647,7 @@ mod tests {
                 "index cases_procedure on cases",
                 "index cases_state on cases",
                 "index deadlines_board on deadlines",
+                "index deadlines_provisional on deadlines",
                 "index sqlite_autoindex_cases_1 on cases",
                 "index sqlite_autoindex_idempotency_1 on idempotency",
                 "table cases on cases",
@@ -2654,9 +2672,22 @@ mod tests {
                 .fill_deadlines("b", 3, std::slice::from_ref(&d))
                 .unwrap()
         );
-        assert!(!store.fill_deadlines("b", 3, &[]).unwrap());
         assert!(store.unfilled_deadlines().unwrap().is_empty());
-        assert_eq!(store.case_deadlines("b").unwrap(), [d]);
+        assert!(store.deadlines_to_reckon().unwrap().is_empty());
+        assert_eq!(store.case_deadlines("b").unwrap(), [d.clone()]);
+        // A provisional deadline is reckoned again at each start, until it is not.
+        let provisional = crate::BoardDeadline {
+            provisional: true,
+            ..d.clone()
+        };
+        assert!(store.fill_deadlines("b", 3, &[provisional]).unwrap());
+        assert_eq!(store.deadlines_to_reckon().unwrap(), ["b"]);
+        assert!(
+            store
+                .fill_deadlines("b", 3, std::slice::from_ref(&d))
+                .unwrap()
+        );
+        assert!(store.deadlines_to_reckon().unwrap().is_empty());
         // Who took part in the cases written before is filled in from their events.
         assert!(store.takes_part("a", "clerk").await.unwrap());
         assert!(store.takes_part("b", "clerk").await.unwrap());

@@ -24,12 +24,14 @@ CREATE TABLE deadlines (
     last_day TEXT NOT NULL,
     working_days INTEGER NOT NULL,
     optional INTEGER NOT NULL,
+    provisional INTEGER NOT NULL,
     title TEXT NOT NULL,
     basis TEXT,
     roles TEXT NOT NULL,
     PRIMARY KEY (case_id, rule)
 ) WITHOUT ROWID;
 CREATE INDEX deadlines_board ON deadlines (late, due, case_id, rule);
+CREATE INDEX deadlines_provisional ON deadlines (case_id) WHERE provisional = 1;
 CREATE TABLE deadlines_unfilled (case_id TEXT PRIMARY KEY NOT NULL) WITHOUT ROWID;
 INSERT INTO deadlines_unfilled (case_id) SELECT id FROM cases;
 "#;
@@ -37,7 +39,7 @@ INSERT INTO deadlines_unfilled (case_id) SELECT id FROM cases;
 /// The kept deadlines of `case`, by time rule id.
 pub(crate) fn read_case(c: &Connection, case: &str) -> Result<Vec<BoardDeadline>, StoreError> {
     let mut stmt = c.prepare_cached(
-        "SELECT rule, title, basis, due, last_day, working_days, roles, optional, late
+        "SELECT rule, title, basis, due, last_day, working_days, roles, optional, late, provisional
          FROM deadlines WHERE case_id = ?1 ORDER BY rule",
     )?;
     let raws = stmt
@@ -52,12 +54,24 @@ pub(crate) fn read_case(c: &Connection, case: &str) -> Result<Vec<BoardDeadline>
                 r.get::<_, String>(6)?,
                 r.get::<_, bool>(7)?,
                 r.get::<_, bool>(8)?,
+                r.get::<_, bool>(9)?,
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     raws.into_iter()
         .map(
-            |(rule, title, basis, due, last_day, working_days, roles, optional, late)| {
+            |(
+                rule,
+                title,
+                basis,
+                due,
+                last_day,
+                working_days,
+                roles,
+                optional,
+                late,
+                provisional,
+            )| {
                 Ok(BoardDeadline {
                     rule,
                     title,
@@ -68,6 +82,7 @@ pub(crate) fn read_case(c: &Connection, case: &str) -> Result<Vec<BoardDeadline>
                     roles: parse_roles(&roles)?,
                     optional,
                     late,
+                    provisional,
                 })
             },
         )
@@ -106,8 +121,8 @@ pub(crate) fn write_case(
             .execute(params![case])?;
     }
     let mut ins = c.prepare_cached(
-        "INSERT INTO deadlines (case_id, rule, procedure, late, due, last_day, working_days, optional, title, basis, roles)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        "INSERT INTO deadlines (case_id, rule, procedure, late, due, last_day, working_days, optional, title, basis, roles, provisional)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
     )?;
     for d in want {
         ins.execute(params![
@@ -122,6 +137,7 @@ pub(crate) fn write_case(
             d.title,
             d.basis,
             serde_json::to_string(&d.roles).unwrap_or_default(),
+            d.provisional,
         ])?;
     }
     Ok(())
@@ -151,7 +167,7 @@ pub(crate) fn board_sql(
     };
     let mut sql = format!(
         "SELECT d.case_id, c.title, d.procedure, d.rule, d.title, d.basis, d.due, d.last_day, \
-         d.working_days, d.roles, d.optional, d.late FROM {from} \
+         d.working_days, d.roles, d.optional, d.late, d.provisional FROM {from} \
          WHERE {late_col} = :late AND {due_col} >= :lo AND {due_col} < :hi"
     );
     let now = micros(query.now);
@@ -258,13 +274,15 @@ pub(crate) fn query(c: &Connection, query: &DeadlineQuery) -> Result<DeadlinePag
                     r.get::<_, String>(9)?,
                     r.get::<_, bool>(10)?,
                     r.get::<_, bool>(11)?,
+                    r.get::<_, bool>(12)?,
                 ),
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
     let mut rows = Vec::with_capacity(raws.len());
     for ((case, case_title, procedure), d) in raws {
-        let (rule, title, basis, due, last_day, working_days, roles, optional, late) = d;
+        let (rule, title, basis, due, last_day, working_days, roles, optional, late, provisional) =
+            d;
         let status = if late {
             BoardStatus::Late
         } else if due <= micros(query.now) {
@@ -286,6 +304,7 @@ pub(crate) fn query(c: &Connection, query: &DeadlineQuery) -> Result<DeadlinePag
                 roles: parse_roles(&roles)?,
                 optional,
                 late,
+                provisional,
             },
             status,
         });
