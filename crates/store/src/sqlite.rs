@@ -2674,7 +2674,7 @@ mod tests {
         );
         assert!(store.unfilled_deadlines().unwrap().is_empty());
         assert!(store.deadlines_to_reckon().unwrap().is_empty());
-        assert_eq!(store.case_deadlines("b").unwrap(), [d.clone()]);
+        assert_eq!(store.case_deadlines("b").unwrap(), std::slice::from_ref(&d));
         // A provisional deadline is reckoned again at each start, until it is not.
         let provisional = crate::BoardDeadline {
             provisional: true,
