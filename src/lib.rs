@@ -7,6 +7,7 @@ pub mod cmd_archive;
 pub mod cmd_backup;
 pub mod cmd_calendar;
 pub mod cmd_check;
+pub mod cmd_deadlines;
 pub mod cmd_graph;
 pub mod cmd_schema;
 pub mod cmd_serve;

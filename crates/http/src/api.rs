@@ -715,6 +715,7 @@ pub async fn open_case(
     let location = format!("/v1/cases/{id}");
     let bytes = serde_json::to_vec(&case_body).unwrap_or_default();
     let summary = AppState::summary(&case_body);
+    let deadlines = crate::deadlines::board_of(&case, &case_body.deadlines);
     drop(case_body);
     let headers = vec![
         ("Location".to_owned(), location.clone()),
@@ -725,6 +726,7 @@ pub async fn open_case(
         expected_seq: 0,
         events: vec![NewEvent::from_recorded(&recorded, p.version)],
         summary,
+        deadlines,
         idempotency: key.map(|key| created_record(&caller.id, key, &hash, &id, &headers, &bytes)),
     };
     // Hold the case's slot while appending so that nobody reads it half-made.
@@ -982,6 +984,7 @@ pub async fn append_event(
         expected_seq: body.expected_seq,
         events: vec![NewEvent::from_recorded(&recorded, next.procedure().version)],
         summary: AppState::summary(&case_body),
+        deadlines: crate::deadlines::board_of(&next, &case_body.deadlines),
         idempotency: key.map(|key| created_record(&caller.id, key, &hash, &id, &headers, &bytes)),
     };
     drop(case_body);

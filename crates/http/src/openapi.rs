@@ -104,6 +104,7 @@ impl Modify for CommonProblems {
         history::get_events,
         history::get_dossier,
         history::get_event,
+        crate::deadlines::list_deadlines,
     ),
     components(schemas(
         Problem,
@@ -124,6 +125,10 @@ impl Modify for CommonProblems {
         history::ChainCheck,
         history::LinkCheck,
         api::GraphFormat,
+        crate::deadlines::DeadlineList,
+        crate::deadlines::DeadlineItem,
+        crate::deadlines::RoleItem,
+        fazhi_store::BoardStatus,
     )),
     modifiers(&BearerAuth, &CommonProblems),
 )]

@@ -348,6 +348,15 @@ impl Application {
                 }
             }
         });
+        // Cases stored before the deadline board existed get their deadlines reckoned
+        // once, before the server answers.
+        let filled = crate::deadlines::fill_unfilled(&store, &settings.rules, &settings.calendar);
+        if filled > 0 {
+            tracing::info!(
+                cases = filled,
+                "reckoned the deadline board of cases stored before it"
+            );
+        }
         let _ = metrics_handle();
         let state = web::Data::new(AppState {
             rules: settings.rules,
@@ -427,6 +436,7 @@ impl Application {
                                 .route(get_or_head().to(api::list_cases))
                                 .route(web::post().to(api::open_case)),
                         )
+                        .service(resource("/v1/deadlines", "GET, HEAD").route(get_or_head().to(crate::deadlines::list_deadlines)))
                         .service(resource("/v1/cases/{id}", "GET, HEAD").route(get_or_head().to(api::get_case)))
                         .service(
                             resource("/v1/cases/{id}/events", "GET, HEAD, POST")
