@@ -12,6 +12,7 @@
 pub mod access;
 pub mod api;
 pub mod config;
+pub mod console;
 pub mod history;
 pub mod openapi;
 mod picture;
