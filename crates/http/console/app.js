@@ -202,12 +202,12 @@ async function deadlines() {
     const rows = (page.deadlines ?? []).map((d) => h('tr', {},
       h('td', {}, h('a', { href: `#/case/${enc(d.case)}` }, d.case_title || '（无标题案件）')),
       h('td', {}, d.procedure_title ?? d.procedure),
-      h('td', {}, d.title, h('br'), h('span', { class: 'cite' }, d.citation ?? d.basis ?? '')),
-      h('td', {}, d.due_date ? day(d.due_date) : when(d.due)),
-      h('td', {}, badge(d.status), d.days != null ? h('div', { class: 'muted' }, d.days_text ?? '') : null),
+      h('td', {}, d.title, d.basis ? h('div', { class: 'cite' }, d.basis) : null),
+      h('td', {}, day(d.last_day)),
+      h('td', {}, badge(d.status), h('div', { class: 'muted' }, d.summary_zh ?? '')),
       h('td', {}, (d.roles ?? []).map((r) => r.title ?? r).join('、'))));
     body = [
-      rows.length ? table(['案件', '程序', '期限与依据', '到期', '状态', '应办理'], rows)
+      rows.length ? table(['案件', '程序', '期限与依据', '最后一日', '状态', '应办理'], rows)
         : h('p', { class: 'muted' }, '没有符合条件的期限。'),
       page.next_cursor ? h('p', {}, h('a', { href: `#/deadlines?${(() => { const p = hashParams(); p.set('after', page.next_cursor); return p; })()}` }, '下一页 →')) : null,
     ];
@@ -388,20 +388,21 @@ async function figures() {
   let body;
   try {
     const report = await api(`/v1/reports/annual?year=${enc(year)}`);
-    body = (report.sections ?? []).map((s) => {
-      const figs = s.figures ?? [];
-      const max = Math.max(1, ...figs.map((f) => f.value ?? f.count ?? 0));
+    // Each figure, then its groups (其中), as bars; every number links to its cases.
+    const toCases = (path) => `#/cases?${new URLSearchParams(path.split('?')[1] ?? '')}`;
+    body = (report.sections ?? []).map((sec) => {
+      const rows = sec.figures.flatMap((f) => [
+        { label: f.title, note: f.procedure_title, n: f.total, link: toCases(f.cases) },
+        ...(f.groups ?? []).map((g) => ({ label: `其中：${g.label}`, n: g.count, link: toCases(g.cases), sub: true })),
+      ]);
+      const max = Math.max(1, ...rows.map((r) => r.n));
       return h('section', {},
-        h('h2', {}, s.title),
-        h('div', { class: 'bars', role: 'list' }, figs.flatMap((f) => {
-          const n = f.value ?? f.count ?? 0;
-          const link = f.cases ? `#/cases?${new URLSearchParams(f.cases.split('?')[1] ?? '')}` : null;
-          return [
-            h('div', { role: 'listitem' }, link ? h('a', { href: link }, f.title) : f.title),
-            h('div', { class: 'bar-wrap', 'aria-hidden': 'true' }, h('div', { class: 'bar', style: `width:${(100 * n) / max}%` })),
-            h('div', {}, link ? h('a', { href: link, 'aria-label': `${f.title}：${n}件，查看案件` }, String(n)) : String(n)),
-          ];
-        })));
+        h('h2', {}, sec.title),
+        h('div', { class: 'bars' }, rows.flatMap((r) => [
+          h('div', { class: r.sub ? 'sub' : null }, h('a', { href: r.link }, r.label), r.note ? h('div', { class: 'muted' }, r.note) : null),
+          h('div', { class: 'bar-wrap', 'aria-hidden': 'true' }, h('div', { class: r.sub ? 'bar bar-sub' : 'bar', style: `width:${(100 * r.n) / max}%` })),
+          h('div', { class: 'num' }, h('a', { href: r.link, 'aria-label': `${r.label}：${r.n}件，查看案件` }, String(r.n))),
+        ])));
     });
     if (!body.length) body = [h('p', { class: 'muted' }, '本年度没有数据。')];
   } catch (e) {
