@@ -118,6 +118,7 @@ await settle();
 const text = await page.locator('main').innerText();
 check(text.includes('政府信息依申请公开'), 'the case page names its procedure by title');
 check(!/\bregister_receipt\b|\breceived\b/.test(text), 'the case page shows no internal ids of actions or states');
+check(!/\b(null|undefined|NaN)\b/.test(text), 'the case page shows no null, undefined or NaN');
 const refused = page.locator('ul.actions > li.refused').filter({ hasText: '依据：' }).first();
 check(await refused.count() === 1, 'an action that may not be taken now shows its reasons');
 check(/依据：《.+》第.+条/.test(await refused.innerText()), `the refusal cites its article: ${(await refused.innerText()).split('\n').slice(0, 3).join(' / ')}`);

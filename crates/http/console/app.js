@@ -63,7 +63,7 @@ function h(tag, attrs = {}, ...children) {
 
 function show(title, ...children) {
   document.title = `${title} · 法治工作台`;
-  main.replaceChildren(h('h1', {}, title), ...children);
+  main.replaceChildren(h('h1', {}, title), ...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
   // After a move within the console, reading starts at the new content; on the first load
   // the keyboard starts at the top (the skip link).
   if (moved) main.focus();
