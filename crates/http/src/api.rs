@@ -313,6 +313,65 @@ pub struct ProcedureSource {
     /// The rule file's text: the definition itself, every element with its title and basis.
     #[schema(value_type = String)]
     pub source: Arc<str>,
+    /// Every action, in file order: who may take it, where, where it leads, and its article.
+    pub actions: Vec<ActionName>,
+    /// The states of the main machine, in file order, by id and title.
+    pub states: Vec<Named>,
+    /// The parallel tracks, each with its states, by id and title.
+    pub tracks: Vec<TrackName>,
+    /// The facts, by id and title.
+    pub facts: Vec<Named>,
+    /// The kinds of document, by id and title.
+    pub documents: Vec<Named>,
+    /// The time rules (deadlines and waiting periods), by id and title.
+    pub time_rules: Vec<Named>,
+    /// How many scenarios of the served rules directory (`*.test.toml`) test this procedure
+    /// (any version); absent where the server was given none to count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scenarios: Option<usize>,
+}
+
+/// An element of a procedure by id and Chinese title: what a client needs to show titles,
+/// never ids.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Named {
+    /// Its id, as cases and events carry it.
+    pub id: String,
+    /// Its Chinese title.
+    pub title: String,
+}
+
+/// A parallel track by id and title, with its states.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrackName {
+    /// Its id.
+    pub id: String,
+    /// Its Chinese title.
+    pub title: String,
+    /// Its states, by id and title.
+    pub states: Vec<Named>,
+}
+
+/// An action as people read it: titles of its roles and places, and its citation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActionName {
+    /// Its id (what events record).
+    pub id: String,
+    /// Its Chinese title.
+    pub title: String,
+    /// Its English title.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title_en: Option<String>,
+    /// Its legal basis, as the rule file writes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
+    /// The titles of the roles that may take it.
+    pub by: Vec<String>,
+    /// The titles of the places it may be taken in (`track：state` for a track's).
+    pub from: Vec<String>,
+    /// The title of the place it leads to; absent for a record that does not move the case.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
 }
 
 /// A role by id and title.
@@ -325,6 +384,15 @@ pub struct RoleName {
     /// Its English title.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title_en: Option<String>,
+}
+
+impl Named {
+    fn of(id: &str, title: &str) -> Self {
+        Named {
+            id: id.to_owned(),
+            title: title.to_owned(),
+        }
+    }
 }
 
 impl ProcedureSource {
@@ -351,6 +419,37 @@ impl ProcedureSource {
             file,
             sha256: fazhi_core::runtime::sha256_hex(source.as_bytes()),
             source,
+            actions: p
+                .actions()
+                .map(|a| ActionName {
+                    id: a.id().to_owned(),
+                    title: a.title().to_owned(),
+                    title_en: a.title_en().map(str::to_owned),
+                    basis: a.basis().map(str::to_owned),
+                    by: a.roles().map(|r| r.title().to_owned()).collect(),
+                    from: a.from().map(|f| f.title()).collect(),
+                    to: a.to().map(|t| t.title()),
+                })
+                .collect(),
+            states: p.states().map(|s| Named::of(s.id(), s.title())).collect(),
+            tracks: p
+                .tracks()
+                .map(|t| TrackName {
+                    id: t.id().to_owned(),
+                    title: t.title().to_owned(),
+                    states: t.states().map(|s| Named::of(s.id(), s.title())).collect(),
+                })
+                .collect(),
+            facts: p.facts().map(|f| Named::of(f.id(), f.title())).collect(),
+            documents: p
+                .documents()
+                .map(|d| Named::of(d.id(), d.title()))
+                .collect(),
+            time_rules: p
+                .time_rules()
+                .map(|r| Named::of(r.id(), r.title()))
+                .collect(),
+            scenarios: None,
         }
     }
 }
@@ -368,7 +467,9 @@ pub async fn get_procedure(
     query: web::Query<VersionQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let p = procedure(&state, &path, query.version)?;
-    Ok(json_response(StatusCode::OK, &ProcedureSource::of(p)))
+    let mut body = ProcedureSource::of(p);
+    body.scenarios = state.scenarios.get(&p.meta.id).copied();
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 /// The graph format.

@@ -10,6 +10,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::api;
 use crate::history;
+use crate::picture;
 use crate::problem::{FieldError, Problem};
 use crate::service::CaseBody;
 
@@ -100,6 +101,7 @@ impl Modify for CommonProblems {
         api::open_case,
         api::list_cases,
         api::get_case,
+        picture::get_case_graph,
         api::append_event,
         history::get_events,
         history::get_dossier,
@@ -129,6 +131,9 @@ impl Modify for CommonProblems {
         crate::deadlines::DeadlineItem,
         crate::deadlines::RoleItem,
         fazhi_store::BoardStatus,
+        api::ActionName,
+        api::Named,
+        api::TrackName,
     )),
     modifiers(&BearerAuth, &CommonProblems),
 )]

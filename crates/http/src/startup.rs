@@ -53,6 +53,9 @@ pub struct Settings {
     /// How often the database file and its WAL are checked to be the files opened at start
     /// (default every second): when either was removed or replaced, writes are refused.
     pub check_files_every: Duration,
+    /// How many scenarios test each procedure (by id), shown with the procedure (default:
+    /// none counted).
+    pub scenarios: std::collections::BTreeMap<String, usize>,
 }
 
 impl Settings {
@@ -76,6 +79,7 @@ impl Settings {
             sqlite_vfs: None,
             busy_timeout: Duration::from_secs(10),
             check_files_every: Duration::from_secs(1),
+            scenarios: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -279,7 +283,7 @@ async fn method_not_allowed(req: actix_web::HttpRequest) -> Result<HttpResponse,
 struct Allow(&'static str);
 
 /// A route for GET that answers HEAD too (the same status and headers, no body).
-fn get_or_head() -> actix_web::Route {
+pub(crate) fn get_or_head() -> actix_web::Route {
     web::route().guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
 }
 
@@ -290,7 +294,7 @@ struct Route(&'static str);
 
 /// A resource at `full` (a path under `/v1` is registered inside the `/v1` scope) answering
 /// 405, with `Allow: allow`, to methods it has no route for.
-fn resource(full: &'static str, allow: &'static str) -> actix_web::Resource {
+pub(crate) fn resource(full: &'static str, allow: &'static str) -> actix_web::Resource {
     let path = full.strip_prefix("/v1").unwrap_or(full);
     web::resource(path)
         .app_data(Route(full))
@@ -365,6 +369,7 @@ impl Application {
             store: store.clone() as Arc<dyn EventStore>,
             cases: CaseCache::with_capacity(settings.cases_in_memory),
             body_limit: settings.body_limit,
+            scenarios: settings.scenarios,
         });
         let document = web::Data::new(Document(Arc::from(crate::openapi::json_for(&state.rules))));
         let mut server = HttpServer::new(move || {
@@ -426,6 +431,7 @@ impl Application {
                 .service(resource("/healthz", "GET, HEAD").route(get_or_head().to(api::healthz)))
                 .service(resource("/metrics", "GET, HEAD").route(get_or_head().to(render_metrics)))
                 .service(resource("/openapi.json", "GET, HEAD").route(get_or_head().to(openapi_json)))
+                .configure(crate::console::routes)
                 .service(
                     web::scope("/v1")
                         .service(resource("/v1/procedures", "GET, HEAD").route(get_or_head().to(api::list_procedures)))
@@ -438,6 +444,7 @@ impl Application {
                         )
                         .service(resource("/v1/deadlines", "GET, HEAD").route(get_or_head().to(crate::deadlines::list_deadlines)))
                         .service(resource("/v1/cases/{id}", "GET, HEAD").route(get_or_head().to(api::get_case)))
+                        .service(resource("/v1/cases/{id}/graph", "GET, HEAD").route(get_or_head().to(crate::picture::get_case_graph)))
                         .service(
                             resource("/v1/cases/{id}/events", "GET, HEAD, POST")
                                 .route(get_or_head().to(crate::history::get_events))
