@@ -12,8 +12,8 @@
 pub mod access;
 pub mod api;
 pub mod config;
-pub mod deadlines;
 pub mod console;
+pub mod deadlines;
 pub mod history;
 pub mod openapi;
 mod picture;
