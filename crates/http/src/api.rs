@@ -773,6 +773,13 @@ pub struct ListQuery {
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// Only the cases behind this figure of the annual report (`<procedure>.<counter>`, as
+    /// `GET /v1/reports/annual` gives it); needs `year`, and takes no other filter.
+    pub report: Option<String>,
+    /// With `report`: the year of the figure (China time).
+    pub year: Option<i32>,
+    /// With `report`: only the cases of this group of the figure (`unset`: the fact is unset).
+    pub group: Option<String>,
 }
 
 /// A page of cases, oldest first (ids are UUID v7, so by opening time).
@@ -802,6 +809,35 @@ pub async fn list_cases(
         return Err(ApiError::malformed(
             "limit",
             "`limit` must be between 1 and 1000",
+        ));
+    }
+    if let Some(figure) = &query.report {
+        if query.procedure.is_some() || query.state.is_some() || query.overdue.is_some() {
+            return Err(ApiError::malformed(
+                "report",
+                "`report` lists the cases behind a figure and takes no `procedure`, `state` or `overdue`",
+            ));
+        }
+        let list = crate::report::cases_behind(
+            &state,
+            &caller.0,
+            figure,
+            query.year,
+            query.group.as_deref(),
+            limit,
+            query.cursor.as_deref(),
+        )
+        .await?;
+        return Ok(json_response(StatusCode::OK, &list));
+    }
+    if query.year.is_some() || query.group.is_some() {
+        return Err(ApiError::malformed(
+            if query.year.is_some() {
+                "year"
+            } else {
+                "group"
+            },
+            "`year` and `group` go with `report` (`?report=<figure>&year=2026`)",
         ));
     }
     let page = state

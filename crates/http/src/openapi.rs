@@ -104,6 +104,7 @@ impl Modify for CommonProblems {
         history::get_events,
         history::get_dossier,
         history::get_event,
+        crate::report::get_annual,
     ),
     components(schemas(
         Problem,
@@ -124,6 +125,10 @@ impl Modify for CommonProblems {
         history::ChainCheck,
         history::LinkCheck,
         api::GraphFormat,
+        fazhi_core::report::AnnualReport,
+        fazhi_core::report::Section,
+        fazhi_core::report::Figure,
+        fazhi_core::report::Group,
     )),
     modifiers(&BearerAuth, &CommonProblems),
 )]

@@ -428,6 +428,7 @@ impl Application {
                                 .route(web::post().to(api::open_case)),
                         )
                         .service(resource("/v1/cases/{id}", "GET, HEAD").route(get_or_head().to(api::get_case)))
+                        .service(resource("/v1/reports/annual", "GET, HEAD").route(get_or_head().to(crate::report::get_annual)))
                         .service(
                             resource("/v1/cases/{id}/events", "GET, HEAD, POST")
                                 .route(get_or_head().to(crate::history::get_events))

@@ -94,6 +94,10 @@ pub struct AnnualReport {
     pub year: i32,
     /// The sections, in the order of the annual report's headings.
     pub sections: Vec<Section>,
+    /// Cases that could not be read (a chain that does not verify, a history that does not
+    /// replay): not counted. Empty when every case was read.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unreadable: Vec<String>,
 }
 
 /// One section of the annual report and its figures.
@@ -159,6 +163,7 @@ pub struct Tally<'r> {
     year: i32,
     /// Per figure id: total and per group.
     counts: BTreeMap<String, (u64, BTreeMap<String, u64>)>,
+    unreadable: Vec<String>,
 }
 
 impl<'r> Tally<'r> {
@@ -168,6 +173,7 @@ impl<'r> Tally<'r> {
             rules,
             year,
             counts: BTreeMap::new(),
+            unreadable: Vec::new(),
         }
     }
 
@@ -192,6 +198,11 @@ impl<'r> Tally<'r> {
                 }
             }
         }
+    }
+
+    /// Notes a case that could not be read, so the report says it was not counted.
+    pub fn skip(&mut self, case: impl Into<String>) {
+        self.unreadable.push(case.into());
     }
 
     /// The report: every counter of the newest version of each procedure (and those only
@@ -265,7 +276,11 @@ impl<'r> Tally<'r> {
             }
         }
         sections.sort_by_key(|s| section_key(&s.title));
-        AnnualReport { year, sections }
+        AnnualReport {
+            year,
+            sections,
+            unreadable: self.unreadable,
+        }
     }
 }
 
@@ -295,6 +310,14 @@ pub fn to_markdown(r: &AnnualReport) -> String {
         "# {}年法治政府建设工作数据（由案件统计）\n\n_Figures of {} computed from the cases; each links to its cases._\n",
         r.year, r.year
     );
+    if !r.unreadable.is_empty() {
+        out.push_str(&format!(
+            "\n> 注意：{} 个案件无法读取（哈希链不符或无法重放），未计入：{}\n> Not counted, unreadable: {}\n",
+            r.unreadable.len(),
+            r.unreadable.join("、"),
+            r.unreadable.join(", ")
+        ));
+    }
     for s in &r.sections {
         out.push_str(&format!("\n## {}\n\n", s.title));
         for f in &s.figures {
