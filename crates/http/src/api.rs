@@ -777,6 +777,7 @@ pub struct ListQuery {
     /// `GET /v1/reports/annual` gives it); needs `year`, and takes no other filter.
     pub report: Option<String>,
     /// With `report`: the year of the figure (China time).
+    #[param(minimum = 1949, maximum = 9999)]
     pub year: Option<i32>,
     /// With `report`: only the cases of this group of the figure (`unset`: the fact is unset).
     pub group: Option<String>,
@@ -797,7 +798,8 @@ pub struct CaseList {
 /// whole (`reads = "all"`), and the cases it opened or acted in of a procedure its roles
 /// read their own of; none of a procedure whose roles it does not hold.
 #[utoipa::path(get, path = "/v1/cases", tag = "cases", params(ListQuery),
-    responses((status = 200, body = CaseList), (status = 400, body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = CaseList), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "`report` without `year`, an unknown figure, `report` with another filter, or `year`/`group` without `report`")),
     security(("bearer" = [])))]
 pub async fn list_cases(
     caller: Caller,
@@ -813,7 +815,7 @@ pub async fn list_cases(
     }
     if let Some(figure) = &query.report {
         if query.procedure.is_some() || query.state.is_some() || query.overdue.is_some() {
-            return Err(ApiError::malformed(
+            return Err(ApiError::invalid(
                 "report",
                 "`report` lists the cases behind a figure and takes no `procedure`, `state` or `overdue`",
             ));
@@ -831,7 +833,7 @@ pub async fn list_cases(
         return Ok(json_response(StatusCode::OK, &list));
     }
     if query.year.is_some() || query.group.is_some() {
-        return Err(ApiError::malformed(
+        return Err(ApiError::invalid(
             if query.year.is_some() {
                 "year"
             } else {

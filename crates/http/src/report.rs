@@ -13,7 +13,7 @@ use fazhi_core::report::{self, AnnualReport, Tally};
 use fazhi_core::runtime::{Case, Event, verify};
 use fazhi_store::{CaseQuery, CaseSummary, EventStore, Reader, StoreError};
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::access;
 use crate::api::{Caller, CaseList};
@@ -132,9 +132,9 @@ fn year_of(year: Option<i32>) -> Result<i32, ApiError> {
                 YEARS.end()
             ),
         )),
-        None => Err(ApiError::malformed(
+        None => Err(ApiError::invalid(
             "year",
-            "缺少年份 (`year` is required: `?year=2026`)",
+            "缺少年份 (`report` needs the figure's `year`: `?report=<figure>&year=2026`)",
         )),
     }
 }
@@ -144,17 +144,32 @@ fn year_of(year: Option<i32>) -> Result<i32, ApiError> {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AnnualQuery {
-    /// The year, counted in China time (1949 to 9999).
-    pub year: Option<i32>,
+    /// The year, counted in China time.
+    #[param(minimum = 1949, maximum = 9999)]
+    pub year: i32,
     /// `json` (default), `md` (a section of the annual report, Chinese headings first) or
     /// `csv`.
-    pub format: Option<String>,
+    #[param(inline)]
+    pub format: Option<AnnualFormat>,
+}
+
+/// The forms of the annual report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum AnnualFormat {
+    /// JSON ([`AnnualReport`]).
+    Json,
+    /// Markdown, like a section of the annual report.
+    Md,
+    /// CSV, one row per figure and per group.
+    Csv,
 }
 
 /// The figures of a year: every counter the procedures declare (`[report]`), with its total,
 /// its groups and the query listing its cases, over the cases the caller may read.
 #[utoipa::path(get, path = "/v1/reports/annual", tag = "reports", params(AnnualQuery),
-    responses((status = 200, body = AnnualReport, description = "JSON; `format=md` answers text/markdown, `format=csv` text/csv"),
+    responses((status = 200, description = "the figures: JSON by default; `format=md` a section of the annual report in Markdown, `format=csv` one row per figure and group",
+            content((AnnualReport = "application/json"), (String = "text/markdown"), (String = "text/csv"))),
         (status = 400, body = Problem, content_type = "application/problem+json")),
     security(("bearer" = [])))]
 pub async fn get_annual(
@@ -162,24 +177,17 @@ pub async fn get_annual(
     state: web::Data<AppState>,
     query: web::Query<AnnualQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let year = year_of(query.year)?;
-    let format = query.format.as_deref().unwrap_or("json");
-    if !["json", "md", "csv"].contains(&format) {
-        return Err(ApiError::malformed(
-            "format",
-            format!("格式 `{format}` 无效 (`format` must be `json`, `md` or `csv`)"),
-        ));
-    }
+    let year = year_of(Some(query.year))?;
     let reader = access::reader(&state, &caller.0);
     let r = annual(state.store.as_ref(), &state.rules, year, Some(reader)).await?;
-    Ok(match format {
-        "md" => HttpResponse::Ok()
+    Ok(match query.format.unwrap_or(AnnualFormat::Json) {
+        AnnualFormat::Md => HttpResponse::Ok()
             .content_type("text/markdown; charset=utf-8")
             .body(report::to_markdown(&r)),
-        "csv" => HttpResponse::Ok()
+        AnnualFormat::Csv => HttpResponse::Ok()
             .content_type("text/csv; charset=utf-8")
             .body(report::to_csv(&r)),
-        _ => HttpResponse::build(StatusCode::OK)
+        AnnualFormat::Json => HttpResponse::build(StatusCode::OK)
             .content_type("application/json")
             .body(serde_json::to_vec(&r).unwrap_or_default()),
     })
@@ -211,7 +219,7 @@ pub async fn cases_behind(
         let mut list = known.clone();
         list.sort();
         list.dedup();
-        return Err(ApiError::malformed(
+        return Err(ApiError::invalid(
             "report",
             format!(
                 "没有报表指标 `{figure}` (no figure `{figure}`: one of {})",
