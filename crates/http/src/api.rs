@@ -813,6 +813,18 @@ pub async fn list_cases(
             "`limit` must be between 1 and 1000",
         ));
     }
+    if let Some(y) = query.year
+        && !crate::report::YEARS.contains(&y)
+    {
+        return Err(ApiError::malformed(
+            "year",
+            format!(
+                "年份 {y} 超出范围 (`year` must be between {} and {})",
+                crate::report::YEARS.start(),
+                crate::report::YEARS.end()
+            ),
+        ));
+    }
     if let Some(figure) = &query.report {
         if query.procedure.is_some() || query.state.is_some() || query.overdue.is_some() {
             return Err(ApiError::invalid(
