@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use fazhi::{
-    cmd_archive, cmd_backup, cmd_calendar, cmd_check, cmd_deadlines, cmd_graph, cmd_schema,
-    cmd_serve, cmd_test, cmd_verify,
+    cmd_archive, cmd_backup, cmd_calendar, cmd_check, cmd_deadlines, cmd_graph, cmd_report,
+    cmd_schema, cmd_serve, cmd_test, cmd_verify,
 };
 
 /// mimalloc: the server allocates and frees many small strings and JSON values per request,
@@ -47,6 +47,8 @@ enum Command {
     /// The morning check: deadlines overdue or due within a span (`--within 7d`), Chinese
     /// first, China time.
     Deadlines(cmd_deadlines::DeadlinesArgs),
+    /// The year in figures: the procedures' `[report]` counters over the cases of a database.
+    Report(cmd_report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -62,5 +64,6 @@ fn main() -> ExitCode {
         Command::Export(args) => cmd_archive::run_export(&args),
         Command::Import(args) => cmd_archive::run_import(&args),
         Command::Deadlines(args) => cmd_deadlines::run(&args),
+        Command::Report(args) => cmd_report::run(&args),
     }
 }

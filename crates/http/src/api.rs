@@ -876,6 +876,14 @@ pub struct ListQuery {
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// Only the cases behind this figure of the annual report (`<procedure>.<counter>`, as
+    /// `GET /v1/reports/annual` gives it); needs `year`, and takes no other filter.
+    pub report: Option<String>,
+    /// With `report`: the year of the figure (China time).
+    #[param(minimum = 1949, maximum = 9999)]
+    pub year: Option<i32>,
+    /// With `report`: only the cases of this group of the figure (`unset`: the fact is unset).
+    pub group: Option<String>,
 }
 
 /// A page of cases, oldest first (ids are UUID v7, so by opening time).
@@ -893,7 +901,8 @@ pub struct CaseList {
 /// whole (`reads = "all"`), and the cases it opened or acted in of a procedure its roles
 /// read their own of; none of a procedure whose roles it does not hold.
 #[utoipa::path(get, path = "/v1/cases", tag = "cases", params(ListQuery),
-    responses((status = 200, body = CaseList), (status = 400, body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = CaseList), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "`report` without `year`, an unknown figure, `report` with another filter, or `year`/`group` without `report`")),
     security(("bearer" = [])))]
 pub async fn list_cases(
     caller: Caller,
@@ -905,6 +914,47 @@ pub async fn list_cases(
         return Err(ApiError::malformed(
             "limit",
             "`limit` must be between 1 and 1000",
+        ));
+    }
+    if let Some(y) = query.year
+        && !crate::report::YEARS.contains(&y)
+    {
+        return Err(ApiError::malformed(
+            "year",
+            format!(
+                "年份 {y} 超出范围 (`year` must be between {} and {})",
+                crate::report::YEARS.start(),
+                crate::report::YEARS.end()
+            ),
+        ));
+    }
+    if let Some(figure) = &query.report {
+        if query.procedure.is_some() || query.state.is_some() || query.overdue.is_some() {
+            return Err(ApiError::invalid(
+                "report",
+                "`report` lists the cases behind a figure and takes no `procedure`, `state` or `overdue`",
+            ));
+        }
+        let list = crate::report::cases_behind(
+            &state,
+            &caller.0,
+            figure,
+            query.year,
+            query.group.as_deref(),
+            limit,
+            query.cursor.as_deref(),
+        )
+        .await?;
+        return Ok(json_response(StatusCode::OK, &list));
+    }
+    if query.year.is_some() || query.group.is_some() {
+        return Err(ApiError::invalid(
+            if query.year.is_some() {
+                "year"
+            } else {
+                "group"
+            },
+            "`year` and `group` go with `report` (`?report=<figure>&year=2026`)",
         ));
     }
     let page = state

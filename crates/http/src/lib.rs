@@ -18,6 +18,7 @@ pub mod history;
 pub mod openapi;
 mod picture;
 pub mod problem;
+pub mod report;
 pub mod service;
 mod startup;
 

@@ -107,6 +107,7 @@ impl Modify for CommonProblems {
         history::get_dossier,
         history::get_event,
         crate::deadlines::list_deadlines,
+        crate::report::get_annual,
     ),
     components(schemas(
         Problem,
@@ -134,6 +135,10 @@ impl Modify for CommonProblems {
         api::ActionName,
         api::Named,
         api::TrackName,
+        fazhi_core::report::AnnualReport,
+        fazhi_core::report::Section,
+        fazhi_core::report::Figure,
+        fazhi_core::report::Group,
     )),
     modifiers(&BearerAuth, &CommonProblems),
 )]

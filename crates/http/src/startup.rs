@@ -445,6 +445,7 @@ impl Application {
                         .service(resource("/v1/deadlines", "GET, HEAD").route(get_or_head().to(crate::deadlines::list_deadlines)))
                         .service(resource("/v1/cases/{id}", "GET, HEAD").route(get_or_head().to(api::get_case)))
                         .service(resource("/v1/cases/{id}/graph", "GET, HEAD").route(get_or_head().to(crate::picture::get_case_graph)))
+                        .service(resource("/v1/reports/annual", "GET, HEAD").route(get_or_head().to(crate::report::get_annual)))
                         .service(
                             resource("/v1/cases/{id}/events", "GET, HEAD, POST")
                                 .route(get_or_head().to(crate::history::get_events))
