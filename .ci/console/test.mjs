@@ -67,6 +67,12 @@ await act(decision, 'decide_to_start', '2026-11-03T09:00:00+08:00', {
 await act(decision, 'open_consultation', '2026-11-04T10:00:00+08:00',
   { comment_deadline: '2026-12-04', channel: '镇人民政府门户网站', shortened: false }, [doc('draft_explanation', '草案及说明.pdf')]);
 
+// A dispute under mediation this year: a figure of the annual report (调处矛盾纠纷).
+const dispute = await open('mediation', '李某与王某相邻通行纠纷', '2026-11-10T09:00:00+08:00', { started_by: 'application' });
+await act(dispute, 'consent', '2026-11-10T09:10:00+08:00', { side: 'applicant' }, [doc('consent_record', '申请人同意调解.pdf')]);
+await act(dispute, 'consent', '2026-11-11T09:00:00+08:00', { side: 'respondent' }, [doc('consent_record', '被申请人同意调解.pdf')]);
+await act(dispute, 'start_mediation', '2026-11-11T10:00:00+08:00', { mediators: '王调解员', chosen_by_parties: false }, [doc('application', '调解申请书.pdf')]);
+
 // ------------------------------------------------------------------------------------------
 // The browser.
 
@@ -171,8 +177,18 @@ await shot('06-procedure');
 // The annual figures.
 await page.getByRole('link', { name: '年度数据' }).click();
 await page.getByRole('heading', { name: /年度数据/ }).waitFor();
+await page.getByLabel('年度').fill('2026');
+await page.getByRole('button', { name: '查看' }).click();
+await page.getByRole('heading', { name: '2026年度数据' }).waitFor();
 await settle();
 await shot('07-figures');
+const disputes = page.getByRole('link', { name: '调处矛盾纠纷：1件，查看案件' });
+check(await disputes.count() === 1, 'the figures count the dispute mediated this year');
+await disputes.click();
+await page.getByRole('heading', { name: '年度数据所列案件' }).waitFor();
+await settle();
+check(await page.getByRole('link', { name: '李某与王某相邻通行纠纷' }).count() === 1, 'a figure links to exactly its cases');
+await shot('07b-figure-cases');
 
 // Keyboard: on a fresh load the first Tab reaches the skip link, which leads to the content;
 // the navigation follows it.

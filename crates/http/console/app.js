@@ -403,7 +403,7 @@ async function figures() {
         h('h2', {}, sec.title),
         h('div', { class: 'bars' }, rows.flatMap((r) => [
           h('div', { class: r.sub ? 'sub' : null }, h('a', { href: r.link }, r.label), r.note ? h('div', { class: 'muted' }, r.note) : null),
-          h('div', { class: 'bar-wrap', 'aria-hidden': 'true' }, h('div', { class: r.sub ? 'bar bar-sub' : 'bar', style: `width:${(100 * r.n) / max}%` })),
+          h('div', { class: 'bar-wrap', 'aria-hidden': 'true' }, r.n ? h('div', { class: r.sub ? 'bar bar-sub' : 'bar', style: `width:${(100 * r.n) / max}%` }) : null),
           h('div', { class: 'num' }, h('a', { href: r.link, 'aria-label': `${r.label}：${r.n}件，查看案件` }, String(r.n))),
         ])));
     });
