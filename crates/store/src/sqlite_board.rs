@@ -190,6 +190,12 @@ pub(crate) fn board_sql(
             arg("now", Value::Integer(now));
         }
     }
+    // A page starts at its cursor's due time: the index is searched from there (SQLite
+    // does not search it by the row value below, only filters with it), so a later page
+    // costs what the first does.
+    if let Some(cursor) = &query.after {
+        lo = lo.max(micros(cursor.due));
+    }
     arg("late", Value::Integer(i64::from(late)));
     arg("lo", Value::Integer(lo));
     arg("hi", Value::Integer(hi));
