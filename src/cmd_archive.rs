@@ -517,6 +517,11 @@ async fn import_case(
             expected_seq: have,
             events: new_events,
             summary,
+            deadlines: fazhi_http::deadlines::board_at(
+                &case,
+                Utc::now().max(case.last_at()),
+                calendar,
+            ),
             idempotency: None,
         })
         .await?;

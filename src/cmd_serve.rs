@@ -174,5 +174,24 @@ fn settings(args: &ServeArgs) -> Result<Settings, String> {
     settings.body_limit = args.body_limit;
     settings.cases_in_memory = args.cases_in_memory;
     settings.check_files_every = std::time::Duration::from_millis(args.check_files_ms.max(10));
+    settings.scenarios = count_scenarios(&args.rules);
     Ok(settings)
+}
+
+/// How many scenarios test each procedure (by id) in the scenario files (`*.test.toml`) below
+/// `rules`. A file that does not parse counts nothing here (`fazhi test` reports it).
+fn count_scenarios(rules: &std::path::Path) -> std::collections::BTreeMap<String, usize> {
+    let mut counts = std::collections::BTreeMap::new();
+    let files = crate::files::find(&[rules.to_path_buf()], crate::files::FileKind::Scenarios)
+        .unwrap_or_default();
+    for path in files {
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            continue;
+        };
+        match fazhi_core::scenario::parse(&text) {
+            Ok(file) => *counts.entry(file.procedure.clone()).or_insert(0) += file.names().len(),
+            Err(e) => tracing::warn!(file = %path.display(), "scenario file not counted: {e}"),
+        }
+    }
+    counts
 }

@@ -109,6 +109,11 @@ pub fn check(db: &Path, rules: &RuleSet, calendar: &Calendar) -> Result<Report, 
     // Who takes part in each case, read likewise before the chains: it can only have grown.
     let participants = store.participants().map_err(store_err)?;
     let now = Utc::now();
+    let unfilled: std::collections::BTreeSet<String> = store
+        .unfilled_deadlines()
+        .map_err(store_err)?
+        .into_iter()
+        .collect();
     for id in store.case_ids().map_err(store_err)? {
         report.cases += 1;
         // The summary row and the history from one snapshot, so that they agree.
@@ -219,6 +224,38 @@ pub fn check(db: &Path, rules: &RuleSet, calendar: &Calendar) -> Result<Report, 
             }
             report.push(&id, format!("summary {d}"));
         }
+        // The deadline board's rows of the case, recomputed as the server computes them
+        // (at some time between the last event and now, as `next_due`); a case stored
+        // before the board is reckoned when the server next starts.
+        if !unfilled.contains(&id) {
+            let found = store.case_deadlines(&id).map_err(store_err)?;
+            if !board_at_some_time(&case, calendar, now, &found) {
+                let mut expected =
+                    fazhi_http::deadlines::board_at(&case, case.last_at().max(now), calendar);
+                expected.sort_by(|a, b| a.rule.cmp(&b.rule));
+                let show = |rows: &[fazhi_store::BoardDeadline]| {
+                    rows.iter()
+                        .map(|d| {
+                            format!(
+                                "{} due {}{}",
+                                d.rule,
+                                fazhi_core::time::china::rfc3339(d.due),
+                                if d.late { " (late)" } else { "" }
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                report.push(
+                    &id,
+                    format!(
+                        "deadline board: expected [{}], found [{}]",
+                        show(&expected),
+                        show(&found)
+                    ),
+                );
+            }
+        }
         // Each event's columns, from its bytes.
         let version = case.view().procedure_version;
         for (stored_event, (event, raw)) in events.iter().zip(parsed.into_iter().zip(&bytes)) {
@@ -265,6 +302,34 @@ fn due_at_some_time(case: &Case, calendar: &Calendar, now: DateTime<Utc>, found:
     }
     times.iter().any(|t| {
         summary_columns(&summary_at(case, *t, calendar)).get("next_due") == found.get("next_due")
+    })
+}
+
+/// Whether the stored board rows of a case are those the server would have computed at some
+/// time between its last event and `now` (they change only at deadlines' due times: an
+/// optional one lapses; so those, the last event's time and now are the times tried).
+fn board_at_some_time(
+    case: &Case,
+    calendar: &Calendar,
+    now: DateTime<Utc>,
+    found: &[fazhi_store::BoardDeadline],
+) -> bool {
+    let last = case.last_at();
+    let now = now.max(last);
+    let mut times = vec![last, now];
+    for at in [last, now] {
+        times.extend(
+            case.deadlines(at, calendar)
+                .iter()
+                .map(|d| d.due)
+                .filter(|due| *due > last && *due <= now),
+        );
+    }
+    times.iter().any(|t| {
+        let mut want = fazhi_http::deadlines::board_at(case, *t, calendar);
+        want.sort_by(|a, b| a.rule.cmp(&b.rule));
+        want.dedup_by(|a, b| a.rule == b.rule);
+        want == found
     })
 }
 

@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use fazhi::{
-    cmd_archive, cmd_backup, cmd_calendar, cmd_check, cmd_graph, cmd_schema, cmd_serve, cmd_test,
-    cmd_verify,
+    cmd_archive, cmd_backup, cmd_calendar, cmd_check, cmd_deadlines, cmd_graph, cmd_report,
+    cmd_schema, cmd_serve, cmd_test, cmd_verify,
 };
 
 /// mimalloc: the server allocates and frees many small strings and JSON values per request,
@@ -44,6 +44,11 @@ enum Command {
     Export(cmd_archive::ExportArgs),
     /// Read cases from an export, checking each chain; idempotent.
     Import(cmd_archive::ImportArgs),
+    /// The morning check: deadlines overdue or due within a span (`--within 7d`), Chinese
+    /// first, China time.
+    Deadlines(cmd_deadlines::DeadlinesArgs),
+    /// The year in figures: the procedures' `[report]` counters over the cases of a database.
+    Report(cmd_report::ReportArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,5 +63,7 @@ fn main() -> ExitCode {
         Command::Backup(args) => cmd_backup::run(&args),
         Command::Export(args) => cmd_archive::run_export(&args),
         Command::Import(args) => cmd_archive::run_import(&args),
+        Command::Deadlines(args) => cmd_deadlines::run(&args),
+        Command::Report(args) => cmd_report::run(&args),
     }
 }

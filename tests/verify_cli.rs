@@ -257,3 +257,35 @@ async fn verify_names_a_wrong_participant() {
     );
     assert!(!out.contains("case-1"), "{out}");
 }
+
+/// `fazhi verify` recomputes the deadline board's rows of each case: a row changed or
+/// removed around the store is named, by case.
+#[actix_web::test]
+async fn verify_names_a_deadline_row_that_differs() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("fazhi.db");
+    fill(&db, 2).await;
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    // The filings were submitted in time (adopted 2025-03-01, submitted 2025-03-03): the
+    // board keeps no row for them, and verify agrees. A row is then made up for case-0.
+    let rows: i64 = conn
+        .query_row("SELECT count(*) FROM deadlines", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(rows, 0);
+    let (code, out) = verify(&db);
+    assert_eq!(code, 0, "{out}");
+    conn.execute(
+        "INSERT INTO deadlines (case_id, rule, procedure, late, due, last_day, working_days, optional, provisional, title, basis, roles)
+         VALUES ('case-0', 'filing_limit', 'village-rules-filing', 0, 0, '1970-01-01', 0, 0, 0, 't', NULL, '[]')",
+        [],
+    )
+    .unwrap();
+    drop(conn);
+    let (code, out) = verify(&db);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("case case-0: deadline board: expected [], found [filing_limit due 1970-01-01T08:00:00+08:00]"),
+        "{out}"
+    );
+    assert!(!out.contains("case case-1"), "{out}");
+}

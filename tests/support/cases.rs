@@ -115,6 +115,7 @@ pub async fn open_and_submit(
                 NewEvent::from_recorded(&opened, 1),
                 NewEvent::from_recorded(&submitted, 1),
             ],
+            deadlines: fazhi_http::deadlines::board_at(&case, Utc::now().max(at), calendar),
             summary,
             idempotency: None,
         })

@@ -13,6 +13,7 @@
 //! - [`graph`]: the procedure as a graph: reachability, invariants, export.
 //! - [`load`]: TOML text to model, with every diagnostic at its file, line and column.
 //! - [`runtime`]: cases: decide, apply, refusals, deadlines, available actions, the hash chain.
+//! - [`report`]: the year in figures: the `[report]` counters counted over cases.
 //! - [`scenario`]: scenario files and their runner (`fazhi test`).
 //! - [`lang`]: the languages of messages: every refusal reason, deadline description and
 //!   scenario failure is built in Chinese from the titles and in English beside it.
@@ -123,6 +124,7 @@ pub mod graph;
 pub mod lang;
 pub mod load;
 pub mod model;
+pub mod report;
 pub mod runtime;
 pub mod scenario;
 pub mod time;

@@ -313,6 +313,65 @@ pub struct ProcedureSource {
     /// The rule file's text: the definition itself, every element with its title and basis.
     #[schema(value_type = String)]
     pub source: Arc<str>,
+    /// Every action, in file order: who may take it, where, where it leads, and its article.
+    pub actions: Vec<ActionName>,
+    /// The states of the main machine, in file order, by id and title.
+    pub states: Vec<Named>,
+    /// The parallel tracks, each with its states, by id and title.
+    pub tracks: Vec<TrackName>,
+    /// The facts, by id and title.
+    pub facts: Vec<Named>,
+    /// The kinds of document, by id and title.
+    pub documents: Vec<Named>,
+    /// The time rules (deadlines and waiting periods), by id and title.
+    pub time_rules: Vec<Named>,
+    /// How many scenarios of the served rules directory (`*.test.toml`) test this procedure
+    /// (any version); absent where the server was given none to count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scenarios: Option<usize>,
+}
+
+/// An element of a procedure by id and Chinese title: what a client needs to show titles,
+/// never ids.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Named {
+    /// Its id, as cases and events carry it.
+    pub id: String,
+    /// Its Chinese title.
+    pub title: String,
+}
+
+/// A parallel track by id and title, with its states.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TrackName {
+    /// Its id.
+    pub id: String,
+    /// Its Chinese title.
+    pub title: String,
+    /// Its states, by id and title.
+    pub states: Vec<Named>,
+}
+
+/// An action as people read it: titles of its roles and places, and its citation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ActionName {
+    /// Its id (what events record).
+    pub id: String,
+    /// Its Chinese title.
+    pub title: String,
+    /// Its English title.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub title_en: Option<String>,
+    /// Its legal basis, as the rule file writes it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub basis: Option<String>,
+    /// The titles of the roles that may take it.
+    pub by: Vec<String>,
+    /// The titles of the places it may be taken in (`track：state` for a track's).
+    pub from: Vec<String>,
+    /// The title of the place it leads to; absent for a record that does not move the case.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
 }
 
 /// A role by id and title.
@@ -325,6 +384,15 @@ pub struct RoleName {
     /// Its English title.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub title_en: Option<String>,
+}
+
+impl Named {
+    fn of(id: &str, title: &str) -> Self {
+        Named {
+            id: id.to_owned(),
+            title: title.to_owned(),
+        }
+    }
 }
 
 impl ProcedureSource {
@@ -351,6 +419,37 @@ impl ProcedureSource {
             file,
             sha256: fazhi_core::runtime::sha256_hex(source.as_bytes()),
             source,
+            actions: p
+                .actions()
+                .map(|a| ActionName {
+                    id: a.id().to_owned(),
+                    title: a.title().to_owned(),
+                    title_en: a.title_en().map(str::to_owned),
+                    basis: a.basis().map(str::to_owned),
+                    by: a.roles().map(|r| r.title().to_owned()).collect(),
+                    from: a.from().map(|f| f.title()).collect(),
+                    to: a.to().map(|t| t.title()),
+                })
+                .collect(),
+            states: p.states().map(|s| Named::of(s.id(), s.title())).collect(),
+            tracks: p
+                .tracks()
+                .map(|t| TrackName {
+                    id: t.id().to_owned(),
+                    title: t.title().to_owned(),
+                    states: t.states().map(|s| Named::of(s.id(), s.title())).collect(),
+                })
+                .collect(),
+            facts: p.facts().map(|f| Named::of(f.id(), f.title())).collect(),
+            documents: p
+                .documents()
+                .map(|d| Named::of(d.id(), d.title()))
+                .collect(),
+            time_rules: p
+                .time_rules()
+                .map(|r| Named::of(r.id(), r.title()))
+                .collect(),
+            scenarios: None,
         }
     }
 }
@@ -368,7 +467,9 @@ pub async fn get_procedure(
     query: web::Query<VersionQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let p = procedure(&state, &path, query.version)?;
-    Ok(json_response(StatusCode::OK, &ProcedureSource::of(p)))
+    let mut body = ProcedureSource::of(p);
+    body.scenarios = state.scenarios.get(&p.meta.id).copied();
+    Ok(json_response(StatusCode::OK, &body))
 }
 
 /// The graph format.
@@ -715,6 +816,7 @@ pub async fn open_case(
     let location = format!("/v1/cases/{id}");
     let bytes = serde_json::to_vec(&case_body).unwrap_or_default();
     let summary = AppState::summary(&case_body);
+    let deadlines = crate::deadlines::board_of(&case, &case_body.deadlines);
     drop(case_body);
     let headers = vec![
         ("Location".to_owned(), location.clone()),
@@ -725,6 +827,7 @@ pub async fn open_case(
         expected_seq: 0,
         events: vec![NewEvent::from_recorded(&recorded, p.version)],
         summary,
+        deadlines,
         idempotency: key.map(|key| created_record(&caller.id, key, &hash, &id, &headers, &bytes)),
     };
     // Hold the case's slot while appending so that nobody reads it half-made.
@@ -773,6 +876,14 @@ pub struct ListQuery {
     pub limit: Option<u32>,
     /// The `next_cursor` of the previous page.
     pub cursor: Option<String>,
+    /// Only the cases behind this figure of the annual report (`<procedure>.<counter>`, as
+    /// `GET /v1/reports/annual` gives it); needs `year`, and takes no other filter.
+    pub report: Option<String>,
+    /// With `report`: the year of the figure (China time).
+    #[param(minimum = 1949, maximum = 9999)]
+    pub year: Option<i32>,
+    /// With `report`: only the cases of this group of the figure (`unset`: the fact is unset).
+    pub group: Option<String>,
 }
 
 /// A page of cases, oldest first (ids are UUID v7, so by opening time).
@@ -790,7 +901,8 @@ pub struct CaseList {
 /// whole (`reads = "all"`), and the cases it opened or acted in of a procedure its roles
 /// read their own of; none of a procedure whose roles it does not hold.
 #[utoipa::path(get, path = "/v1/cases", tag = "cases", params(ListQuery),
-    responses((status = 200, body = CaseList), (status = 400, body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = CaseList), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "`report` without `year`, an unknown figure, `report` with another filter, or `year`/`group` without `report`")),
     security(("bearer" = [])))]
 pub async fn list_cases(
     caller: Caller,
@@ -802,6 +914,47 @@ pub async fn list_cases(
         return Err(ApiError::malformed(
             "limit",
             "`limit` must be between 1 and 1000",
+        ));
+    }
+    if let Some(y) = query.year
+        && !crate::report::YEARS.contains(&y)
+    {
+        return Err(ApiError::malformed(
+            "year",
+            format!(
+                "年份 {y} 超出范围 (`year` must be between {} and {})",
+                crate::report::YEARS.start(),
+                crate::report::YEARS.end()
+            ),
+        ));
+    }
+    if let Some(figure) = &query.report {
+        if query.procedure.is_some() || query.state.is_some() || query.overdue.is_some() {
+            return Err(ApiError::invalid(
+                "report",
+                "`report` lists the cases behind a figure and takes no `procedure`, `state` or `overdue`",
+            ));
+        }
+        let list = crate::report::cases_behind(
+            &state,
+            &caller.0,
+            figure,
+            query.year,
+            query.group.as_deref(),
+            limit,
+            query.cursor.as_deref(),
+        )
+        .await?;
+        return Ok(json_response(StatusCode::OK, &list));
+    }
+    if query.year.is_some() || query.group.is_some() {
+        return Err(ApiError::invalid(
+            if query.year.is_some() {
+                "year"
+            } else {
+                "group"
+            },
+            "`year` and `group` go with `report` (`?report=<figure>&year=2026`)",
         ));
     }
     let page = state
@@ -982,6 +1135,7 @@ pub async fn append_event(
         expected_seq: body.expected_seq,
         events: vec![NewEvent::from_recorded(&recorded, next.procedure().version)],
         summary: AppState::summary(&case_body),
+        deadlines: crate::deadlines::board_of(&next, &case_body.deadlines),
         idempotency: key.map(|key| created_record(&caller.id, key, &hash, &id, &headers, &bytes)),
     };
     drop(case_body);

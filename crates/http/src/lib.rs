@@ -12,10 +12,13 @@
 pub mod access;
 pub mod api;
 pub mod config;
+pub mod console;
+pub mod deadlines;
 pub mod history;
 pub mod openapi;
 mod picture;
 pub mod problem;
+pub mod report;
 pub mod service;
 mod startup;
 

@@ -10,6 +10,7 @@ use utoipa::{Modify, OpenApi};
 
 use crate::api;
 use crate::history;
+use crate::picture;
 use crate::problem::{FieldError, Problem};
 use crate::service::CaseBody;
 
@@ -100,10 +101,13 @@ impl Modify for CommonProblems {
         api::open_case,
         api::list_cases,
         api::get_case,
+        picture::get_case_graph,
         api::append_event,
         history::get_events,
         history::get_dossier,
         history::get_event,
+        crate::deadlines::list_deadlines,
+        crate::report::get_annual,
     ),
     components(schemas(
         Problem,
@@ -124,6 +128,17 @@ impl Modify for CommonProblems {
         history::ChainCheck,
         history::LinkCheck,
         api::GraphFormat,
+        crate::deadlines::DeadlineList,
+        crate::deadlines::DeadlineItem,
+        crate::deadlines::RoleItem,
+        fazhi_store::BoardStatus,
+        api::ActionName,
+        api::Named,
+        api::TrackName,
+        fazhi_core::report::AnnualReport,
+        fazhi_core::report::Section,
+        fazhi_core::report::Figure,
+        fazhi_core::report::Group,
     )),
     modifiers(&BearerAuth, &CommonProblems),
 )]

@@ -3,7 +3,7 @@
 
 use fazhi_core::model::Procedure;
 
-use crate::problem::ApiError;
+use crate::problem::{ApiError, Problem};
 
 /// The SVG of the parallel tracks of `state` (a state's id). Otherwise a 422 at `state`, in
 /// Chinese with English beside: with a format other than SVG, or for a state that is not one
@@ -57,4 +57,71 @@ pub(crate) fn state_svg(p: &Procedure, format: &str, state: &str) -> Result<Stri
         "state",
         format!("{why_zh}；{list_zh}（{why_en}; {list_en}）"),
     ))
+}
+
+/// `GET /v1/cases/{id}/graph`: the query.
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[serde(deny_unknown_fields)]
+pub struct CaseGraphQuery {
+    /// `true`: the parallel tracks of the case's current state, each track's current state
+    /// marked (a 422 when the current state has no tracks). Default: the overview with the
+    /// current state marked.
+    pub tracks: Option<bool>,
+}
+
+/// The picture of a case: the procedure (the version the case runs on) as
+/// `GET /v1/procedures/{id}/graph` draws it, with the state the case is in filled and framed
+/// in orange and tagged 「◆ 本案当前所处」; with `tracks=true`, the parallel tracks of the
+/// current state with each track's current state marked. A case the caller may not read is
+/// 404, as a missing one.
+#[utoipa::path(get, path = "/v1/cases/{id}/graph", tag = "cases",
+    params(("id" = String, Path, description = "the case's id"), CaseGraphQuery),
+    responses((status = 200, description = "the drawing", content((String = "image/svg+xml"))),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "`chain-broken`: the case's stored history does not verify"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "`tracks=true` and the case's current state has no parallel tracks")),
+    security(("bearer" = [])))]
+pub async fn get_case_graph(
+    caller: crate::api::Caller,
+    state: actix_web::web::Data<crate::service::AppState>,
+    path: actix_web::web::Path<String>,
+    query: actix_web::web::Query<CaseGraphQuery>,
+) -> Result<actix_web::HttpResponse, ApiError> {
+    let guard = crate::access::lock_readable(&state, &caller.0, &path).await?;
+    let Some(case) = guard.as_ref() else {
+        return Err(ApiError::NotFound(format!("no case `{path}`")));
+    };
+    let p = case.procedure().clone();
+    crate::access::check(&state, &caller.0, &path, &p.meta.id).await?;
+    let current = case.state().to_owned();
+    let tracks: Vec<String> = case
+        .track_states()
+        .into_iter()
+        .map(|(t, s)| format!("{t}.{s}"))
+        .collect();
+    drop(guard);
+    let svg = if query.tracks.unwrap_or(false) {
+        let marks: Vec<&str> = tracks.iter().map(String::as_str).collect();
+        match fazhi_core::graph::to_state_svg_marked(&p, &current, &marks) {
+            Some(svg) => svg,
+            None => {
+                let title = p.state(&current).map_or("", |s| s.title());
+                return Err(ApiError::invalid(
+                    "tracks",
+                    format!(
+                        "本案当前阶段“{title}”没有并行环节，请去掉`tracks=true`查看全程图（the case's current state `{current}` has no parallel tracks: drop `tracks=true` for the overview）"
+                    ),
+                ));
+            }
+        }
+    } else {
+        let mut marks: Vec<&str> = vec![current.as_str()];
+        marks.extend(tracks.iter().map(String::as_str));
+        fazhi_core::graph::to_svg_marked(&p, &marks)
+    };
+    Ok(actix_web::HttpResponse::Ok()
+        .content_type("image/svg+xml; charset=utf-8")
+        .body(svg))
 }

@@ -126,6 +126,8 @@ pub struct AppState {
     pub cases: CaseCache,
     /// The largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// How many scenarios test each procedure (by id), as counted at start.
+    pub scenarios: std::collections::BTreeMap<String, usize>,
 }
 
 impl std::fmt::Debug for AppState {

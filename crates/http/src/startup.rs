@@ -56,6 +56,9 @@ pub struct Settings {
     /// A PostgreSQL database (its URL) to use instead of the SQLite file `db`. Several
     /// servers may share it; SQLite's lock file, file watch and VFS do not apply then.
     pub postgres: Option<String>,
+    /// How many scenarios test each procedure (by id), shown with the procedure (default:
+    /// none counted).
+    pub scenarios: std::collections::BTreeMap<String, usize>,
 }
 
 impl Settings {
@@ -80,6 +83,7 @@ impl Settings {
             busy_timeout: Duration::from_secs(10),
             check_files_every: Duration::from_secs(1),
             postgres: None,
+            scenarios: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -286,7 +290,7 @@ async fn method_not_allowed(req: actix_web::HttpRequest) -> Result<HttpResponse,
 struct Allow(&'static str);
 
 /// A route for GET that answers HEAD too (the same status and headers, no body).
-fn get_or_head() -> actix_web::Route {
+pub(crate) fn get_or_head() -> actix_web::Route {
     web::route().guard(actix_web::guard::Any(actix_web::guard::Get()).or(actix_web::guard::Head()))
 }
 
@@ -297,7 +301,7 @@ struct Route(&'static str);
 
 /// A resource at `full` (a path under `/v1` is registered inside the `/v1` scope) answering
 /// 405, with `Allow: allow`, to methods it has no route for.
-fn resource(full: &'static str, allow: &'static str) -> actix_web::Resource {
+pub(crate) fn resource(full: &'static str, allow: &'static str) -> actix_web::Resource {
     let path = full.strip_prefix("/v1").unwrap_or(full);
     web::resource(path)
         .app_data(Route(full))
@@ -361,6 +365,16 @@ impl Application {
                         }
                     }
                 });
+                // Cases stored before the deadline board existed get their deadlines
+                // reckoned once, before the server answers.
+                let filled =
+                    crate::deadlines::fill_unfilled(&store, &settings.rules, &settings.calendar);
+                if filled > 0 {
+                    tracing::info!(
+                        cases = filled,
+                        "reckoned the deadline board of cases stored before it"
+                    );
+                }
                 (
                     store.clone() as Arc<dyn EventStore>,
                     Some(store),
@@ -376,6 +390,7 @@ impl Application {
             store: store.clone(),
             cases: CaseCache::with_capacity(settings.cases_in_memory),
             body_limit: settings.body_limit,
+            scenarios: settings.scenarios,
         });
         let document = web::Data::new(Document(Arc::from(crate::openapi::json_for(&state.rules))));
         let mut server = HttpServer::new(move || {
@@ -437,6 +452,7 @@ impl Application {
                 .service(resource("/healthz", "GET, HEAD").route(get_or_head().to(api::healthz)))
                 .service(resource("/metrics", "GET, HEAD").route(get_or_head().to(render_metrics)))
                 .service(resource("/openapi.json", "GET, HEAD").route(get_or_head().to(openapi_json)))
+                .configure(crate::console::routes)
                 .service(
                     web::scope("/v1")
                         .service(resource("/v1/procedures", "GET, HEAD").route(get_or_head().to(api::list_procedures)))
@@ -447,7 +463,10 @@ impl Application {
                                 .route(get_or_head().to(api::list_cases))
                                 .route(web::post().to(api::open_case)),
                         )
+                        .service(resource("/v1/deadlines", "GET, HEAD").route(get_or_head().to(crate::deadlines::list_deadlines)))
                         .service(resource("/v1/cases/{id}", "GET, HEAD").route(get_or_head().to(api::get_case)))
+                        .service(resource("/v1/cases/{id}/graph", "GET, HEAD").route(get_or_head().to(crate::picture::get_case_graph)))
+                        .service(resource("/v1/reports/annual", "GET, HEAD").route(get_or_head().to(crate::report::get_annual)))
                         .service(
                             resource("/v1/cases/{id}/events", "GET, HEAD, POST")
                                 .route(get_or_head().to(crate::history::get_events))

@@ -31,7 +31,8 @@ use chrono::{DateTime, Duration, TimeZone, Utc};
 use fazhi_core::runtime::{GENESIS, sha256_hex};
 
 use crate::{
-    Append, AppendOutcome, CaseQuery, CaseSummary, EventStore, IdempotencyRecord, NewEvent,
+    Append, AppendOutcome, BoardDeadline, BoardStatus, CaseQuery, CaseSummary, DeadlineQuery,
+    EventStore, IdempotencyRecord, NewEvent, Reader,
 };
 
 fn t0() -> DateTime<Utc> {
@@ -83,8 +84,57 @@ pub fn one(case: &str, seq: u64, prev: &str) -> Append {
         expected_seq: seq,
         events: vec![e],
         summary: summary(case, "p", "s", seq + 1, &head),
+        deadlines: Vec::new(),
         idempotency: None,
     }
+}
+
+/// A made-up deadline of time rule `rule`, due `hours` after the suite's first event,
+/// that `roles` may act on.
+pub fn deadline(rule: &str, hours: i64, roles: &[&str]) -> BoardDeadline {
+    let due = t0() + Duration::hours(hours);
+    BoardDeadline {
+        rule: rule.to_owned(),
+        title: format!("期限 {rule}"),
+        basis: Some("《行政处罚法》第四十四条".to_owned()),
+        due,
+        last_day: (due - Duration::microseconds(1)).date_naive(),
+        working_days: false,
+        roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+        optional: false,
+        late: false,
+        provisional: false,
+    }
+}
+
+/// Every row of the board for `query`, read page by page (`limit` at a time), as
+/// (case, rule, status).
+pub async fn board<S: EventStore>(
+    store: &S,
+    query: DeadlineQuery,
+) -> Vec<(String, String, BoardStatus)> {
+    let mut seen = Vec::new();
+    let mut after = None;
+    for _ in 0..1000 {
+        let page = store
+            .deadlines(DeadlineQuery {
+                after: after.clone(),
+                ..query.clone()
+            })
+            .await
+            .unwrap();
+        assert!(page.deadlines.len() <= query.limit.max(1) as usize);
+        seen.extend(
+            page.deadlines
+                .iter()
+                .map(|r| (r.case.clone(), r.deadline.rule.clone(), r.status)),
+        );
+        match page.next {
+            Some(n) => after = Some(n),
+            None => return seen,
+        }
+    }
+    panic!("the board's pages do not end");
 }
 
 /// Opens a case with `n` events and returns the hash of its last one.
@@ -460,4 +510,247 @@ pub async fn run_all<S: EventStore>(factory: &dyn Fn() -> S) {
     summary_follows_each_change(factory()).await;
     readers_list_what_they_may_read(factory()).await;
     close_commits_pending(factory()).await;
+    deadline_board_filters_and_pages(factory()).await;
+    deadline_board_follows_appends(factory()).await;
+    deadline_board_reads_what_readers_may_read(factory()).await;
+}
+
+/// The board lists each kept deadline once, sorted by due time, then case id, then time
+/// rule, the same whatever the page size; at `now` one still to be met is overdue when due
+/// at or before it and pending after, one met late is late; an optional one past due has
+/// lapsed and is not listed; due bounds are strict; procedure and role filter.
+pub async fn deadline_board_filters_and_pages<S: EventStore>(store: S) {
+    // Case b-i of procedure p (even) or q (odd); two deadlines each: `a` due at hour 10·i,
+    // for the clerk; `b` due at hour 10·(i mod 3), for the chief. Case b-1's `b` is
+    // optional, case b-2's `a` was met late.
+    for i in 0..6i64 {
+        let case = format!("b-{i}");
+        let mut a = one(&case, 0, GENESIS);
+        a.summary.procedure = if i % 2 == 0 { "p" } else { "q" }.to_owned();
+        let mut da = deadline("a", 10 * i, &["clerk"]);
+        let mut db = deadline("b", 10 * (i % 3), &["chief", "clerk2"]);
+        db.optional = i == 1;
+        da.late = i == 2;
+        a.deadlines = vec![db, da];
+        assert_eq!(store.append(a).await.unwrap(), AppendOutcome::Appended);
+    }
+    let at = |h: i64| t0() + Duration::hours(h);
+    let row = |i: i64, r: &str, s: BoardStatus| (format!("b-{i}"), r.to_owned(), s);
+    use BoardStatus::{Late, Overdue, Pending};
+    // At hour 15: due at or before it is overdue (b-1's optional `b`, due at 10, lapsed).
+    let running = DeadlineQuery::running(at(15), 1000);
+    let everything = vec![
+        row(0, "a", Overdue),
+        row(0, "b", Overdue),
+        row(3, "b", Overdue),
+        row(1, "a", Overdue),
+        row(4, "b", Overdue),
+        row(2, "b", Pending),
+        row(5, "b", Pending),
+        row(3, "a", Pending),
+        row(4, "a", Pending),
+        row(5, "a", Pending),
+    ];
+    assert_eq!(board(&store, running.clone()).await, everything);
+    for limit in [1, 2, 4] {
+        assert_eq!(
+            board(
+                &store,
+                DeadlineQuery {
+                    limit,
+                    ..running.clone()
+                }
+            )
+            .await,
+            everything,
+            "pages of {limit}"
+        );
+    }
+    // Exactly at its due time a deadline is overdue, and an optional one lapsed; before,
+    // the optional one is pending.
+    let at_10 = board(&store, DeadlineQuery::running(at(10), 3)).await;
+    assert_eq!(at_10[3], row(1, "a", Overdue));
+    assert_eq!(at_10[4], row(4, "b", Overdue));
+    let at_9 = board(&store, DeadlineQuery::running(at(9), 3)).await;
+    assert_eq!(at_9[4], row(1, "b", Pending));
+    let only = |status| DeadlineQuery {
+        status: Some(status),
+        ..running.clone()
+    };
+    assert_eq!(board(&store, only(Overdue)).await, everything[..5].to_vec());
+    assert_eq!(board(&store, only(Pending)).await, everything[5..].to_vec());
+    assert_eq!(board(&store, only(Late)).await, vec![row(2, "a", Late)]);
+    // Strict due bounds: after 10 and before 40 leaves the due times 20 and 30.
+    let bounded = DeadlineQuery {
+        due_after: Some(at(10)),
+        due_before: Some(at(40)),
+        ..running.clone()
+    };
+    assert_eq!(
+        board(&store, bounded).await,
+        vec![
+            row(2, "b", Pending),
+            row(5, "b", Pending),
+            row(3, "a", Pending)
+        ]
+    );
+    // By procedure and by role.
+    let of_q = DeadlineQuery {
+        procedure: Some("q".into()),
+        limit: 2,
+        ..running.clone()
+    };
+    assert_eq!(
+        board(&store, of_q).await,
+        vec![
+            row(3, "b", Overdue),
+            row(1, "a", Overdue),
+            row(5, "b", Pending),
+            row(3, "a", Pending),
+            row(5, "a", Pending)
+        ]
+    );
+    let chief = DeadlineQuery {
+        role: Some("chief".into()),
+        ..running.clone()
+    };
+    assert_eq!(
+        board(&store, chief).await,
+        vec![
+            row(0, "b", Overdue),
+            row(3, "b", Overdue),
+            row(4, "b", Overdue),
+            row(2, "b", Pending),
+            row(5, "b", Pending)
+        ]
+    );
+    // What a row carries.
+    let page = store
+        .deadlines(DeadlineQuery::running(at(15), 1))
+        .await
+        .unwrap();
+    let first = &page.deadlines[0];
+    assert_eq!(first.case_title, "案件 b-0");
+    assert_eq!(first.procedure, "p");
+    assert_eq!(first.deadline, deadline("a", 0, &["clerk"]));
+    assert!(page.next.is_some());
+    store.close().await.unwrap();
+}
+
+/// Each append replaces the case's deadlines on the board: a deadline met leaves it, one
+/// met late is late, a new one appears; an append that leaves them alone keeps them.
+pub async fn deadline_board_follows_appends<S: EventStore>(store: S) {
+    let mut a = one("f", 0, GENESIS);
+    a.deadlines = vec![deadline("x", 5, &["clerk"]), deadline("y", 7, &["clerk"])];
+    let mut prev = a.events[0].hash.clone();
+    assert_eq!(store.append(a).await.unwrap(), AppendOutcome::Appended);
+    let now = t0() + Duration::hours(6);
+    let all = |status| DeadlineQuery {
+        status,
+        ..DeadlineQuery::running(now, 10)
+    };
+    let rules = |rows: Vec<(String, String, BoardStatus)>| -> Vec<(String, BoardStatus)> {
+        rows.into_iter().map(|(_, r, s)| (r, s)).collect()
+    };
+    assert_eq!(
+        rules(board(&store, all(None)).await),
+        vec![
+            ("x".to_owned(), BoardStatus::Overdue),
+            ("y".to_owned(), BoardStatus::Pending)
+        ]
+    );
+    // The same deadlines again: nothing moves.
+    let mut b = one("f", 1, &prev);
+    b.deadlines = vec![deadline("y", 7, &["clerk"]), deadline("x", 5, &["clerk"])];
+    prev = b.events[0].hash.clone();
+    assert_eq!(store.append(b).await.unwrap(), AppendOutcome::Appended);
+    assert_eq!(board(&store, all(None)).await.len(), 2);
+    // x met late, y met in time (gone), z started.
+    let mut c = one("f", 2, &prev);
+    let mut x = deadline("x", 5, &["clerk"]);
+    x.late = true;
+    c.deadlines = vec![x, deadline("z", 30, &["chief"])];
+    assert_eq!(store.append(c).await.unwrap(), AppendOutcome::Appended);
+    assert_eq!(
+        rules(board(&store, all(None)).await),
+        vec![("z".to_owned(), BoardStatus::Pending)]
+    );
+    assert_eq!(
+        rules(board(&store, all(Some(BoardStatus::Late))).await),
+        vec![("x".to_owned(), BoardStatus::Late)]
+    );
+    // A conflicting append changes nothing.
+    let mut stale = one("f", 1, &prev);
+    stale.deadlines = Vec::new();
+    assert!(matches!(
+        store.append(stale).await.unwrap(),
+        AppendOutcome::Conflict { .. }
+    ));
+    assert_eq!(board(&store, all(None)).await.len(), 1);
+    store.close().await.unwrap();
+}
+
+/// The board lists only the deadlines of cases the reader may read, by the listing's rule:
+/// every case of the procedures it reads whole, those it takes part in of the others.
+pub async fn deadline_board_reads_what_readers_may_read<S: EventStore>(store: S) {
+    // As in `readers_list_what_they_may_read`: r-i of "p" (even) or "q" (odd), opened by
+    // the clerk, every third acted on by the visitor too; one deadline each, due at hour i.
+    for i in 0..12u64 {
+        let case = format!("r-{i:02}");
+        let procedure = if i % 2 == 0 { "p" } else { "q" };
+        let d = vec![deadline("d", i64::try_from(i).unwrap(), &["clerk"])];
+        let mut a = one(&case, 0, GENESIS);
+        a.summary.procedure = procedure.to_owned();
+        a.deadlines = d.clone();
+        let prev = a.events[0].hash.clone();
+        assert_eq!(store.append(a).await.unwrap(), AppendOutcome::Appended);
+        if i % 3 == 0 {
+            let mut b = one(&case, 1, &prev);
+            b.events[0].actor = "visitor".into();
+            b.summary.procedure = procedure.to_owned();
+            b.deadlines = d;
+            assert_eq!(store.append(b).await.unwrap(), AppendOutcome::Appended);
+        }
+    }
+    let read = |actor: &str, all: &[&str], own: &[&str], procedure: Option<&str>| {
+        let query = DeadlineQuery {
+            procedure: procedure.map(str::to_owned),
+            reader: Some(Reader {
+                actor: actor.to_owned(),
+                all: all.iter().map(|s| (*s).to_owned()).collect(),
+                own: own.iter().map(|s| (*s).to_owned()).collect(),
+            }),
+            ..DeadlineQuery::running(t0(), 2)
+        };
+        let store = &store;
+        async move {
+            board(store, query)
+                .await
+                .into_iter()
+                .map(|(c, _, _)| c)
+                .collect::<Vec<_>>()
+        }
+    };
+    let ids = |of: &[u64]| -> Vec<String> { of.iter().map(|i| format!("r-{i:02}")).collect() };
+    assert_eq!(
+        read("visitor", &[], &["p", "q"], None).await,
+        ids(&[0, 3, 6, 9])
+    );
+    assert_eq!(read("visitor", &[], &["q"], None).await, ids(&[3, 9]));
+    assert_eq!(
+        read("visitor", &[], &["p", "q"], Some("p")).await,
+        ids(&[0, 6])
+    );
+    assert!(read("visitor", &[], &["q"], Some("p")).await.is_empty());
+    assert!(read("visitor", &[], &[], None).await.is_empty());
+    assert_eq!(
+        read("visitor", &["p"], &["q"], None).await,
+        ids(&[0, 2, 3, 4, 6, 8, 9, 10])
+    );
+    assert_eq!(
+        read("clerk", &["q"], &[], None).await,
+        ids(&[1, 3, 5, 7, 9, 11])
+    );
+    assert!(read("nobody", &[], &["p", "q"], None).await.is_empty());
+    store.close().await.unwrap();
 }

@@ -17,10 +17,12 @@
 //! they all pass.
 
 pub mod audit;
+mod board;
 pub mod conformance;
 mod postgres;
 mod sqlite;
 pub mod test_pg;
+mod sqlite_board;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -31,6 +33,9 @@ use fazhi_core::runtime::Recorded;
 use serde::{Deserialize, Serialize};
 
 pub use postgres::{PgOptions, PgStore, explain_list as explain_pg_list, is_postgres_url};
+pub use board::{
+    BoardDeadline, BoardStatus, DeadlineCursor, DeadlinePage, DeadlineQuery, DeadlineRow,
+};
 #[cfg(feature = "fault-injection")]
 pub use sqlite::Fault;
 pub use sqlite::{SqliteOptions, SqliteStore};
@@ -330,6 +335,9 @@ pub struct Append {
     pub events: Vec<NewEvent>,
     /// The case's summary after the events.
     pub summary: CaseSummary,
+    /// The case's deadlines for the board after the events (see [`BoardDeadline`]): they
+    /// replace the ones kept for the case, in the same transaction.
+    pub deadlines: Vec<BoardDeadline>,
     /// The answer to keep under an idempotency key, if the request had one.
     pub idempotency: Option<IdempotencyRecord>,
 }
@@ -432,6 +440,22 @@ pub trait EventStore: Send + Sync + 'static {
     fn summary(&self, case: &str) -> BoxFuture<'static, Result<Option<CaseSummary>, StoreError>>;
     /// A page of case summaries.
     fn list(&self, query: CaseQuery) -> BoxFuture<'static, Result<Page, StoreError>>;
+    /// A page of the deadline board: the deadlines kept for the cases (those the last
+    /// append of each carried in [`Append::deadlines`]) that match `query`, sorted by due
+    /// time, then case id, then time rule id, at most `query.limit` (clamped to 1..=1000),
+    /// with a cursor when there may be more.
+    ///
+    /// At `query.now`, a kept deadline not met late is **overdue** when its due time is at
+    /// or before `now` (an optional one is then lapsed: left out), **pending** when after;
+    /// one met late is **late**, whatever `now`. `status: None` reads pending and overdue.
+    /// `due_after` and `due_before` bound the due time strictly; `procedure` is the case's;
+    /// `role` must be one of the deadline's roles; `after` starts strictly after that
+    /// (due, case, rule). With a `reader`, only deadlines of cases it may read (the rule of
+    /// [`CaseQuery::reader`]) are listed, in the query, so pages and cursors stay right.
+    fn deadlines(
+        &self,
+        query: DeadlineQuery,
+    ) -> BoxFuture<'static, Result<DeadlinePage, StoreError>>;
     /// Whether `actor` takes part in `case`: opened it or recorded an event in it.
     fn takes_part(&self, case: &str, actor: &str) -> BoxFuture<'static, Result<bool, StoreError>>;
     /// The answer kept under an idempotency key.

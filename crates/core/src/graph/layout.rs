@@ -86,6 +86,11 @@ impl Para {
     }
 }
 
+/// The frame of the box where a case is now.
+pub(super) const CURRENT_STROKE: &str = "#d35400";
+/// The fill of the box where a case is now.
+pub(super) const CURRENT_FILL: &str = "#fff3d6";
+
 /// A box of the picture.
 #[derive(Debug, Clone, Default)]
 pub(super) struct Node {
@@ -94,6 +99,8 @@ pub(super) struct Node {
     pub thick: bool,
     /// A green border (where the procedure or track starts).
     pub start: bool,
+    /// Filled and framed in orange: where a case is now.
+    pub current: bool,
 }
 
 /// An arrow from the paragraph `para` of box `from` (an index into its `paras`) to box `to`.
@@ -211,6 +218,22 @@ impl Canvas {
             esc(s)
         );
         self.width = self.width.max(x + text_width(s, style.size) + PAD);
+    }
+
+    /// A rectangle with rounded corners, filled with `fill`.
+    pub fn rect_filled(
+        &mut self,
+        (x, y, w, h): (i32, i32, i32, i32),
+        stroke: &str,
+        width: i32,
+        fill: &str,
+    ) {
+        let _ = writeln!(
+            self.body,
+            "<rect x=\"{x}\" y=\"{y}\" width=\"{w}\" height=\"{h}\" rx=\"6\" fill=\"{fill}\" stroke=\"{stroke}\" stroke-width=\"{width}\"/>"
+        );
+        self.width = self.width.max(x + w + PAD);
+        self.height = self.height.max(y + h + PAD);
     }
 
     /// A rectangle with rounded corners.
@@ -559,13 +582,15 @@ pub(super) fn draw(
             col_x.get(c).copied().unwrap_or(left),
             row_y.get(r).copied().unwrap_or(top),
         );
-        let (stroke, width) = match (nd.start, nd.thick) {
-            (true, true) => ("#1e8449", 4),
-            (true, false) => ("#1e8449", 2),
-            (false, true) => ("#111", 4),
-            (false, false) => ("#444", 1),
+        let (stroke, width) = match (nd.current, nd.start, nd.thick) {
+            (true, _, _) => (CURRENT_STROKE, 4),
+            (false, true, true) => ("#1e8449", 4),
+            (false, true, false) => ("#1e8449", 2),
+            (false, false, true) => ("#111", 4),
+            (false, false, false) => ("#444", 1),
         };
-        canvas.rect((x, y, grid.width, height(i)), stroke, width, false);
+        let fill = if nd.current { CURRENT_FILL } else { "white" };
+        canvas.rect_filled((x, y, grid.width, height(i)), stroke, width, fill);
         lay_paras(&nd.paras, x + PAD, y + PAD, inner_w, Some(canvas));
     }
     for (ri, r) in routes.iter().enumerate() {

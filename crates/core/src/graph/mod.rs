@@ -25,7 +25,7 @@ use crate::model::{Node, Place, Procedure};
 #[cfg(feature = "graph-svg")]
 pub use export::{to_dot, to_mermaid};
 #[cfg(feature = "graph-svg")]
-pub use svg::{states_with_tracks, to_state_svg, to_svg};
+pub use svg::{states_with_tracks, to_state_svg, to_state_svg_marked, to_svg, to_svg_marked};
 
 /// One step of a path through the main machine: an action and the state it leads to.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -45,6 +45,8 @@ struct Writer<'a> {
     p: &'a Procedure,
     /// The law cited most (its key in [`Citation::law`]) and its title.
     primary: Option<(String, String)>,
+    /// Where a case is now (highlighted), when the picture is a case's.
+    current: Vec<Place>,
 }
 
 /// A law's title as cited, without the state's name in front.
@@ -77,6 +79,7 @@ impl<'a> Writer<'a> {
         }
         Writer {
             p,
+            current: Vec::new(),
             primary: best.map(|(c, _)| (c.law.clone(), short_law(&c.law_title).to_owned())),
         }
     }
@@ -267,6 +270,10 @@ impl<'a> Writer<'a> {
             if terminal {
                 tags.push(if is_track { "完成" } else { "程序终结" });
             }
+            let current = self.current.contains(&place);
+            if current {
+                tags.push("◆ 本案当前所处");
+            }
             self.heading(title, &tags, meta, &mut paras);
             let mut marks = String::new();
             for (ai, a) in self.p.actions.iter().enumerate() {
@@ -298,6 +305,7 @@ impl<'a> Writer<'a> {
                 paras,
                 thick: terminal,
                 start,
+                current,
             });
         }
         if !shared.is_empty() {
@@ -324,8 +332,7 @@ impl<'a> Writer<'a> {
             }
             nodes.push(Node {
                 paras,
-                thick: false,
-                start: false,
+                ..Node::default()
             });
         }
         let (layer, order) = layers(nodes.len(), initial, &edges);
@@ -503,7 +510,29 @@ fn basis_line(w: &Writer<'_>) -> String {
 /// from each move to the state it leads to; a state's parallel tracks summarised in a
 /// dashed box inside it (drawn in detail by [`to_state_svg`]).
 pub fn to_svg(p: &Procedure) -> String {
-    let w = Writer::new(p);
+    overview(Writer::new(p))
+}
+
+/// [`to_svg`] with the places where a case is now (`current`: ids as rule files write them,
+/// `under_review` or `participation.open`) filled and framed in orange and tagged
+/// 「◆ 本案当前所处」. Ids that name no place are left out: `to_svg_marked(p, &["preparing"])`
+/// is the overview with the box 「准备送审材料」 marked.
+pub fn to_svg_marked(p: &Procedure, current: &[&str]) -> String {
+    let mut w = Writer::new(p);
+    w.current = marked(p, current);
+    overview(w)
+}
+
+/// The places named by `ids`, as the model indexes them.
+fn marked(p: &Procedure, ids: &[&str]) -> Vec<Place> {
+    ids.iter()
+        .filter_map(|id| p.place(id))
+        .map(|r| r.place())
+        .collect()
+}
+
+fn overview(w: Writer<'_>) -> String {
+    let p = w.p;
     let places: Vec<Place> = (0..p.states.len()).map(Place::State).collect();
     let starts: Vec<bool> = (0..p.states.len()).map(|s| s == p.initial).collect();
     let m = w.machine(&places, p.initial, &starts);
@@ -540,15 +569,23 @@ pub fn states_with_tracks(p: &Procedure) -> Vec<StateRef<'_>> {
 /// `None` when there is no such state or it has no tracks ([`states_with_tracks`] lists
 /// those that have).
 pub fn to_state_svg(p: &Procedure, state: &str) -> Option<String> {
-    state_svg(p, p.find_state(state)?.0)
+    state_svg(Writer::new(p), p.find_state(state)?.0)
 }
 
-fn state_svg(p: &Procedure, state: usize) -> Option<String> {
+/// [`to_state_svg`] with the track states where a case is now (`current`, as
+/// `participation.open`) highlighted as [`to_svg_marked`] does.
+pub fn to_state_svg_marked(p: &Procedure, state: &str, current: &[&str]) -> Option<String> {
+    let mut w = Writer::new(p);
+    w.current = marked(p, current);
+    state_svg(w, p.find_state(state)?.0)
+}
+
+fn state_svg(w: Writer<'_>, state: usize) -> Option<String> {
+    let p = w.p;
     let st = p.states.get(state)?;
     if st.tracks.is_empty() {
         return None;
     }
-    let w = Writer::new(p);
     let mut canvas = Canvas::default();
     let mut top = header(
         &mut canvas,
@@ -621,8 +658,7 @@ fn state_svg(p: &Procedure, state: usize) -> Option<String> {
     }
     let node = Node {
         paras,
-        thick: false,
-        start: false,
+        ..Node::default()
     };
     let m = Machine {
         nodes: vec![node],

@@ -131,6 +131,29 @@ pub(crate) struct RawInvariant {
     pub(crate) conditions: Vec<RawCondition>,
 }
 
+/// What dates a case for a report counter: `"opened"`, `"closed"`, `{ action = ... }` or
+/// `{ state = ... }`.
+#[derive(Debug, Clone)]
+pub(crate) enum RawDate {
+    /// `"opened"` or `"closed"` (or another word, refused when resolved).
+    Word(S<String>),
+    /// `{ action = "find_lawful" }` or a list of actions.
+    Actions(S<Vec<S<String>>>),
+    /// `{ state = "filed" }`.
+    State(S<String>),
+}
+
+/// One `[report.<id>]` counter.
+#[derive(Debug, Clone)]
+pub(crate) struct RawCounter {
+    pub(crate) meta: RawMeta,
+    pub(crate) section: Option<S<String>>,
+    pub(crate) date: Option<RawDate>,
+    pub(crate) when: Option<S<String>>,
+    pub(crate) by: Option<S<String>>,
+    pub(crate) labels: Vec<(S<String>, S<String>)>,
+}
+
 /// A whole procedure file.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct RawProcedure {
@@ -145,6 +168,7 @@ pub(crate) struct RawProcedure {
     pub(crate) actions: Vec<RawAction>,
     pub(crate) time: Vec<RawTime>,
     pub(crate) invariants: Vec<RawInvariant>,
+    pub(crate) report: Vec<RawCounter>,
 }
 
 /// The language version this loader reads.
@@ -642,6 +666,40 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
             conditions,
         });
     }
+    for (id, mut t) in named(cx, &mut top, "report") {
+        let path = t.path.clone();
+        let m = meta(cx, &mut t, id);
+        if m.title.is_none() {
+            t.missing(
+                cx,
+                "title",
+                "the Chinese heading of the figure (`title = \"合法性审查\"`)",
+            );
+        }
+        let section = t.req_str(cx, "section");
+        let date = t
+            .value("date")
+            .and_then(|v| report_date(cx, v, &format!("{path}.date")));
+        if date.is_none() && !t.has("date") {
+            t.missing(
+                cx,
+                "date",
+                "what places a case in a year: `\"opened\"`, `\"closed\"`, `{ action = \"...\" }` or `{ state = \"...\" }`",
+            );
+        }
+        let when = t.opt_str(cx, "when");
+        let by = t.opt_str(cx, "by");
+        let labels = string_table(cx, &mut t, "labels", &path, "a heading written as a string");
+        t.finish(cx, &keys(&["section", "date", "when", "by", "labels"]));
+        raw.report.push(RawCounter {
+            meta: m,
+            section,
+            date,
+            when,
+            by,
+            labels,
+        });
+    }
     top.finish(
         cx,
         &[
@@ -655,9 +713,48 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
             "actions",
             "time",
             "invariants",
+            "report",
         ],
     );
     raw
+}
+
+/// Reads a counter's `date`: a word, or a table with `action` (one or a list) or `state`.
+fn report_date(cx: &mut Cx<'_>, v: &Spanned<DeValue<'_>>, path: &str) -> Option<RawDate> {
+    match v.get_ref() {
+        DeValue::String(s) => Some(RawDate::Word(S::new(s.to_string(), v.span()))),
+        DeValue::Table(_) => {
+            let mut t = TableReader::of(cx, v, path.to_owned())?;
+            let actions = t.str_list(cx, "action");
+            let state = t.opt_str(cx, "state");
+            t.finish(cx, &["action", "state"]);
+            match (actions, state) {
+                (Some(a), None) => Some(RawDate::Actions(a)),
+                (None, Some(s)) => Some(RawDate::State(s)),
+                _ => {
+                    cx.error(
+                        "invalid-report-date",
+                        v.span(),
+                        format!("`{path}` must name either `action` or `state`"),
+                    )
+                    .help = Some("write `{ action = \"find_lawful\" }`, `{ action = [\"find_lawful\", \"find_unlawful\"] }` or `{ state = \"filed\" }`".into());
+                    None
+                }
+            }
+        }
+        other => {
+            cx.error(
+                "wrong-type",
+                v.span(),
+                format!(
+                    "`{path}` must be `\"opened\"`, `\"closed\"` or a table, found {}",
+                    super::reader::kind_of(other)
+                ),
+            )
+            .help = Some("write `date = \"opened\"`, `date = \"closed\"`, `date = { action = \"find_lawful\" }` or `date = { state = \"filed\" }`".into());
+            None
+        }
+    }
 }
 
 /// Reads a guard that may be a string, or a table of named conditions, each a guard string

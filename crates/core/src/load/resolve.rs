@@ -6,14 +6,17 @@ use std::sync::Arc;
 use chrono::NaiveDate;
 use rust_decimal::Decimal;
 
-use super::raw::{RawBound, RawCondition, RawField, RawMeta, RawPeriod, RawProcedure, RawReason};
+use super::raw::{
+    RawBound, RawCondition, RawDate, RawField, RawMeta, RawPeriod, RawProcedure, RawReason,
+};
 use super::reader::{Cx, Lit, S};
 use crate::expr::{self, Env, Expr, Ids, Satisfiability, TrackInfo, Type, Value, VarInfo, VarSlot};
 use crate::model::Laws;
 use crate::model::procedure_index as index;
 use crate::model::{
-    Action, Anchor, BoundPer, Condition, Document, Fact, Field, Invariant, InvariantKind, Meta,
-    Node, Place, Procedure, ReasonRule, Role, State, TimeRule, TimeRuleKind, TimesBound, Track,
+    Action, Anchor, BoundPer, Condition, Counter, DateBy, Document, Fact, Field, Invariant,
+    InvariantKind, Meta, Node, Place, Procedure, ReasonRule, Role, State, TimeRule, TimeRuleKind,
+    TimesBound, Track,
 };
 use crate::time::Period;
 
@@ -1591,6 +1594,133 @@ pub(crate) fn resolve(
         }
     }
 
+    // The annual report's counters.
+    let mut report = Vec::new();
+    for c in &raw.report {
+        let section = c.section.as_ref().map(|s| s.v.trim().to_owned());
+        if let Some(s) = &c.section
+            && s.v.trim().is_empty()
+        {
+            cx.error(
+                "invalid-report",
+                s.span.clone(),
+                format!("`report.{}.section` is empty", c.meta.id.v),
+            )
+            .help = Some("name the section of the annual report the figure belongs to, as its heading reads: `section = \"一（三） 推动行政决策科学民主\"`".into());
+        }
+        let date = match &c.date {
+            None => None,
+            Some(RawDate::Word(w)) => match w.v.as_str() {
+                "opened" => Some((DateBy::Opened, "opened".to_owned())),
+                "closed" => Some((DateBy::Closed, "closed".to_owned())),
+                other => {
+                    let mut help = format!(
+                        "write `date = \"opened\"` or `date = \"closed\"`; for the time of an action or a state, `date = {{ action = \"{other}\" }}` or `date = {{ state = \"{other}\" }}`"
+                    );
+                    if let Some(d) = did_you_mean(other, ["opened", "closed"]) {
+                        help = format!("{d} ({help})");
+                    }
+                    cx.error(
+                        "invalid-report-date",
+                        w.span.clone(),
+                        format!("报表计数`{}`的日期 `{other}` 无效 (unknown date `{other}` of counter `{}`)", c.meta.id.v, c.meta.id.v),
+                    )
+                    .help = Some(help);
+                    None
+                }
+            },
+            Some(RawDate::Actions(list)) => {
+                let mut found = Vec::new();
+                for a in &list.v {
+                    match names.actions.get(a.v.as_str()) {
+                        Some(i) => found.push(*i),
+                        None => unknown(cx, "unknown-action", a, "action", &action_ids, "actions"),
+                    }
+                }
+                if list.v.is_empty() {
+                    cx.error("invalid-report-date", list.span.clone(), format!("`report.{}.date.action` lists no action", c.meta.id.v))
+                        .help = Some("name the action whose time places a case in a year: `{ action = \"find_lawful\" }`".into());
+                }
+                (found.len() == list.v.len() && !found.is_empty()).then(|| {
+                    let src = list
+                        .v
+                        .iter()
+                        .map(|a| a.v.as_str())
+                        .collect::<Vec<_>>()
+                        .join(",");
+                    (DateBy::Actions(found), format!("action:{src}"))
+                })
+            }
+            Some(RawDate::State(st)) => match names.place(&st.v) {
+                Some(place) => Some((DateBy::Place(place), format!("state:{}", st.v))),
+                None => {
+                    unknown_place(cx, &names, st, "the report date's state");
+                    None
+                }
+            },
+        };
+        let when = c.when.as_ref().and_then(|w| {
+            let e = compile(cx, w, fact_env, &Type::Bool);
+            if let Some(e) = &e {
+                warn_never(cx, e, w, "the counter's `when`");
+            }
+            e
+        });
+        let by = c.by.as_ref().and_then(|b| {
+            let fact_ids: Vec<&str> = raw.facts.iter().map(|f| f.meta.id.v.as_str()).collect();
+            match index_of(&fact_ids, &b.v) {
+                Some(i) => match facts.get(i).map(|f: &Fact| &f.ty) {
+                    Some(Type::Enum(_) | Type::Bool) => Some(i),
+                    Some(other) => {
+                        cx.error(
+                            "invalid-report-by",
+                            b.span.clone(),
+                            format!("报表计数`{}`按事实`{}`分组，但该事实是 {} 类型 (counter `{}` is split by fact `{}`, of type {}: only enum and bool facts split a count)", c.meta.id.v, b.v, other.name(), c.meta.id.v, b.v, other.name()),
+                        )
+                        .help = Some("split by an enum or a bool fact (`by = \"kind\"`), or remove `by`".into());
+                        None
+                    }
+                    None => None,
+                },
+                None => {
+                    unknown(cx, "unknown-fact", b, "fact", &fact_ids, "facts");
+                    None
+                }
+            }
+        });
+        let groups: Vec<String> = match by.and_then(|i| facts.get(i)).map(|f: &Fact| &f.ty) {
+            Some(Type::Enum(values)) => values.iter().cloned().collect(),
+            Some(Type::Bool) => vec!["true".into(), "false".into()],
+            _ => Vec::new(),
+        };
+        let mut labels = Vec::new();
+        for (value, label) in &c.labels {
+            if c.by.is_none() {
+                cx.error("invalid-report-by", value.span.clone(), format!("counter `{}` has `labels` but no `by`", c.meta.id.v))
+                    .help = Some("labels name the groups of a split count: add `by = \"<fact>\"`, or remove `labels`".into());
+            } else if by.is_some() && !groups.contains(&value.v) {
+                let known: Vec<&str> = groups.iter().map(String::as_str).collect();
+                unknown(cx, "unknown-value", value, "value", &known, "facts");
+            }
+            labels.push((value.v.clone(), label.v.clone()));
+        }
+        if let (Some(section), Some((date, date_source))) = (section, date)
+            && (c.when.is_none() || when.is_some())
+            && (c.by.is_none() || by.is_some())
+        {
+            report.push(Counter {
+                meta: meta(&cited, &c.meta),
+                section,
+                date,
+                date_source,
+                when,
+                by_fact: c.by.as_ref().map(|b| b.v.clone()),
+                labels,
+                groups,
+            });
+        }
+    }
+
     // Any error so far (here or while reading the file) leaves no model to check further.
     if cx.diags.iter().any(|d| d.is_error()) {
         return None;
@@ -1629,6 +1759,7 @@ pub(crate) fn resolve(
         stop_places,
         kept_payload,
         valid_from,
+        report,
         source: None,
         index: index(
             &role_ids,

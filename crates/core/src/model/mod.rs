@@ -12,6 +12,7 @@
 mod access;
 mod law;
 mod procedure;
+mod report;
 mod rules;
 mod view;
 
@@ -25,6 +26,7 @@ pub(crate) use procedure::{
 pub use procedure::{
     BoundPer, Condition, Field, Meta, Procedure, ReasonRule, TimeRuleKind, TimesBound,
 };
+pub use report::{Counter, DateBy};
 pub use rules::RuleSet;
 pub use view::{
     ActionRef, AnchorRef, DocumentKindRef, FactRef, InvariantKindRef, InvariantRef, NodeRef,

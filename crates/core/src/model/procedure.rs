@@ -371,6 +371,8 @@ pub struct Procedure {
     pub(crate) kept_payload: Vec<(usize, usize)>,
     /// The first day this version applies to, when the file says (`valid_from`).
     pub valid_from: Option<chrono::NaiveDate>,
+    /// The counters it contributes to the annual report (`[report]`), in file order.
+    pub(crate) report: Vec<super::report::Counter>,
     /// The rule file it was loaded from (name and text), kept for the archive: a case's
     /// dossier carries the text of the version it ran on.
     pub(crate) source: Option<crate::load::SourceFile>,
@@ -403,6 +405,10 @@ impl Procedure {
     /// procedure not built by the loader).
     pub fn source(&self) -> Option<&crate::load::SourceFile> {
         self.source.as_ref()
+    }
+    /// The counters this version contributes to the annual report (`[report]`).
+    pub fn counters(&self) -> &[super::report::Counter] {
+        &self.report
     }
     /// The action with this id.
     pub(crate) fn find_action(&self, id: &str) -> Option<(usize, &Action)> {

@@ -332,6 +332,16 @@ impl<'p> PlaceRef<'p> {
             }
         })
     }
+    /// The place as the model indexes it.
+    pub(crate) fn place(&self) -> Place {
+        match self {
+            PlaceRef::State(s) => Place::State(s.i),
+            PlaceRef::Track(t) => Place::Track {
+                track: t.track.i,
+                state: t.i,
+            },
+        }
+    }
     /// The place's id as rule files write it: `drafting`, or `participation.open` for a
     /// track's state.
     pub fn id(&self) -> String {

@@ -589,6 +589,16 @@ impl Case {
             })
     }
 
+    /// Whether a guard over the case (facts, tracks, history) holds now: no payload, no clock.
+    pub(crate) fn holds(&self, guard: &crate::expr::Expr) -> bool {
+        guard.holds(&Ctx {
+            case: self,
+            payload: &[],
+            documents: &[],
+            clock: None,
+        })
+    }
+
     /// When an action was last taken.
     pub(crate) fn taken_at(&self, action: usize) -> Option<DateTime<Utc>> {
         if action >= self.procedure.actions.len() {
