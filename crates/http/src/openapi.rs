@@ -230,6 +230,25 @@ fn exact_bodies(doc: &mut Value) {
             "description": "The case's `seq` as the caller last read it: a stale one is a 409.",
         });
     }
+    // The names an opening may give as participants: the core's limits.
+    if let Some(p) = doc.pointer_mut("/components/schemas/OpenRequest/properties/participants") {
+        set(
+            p,
+            "additionalProperties",
+            json!({
+                "type": "array",
+                "minItems": 1,
+                "maxItems": fazhi_core::runtime::MAX_PARTICIPANTS,
+                "uniqueItems": true,
+                "items": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": fazhi_core::runtime::MAX_PRINCIPAL_ID,
+                    "pattern": "^\\S+$",
+                },
+            }),
+        );
+    }
     // `null` is read as none: no payload, no facts.
     for (schema, field) in [("AppendRequest", "payload"), ("OpenRequest", "facts")] {
         if let Some(p) =
@@ -347,10 +366,12 @@ fn procedures(doc: &mut Value, rules: &RuleSet) {
         } else {
             json!("object")
         };
+        let roles: Vec<&str> = p.roles().map(|r| r.id()).collect();
         let mut variant = json!({
             "title": p.meta.title,
             "properties": {
                 "procedure": {"const": p.meta.id},
+                "participants": {"propertyNames": {"enum": roles}},
                 "facts": {
                     "type": facts_type,
                     "properties": properties,

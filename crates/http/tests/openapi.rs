@@ -257,6 +257,22 @@ async fn the_served_document_names_the_procedures_and_opens_a_case_from_it() {
     assert!(!helpers::document::violations(open, &bad).is_empty());
     let r = app.post("/v1/cases", "village", &bad).await;
     assert_eq!(r.status, 422, "{}", r.text);
+    // Participants are named by the procedure's roles, with the core's limits.
+    let named = json!({"procedure": "village-rules-filing", "facts": {"adopted_on": today()},
+                       "participants": {"village": ["village2"]}});
+    assert!(helpers::document::violations(open, &named).is_empty());
+    for participants in [
+        json!({"mayor": ["x"]}),
+        json!({"village": []}),
+        json!({"village": ["a b"]}),
+    ] {
+        let mut bad = named.clone();
+        bad["participants"] = participants;
+        assert!(
+            !helpers::document::violations(open, &bad).is_empty(),
+            "{bad}"
+        );
+    }
     // Every link names an operation the document has, and every parameter it fills.
     let ids: Vec<String> = operations(&doc)
         .iter()

@@ -11,13 +11,13 @@ mod decide;
 mod event;
 mod refusal;
 
-pub use case::{ApplyError, Case, CaseView};
+pub use case::{ApplyError, Case, CaseView, MAX_PARTICIPANTS, MAX_PRINCIPAL_ID};
 pub use command::{Actor, Command, DocumentRef, Opening};
 pub use deadline::{Deadline, DeadlineStatus, next_due};
 pub use decide::ActionOption;
 pub use event::{
-    BreakKind, BrokenLink, ChainWalk, Event, EventBody, EventWire, GENESIS, Hash256, Recorded,
-    sha256_hex, verify,
+    BreakKind, BrokenLink, ChainWalk, Event, EventBody, EventWire, GENESIS, Hash256, Participants,
+    Recorded, sha256_hex, verify,
 };
 pub use refusal::{Reason, ReasonKind, Refusal};
 
