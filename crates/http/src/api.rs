@@ -1102,11 +1102,7 @@ mod tests {
             });
         let event = case.decide(command, &calendar).unwrap();
         let recorded = case.record(event).unwrap();
-        let body = CaseBody {
-            view: case.view(),
-            deadlines: case.deadlines(at, &calendar),
-            actions: case.available_actions(&actor(&village), at, &calendar),
-        };
+        let body = CaseBody::new(&case, &actor(&village), at, &calendar);
         let fast = append_response(&recorded, &body);
         let slow = serde_json::to_vec(&AppendResponse {
             event: EventOut {

@@ -9,6 +9,7 @@ mod command;
 mod deadline;
 mod decide;
 mod event;
+mod example;
 mod refusal;
 
 pub use case::{ApplyError, Case, CaseView, MAX_PARTICIPANTS, MAX_PRINCIPAL_ID};
@@ -19,6 +20,7 @@ pub use event::{
     BreakKind, BrokenLink, ChainWalk, Event, EventBody, EventWire, GENESIS, Hash256, Participants,
     Recorded, sha256_hex, verify,
 };
+pub use example::{ActionExample, PLACEHOLDER_REASON, PLACEHOLDER_SHA256};
 pub use refusal::{Reason, ReasonKind, Refusal};
 
 pub(crate) use command::empty_object as empty_json_object;
