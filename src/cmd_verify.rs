@@ -183,16 +183,25 @@ pub fn check(db: &Path, rules: &RuleSet, calendar: &Calendar) -> Result<Report, 
                 continue;
             }
         };
-        // Who takes part in the case (read access): the actors of its events, no more. The
-        // table read before this chain can lack only actors of events appended since, so
-        // those are looked up again; one it holds that no event names is wrong.
-        let actors: std::collections::BTreeSet<String> =
-            parsed.iter().map(|e| e.actor.id.to_string()).collect();
+        // Who takes part in the case (read access): the actors of its events and whom its
+        // opening names, no more. The table read before this chain can lack only those of
+        // events appended since, so those are looked up again; one it holds that no event
+        // names is wrong.
+        let actors: std::collections::BTreeSet<&str> =
+            parsed.iter().map(|e| &*e.actor.id).collect();
+        let named: std::collections::BTreeSet<&str> = parsed
+            .iter()
+            .flat_map(|e| e.participants().skip(1))
+            .filter(|n| !actors.contains(n))
+            .collect();
         if let Some(held) = participants.get(&id) {
-            for extra in held.difference(&actors) {
+            for extra in held
+                .iter()
+                .filter(|h| !actors.contains(h.as_str()) && !named.contains(h.as_str()))
+            {
                 report.push(
                     &id,
-                    format!("participants: `{extra}` is recorded as taking part, but no event of the case is theirs"),
+                    format!("participants: `{extra}` is recorded as taking part, but no event of the case is theirs or names them"),
                 );
             }
         }
@@ -201,6 +210,14 @@ pub fn check(db: &Path, rules: &RuleSet, calendar: &Calendar) -> Result<Report, 
                 report.push(
                     &id,
                     format!("participants: `{actor}` recorded an event but is not recorded as taking part (it cannot read the case)"),
+                );
+            }
+        }
+        for name in &named {
+            if !store.is_participant(&id, name).map_err(store_err)? {
+                report.push(
+                    &id,
+                    format!("participants: `{name}` is named by the opening but is not recorded as taking part (it cannot read the case)"),
                 );
             }
         }

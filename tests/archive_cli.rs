@@ -437,3 +437,46 @@ fn an_event_before_the_floor_or_in_the_future_is_refused() {
     assert!(out.contains("in the future"), "{out}");
     assert!(out.contains("imported 1 case"), "{out}");
 }
+
+/// Whom an opening names is in the exported event, so an import records them as taking
+/// part again (from the chain, not from the source's table), and the copy verifies.
+#[actix_web::test]
+async fn an_import_records_whom_the_openings_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("a.db");
+    fill(&db, 1).await;
+    {
+        let store = SqliteStore::open(SqliteOptions::new(&db)).unwrap();
+        let at = Utc.with_ymd_and_hms(2025, 3, 3, 1, 0, 0).single().unwrap();
+        cases::open_naming(&store, &rules(), &calendar(), "named-1", "village-9", at).await;
+        store.close().await.unwrap();
+    }
+    let file = dir.path().join("a.ndjson");
+    let (code, out) = export(&db, &file);
+    assert_eq!(code, 0, "{out}");
+    let copy = dir.path().join("b.db");
+    let (code, out) = import(&copy, &file, &["--create-db"]);
+    assert_eq!(code, 0, "{out}");
+    let (code, out) = verify(&copy);
+    assert_eq!(code, 0, "{out}");
+    let store = SqliteStore::open(SqliteOptions {
+        read_only: true,
+        ..SqliteOptions::new(&copy)
+    })
+    .unwrap();
+    let participants = store.participants().unwrap();
+    assert_eq!(
+        participants["named-1"]
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        ["town", "village-9"]
+    );
+    assert_eq!(
+        participants["case-0"]
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+        ["village"]
+    );
+}

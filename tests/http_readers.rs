@@ -9,11 +9,13 @@
 //! The who-may-read matrix of the shipped procedures and the sample principals of
 //! `fazhi.example.toml`, over a real socket and a real SQLite file: for every current
 //! procedure a case is opened by the opener of its first scenario, and one by each role the
-//! procedure lets read only its own cases (a petitioner, a party, an applicant, a court, …);
-//! then every principal lists cases, and gets every case, its events or its dossier. Each
-//! answers as the procedure declares: every case of a procedure one of the principal's roles
-//! reads whole, its own of one it reads its own of, nothing of the others; a case it may not
-//! read answers 404, as a missing one.
+//! procedure lets read only its own cases (a petitioner, a party, an applicant, a court, …),
+//! and one by the first opener naming, for each such role, a sample principal holding it as a
+//! participant (`participants`); then every principal lists cases, and gets every case, its
+//! events or its dossier. Each answers as the procedure declares: every case of a procedure
+//! one of the principal's roles reads whole, its own (opened, named in, or acted in) of one
+//! it reads its own of, nothing of the others; a case it may not read answers 404, as a
+//! missing one.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
@@ -161,16 +163,36 @@ async fn every_sample_principal_reads_what_the_procedures_declare() {
         .timeout(std::time::Duration::from_secs(30))
         .finish();
 
-    // The cases: (id, procedure, opener).
-    let mut cases: Vec<(String, String, String)> = Vec::new();
+    // The cases: (id, procedure, opener, the principals its opening names).
+    let mut cases: Vec<(String, String, String, Vec<String>)> = Vec::new();
     for p in rules.latest() {
         let id = &p.meta.id;
         let (by, facts, title) = first_opening(root, id);
-        let mut openers = vec![by];
+        let mut openers = vec![by.clone()];
+        // The first opener names, for each role that reads its own, a sample principal
+        // holding it (not the importer, which reads everything).
+        let mut named = BTreeMap::<String, Vec<String>>::new();
         for r in p.roles() {
             if r.reads() == Reads::Own {
                 openers.push(r.id().to_owned());
+                let holder = principals
+                    .iter()
+                    .find(|(who, roles)| who != "importer" && roles.iter().any(|x| x == r.id()));
+                if let Some((who, _)) = holder {
+                    named
+                        .entry(r.id().to_owned())
+                        .or_default()
+                        .push(who.clone());
+                }
             }
+        }
+        if !named.is_empty() {
+            let body =
+                json!({"procedure": id, "title": title, "facts": facts, "participants": named});
+            let (status, v) = send(&client, &base, "POST", "/v1/cases", &by, Some(&body)).await;
+            assert_eq!(status, 201, "{by} opens {id} naming {named:?}: {v}");
+            let names = named.into_values().flatten().collect();
+            cases.push((v["id"].as_str().unwrap().to_owned(), id.clone(), by, names));
         }
         if id == "petition" {
             // Two petitioners: neither sees the other's petition.
@@ -180,7 +202,12 @@ async fn every_sample_principal_reads_what_the_procedures_declare() {
             let body = json!({"procedure": id, "title": title, "facts": facts});
             let (status, v) = send(&client, &base, "POST", "/v1/cases", &who, Some(&body)).await;
             assert_eq!(status, 201, "{who} opens {id}: {v}");
-            cases.push((v["id"].as_str().unwrap().to_owned(), id.clone(), who));
+            cases.push((
+                v["id"].as_str().unwrap().to_owned(),
+                id.clone(),
+                who,
+                Vec::new(),
+            ));
         }
     }
     assert!(cases.len() > 25, "{} cases", cases.len());
@@ -206,11 +233,11 @@ async fn every_sample_principal_reads_what_the_procedures_declare() {
     let not_found = not_found.to_string().replace(missing, "<id>");
 
     for (who, _) in &principals {
-        let may = |(id, procedure, opener): &(String, String, String)| -> bool {
+        let may = |(id, procedure, opener, named): &(String, String, String, Vec<String>)| -> bool {
             let _ = id;
             match reads[&(who.as_str(), procedure.as_str())] {
                 Some(Reads::All) => true,
-                Some(Reads::Own) => opener == who,
+                Some(Reads::Own) => opener == who || named.contains(who),
                 None => false,
             }
         };
@@ -253,7 +280,7 @@ async fn every_sample_principal_reads_what_the_procedures_declare() {
         // procedure the principal holds no role of, the first case is enough.
         let mut seen_procedures = BTreeSet::new();
         for (n, case) in cases.iter().enumerate() {
-            let (id, procedure, _) = case;
+            let (id, procedure, ..) = case;
             let holds = reads[&(who.as_str(), procedure.as_str())].is_some();
             if !seen_procedures.insert(procedure.as_str()) && !holds {
                 continue;
@@ -276,16 +303,19 @@ async fn every_sample_principal_reads_what_the_procedures_declare() {
             }
         }
     }
-    // What the issue asked: a party and each petitioner see only their own petitions, and
-    // no petition of anyone else.
+    // What the issue asked: a party and each petitioner see only their own petitions (those
+    // they opened or are named in), and no petition of anyone else.
     let petitions = |who: &str| -> Vec<&str> {
         cases
             .iter()
-            .filter(|(_, p, opener)| p == "petition" && opener == who)
+            .filter(|(_, p, opener, named)| {
+                p == "petition" && (opener == who || named.iter().any(|n| n == who))
+            })
             .map(|c| c.0.as_str())
             .collect()
     };
-    assert_eq!(petitions("petitioner").len(), 1);
+    assert_eq!(petitions("petitioner").len(), 2);
+    assert_eq!(petitions("petitioner_b").len(), 1);
     for who in ["party", "petitioner", "petitioner_b"] {
         let (_, v) = send(
             &client,

@@ -15,6 +15,7 @@ mod cases;
 use std::path::{Path, PathBuf};
 
 use cases::{fill, verify};
+use fazhi_store::EventStore;
 
 #[actix_web::test]
 async fn verify_names_the_first_broken_link() {
@@ -288,4 +289,62 @@ async fn verify_names_a_deadline_row_that_differs() {
         "{out}"
     );
     assert!(!out.contains("case case-1"), "{out}");
+}
+
+/// Whom an opening names as taking part is recomputed from the opening event: a sound
+/// database verifies; the named principal's row removed (it could no longer read the case)
+/// is named, and so is a row for a principal the opening does not name.
+#[actix_web::test]
+async fn verify_recomputes_the_participants_an_opening_names() {
+    let dir = tempfile::tempdir().unwrap();
+    let clean = dir.path().join("clean.db");
+    fill(&clean, 1).await;
+    {
+        let store =
+            fazhi_store::SqliteStore::open(fazhi_store::SqliteOptions::new(&clean)).unwrap();
+        let at = chrono::TimeZone::with_ymd_and_hms(&chrono::Utc, 2025, 3, 3, 1, 0, 0)
+            .single()
+            .unwrap();
+        cases::open_naming(
+            &store,
+            &cases::rules(),
+            &cases::calendar(),
+            "named-1",
+            "village-9",
+            at,
+        )
+        .await;
+        assert!(store.is_participant("named-1", "village-9").unwrap());
+        store.close().await.unwrap();
+    }
+    let (code, out) = verify(&clean);
+    assert_eq!(code, 0, "{out}");
+    let db = tampered(
+        &clean,
+        dir.path(),
+        "named-missing",
+        "DELETE FROM participants WHERE case_id = 'named-1' AND actor = 'village-9'",
+    );
+    let (code, out) = verify(&db);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.lines().any(|l| l.contains("case named-1: ")
+            && l.contains(
+                "`village-9` is named by the opening but is not recorded as taking part"
+            )),
+        "{out}"
+    );
+    let db = tampered(
+        &clean,
+        dir.path(),
+        "named-extra",
+        "INSERT INTO participants (actor, case_id) VALUES ('village-8', 'named-1')",
+    );
+    let (code, out) = verify(&db);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.lines().any(|l| l.contains("case named-1: ")
+            && l.contains("`village-8` is recorded as taking part")),
+        "{out}"
+    );
 }

@@ -134,3 +134,43 @@ pub async fn fill(db: &Path, n: usize) {
     }
     store.close().await.unwrap();
 }
+
+/// Opens case `id` as the town, naming `named` (a principal id) as a villagers' committee
+/// taking part (`participants` of the opening), and writes its opening as the server would.
+pub async fn open_naming(
+    store: &SqliteStore,
+    rules: &RuleSet,
+    calendar: &Calendar,
+    id: &str,
+    named: &str,
+    at: DateTime<Utc>,
+) {
+    let p = rules.get("village-rules-filing", None).unwrap();
+    let participants = [("village".to_owned(), vec![named.to_owned()])].into();
+    let (case, opened) = Case::open_recorded_naming(
+        p,
+        Opening {
+            case: id.to_owned(),
+            title: format!("代为登记 {id}"),
+            actor: Actor::new("town", ["town"]),
+            at,
+            facts: serde_json::json!({"adopted_on": "2025-03-01"}),
+            imported: false,
+        },
+        participants,
+    )
+    .unwrap();
+    let summary = fazhi_http::service::summary_at(&case, Utc::now().max(at), calendar);
+    let outcome = store
+        .append(Append {
+            case: id.to_owned(),
+            expected_seq: 0,
+            events: vec![NewEvent::from_recorded(&opened, 1)],
+            summary,
+            deadlines: fazhi_http::deadlines::board_at(&case, Utc::now().max(at), calendar),
+            idempotency: None,
+        })
+        .await
+        .unwrap();
+    assert_eq!(outcome, AppendOutcome::Appended);
+}

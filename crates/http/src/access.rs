@@ -1,6 +1,7 @@
 //! Who reads which case. Each procedure declares, per role, whether the role reads every
 //! case of the procedure (`reads = "all"`) or only the cases it takes part in
-//! (`reads = "own"`): those its actor opened or recorded an event in. A caller holding none
+//! (`reads = "own"`): those its actor opened, was named in by the opening (`participants`
+//! of `POST /v1/cases`, recorded in the opening event), or recorded an event in. A caller holding none
 //! of a procedure's roles reads none of its cases. The newest loaded version of a procedure
 //! decides for every case of it, whatever version the case runs on.
 //!
@@ -14,6 +15,7 @@
 //! the store's query, so pages and cursors stay right.
 
 use fazhi_core::model::Reads;
+use fazhi_core::runtime::Participants;
 use fazhi_store::Reader;
 
 use crate::config::Principal;
@@ -104,4 +106,43 @@ pub async fn check_stored(state: &AppState, caller: &Principal, id: &str) -> Res
 /// The answer to a case that does not exist, or that the caller may not read.
 pub fn not_found(id: &str) -> ApiError {
     ApiError::NotFound(format!("no case `{id}`"))
+}
+
+/// Checks the participants an opening names against the principals the service knows: each
+/// must be a principal holding the role it is named under (a name nobody holds would give
+/// nobody access, and would be found out only when the person could not read their case).
+/// The first that is not is a 422 at `participants.ROLE[i]`. The core has already checked
+/// the roles and the form of each name.
+pub fn check_named(state: &AppState, participants: &Participants) -> Result<(), ApiError> {
+    if participants.is_empty() {
+        return Ok(());
+    }
+    let known = state.principals.all();
+    for (role, names) in participants {
+        for (i, name) in names.iter().enumerate() {
+            let at = format!("participants.{role}[{i}]");
+            match known.iter().find(|p| p.id == *name) {
+                None => {
+                    return Err(ApiError::invalid(
+                        at,
+                        format!(
+                            "没有标识为`{name}`的主体：参与人须为本服务配置的主体（fazhi.toml 的 [[principals]]）；no principal `{name}`: a participant must be a principal of this service (`[[principals]]` in fazhi.toml)"
+                        ),
+                    ));
+                }
+                Some(p) if !p.roles.iter().any(|r| r == role) => {
+                    return Err(ApiError::invalid(
+                        at,
+                        format!(
+                            "主体`{name}`不担任角色`{role}`（其角色：{}）：请将其列于所担任的角色下；principal `{name}` does not hold role `{role}` (it holds: {}): name it under a role it holds",
+                            p.roles.join("、"),
+                            p.roles.join(", ")
+                        ),
+                    ));
+                }
+                Some(_) => {}
+            }
+        }
+    }
+    Ok(())
 }

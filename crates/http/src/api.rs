@@ -575,6 +575,13 @@ pub struct OpenRequest {
     /// Importers only: when the case began on paper (not in the future).
     #[serde(default)]
     pub at: Option<DateTime<Utc>>,
+    /// Who else takes part in the case: principal ids by the procedure role each holds in it
+    /// (`{"petitioner": ["p-1"]}`). Recorded in the opening event; a named principal whose
+    /// role reads only its own cases (`reads = "own"`) lists and reads this one. Each must be
+    /// a principal of the service holding that role; at most 64 names in all.
+    #[serde(default)]
+    #[schema(value_type = Option<std::collections::BTreeMap<String, Vec<String>>>)]
+    pub participants: Option<fazhi_core::runtime::Participants>,
 }
 
 /// Taking an action on a case.
@@ -809,8 +816,12 @@ pub async fn open_case(
             .unwrap_or_else(|| serde_json::Value::Object(serde_json::Map::new())),
         imported,
     };
-    let (case, recorded) =
-        Case::open_recorded(p, opening).map_err(|r| ApiError::Refused(r, lang))?;
+    let participants = body.participants.unwrap_or_default();
+    let (case, recorded) = Case::open_recorded_naming(p, opening, participants)
+        .map_err(|r| ApiError::Refused(r, lang))?;
+    if let fazhi_core::runtime::EventBody::Opened { participants, .. } = &recorded.event.body {
+        crate::access::check_named(&state, participants)?;
+    }
     let now = Utc::now().max(at);
     let case_body = state.case_body(&case, &caller, now, lang);
     let location = format!("/v1/cases/{id}");
@@ -1245,11 +1256,7 @@ mod tests {
             });
         let event = case.decide(command, &calendar).unwrap();
         let recorded = case.record(event).unwrap();
-        let body = CaseBody {
-            view: case.view(),
-            deadlines: case.deadlines(at, &calendar),
-            actions: case.available_actions(&actor(&village), at, &calendar),
-        };
+        let body = CaseBody::new(&case, &actor(&village), at, &calendar);
         let fast = append_response(&recorded, &body);
         let slow = serde_json::to_vec(&AppendResponse {
             event: EventOut {

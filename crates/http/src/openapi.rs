@@ -245,6 +245,25 @@ fn exact_bodies(doc: &mut Value) {
             "description": "The case's `seq` as the caller last read it: a stale one is a 409.",
         });
     }
+    // The names an opening may give as participants: the core's limits.
+    if let Some(p) = doc.pointer_mut("/components/schemas/OpenRequest/properties/participants") {
+        set(
+            p,
+            "additionalProperties",
+            json!({
+                "type": "array",
+                "minItems": 1,
+                "maxItems": fazhi_core::runtime::MAX_PARTICIPANTS,
+                "uniqueItems": true,
+                "items": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": fazhi_core::runtime::MAX_PRINCIPAL_ID,
+                    "pattern": "^\\S+$",
+                },
+            }),
+        );
+    }
     // `null` is read as none: no payload, no facts.
     for (schema, field) in [("AppendRequest", "payload"), ("OpenRequest", "facts")] {
         if let Some(p) =
@@ -255,49 +274,38 @@ fn exact_bodies(doc: &mut Value) {
     }
 }
 
-/// A SHA-256 the links put on the documents they attach (that of `test`).
-const LINK_DIGEST: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+/// How many of a case view's `examples` the links offer to send (a case rarely allows more
+/// than three actions at once; a link whose example is not there does not apply).
+const LINKED_EXAMPLES: usize = 3;
 
 /// The links that let a client (and schemathesis's stateful tests) go from an answer to the
-/// next request: an opened case to reading it and taking its first action; a new event to
-/// reading it and taking the next one. Taking the first action listed comes in five links,
-/// with 0 to 4 documents of the kinds the action names (`actions/0/documents/i`); a link
-/// whose kinds the answer does not have does not apply. The body is the link's whole body
-/// (`x-schemathesis: merge_body: false`): a generated payload would only be refused.
+/// next request: an opened case, a case read, or a new event to reading the case and taking
+/// an action it allows now. Taking one is `take_example_{i}`: the case view's `examples[i]`
+/// (a request body the case accepts now, built by the server) sent as the whole body
+/// (`x-schemathesis: merge_body: false`: a generated payload would only be refused), with the
+/// case's `head` as its `Idempotency-Key` (one key per action taken from one state of the
+/// case: sending the link again replays the answer); a link whose example the answer does
+/// not have does not apply.
 fn links(doc: &mut Value) {
     // `case` is where the case view is in the answer.
+    let take_links = |id: &str, case: &str, links: &mut Value| {
+        for i in 0..LINKED_EXAMPLES {
+            let link = json!({
+                "operationId": "append_event",
+                "parameters": {"id": id, "header.Idempotency-Key": format!("{case}/head")},
+                "requestBody": format!("{case}/examples/{i}"),
+                "x-schemathesis": {"merge_body": false},
+            });
+            set(links, &format!("take_example_{i}"), link);
+        }
+    };
     let case_links = |id: &str, case: &str| {
         let mut links = json!({
             "get_case": {"operationId": "get_case", "parameters": {"id": id}},
             "get_events": {"operationId": "get_events", "parameters": {"id": id}},
             "get_dossier": {"operationId": "get_dossier", "parameters": {"id": id}},
         });
-        for n in 0..=4 {
-            let documents: Vec<Value> = (0..n)
-                .map(|i| {
-                    json!({
-                        "kind": format!("{case}/actions/0/documents/{i}"),
-                        "name": format!("document-{i}.pdf"),
-                        "sha256": LINK_DIGEST,
-                    })
-                })
-                .collect();
-            let link = json!({
-                "operationId": "append_event",
-                "parameters": {"id": id},
-                "requestBody": {
-                    "action": format!("{case}/actions/0/id"),
-                    "expected_seq": format!("{case}/seq"),
-                    "documents": documents,
-                },
-                "x-schemathesis": {"merge_body": false},
-            });
-            set(
-                &mut links,
-                &format!("take_first_action_with_{n}_documents"),
-                link,
-            );
-        }
+        take_links(id, case, &mut links);
         links
     };
     if let Some(created) = doc.pointer_mut("/paths/~1v1~1cases/post/responses/201") {
@@ -318,6 +326,11 @@ fn links(doc: &mut Value) {
             }),
         );
         set(created, "links", links);
+    }
+    if let Some(read) = doc.pointer_mut("/paths/~1v1~1cases~1{id}/get/responses/200") {
+        let mut links = json!({});
+        take_links("$request.path.id", "$response.body#", &mut links);
+        set(read, "links", links);
     }
 }
 
@@ -362,10 +375,12 @@ fn procedures(doc: &mut Value, rules: &RuleSet) {
         } else {
             json!("object")
         };
+        let roles: Vec<&str> = p.roles().map(|r| r.id()).collect();
         let mut variant = json!({
             "title": p.meta.title,
             "properties": {
                 "procedure": {"const": p.meta.id},
+                "participants": {"propertyNames": {"enum": roles}},
                 "facts": {
                     "type": facts_type,
                     "properties": properties,

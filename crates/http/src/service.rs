@@ -7,7 +7,9 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use fazhi_core::lang::Lang;
 use fazhi_core::model::RuleSet;
-use fazhi_core::runtime::{ActionOption, Actor, Case, CaseView, Deadline, Event, next_due, verify};
+use fazhi_core::runtime::{
+    ActionExample, ActionOption, Actor, Case, CaseView, Deadline, Event, next_due, verify,
+};
 use fazhi_core::time::Calendar;
 use fazhi_store::{CaseSummary, EventStore};
 use serde::Serialize;
@@ -153,16 +155,25 @@ pub struct CaseBody {
     /// Every action: `id`, `allowed` (for the caller, now), `reasons` when not, the
     /// `payload_schema` (JSON Schema) and the `documents` kinds it needs.
     pub actions: Vec<ActionOption>,
+    /// For each action the caller may take now, a request body for
+    /// `POST /v1/cases/{id}/events` that the case accepts now: example payload values,
+    /// placeholder documents (`<kind>.pdf` with the SHA-256 of an empty file), a placeholder
+    /// reason when one is needed, and `expected_seq`. A form's first draft: replace the
+    /// examples with the real values and documents before sending. An action whose guards
+    /// need values no example guesses has none.
+    pub examples: Vec<ActionExample>,
 }
 
 impl CaseBody {
     /// The case as `actor` sees it at `now`: the view, the deadlines reckoned on `calendar`,
     /// and every action with whether `actor` may take it.
     pub fn new(case: &Case, actor: &Actor, now: DateTime<Utc>, calendar: &Calendar) -> CaseBody {
+        let actions = case.available_actions(actor, now, calendar);
         CaseBody {
             view: case.view(),
             deadlines: case.deadlines(now, calendar),
-            actions: case.available_actions(actor, now, calendar),
+            examples: case.action_examples(&actions, actor, now, calendar),
+            actions,
         }
     }
 

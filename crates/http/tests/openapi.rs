@@ -257,6 +257,22 @@ async fn the_served_document_names_the_procedures_and_opens_a_case_from_it() {
     assert!(!helpers::document::violations(open, &bad).is_empty());
     let r = app.post("/v1/cases", "village", &bad).await;
     assert_eq!(r.status, 422, "{}", r.text);
+    // Participants are named by the procedure's roles, with the core's limits.
+    let named = json!({"procedure": "village-rules-filing", "facts": {"adopted_on": today()},
+                       "participants": {"village": ["village2"]}});
+    assert!(helpers::document::violations(open, &named).is_empty());
+    for participants in [
+        json!({"mayor": ["x"]}),
+        json!({"village": []}),
+        json!({"village": ["a b"]}),
+    ] {
+        let mut bad = named.clone();
+        bad["participants"] = participants;
+        assert!(
+            !helpers::document::violations(open, &bad).is_empty(),
+            "{bad}"
+        );
+    }
     // Every link names an operation the document has, and every parameter it fills.
     let ids: Vec<String> = operations(&doc)
         .iter()
@@ -450,4 +466,75 @@ async fn tokio_blocking(base: &str, request: Vec<u8>) -> String {
     actix_web::rt::task::spawn_blocking(move || raw(&base, &request))
         .await
         .unwrap()
+}
+
+/// The case view's `examples` are request bodies the case accepts now: following them (as
+/// the document's `take_example_{i}` links do) takes a filing through its whole life, each
+/// sent as it is answering 201. A caller who may take nothing (another committee's filing, a
+/// closed one) is offered none; every allowed action with an example is one the caller may
+/// take.
+#[actix_web::test]
+async fn the_examples_of_a_case_view_are_taken_as_they_are() {
+    let app = spawn_app().await;
+    let id = app.open(&today()).await;
+    let mut taken = Vec::new();
+    let who = ["village", "town", "judicial"];
+    'steps: for step in 0..20 {
+        // In turn, the first of the three that is offered an example takes it.
+        for k in 0..who.len() {
+            let actor = who[(step + k) % who.len()];
+            let case = app.get(&format!("/v1/cases/{id}"), actor).await;
+            assert_eq!(case.status, 200, "{}", case.text);
+            let examples = case.body["examples"].as_array().unwrap().clone();
+            let allowed: Vec<&str> = case.body["actions"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|a| a["allowed"] == true)
+                .map(|a| a["id"].as_str().unwrap())
+                .collect();
+            for e in &examples {
+                assert!(allowed.contains(&e["action"].as_str().unwrap()), "{e}");
+                assert_eq!(e["expected_seq"], case.body["seq"], "{e}");
+            }
+            let Some(first) = examples.first() else {
+                continue;
+            };
+            let r = app
+                .post(&format!("/v1/cases/{id}/events"), actor, first)
+                .await;
+            assert_eq!(r.status, 201, "{actor} {first}: {}", r.text);
+            // The answer carries the next examples too.
+            assert!(r.body["case"]["examples"].is_array(), "{}", r.text);
+            taken.push(first["action"].as_str().unwrap().to_owned());
+            continue 'steps;
+        }
+        break;
+    }
+    // Submitted, then corrected (a payload of an integer and a text, two documents), and so
+    // on until the filing is closed or nobody may act.
+    assert_eq!(
+        taken.first().map(String::as_str),
+        Some("submit"),
+        "{taken:?}"
+    );
+    assert!(taken.iter().any(|a| a == "order_correction"), "{taken:?}");
+    let last = app.get(&format!("/v1/cases/{id}"), "town").await;
+    assert!(
+        taken.len() == 20 || last.body["examples"].as_array().unwrap().is_empty(),
+        "{taken:?}"
+    );
+    // The town reads the filing; the other committee reads nothing, so is offered nothing.
+    let other = app.open(&today()).await;
+    let seen = app.get(&format!("/v1/cases/{other}"), "town").await;
+    assert_eq!(seen.status, 200, "{}", seen.text);
+    for e in seen.body["examples"].as_array().unwrap() {
+        let a = seen.body["actions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == e["action"])
+            .unwrap();
+        assert_eq!(a["allowed"], true, "{e}");
+    }
 }

@@ -222,3 +222,112 @@ async fn a_village_reads_only_the_filings_it_takes_part_in() {
         .await;
     assert_eq!(r.status, 409, "{}", r.text);
 }
+
+/// A villagers' committee named by the town when it opens a filing (`participants`) lists
+/// and reads that filing without having acted in it; another committee does not. The names
+/// are in the opening event, which the committee reads too.
+#[actix_web::test]
+async fn a_village_named_by_the_opening_reads_the_filing() {
+    let app = spawn_app().await;
+    let r = app
+        .post(
+            "/v1/cases",
+            "town",
+            &json!({"procedure": "village-rules-filing", "title": "代为登记", "facts": {"adopted_on": today()},
+                    "participants": {"village": ["village2"]}}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(listed(&app, "village2", "", 1).await, vec![id.clone()]);
+    assert!(listed(&app, "village", "", 50).await.is_empty());
+    for tail in ["", "/events", "/dossier"] {
+        let path = format!("/v1/cases/{id}{tail}");
+        let r = app.get(&path, "village2").await;
+        assert_eq!(r.status, 200, "{path}: {}", r.text);
+        let r = app.get(&path, "village").await;
+        assert_eq!(r.status, 404, "{path}: {}", r.text);
+    }
+    let events = app.get(&format!("/v1/cases/{id}/events"), "village2").await;
+    assert_eq!(
+        events.body["events"][0]["participants"],
+        json!({"village": ["village2"]}),
+        "{}",
+        events.text
+    );
+    // Without names the opening event is as before: no `participants` key at all.
+    let plain = app.open(&today()).await;
+    let events = app.get(&format!("/v1/cases/{plain}/events"), "town").await;
+    assert!(
+        events.body["events"][0].get("participants").is_none(),
+        "{}",
+        events.text
+    );
+}
+
+/// Naming participants is checked, each problem located: a role the procedure does not
+/// have, a principal the service does not know, one that does not hold the role, an empty
+/// list, a name twice, a malformed name, too many names. Nothing is opened.
+#[actix_web::test]
+async fn participants_are_checked_where_they_are_named() {
+    let app = spawn_app().await;
+    let open = |participants: Value| json!({"procedure": "village-rules-filing", "facts": {"adopted_on": today()}, "participants": participants});
+    let many: Vec<String> = (0..65).map(|i| format!("v{i}")).collect();
+    for (participants, field, words) in [
+        (
+            json!({"mayor": ["village"]}),
+            "participants.mayor",
+            "no role `mayor`",
+        ),
+        (
+            json!({"village": []}),
+            "participants.village",
+            "names no participant",
+        ),
+        (
+            json!({"village": ["village", "village"]}),
+            "participants.village[1]",
+            "named twice",
+        ),
+        (
+            json!({"village": ["a b"]}),
+            "participants.village[0]",
+            "without spaces",
+        ),
+        (json!({"village": many}), "participants", "at most 64"),
+    ] {
+        let r = app
+            .post("/v1/cases", "town", &open(participants.clone()))
+            .await;
+        assert_eq!(r.status, 422, "{participants}: {}", r.text);
+        let reason = r.body["reasons"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|x| x["field"] == field)
+            .unwrap_or_else(|| panic!("{participants}: nothing at {field}: {}", r.text));
+        let text = reason.to_string();
+        assert!(text.contains(words), "{participants}: {text}");
+    }
+    for (participants, at, words) in [
+        (
+            json!({"village": ["ghost"]}),
+            "participants.village[0]",
+            "no principal `ghost`",
+        ),
+        (
+            json!({"village": ["village2", "town"]}),
+            "participants.village[1]",
+            "does not hold role `village`",
+        ),
+    ] {
+        let r = app
+            .post("/v1/cases", "town", &open(participants.clone()))
+            .await;
+        assert_eq!(r.status, 422, "{participants}: {}", r.text);
+        assert_eq!(r.body["errors"][0]["where"], at, "{}", r.text);
+        let message = r.body["errors"][0]["message"].as_str().unwrap();
+        assert!(message.contains(words), "{message}");
+    }
+    assert!(listed(&app, "town", "", 50).await.is_empty());
+}

@@ -48,6 +48,7 @@ pub fn event(case: &str, seq: u64, prev_hash: &str) -> NewEvent {
         action: (seq > 0).then(|| "act".to_owned()),
         actor: "clerk".into(),
         roles: vec!["clerk".into()],
+        named: Vec::new(),
         at: t0() + Duration::minutes(i64::try_from(seq).unwrap()),
         imported: false,
         procedure_version: 1,
@@ -337,7 +338,7 @@ pub async fn list_pages_and_filters<S: EventStore>(store: S) {
 }
 
 /// A reader lists every case of the procedures it reads whole and, of those it reads its
-/// own, the cases its actor opened or recorded an event in; paging stays right, and
+/// own, the cases its actor opened, was named in by the opening, or recorded an event in; paging stays right, and
 /// [`EventStore::takes_part`] agrees.
 pub async fn readers_list_what_they_may_read<S: EventStore>(store: S) {
     // Cases 0..12: procedure "p" when even, "q" when odd; opened by "clerk", and every
@@ -347,6 +348,10 @@ pub async fn readers_list_what_they_may_read<S: EventStore>(store: S) {
         let procedure = if i % 2 == 0 { "p" } else { "q" };
         let mut a = one(&case, 0, GENESIS);
         a.summary.procedure = procedure.to_owned();
+        if i == 4 {
+            // Named by the opening (twice, and its actor too): a participant all the same.
+            a.events[0].named = vec!["guest".into(), "guest".into(), "clerk".into()];
+        }
         let prev = a.events[0].hash.clone();
         assert_eq!(store.append(a).await.unwrap(), AppendOutcome::Appended);
         if i % 3 == 0 {
@@ -412,6 +417,10 @@ pub async fn readers_list_what_they_may_read<S: EventStore>(store: S) {
         ids(&[1, 3, 5, 7, 9, 11])
     );
     assert_eq!(list("nobody", &[], &["p", "q"], None, 4).await, ids(&[]));
+    // Named by an opening without acting: it reads that case only.
+    assert_eq!(list("guest", &[], &["p", "q"], None, 1).await, ids(&[4]));
+    assert!(store.takes_part("r-04", "guest").await.unwrap());
+    assert!(!store.takes_part("r-03", "guest").await.unwrap());
     assert!(store.takes_part("r-03", "visitor").await.unwrap());
     assert!(store.takes_part("r-04", "clerk").await.unwrap());
     assert!(!store.takes_part("r-04", "visitor").await.unwrap());

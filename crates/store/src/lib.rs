@@ -227,6 +227,10 @@ pub struct NewEvent {
     pub actor: String,
     /// The roles the actor held.
     pub roles: Vec<String>,
+    /// Who else the event makes a participant of its case (an opening names them): they
+    /// read the case as its actor does. Recorded with the actor in the participants the
+    /// store keeps for reading access ([`EventStore::takes_part`], [`Reader`]).
+    pub named: Vec<String>,
     /// When it happened.
     pub at: DateTime<Utc>,
     /// Whether its time was given by an importer.
@@ -250,6 +254,7 @@ impl NewEvent {
             action: e.action().map(str::to_owned),
             actor: e.actor.id.to_string(),
             roles: e.actor.roles.to_vec(),
+            named: e.participants().skip(1).map(str::to_owned).collect(),
             at: e.at,
             imported: e.imported,
             procedure_version,

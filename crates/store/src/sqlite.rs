@@ -170,9 +170,10 @@ UPDATE cases SET last_event =
 DROP TABLE events;
 ALTER TABLE events_v4 RENAME TO events;
 "#,
-    // 5: who takes part in which case (opened it or recorded an event in it), for reading
-    // access: a caller that reads only its own cases lists them from here in id order.
-    // Filled from the events already stored; each append adds its actors.
+    // 5: who takes part in which case (opened it, is named by its opening, or recorded an
+    // event in it), for reading access: a caller that reads only its own cases lists them
+    // from here in id order. Filled from the events already stored (no opening stored before
+    // this migration names anyone); each append adds its actors and whom its events name.
     r#"
 CREATE TABLE participants (
     actor TEXT NOT NULL,
@@ -777,7 +778,7 @@ impl SqliteStore {
     }
 
     /// Who takes part in each case (by case id), as the participants table holds it: the
-    /// actors of its events, for `fazhi verify` to compare.
+    /// actors of its events and whom its opening names, for `fazhi verify` to compare.
     pub fn participants(
         &self,
     ) -> Result<std::collections::BTreeMap<String, std::collections::BTreeSet<String>>, StoreError>
@@ -1335,19 +1336,21 @@ fn apply_one(c: &Connection, a: &Append) -> Result<AppendOutcome, StoreError> {
         ])?;
         last_event = Some(c.last_insert_rowid());
     }
-    // Its actors take part in the case (written only the first time: no page is dirtied
-    // for an actor already recorded).
+    // Its actors, and whom its events name, take part in the case (written only the first
+    // time: no page is dirtied for one already recorded).
     let mut part = c.prepare_cached(
         "INSERT INTO participants (actor, case_id) SELECT ?1, ?2
          WHERE NOT EXISTS (SELECT 1 FROM participants WHERE actor = ?1 AND case_id = ?2)",
     )?;
-    for (i, e) in a.events.iter().enumerate() {
-        if a.events
-            .iter()
-            .take(i)
-            .all(|before| before.actor != e.actor)
-        {
-            part.execute(params![e.actor, a.case])?;
+    let mut written: Vec<&str> = Vec::new();
+    for who in a
+        .events
+        .iter()
+        .flat_map(|e| std::iter::once(&e.actor).chain(&e.named))
+    {
+        if !written.contains(&who.as_str()) {
+            part.execute(params![who, a.case])?;
+            written.push(who);
         }
     }
     // The summary row moves on.

@@ -7,7 +7,7 @@ use serde::Serialize;
 use smallvec::SmallVec;
 
 use super::command::{DocumentRef, Opening};
-use super::event::{Event, EventBody, Hash256, Recorded};
+use super::event::{Event, EventBody, Hash256, Participants, Recorded};
 use super::refusal::{Reason, ReasonKind, Refusal};
 use crate::expr::{EvalContext, Type, Value, VarSlot};
 use crate::model::{
@@ -387,10 +387,101 @@ pub(crate) fn all_lower_hex(bytes: &[u8]) -> bool {
     })
 }
 
+/// The most principals an opening may name as participants, in all roles.
+pub const MAX_PARTICIPANTS: usize = 64;
+
+/// The longest principal id an opening may name, in bytes.
+pub const MAX_PRINCIPAL_ID: usize = 128;
+
+/// Checks the participants an opening names: known roles, bounded, well-formed ids, none
+/// twice under one role. Each problem is a reason located at `participants.ROLE` or
+/// `participants.ROLE[i]`.
+fn check_participants(p: &Procedure, participants: &Participants, reasons: &mut Vec<Reason>) {
+    let mut push = |field: String, zh: String, en: String| {
+        let mut r = Reason::new(ReasonKind::PayloadInvalid, zh, en);
+        r.field = Some(field);
+        reasons.push(r);
+    };
+    let count: usize = participants.values().map(Vec::len).sum();
+    if count > MAX_PARTICIPANTS {
+        push(
+            "participants".into(),
+            format!("立案时至多列明{MAX_PARTICIPANTS}名参与人，实际列明{count}名"),
+            format!(
+                "an opening names at most {MAX_PARTICIPANTS} participants; this one names {count}"
+            ),
+        );
+    }
+    for (role, names) in participants {
+        if p.role(role).is_none() {
+            let known: Vec<&str> = p.roles().map(|r| r.id()).collect();
+            push(
+                format!("participants.{role}"),
+                format!(
+                    "程序{}没有`{role}`这一角色；可用角色：{}",
+                    crate::lang::zh(&p.meta),
+                    known.join("、")
+                ),
+                format!(
+                    "procedure `{}` has no role `{role}`; its roles: {}",
+                    p.meta.id,
+                    known.join(", ")
+                ),
+            );
+            continue;
+        }
+        if names.is_empty() {
+            push(
+                format!("participants.{role}"),
+                format!("角色`{role}`下未列明任何参与人：请列明至少一人，或删去该角色"),
+                format!(
+                    "role `{role}` names no participant: name at least one, or leave the role out"
+                ),
+            );
+        }
+        for (i, name) in names.iter().enumerate() {
+            let field = format!("participants.{role}[{i}]");
+            if name.is_empty()
+                || name.len() > MAX_PRINCIPAL_ID
+                || name.chars().any(|c| c.is_whitespace() || c.is_control())
+            {
+                push(
+                    field,
+                    format!(
+                        "参与人标识须为1至{MAX_PRINCIPAL_ID}字节、不含空白或控制字符的主体标识"
+                    ),
+                    format!(
+                        "a participant is a principal id of 1 to {MAX_PRINCIPAL_ID} bytes without spaces or control characters"
+                    ),
+                );
+            } else if names.iter().take(i).any(|n| n == name) {
+                push(
+                    field,
+                    format!("`{name}`在角色`{role}`下重复列明：请删去重复项"),
+                    format!("`{name}` is named twice under role `{role}`: leave one out"),
+                );
+            }
+        }
+    }
+}
+
 impl Case {
     /// Opens a case on a procedure: validates the initial facts (every required fact given,
     /// no unknown fact, each of its declared type) and gives the first event.
     pub fn open(procedure: &Arc<Procedure>, opening: Opening) -> Result<(Case, Event), Refusal> {
+        Case::open_naming(procedure, opening, Participants::new())
+    }
+
+    /// Opens a case as [`Case::open`] does, naming who else takes part in it
+    /// (`participants`: principal ids by the procedure role each holds in the case), recorded
+    /// in the opening event. Each role must be one of the procedure's; at most
+    /// [`MAX_PARTICIPANTS`] names in all, each 1 to [`MAX_PRINCIPAL_ID`] bytes without
+    /// spaces or control characters, none twice under one role.
+    pub fn open_naming(
+        procedure: &Arc<Procedure>,
+        opening: Opening,
+        participants: Participants,
+    ) -> Result<(Case, Event), Refusal> {
         let mut reasons = Vec::new();
         let p = procedure.as_ref();
         decode_fields(
@@ -400,6 +491,7 @@ impl Case {
             |_| true,
             &mut reasons,
         );
+        check_participants(p, &participants, &mut reasons);
         if opening.case.is_empty() {
             let mut r = Reason::new(
                 ReasonKind::PayloadInvalid,
@@ -424,6 +516,7 @@ impl Case {
                 version: p.version,
                 title: opening.title,
                 facts: opening.facts,
+                participants,
             },
             actor: opening.actor,
             at: opening.at,
@@ -810,7 +903,17 @@ impl Case {
         procedure: &Arc<Procedure>,
         opening: Opening,
     ) -> Result<(Case, Recorded), Refusal> {
-        let (mut case, event) = Case::open(procedure, opening)?;
+        Case::open_recorded_naming(procedure, opening, Participants::new())
+    }
+
+    /// Opens a case naming its participants ([`Case::open_naming`]) and records its opening
+    /// event in the hash chain.
+    pub fn open_recorded_naming(
+        procedure: &Arc<Procedure>,
+        opening: Opening,
+        participants: Participants,
+    ) -> Result<(Case, Recorded), Refusal> {
+        let (mut case, event) = Case::open_naming(procedure, opening, participants)?;
         let recorded = Recorded::new(event);
         case.head = recorded.hash;
         Ok((case, recorded))

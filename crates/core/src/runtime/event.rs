@@ -136,6 +136,11 @@ impl<'de> Deserialize<'de> for Hash256 {
     }
 }
 
+/// Who takes part in a case beyond its opener, as an opening names them: principal ids by the
+/// id of the procedure role each holds in it. Ordered, so that its JSON form (and so the
+/// event's bytes) is one.
+pub type Participants = std::collections::BTreeMap<String, Vec<String>>;
+
 /// What an event records.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -151,6 +156,11 @@ pub enum EventBody {
         title: String,
         /// The initial facts as given (defaults are not repeated here).
         facts: serde_json::Value,
+        /// Who else takes part in the case, named by the opener: principal ids by the role
+        /// they hold in it (`{"petitioner": ["p-1"]}`). They read the case as its opener
+        /// does. Absent when none is named (and in events written before it existed).
+        #[serde(default, skip_serializing_if = "Participants::is_empty")]
+        participants: Participants,
     },
     /// An action was taken.
     Action {
@@ -200,6 +210,21 @@ impl Event {
             EventBody::Action { action, .. } => Some(action),
             EventBody::Opened { .. } => None,
         }
+    }
+
+    /// Who this event makes a participant of its case (who may read it when its role reads
+    /// only its own cases): its actor and, for an opening, every principal the opening names.
+    /// A name may come more than once.
+    pub fn participants(&self) -> impl Iterator<Item = &str> {
+        let named = match &self.body {
+            EventBody::Opened { participants, .. } => Some(participants),
+            EventBody::Action { .. } => None,
+        };
+        std::iter::once(&*self.actor.id).chain(
+            named
+                .into_iter()
+                .flat_map(|p| p.values().flatten().map(String::as_str)),
+        )
     }
 
     /// The exact bytes that are stored and hashed: the event's JSON, fields in a fixed order
