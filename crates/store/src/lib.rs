@@ -20,9 +20,10 @@ pub mod audit;
 mod board;
 pub mod conformance;
 mod postgres;
+mod postgres_board;
 mod sqlite;
-pub mod test_pg;
 mod sqlite_board;
+pub mod test_pg;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -32,9 +33,12 @@ use chrono::{DateTime, Utc};
 use fazhi_core::runtime::Recorded;
 use serde::{Deserialize, Serialize};
 
-pub use postgres::{PgOptions, PgStore, explain_list as explain_pg_list, is_postgres_url};
 pub use board::{
     BoardDeadline, BoardStatus, DeadlineCursor, DeadlinePage, DeadlineQuery, DeadlineRow,
+};
+pub use postgres::{
+    PgOptions, PgStore, explain_board as explain_pg_board, explain_list as explain_pg_list,
+    is_postgres_url,
 };
 #[cfg(feature = "fault-injection")]
 pub use sqlite::Fault;

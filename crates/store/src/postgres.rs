@@ -100,6 +100,22 @@ CREATE TABLE idempotency (
     body bytea NOT NULL,
     PRIMARY KEY (principal, key)
 );
+CREATE TABLE deadlines (
+    case_id text NOT NULL,
+    rule text NOT NULL,
+    procedure text NOT NULL,
+    late boolean NOT NULL,
+    due bigint NOT NULL,
+    last_day date NOT NULL,
+    working_days boolean NOT NULL,
+    optional boolean NOT NULL,
+    provisional boolean NOT NULL,
+    title text NOT NULL,
+    basis text,
+    roles jsonb NOT NULL,
+    PRIMARY KEY (case_id, rule)
+);
+CREATE INDEX deadlines_board ON deadlines (late, due, case_id, rule);
 CREATE FUNCTION fazhi_append(
     p_case text, p_expected bigint, p_malformed boolean,
     p_seq bigint[], p_action text[], p_actor text[], p_roles text[], p_at bigint[],
@@ -108,7 +124,7 @@ CREATE FUNCTION fazhi_append(
     p_new_seq bigint, p_head text, p_opened_at bigint, p_last_at bigint, p_next_due bigint,
     p_closed boolean,
     p_principal text, p_key text, p_request_hash text, p_idem_case text, p_status bigint,
-    p_headers text, p_body bytea,
+    p_headers text, p_body bytea, p_named text[], p_deadlines text,
     OUT o_kind text, OUT o_seq bigint, OUT o_request_hash text, OUT o_case text,
     OUT o_status bigint, OUT o_headers text, OUT o_body bytea)
 LANGUAGE plpgsql AS $fn$
@@ -174,8 +190,19 @@ BEGIN
         SELECT p_case, e.* FROM unnest(p_seq, p_action, p_actor, p_roles, p_at, p_imported,
             p_version, p_prev_hash, p_hash, p_bytes) AS e;
     INSERT INTO participants (case_id, actor)
-        SELECT DISTINCT p_case, a FROM unnest(p_actor) AS a
+        SELECT DISTINCT p_case, a FROM unnest(p_actor || p_named) AS a
         ON CONFLICT DO NOTHING;
+    -- The case's deadlines for the board, replaced (unchanged rows are rewritten: one
+    -- case's handful, in the same transaction).
+    DELETE FROM deadlines WHERE case_id = p_case;
+    INSERT INTO deadlines (case_id, rule, procedure, late, due, last_day, working_days,
+            optional, provisional, title, basis, roles)
+        SELECT p_case, d.rule, p_procedure, d.late, d.due, d.last_day, d.working_days,
+            d.optional, d.provisional, d.title, d.basis, d.roles
+        FROM jsonb_to_recordset(p_deadlines::jsonb) AS d(rule text, late boolean, due bigint,
+            last_day date, working_days boolean, optional boolean, provisional boolean,
+            title text, basis text, roles jsonb)
+        ON CONFLICT (case_id, rule) DO NOTHING;
     o_kind := 'appended';
     o_seq := p_new_seq;
 END
@@ -465,11 +492,11 @@ fn to_u64(n: i64) -> Result<u64, StoreError> {
     u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative count {n}")))
 }
 
-fn micros(t: DateTime<Utc>) -> i64 {
+pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
 }
 
-fn from_micros(m: i64) -> Result<DateTime<Utc>, StoreError> {
+pub(crate) fn from_micros(m: i64) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp_micros(m)
         .ok_or_else(|| StoreError::Corrupt(format!("time {m} out of range")))
 }
@@ -507,6 +534,8 @@ struct Call {
     status: Option<i64>,
     headers: Option<String>,
     body: Option<Vec<u8>>,
+    named: Vec<String>,
+    deadlines: String,
 }
 
 impl Call {
@@ -566,11 +595,17 @@ impl Call {
             status: idem.map(|i| i64::from(i.status)),
             headers: idem.map(|i| serde_json::to_string(&i.headers).unwrap_or_default()),
             body: idem.map(|i| i.body.clone()),
+            named: a
+                .events
+                .iter()
+                .flat_map(|e| e.named.iter().cloned())
+                .collect(),
+            deadlines: crate::postgres_board::deadlines_json(&a.deadlines),
         };
         (call, problem)
     }
 
-    fn params(&self) -> [&(dyn ToSql + Sync); 31] {
+    fn params(&self) -> [&(dyn ToSql + Sync); 33] {
         [
             &self.case,
             &self.expected,
@@ -603,13 +638,15 @@ impl Call {
             &self.status,
             &self.headers,
             &self.body,
+            &self.named,
+            &self.deadlines,
         ]
     }
 }
 
 const APPEND_SQL: &str = "SELECT * FROM fazhi_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
      $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, \
-     $29, $30, $31)";
+     $29, $30, $31, $32, $33)";
 
 /// What the function answered for one append.
 fn outcome_of(
@@ -1053,6 +1090,13 @@ impl EventStore for PgStore {
         })
     }
 
+    fn deadlines(
+        &self,
+        query: crate::DeadlineQuery,
+    ) -> BoxFuture<'static, Result<crate::DeadlinePage, StoreError>> {
+        self.read(move |c| Box::pin(crate::postgres_board::query(c, query)))
+    }
+
     fn takes_part(&self, case: &str, actor: &str) -> BoxFuture<'static, Result<bool, StoreError>> {
         let (case, actor) = (case.to_owned(), actor.to_owned());
         self.read(move |c| {
@@ -1127,6 +1171,31 @@ pub fn explain_list(
     store.read(move |c| {
         Box::pin(async move {
             let Some((sql, params)) = list_query(&query, 51) else {
+                return Ok(String::new());
+            };
+            let refs: Vec<&(dyn ToSql + Sync)> = params
+                .iter()
+                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                .collect();
+            let rows = c.query(&format!("EXPLAIN {sql}"), &refs).await?;
+            let lines: Vec<String> = rows
+                .iter()
+                .map(|r| r.try_get::<_, String>(0))
+                .collect::<Result<_, _>>()?;
+            Ok(lines.join("\n"))
+        })
+    })
+}
+
+/// PostgreSQL's plan for a page of the deadline board (`EXPLAIN`), for tests that show it
+/// searches its index.
+pub fn explain_board(
+    store: &PgStore,
+    query: crate::DeadlineQuery,
+) -> BoxFuture<'static, Result<String, StoreError>> {
+    store.read(move |c| {
+        Box::pin(async move {
+            let Some((sql, params)) = crate::postgres_board::board_sql(&query, 51) else {
                 return Ok(String::new());
             };
             let refs: Vec<&(dyn ToSql + Sync)> = params
