@@ -223,4 +223,59 @@ async fn the_board_uses_its_index() {
     // And the rows come back in board order, page by page, every one of them.
     let all = conformance::board(&s, DeadlineQuery::running(now, 7)).await;
     assert_eq!(all.len(), 6000);
+
+/// A writer whose connection was cut answers `NotWritten` (unavailable) at most once and
+/// connects again; with its database gone, appends are `NotWritten` and reads errors, never
+/// a panic or an acknowledgement.
+#[tokio::test]
+async fn a_lost_connection_is_not_written_and_the_writer_reconnects() {
+    let url = db();
+    let s = open(&url);
+    let head = conformance::grow(&s, "c", 1).await;
+    let (admin, conn) = tokio_postgres::connect(
+        &test_pg::with_database(&url, "postgres"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let name = url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let cut =
+        format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'");
+    admin.batch_execute(&cut).await.unwrap();
+    let mut unavailable = 0;
+    loop {
+        match s.append(conformance::one("c", 1, &head)).await {
+            Ok(AppendOutcome::Appended) => break,
+            Err(fazhi_store::StoreError::NotWritten { kind, .. }) => {
+                assert_eq!(kind, fazhi_store::FaultKind::Unavailable);
+                unavailable += 1;
+                assert!(unavailable <= 2, "the writer does not reconnect");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(s.events("c").await.unwrap().len(), 2);
+    // The database dropped under the store.
+    admin
+        .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        match s.append(conformance::one("c", 2, GENESIS)).await {
+            Err(fazhi_store::StoreError::NotWritten { kind, .. }) => {
+                assert_eq!(kind, fazhi_store::FaultKind::Unavailable);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(s.events("c").await.is_err());
+    assert!(s.summary("c").await.is_err());
 }
