@@ -223,6 +223,7 @@ async fn the_board_uses_its_index() {
     // And the rows come back in board order, page by page, every one of them.
     let all = conformance::board(&s, DeadlineQuery::running(now, 7)).await;
     assert_eq!(all.len(), 6000);
+}
 
 /// A writer whose connection was cut answers `NotWritten` (unavailable) at most once and
 /// connects again; with its database gone, appends are `NotWritten` and reads errors, never
