@@ -17,6 +17,9 @@
 //! server's.
 //!
 //! `cargo bench --bench http_load -- --clients 64 --cases 1000 --seconds 10`
+//!
+//! `--pg postgres://…` runs the server on that PostgreSQL database (it must be empty, or
+//! at least hold no cases of the same ids: cases get new ids) instead of a fresh SQLite file.
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
@@ -51,6 +54,11 @@ struct Args {
     seconds: u64,
     slice: u64,
     workers: usize,
+    /// A PostgreSQL database to run on instead of a fresh SQLite file (`--pg URL`).
+    pg: Option<String>,
+    /// How many servers (nodes) on that database (`--nodes N`, PostgreSQL only): client `c`
+    /// talks to node `c mod N`.
+    nodes: usize,
 }
 
 fn args() -> Args {
@@ -60,10 +68,19 @@ fn args() -> Args {
         seconds: 10,
         slice: 1,
         workers: 2,
+        pg: None,
+        nodes: 1,
     };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < argv.len() {
+        if argv[i] == "--pg"
+            && let Some(url) = argv.get(i + 1)
+        {
+            a.pg = Some(url.clone());
+            i += 2;
+            continue;
+        }
         let next = argv.get(i + 1).and_then(|v| v.parse::<u64>().ok());
         match (argv[i].as_str(), next) {
             ("--clients", Some(n)) => a.clients = n as usize,
@@ -71,6 +88,7 @@ fn args() -> Args {
             ("--seconds", Some(n)) => a.seconds = n,
             ("--slice", Some(n)) => a.slice = n.max(1),
             ("--workers", Some(n)) => a.workers = n as usize,
+            ("--nodes", Some(n)) => a.nodes = (n as usize).max(1),
             _ => {
                 i += 1;
                 continue;
@@ -186,7 +204,7 @@ fn cpu_by_thread() -> BTreeMap<String, u64> {
                 .unwrap_or(0);
         let group = if comm.starts_with("actix-rt") {
             "server workers"
-        } else if comm.starts_with("fazhi-store") {
+        } else if comm.starts_with("fazhi-store") || comm.starts_with("fazhi-pg") {
             "store"
         } else if comm.starts_with("tokio") {
             "store reads"
@@ -394,13 +412,14 @@ impl Conn {
     }
 }
 
-async fn open_cases(port: u16, n: usize, clients: usize) -> Vec<String> {
+async fn open_cases(ports: &[u16], n: usize, clients: usize) -> Vec<String> {
     let ids = Rc::new(RefCell::new(Vec::with_capacity(n)));
     let mut tasks = Vec::new();
     let body = serde_json::to_vec(&json!({"procedure": "village-rules-filing", "title": "负载", "facts": {"adopted_on": "2026-11-20"}})).unwrap();
     for c in 0..clients {
         let count = n / clients + usize::from(c < n % clients);
         let (ids, body) = (ids.clone(), body.clone());
+        let port = ports[c % ports.len()];
         tasks.push(actix_web::rt::spawn(async move {
             let mut conn = Conn::open(port).await;
             for _ in 0..count {
@@ -429,10 +448,10 @@ struct Clients {
 }
 
 impl Clients {
-    async fn open(port: u16, n: usize) -> Clients {
+    async fn open(ports: &[u16], n: usize) -> Clients {
         let mut conns = Vec::with_capacity(n);
-        for _ in 0..n {
-            conns.push(Conn::open(port).await);
+        for c in 0..n {
+            conns.push(Conn::open(ports[c % ports.len()]).await);
         }
         Clients {
             conns,
@@ -512,27 +531,43 @@ fn main() {
     }
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("load.db");
-    let (tx, rx) = std::sync::mpsc::channel();
-    let server_settings = settings(&db, a.workers);
-    let server = std::thread::Builder::new()
-        .name("server".into())
-        .spawn(move || {
-            actix_web::rt::System::new().block_on(async move {
-                let app = Application::build(server_settings).unwrap();
-                tx.send((app.port(), app.handle())).unwrap();
-                app.run_until_stopped().await.unwrap();
-            });
-        })
-        .unwrap();
-    let (port, handle) = rx.recv().unwrap();
+    let nodes = if a.pg.is_some() { a.nodes } else { 1 };
+    let mut servers = Vec::new();
+    let mut ports = Vec::new();
+    let mut handles = Vec::new();
+    for node in 0..nodes {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let mut server_settings = settings(&db, a.workers);
+        server_settings.postgres = a.pg.clone();
+        servers.push(
+            std::thread::Builder::new()
+                .name(format!("server{node}"))
+                .spawn(move || {
+                    actix_web::rt::System::new().block_on(async move {
+                        let app = Application::build(server_settings).unwrap();
+                        tx.send((app.port(), app.handle())).unwrap();
+                        app.run_until_stopped().await.unwrap();
+                    });
+                })
+                .unwrap(),
+        );
+        let (port, handle) = rx.recv().unwrap();
+        ports.push(port);
+        handles.push(handle);
+    }
+    let port = ports[0];
+    let ports2 = ports.clone();
     println!(
-        "fazhi HTTP load: {} clients, {} cases, {} s of each kind in slices of {} s, {} server workers, SQLite WAL synchronous=FULL at {}",
+        "fazhi HTTP load: {} clients, {} cases, {} s of each kind in slices of {} s, {} server workers, {}",
         a.clients,
         a.cases,
         a.seconds,
         a.slice,
         a.workers,
-        db.display()
+        match &a.pg {
+            Some(_) => format!("PostgreSQL synchronous_commit=on, {nodes} node(s)"),
+            None => format!("SQLite WAL synchronous=FULL at {}", db.display()),
+        }
     );
     // The driver runs on its own thread, named so that its CPU time can be told apart.
     let driver = std::thread::Builder::new()
@@ -540,7 +575,8 @@ fn main() {
         .spawn(move || {
             actix_web::rt::System::new().block_on(async move {
                 let t = Instant::now();
-                let ids = Rc::new(open_cases(port, a.cases, a.clients).await);
+                let ports = ports2;
+                let ids = Rc::new(open_cases(&ports, a.cases, a.clients).await);
                 let ids3 = ids.clone();
                 let opened = t.elapsed();
                 println!(
@@ -606,9 +642,9 @@ fn main() {
                 // measured over the same stretch of the machine's time (on a shared machine
                 // the speed drifts by more than the figures differ).
                 let mut kinds = [Kind::default(), Kind::default(), Kind::default()];
-                let mut writers = Clients::open(port, a.clients).await;
-                let mut readers = Clients::open(port, a.clients).await;
-                let mut checkers = Clients::open(port, a.clients).await;
+                let mut writers = Clients::open(&ports, a.clients).await;
+                let mut readers = Clients::open(&ports, a.clients).await;
+                let mut checkers = Clients::open(&ports, a.clients).await;
                 // After each slice of appends, the checkpointer's work on its commits (it
                 // waits 25 ms for commits to gather) is still counted to the appends.
                 let settle = Duration::from_millis(100);
@@ -667,6 +703,10 @@ fn main() {
         })
         .unwrap();
     driver.join().unwrap();
-    actix_web::rt::System::new().block_on(handle.stop(true));
-    server.join().unwrap();
+    for handle in handles {
+        actix_web::rt::System::new().block_on(handle.stop(true));
+    }
+    for server in servers {
+        server.join().unwrap();
+    }
 }

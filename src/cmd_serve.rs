@@ -1,5 +1,5 @@
 //! `fazhi serve`: the HTTP API over the rules under `--rules`, the principals of `--config`
-//! and the SQLite database `--db`.
+//! and the database `--db` (an SQLite file, or a PostgreSQL URL).
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
@@ -24,8 +24,12 @@ pub struct ServeArgs {
     /// The principals: `[[principals]]` with `id`, `roles`, `token_sha256`, `importer`.
     #[arg(long, default_value = "fazhi.example.toml")]
     pub config: PathBuf,
-    /// The SQLite database [default: fazhi.db]. A missing file is refused unless
-    /// `--create-db` is given; only the default `fazhi.db` is created on a first run.
+    /// The database [default: fazhi.db]: an SQLite file, or a PostgreSQL database as a URL
+    /// (`postgres://user@host/db`, `postgresql://…`; a Unix socket as `?host=/run/postgresql`).
+    /// A missing SQLite file is refused unless `--create-db` is given; only the default
+    /// `fazhi.db` is created on a first run. On PostgreSQL the tables are created (migrated)
+    /// at start, and several `fazhi serve` may share the database; what is about the SQLite
+    /// file (`--create-db`, its lock file, `--check-files-ms`) does not apply.
     #[arg(long)]
     pub db: Option<PathBuf>,
     /// Create the `--db` file when it is missing (a new, empty database).
@@ -119,8 +123,18 @@ pub fn load_rules(
 }
 
 fn settings(args: &ServeArgs) -> Result<Settings, String> {
-    let (db, create) =
-        crate::db::database(args.db.as_deref(), args.create_db).map_err(|e| e.to_string())?;
+    let postgres = args
+        .db
+        .as_deref()
+        .and_then(Path::to_str)
+        .filter(|db| fazhi_store::is_postgres_url(db))
+        .map(str::to_owned);
+    let (db, create) = match &postgres {
+        Some(_) => (PathBuf::new(), false),
+        None => {
+            crate::db::database(args.db.as_deref(), args.create_db).map_err(|e| e.to_string())?
+        }
+    };
     let (rules, calendar) = load_rules(&args.rules, args.calendars.as_deref())?;
     let config = std::fs::read_to_string(&args.config)
         .map_err(|e| format!("cannot read `{}`: {e}", args.config.display()))?;
@@ -154,6 +168,7 @@ fn settings(args: &ServeArgs) -> Result<Settings, String> {
     }
     let mut settings = Settings::new(rules, calendar, principals, &db);
     settings.create_db = create;
+    settings.postgres = postgres;
     settings.listen = args.listen.clone();
     settings.workers = args.workers;
     settings.body_limit = args.body_limit;

@@ -225,6 +225,17 @@ impl AppState {
         self.cases.renew(self.store.status().reopened);
         let slot = self.cases.slot(id);
         let mut guard = slot.lock_owned().await;
+        if self.store.shared()
+            && let Some(case) = guard.as_ref()
+        {
+            // Other nodes write the same database: the case in memory is used only while
+            // the store is at its sequence number (and head); otherwise it is read again.
+            let stored = self.store.summary(id).await?;
+            if stored.is_none_or(|s| s.seq != case.seq() || s.head != case.head()) {
+                metrics::counter!("fazhi_http_cases_reloaded_total").increment(1);
+                *guard = None;
+            }
+        }
         if guard.is_none() {
             match self.load(id).await {
                 Ok(Some(case)) => *guard = Some(case),

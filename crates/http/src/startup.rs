@@ -11,7 +11,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use fazhi_core::lang::Lang;
 use fazhi_core::model::RuleSet;
 use fazhi_core::time::Calendar;
-use fazhi_store::{EventStore, SqliteOptions, SqliteStore, StoreError};
+use fazhi_store::{EventStore, PgOptions, PgStore, SqliteOptions, SqliteStore, StoreError};
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 use tracing::Instrument;
 
@@ -53,6 +53,9 @@ pub struct Settings {
     /// How often the database file and its WAL are checked to be the files opened at start
     /// (default every second): when either was removed or replaced, writes are refused.
     pub check_files_every: Duration,
+    /// A PostgreSQL database (its URL) to use instead of the SQLite file `db`. Several
+    /// servers may share it; SQLite's lock file, file watch and VFS do not apply then.
+    pub postgres: Option<String>,
     /// How many scenarios test each procedure (by id), shown with the procedure (default:
     /// none counted).
     pub scenarios: std::collections::BTreeMap<String, usize>,
@@ -79,6 +82,7 @@ impl Settings {
             sqlite_vfs: None,
             busy_timeout: Duration::from_secs(10),
             check_files_every: Duration::from_secs(1),
+            postgres: None,
             scenarios: std::collections::BTreeMap::new(),
         }
     }
@@ -137,9 +141,12 @@ pub enum StartError {
 pub struct Application {
     addr: SocketAddr,
     server: Server,
-    store: Arc<SqliteStore>,
-    /// The lock file, locked while the server runs.
-    lock: std::fs::File,
+    /// The store the service uses.
+    store: Arc<dyn EventStore>,
+    /// The SQLite store (`None` on PostgreSQL).
+    sqlite: Option<Arc<SqliteStore>>,
+    /// The lock file, locked while the server runs (SQLite only).
+    lock: Option<std::fs::File>,
     /// Stops the file watch.
     watch: Arc<std::sync::atomic::AtomicBool>,
 }
@@ -327,46 +334,60 @@ impl Application {
                 "development tokens (dev-<id>) are configured: listening on loopback only"
             );
         }
-        let lock = lock_database(&settings.db)?;
-        let store = Arc::new(SqliteStore::open(SqliteOptions {
-            create: settings.create_db,
-            vfs: settings.sqlite_vfs.clone(),
-            busy_timeout: settings.busy_timeout,
-            ..SqliteOptions::new(&settings.db)
-        })?);
-        // The file watch: the database and its WAL must stay the files opened. It holds the
-        // store weakly, so that the store (and its read connections) goes when the service
-        // lets go of it, not at the watch's next round.
         let watch = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        actix_web::rt::spawn({
-            let (store, stop) = (Arc::downgrade(&store), watch.clone());
-            let every = settings.check_files_every.max(Duration::from_millis(10));
-            async move {
-                let mut tick = actix_web::rt::time::interval(every);
-                while !stop.load(std::sync::atomic::Ordering::SeqCst) {
-                    tick.tick().await;
-                    let Some(store) = store.upgrade() else {
-                        break;
-                    };
-                    store.check_files();
-                }
+        let (store, sqlite, lock) = match &settings.postgres {
+            Some(url) => {
+                let pg: Arc<dyn EventStore> = Arc::new(PgStore::open(PgOptions::new(url))?);
+                (pg, None, None)
             }
-        });
-        // Cases stored before the deadline board existed get their deadlines reckoned
-        // once, before the server answers.
-        let filled = crate::deadlines::fill_unfilled(&store, &settings.rules, &settings.calendar);
-        if filled > 0 {
-            tracing::info!(
-                cases = filled,
-                "reckoned the deadline board of cases stored before it"
-            );
-        }
+            None => {
+                let lock = lock_database(&settings.db)?;
+                let store = Arc::new(SqliteStore::open(SqliteOptions {
+                    create: settings.create_db,
+                    vfs: settings.sqlite_vfs.clone(),
+                    busy_timeout: settings.busy_timeout,
+                    ..SqliteOptions::new(&settings.db)
+                })?);
+                // The file watch: the database and its WAL must stay the files opened. It holds the
+                // store weakly, so that the store (and its read connections) goes when the service
+                // lets go of it, not at the watch's next round.
+                actix_web::rt::spawn({
+                    let (store, stop) = (Arc::downgrade(&store), watch.clone());
+                    let every = settings.check_files_every.max(Duration::from_millis(10));
+                    async move {
+                        let mut tick = actix_web::rt::time::interval(every);
+                        while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                            tick.tick().await;
+                            let Some(store) = store.upgrade() else {
+                                break;
+                            };
+                            store.check_files();
+                        }
+                    }
+                });
+                // Cases stored before the deadline board existed get their deadlines
+                // reckoned once, before the server answers.
+                let filled =
+                    crate::deadlines::fill_unfilled(&store, &settings.rules, &settings.calendar);
+                if filled > 0 {
+                    tracing::info!(
+                        cases = filled,
+                        "reckoned the deadline board of cases stored before it"
+                    );
+                }
+                (
+                    store.clone() as Arc<dyn EventStore>,
+                    Some(store),
+                    Some(lock),
+                )
+            }
+        };
         let _ = metrics_handle();
         let state = web::Data::new(AppState {
             rules: settings.rules,
             calendar: settings.calendar,
             principals: settings.principals,
-            store: store.clone() as Arc<dyn EventStore>,
+            store: store.clone(),
             cases: CaseCache::with_capacity(settings.cases_in_memory),
             body_limit: settings.body_limit,
             scenarios: settings.scenarios,
@@ -467,11 +488,16 @@ impl Application {
                 source,
             })?
             .run();
-        tracing::info!(%addr, db = %settings.db.display(), "fazhi listening on http://{addr}");
+        let db = match settings.postgres {
+            Some(_) => "PostgreSQL".to_owned(),
+            None => settings.db.display().to_string(),
+        };
+        tracing::info!(%addr, %db, "fazhi listening on http://{addr}");
         Ok(Application {
             addr,
             server,
             store,
+            sqlite,
             lock,
             watch,
         })
@@ -487,8 +513,14 @@ impl Application {
         self.addr
     }
 
-    /// The store (for tests and tools that run beside the server).
-    pub fn store(&self) -> Arc<SqliteStore> {
+    /// The SQLite store (for tests and tools that run beside the server); `None` when the
+    /// server runs on PostgreSQL.
+    pub fn store(&self) -> Option<Arc<SqliteStore>> {
+        self.sqlite.clone()
+    }
+
+    /// The store the service uses, whichever its backend.
+    pub fn event_store(&self) -> Arc<dyn EventStore> {
         self.store.clone()
     }
 
@@ -504,7 +536,9 @@ impl Application {
         self.watch.store(true, std::sync::atomic::Ordering::SeqCst);
         self.store.close().await?;
         // The lock goes once the store is closed (dropping the file would do it too).
-        let _ = self.lock.unlock();
+        if let Some(lock) = &self.lock {
+            let _ = lock.unlock();
+        }
         tracing::info!("fazhi stopped; the store is closed");
         served.map_err(StartError::Serve)
     }

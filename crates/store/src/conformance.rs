@@ -35,7 +35,8 @@ use crate::{
     EventStore, IdempotencyRecord, NewEvent, Reader,
 };
 
-fn t0() -> DateTime<Utc> {
+/// The time of the suite's first event: made-up deadlines are due hours after it.
+pub fn t0() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2025, 3, 1, 1, 0, 0).single().unwrap()
 }
 

@@ -19,8 +19,11 @@
 pub mod audit;
 mod board;
 pub mod conformance;
+mod postgres;
+mod postgres_board;
 mod sqlite;
 mod sqlite_board;
+pub mod test_pg;
 
 use std::collections::BTreeMap;
 use std::future::Future;
@@ -32,6 +35,10 @@ use serde::{Deserialize, Serialize};
 
 pub use board::{
     BoardDeadline, BoardStatus, DeadlineCursor, DeadlinePage, DeadlineQuery, DeadlineRow,
+};
+pub use postgres::{
+    PgOptions, PgStore, explain_board as explain_pg_board, explain_list as explain_pg_list,
+    is_postgres_url,
 };
 #[cfg(feature = "fault-injection")]
 pub use sqlite::Fault;
@@ -46,6 +53,9 @@ pub enum StoreError {
     /// The database reported an error.
     #[error("database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL reported an error (or the connection string does not parse).
+    #[error("PostgreSQL error: {}", postgres::describe(.0))]
+    Postgres(#[from] tokio_postgres::Error),
     /// The store has been closed (or its writer has stopped).
     #[error("the store is closed")]
     Closed,
@@ -118,6 +128,9 @@ pub enum FaultKind {
     FileChanged,
     /// Out of memory, or another error of SQLite's own.
     Other,
+    /// The database server cannot be reached (connection refused or lost, the server
+    /// shutting down): PostgreSQL only.
+    Unavailable,
 }
 
 impl FaultKind {
@@ -152,6 +165,7 @@ impl FaultKind {
             FaultKind::ReadOnly => "read_only",
             FaultKind::FileChanged => "file_changed",
             FaultKind::Other => "other",
+            FaultKind::Unavailable => "unavailable",
         }
     }
 
@@ -166,6 +180,7 @@ impl FaultKind {
             FaultKind::ReadOnly => "数据库文件不可写",
             FaultKind::FileChanged => "数据库文件被删除或替换",
             FaultKind::Other => "数据库内部错误",
+            FaultKind::Unavailable => "无法连接数据库服务器",
         }
     }
 
@@ -185,6 +200,7 @@ impl StoreError {
     pub fn fault(&self) -> Option<FaultKind> {
         match self {
             StoreError::Sqlite(e) => FaultKind::of(e),
+            StoreError::Postgres(e) => postgres::fault_of(e),
             StoreError::NotWritten { kind, .. }
             | StoreError::OutcomeUnknown { kind, .. }
             | StoreError::Fenced { kind, .. } => Some(*kind),
@@ -462,5 +478,10 @@ pub trait EventStore: Send + Sync + 'static {
     /// Whether the store accepts writes now, and how often it has reopened its file.
     fn status(&self) -> StoreStatus {
         StoreStatus::default()
+    }
+    /// Whether other processes (other `fazhi serve` nodes) may write the same database, so
+    /// that a case kept in memory must be checked against the store before it is used.
+    fn shared(&self) -> bool {
+        false
     }
 }

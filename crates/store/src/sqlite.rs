@@ -1452,7 +1452,7 @@ fn current_seq(c: &Connection, case: &str) -> Result<u64, StoreError> {
 
 /// Whether an append is whole: events numbered on from `expected_seq`, and a summary of the
 /// same case at the last of them.
-fn check_append(a: &Append) -> Result<(), StoreError> {
+pub(crate) fn check_append(a: &Append) -> Result<(), StoreError> {
     if a.events.is_empty() {
         return Err(StoreError::MalformedAppend("an append needs events".into()));
     }
@@ -2193,7 +2193,7 @@ pub(crate) enum Reach {
 }
 
 /// Which way a query reaches its cases; `None` when its reader reads none of them.
-fn reach(query: &CaseQuery) -> Option<Reach> {
+pub(crate) fn reach(query: &CaseQuery) -> Option<Reach> {
     reach_of(query.reader.as_ref(), query.procedure.as_deref())
 }
 

@@ -24,7 +24,20 @@ pub struct TestApp {
         dead_code,
         reason = "used by some of the test files that share these helpers"
     )]
-    pub store: std::sync::Arc<fazhi_store::SqliteStore>,
+    pub store: SqliteHandle,
+}
+
+/// The SQLite store of a test server: dereferencing it on a server that runs on PostgreSQL
+/// is a mistake of the test, and panics.
+pub struct SqliteHandle(Option<std::sync::Arc<fazhi_store::SqliteStore>>);
+
+impl std::ops::Deref for SqliteHandle {
+    type Target = fazhi_store::SqliteStore;
+    fn deref(&self) -> &Self::Target {
+        self.0
+            .as_deref()
+            .expect("this test server runs on PostgreSQL: it has no SQLite store")
+    }
 }
 
 pub fn calendar() -> Calendar {
@@ -97,7 +110,31 @@ pub async fn spawn_with(dir: tempfile::TempDir, change: impl FnOnce(&mut Setting
     let app = Application::build(s).unwrap();
     let base = format!("http://127.0.0.1:{}", app.port());
     let handle = app.handle();
-    let store = app.store();
+    let store = SqliteHandle(app.store());
+    actix_web::rt::spawn(app.run_until_stopped());
+    TestApp {
+        base,
+        client: awc::Client::builder()
+            .timeout(std::time::Duration::from_secs(30))
+            .finish(),
+        handle,
+        db,
+        dir,
+        store,
+    }
+}
+
+/// A server on the PostgreSQL database at `url` (several may share it).
+#[allow(dead_code, reason = "used by the PostgreSQL tests only")]
+pub async fn spawn_pg(url: &str) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("unused.db");
+    let mut s = settings(&db);
+    s.postgres = Some(url.to_owned());
+    let app = Application::build(s).unwrap();
+    let base = format!("http://127.0.0.1:{}", app.port());
+    let handle = app.handle();
+    let store = SqliteHandle(app.store());
     actix_web::rt::spawn(app.run_until_stopped());
     TestApp {
         base,

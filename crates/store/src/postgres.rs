@@ -1,0 +1,1213 @@
+//! The PostgreSQL backend: several `fazhi serve` nodes on one database.
+//!
+//! - **Its own runtime.** A [`PgStore`] runs its connections on a small tokio runtime of its
+//!   own (two threads), so that it does not depend on whichever runtime calls it (actix runs
+//!   one per worker thread): every call is spawned there and awaited from anywhere.
+//! - **Group commit.** One writer task holds one connection. Appends sent while it commits
+//!   queue up and go together into the next transaction: `BEGIN`, one call of the stored
+//!   function `fazhi_append` per append, all sent at once (pipelined: one round trip for the
+//!   batch), `COMMIT`. Every connection runs with `synchronous_commit = on`: an append is
+//!   answered only once its commit is durable.
+//! - **Optimistic concurrency in the database.** `fazhi_append` claims the case's summary row
+//!   with `UPDATE cases … WHERE id = $case AND seq = $expected` (or, for a new case, `INSERT …
+//!   ON CONFLICT (id) DO NOTHING`): the row lock and PostgreSQL's re-check of the `WHERE` on
+//!   the newest row version make a stale `expected_seq` from any node a conflict that writes
+//!   nothing. The primary key `(case_id, seq)` of the events is the last guard.
+//! - **Idempotency across nodes.** The key is inserted first (`ON CONFLICT DO NOTHING`): a
+//!   key kept, or being kept by a transaction that then commits (the insert waits for it), is
+//!   a replay of the kept answer; a claim that then fails deletes the key again, so a
+//!   conflicting append does not consume it.
+//! - **Reads** go through a pool of connections (deadpool-postgres).
+//!
+//! Errors are classified as for SQLite: a fault before `COMMIT` (a statement failed, the
+//! connection was lost or refused) is [`StoreError::NotWritten`]; any failure of the `COMMIT`
+//! itself is [`StoreError::OutcomeUnknown`] (the server may have committed before the
+//! connection broke). A deadlock or serialization failure between nodes reruns the batch
+//! (nothing of it was written), a few times before it is answered `NotWritten` (busy).
+
+use std::str::FromStr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use tokio::sync::{mpsc, oneshot};
+use tokio_postgres::error::SqlState;
+use tokio_postgres::types::ToSql;
+use tokio_postgres::{Client, Config, NoTls, Row, Statement};
+
+use crate::sqlite::{Reach, check_append, reach};
+use crate::{
+    Append, AppendOutcome, BoxFuture, CaseQuery, CaseSummary, EventStore, FaultKind,
+    IdempotencyRecord, Page, StoreError, StoredEvent,
+};
+
+/// The advisory lock taken (for the transaction) while migrating, so that nodes starting
+/// together migrate one after the other.
+const MIGRATION_LOCK: i64 = 0x6661_7a68_6900_0001;
+
+/// The migrations, in order; the table `fazhi_schema` records those applied.
+///
+/// Every table leads its key with the case id (but the idempotency keys, looked up by
+/// principal and key before the case is known): a sharding extension can distribute them
+/// by case id, and each append touches one case's rows.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE cases (
+    id text PRIMARY KEY,
+    procedure text NOT NULL,
+    procedure_version bigint NOT NULL,
+    title text NOT NULL,
+    state text NOT NULL,
+    tracks text NOT NULL,
+    seq bigint NOT NULL,
+    head text NOT NULL,
+    opened_at bigint NOT NULL,
+    last_at bigint NOT NULL,
+    next_due bigint,
+    closed boolean NOT NULL
+);
+CREATE INDEX cases_procedure ON cases (procedure, id);
+CREATE INDEX cases_state ON cases (state, id);
+CREATE INDEX cases_due ON cases (next_due) WHERE NOT closed AND next_due IS NOT NULL;
+CREATE TABLE events (
+    case_id text NOT NULL,
+    seq bigint NOT NULL,
+    action text,
+    actor text NOT NULL,
+    roles text NOT NULL,
+    at bigint NOT NULL,
+    imported boolean NOT NULL,
+    procedure_version bigint NOT NULL,
+    prev_hash text NOT NULL,
+    hash text NOT NULL,
+    bytes bytea NOT NULL,
+    PRIMARY KEY (case_id, seq)
+);
+CREATE TABLE participants (
+    case_id text NOT NULL,
+    actor text NOT NULL,
+    PRIMARY KEY (case_id, actor)
+);
+CREATE INDEX participants_actor ON participants (actor, case_id);
+CREATE TABLE idempotency (
+    principal text NOT NULL,
+    key text NOT NULL,
+    request_hash text NOT NULL,
+    case_id text NOT NULL,
+    status bigint NOT NULL,
+    headers text NOT NULL,
+    body bytea NOT NULL,
+    PRIMARY KEY (principal, key)
+);
+CREATE TABLE deadlines (
+    case_id text NOT NULL,
+    rule text NOT NULL,
+    procedure text NOT NULL,
+    late boolean NOT NULL,
+    due bigint NOT NULL,
+    last_day date NOT NULL,
+    working_days boolean NOT NULL,
+    optional boolean NOT NULL,
+    provisional boolean NOT NULL,
+    title text NOT NULL,
+    basis text,
+    roles jsonb NOT NULL,
+    PRIMARY KEY (case_id, rule)
+);
+CREATE INDEX deadlines_board ON deadlines (late, due, case_id, rule);
+CREATE FUNCTION fazhi_append(
+    p_case text, p_expected bigint, p_malformed boolean,
+    p_seq bigint[], p_action text[], p_actor text[], p_roles text[], p_at bigint[],
+    p_imported boolean[], p_version bigint[], p_prev_hash text[], p_hash text[], p_bytes bytea[],
+    p_procedure text, p_procedure_version bigint, p_title text, p_state text, p_tracks text,
+    p_new_seq bigint, p_head text, p_opened_at bigint, p_last_at bigint, p_next_due bigint,
+    p_closed boolean,
+    p_principal text, p_key text, p_request_hash text, p_idem_case text, p_status bigint,
+    p_headers text, p_body bytea, p_named text[], p_deadlines text,
+    OUT o_kind text, OUT o_seq bigint, OUT o_request_hash text, OUT o_case text,
+    OUT o_status bigint, OUT o_headers text, OUT o_body bytea)
+LANGUAGE plpgsql AS $fn$
+DECLARE
+    n bigint;
+BEGIN
+    IF p_malformed THEN
+        -- A malformed append writes nothing: a replay if its key was used, a conflict if it
+        -- is stale, else the caller's mistake.
+        IF p_key IS NOT NULL THEN
+            SELECT 'replay', k.request_hash, k.case_id, k.status, k.headers, k.body
+                INTO o_kind, o_request_hash, o_case, o_status, o_headers, o_body
+                FROM idempotency k WHERE k.principal = p_principal AND k.key = p_key;
+            IF FOUND THEN RETURN; END IF;
+        END IF;
+        SELECT c.seq INTO o_seq FROM cases c WHERE c.id = p_case;
+        o_seq := coalesce(o_seq, 0);
+        o_kind := CASE WHEN o_seq <> p_expected THEN 'conflict' ELSE 'malformed' END;
+        RETURN;
+    END IF;
+    IF p_key IS NOT NULL THEN
+        -- The key first: kept already (or by a transaction that commits while this insert
+        -- waits for it) is a replay; otherwise this transaction holds it.
+        INSERT INTO idempotency (principal, key, request_hash, case_id, status, headers, body)
+            VALUES (p_principal, p_key, p_request_hash, p_idem_case, p_status, p_headers, p_body)
+            ON CONFLICT (principal, key) DO NOTHING;
+        GET DIAGNOSTICS n = ROW_COUNT;
+        IF n = 0 THEN
+            SELECT 'replay', k.request_hash, k.case_id, k.status, k.headers, k.body
+                INTO o_kind, o_request_hash, o_case, o_status, o_headers, o_body
+                FROM idempotency k WHERE k.principal = p_principal AND k.key = p_key;
+            IF NOT FOUND THEN
+                -- Taken and given up again in between: the batch runs again.
+                RAISE EXCEPTION 'idempotency key moved' USING ERRCODE = 'serialization_failure';
+            END IF;
+            RETURN;
+        END IF;
+    END IF;
+    -- Claim the case: its summary row at `p_expected` (none for a new case).
+    IF p_expected = 0 THEN
+        INSERT INTO cases (id, procedure, procedure_version, title, state, tracks, seq, head,
+                opened_at, last_at, next_due, closed)
+            VALUES (p_case, p_procedure, p_procedure_version, p_title, p_state, p_tracks,
+                p_new_seq, p_head, p_opened_at, p_last_at, p_next_due, p_closed)
+            ON CONFLICT (id) DO NOTHING;
+    ELSE
+        UPDATE cases SET state = p_state, tracks = p_tracks, seq = p_new_seq, head = p_head,
+                last_at = p_last_at, next_due = p_next_due, closed = p_closed
+            WHERE id = p_case AND seq = p_expected;
+    END IF;
+    GET DIAGNOSTICS n = ROW_COUNT;
+    IF n = 0 THEN
+        IF p_key IS NOT NULL THEN
+            DELETE FROM idempotency WHERE principal = p_principal AND key = p_key;
+        END IF;
+        SELECT c.seq INTO o_seq FROM cases c WHERE c.id = p_case;
+        o_seq := coalesce(o_seq, 0);
+        o_kind := 'conflict';
+        RETURN;
+    END IF;
+    INSERT INTO events (case_id, seq, action, actor, roles, at, imported, procedure_version,
+            prev_hash, hash, bytes)
+        SELECT p_case, e.* FROM unnest(p_seq, p_action, p_actor, p_roles, p_at, p_imported,
+            p_version, p_prev_hash, p_hash, p_bytes) AS e;
+    INSERT INTO participants (case_id, actor)
+        SELECT DISTINCT p_case, a FROM unnest(p_actor || p_named) AS a
+        ON CONFLICT DO NOTHING;
+    -- The case's deadlines for the board, replaced (unchanged rows are rewritten: one
+    -- case's handful, in the same transaction).
+    DELETE FROM deadlines WHERE case_id = p_case;
+    INSERT INTO deadlines (case_id, rule, procedure, late, due, last_day, working_days,
+            optional, provisional, title, basis, roles)
+        SELECT p_case, d.rule, p_procedure, d.late, d.due, d.last_day, d.working_days,
+            d.optional, d.provisional, d.title, d.basis, d.roles
+        FROM jsonb_to_recordset(p_deadlines::jsonb) AS d(rule text, late boolean, due bigint,
+            last_day date, working_days boolean, optional boolean, provisional boolean,
+            title text, basis text, roles jsonb)
+        ON CONFLICT (case_id, rule) DO NOTHING;
+    o_kind := 'appended';
+    o_seq := p_new_seq;
+END
+$fn$;
+"#];
+
+/// How a [`PgStore`] is opened.
+#[derive(Debug, Clone)]
+pub struct PgOptions {
+    /// The connection string: a URL (`postgres://user@host/db`, `postgresql://…`; a Unix
+    /// socket directory as `host=/run/postgresql` in the query or percent-encoded as the
+    /// host) or libpq's `key=value` form. TLS is not used: connect over a Unix socket or a
+    /// trusted network.
+    pub url: String,
+    /// The most appends committed in one transaction.
+    pub max_batch: usize,
+    /// How many connections serve reads.
+    pub readers: usize,
+    /// How long to wait for a connection before an operation fails.
+    pub connect_timeout: Duration,
+}
+
+impl PgOptions {
+    /// Defaults: batches of up to 256 appends, 8 read connections, 10 s to connect.
+    pub fn new(url: impl Into<String>) -> Self {
+        PgOptions {
+            url: url.into(),
+            max_batch: 256,
+            readers: 8,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Whether a `--db` value names a PostgreSQL database (`postgres://` or `postgresql://`)
+/// rather than an SQLite file.
+pub fn is_postgres_url(db: &str) -> bool {
+    db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+type Reply = oneshot::Sender<Result<AppendOutcome, StoreError>>;
+
+enum Msg {
+    Append(Box<Append>, Reply),
+    Close(oneshot::Sender<()>),
+}
+
+/// An [`EventStore`] on PostgreSQL (see the module's documentation).
+pub struct PgStore {
+    sender: mpsc::UnboundedSender<Msg>,
+    closed: AtomicBool,
+    pool: Pool,
+    handle: tokio::runtime::Handle,
+    runtime: Mutex<Option<tokio::runtime::Runtime>>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").finish_non_exhaustive()
+    }
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // Never blocks (a runtime may not be dropped inside another's task otherwise).
+        if let Ok(mut rt) = self.runtime.lock()
+            && let Some(rt) = rt.take()
+        {
+            rt.shutdown_background();
+        }
+    }
+}
+
+/// The connection settings of `options`, with `synchronous_commit = on` on every connection.
+fn config_of(options: &PgOptions) -> Result<Config, StoreError> {
+    let mut cfg = Config::from_str(&options.url)?;
+    let opts = format!(
+        "{} -c synchronous_commit=on",
+        cfg.get_options().unwrap_or_default()
+    );
+    cfg.options(opts.trim());
+    cfg.connect_timeout(options.connect_timeout);
+    if cfg.get_application_name().is_none() {
+        cfg.application_name("fazhi");
+    }
+    Ok(cfg)
+}
+
+/// Connects one client, its connection driven by a task on the current runtime.
+async fn connect(cfg: &Config) -> Result<Client, tokio_postgres::Error> {
+    let (client, conn) = cfg.connect(NoTls).await?;
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::warn!(error = %e, "a PostgreSQL connection ended with an error");
+        }
+    });
+    Ok(client)
+}
+
+/// Applies the migrations not yet applied, in one transaction under the advisory lock.
+async fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    let tx = client.transaction().await?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .await?;
+    tx.batch_execute(
+        "CREATE TABLE IF NOT EXISTS fazhi_schema (
+            version integer PRIMARY KEY,
+            applied_at timestamptz NOT NULL DEFAULT now()
+        )",
+    )
+    .await?;
+    let applied: i32 = tx
+        .query_one("SELECT coalesce(max(version), 0) FROM fazhi_schema", &[])
+        .await?
+        .try_get(0)?;
+    let applied = usize::try_from(applied).unwrap_or(0);
+    if applied > MIGRATIONS.len() {
+        return Err(StoreError::Migration(format!(
+            "数据库的结构版本为 {applied}，本程序只认识到 {}：请升级 fazhi / the database is at \
+             schema version {applied} and this program knows {}: upgrade fazhi",
+            MIGRATIONS.len(),
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(applied) {
+        tx.batch_execute(sql)
+            .await
+            .map_err(|e| StoreError::Migration(format!("migration {}: {}", i + 1, describe(&e))))?;
+        let v = i32::try_from(i + 1).unwrap_or(i32::MAX);
+        tx.execute("INSERT INTO fazhi_schema (version) VALUES ($1)", &[&v])
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A PostgreSQL error with the server's message and detail when there are some.
+pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => match db.detail() {
+            Some(d) => format!("{} ({}): {d}", db.message(), db.code().code()),
+            None => format!("{} ({})", db.message(), db.code().code()),
+        },
+        None => e.to_string(),
+    }
+}
+
+impl PgStore {
+    /// Connects, migrates (under an advisory lock, so that nodes starting together do not
+    /// race) and starts the writer. Blocks the calling thread until then (its work runs on
+    /// the store's own runtime, so it may be called from inside another runtime).
+    pub fn open(options: PgOptions) -> Result<PgStore, StoreError> {
+        let cfg = config_of(&options)?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("fazhi-pg")
+            .enable_all()
+            .build()
+            .map_err(|e| StoreError::Migration(format!("cannot start the store's runtime: {e}")))?;
+        let handle = runtime.handle().clone();
+        let (done, wait) = std::sync::mpsc::channel();
+        handle.spawn({
+            let cfg = cfg.clone();
+            async move {
+                let r = async {
+                    let mut client = connect(&cfg).await.map_err(unavailable)?;
+                    migrate(&mut client).await?;
+                    Ok::<_, StoreError>(())
+                }
+                .await;
+                let _ = done.send(r);
+            }
+        });
+        wait.recv()
+            .map_err(|_| StoreError::Migration("the store's runtime stopped".into()))??;
+        let manager = Manager::from_config(
+            cfg.clone(),
+            NoTls,
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
+        );
+        let pool = Pool::builder(manager)
+            .max_size(options.readers.max(1))
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .wait_timeout(Some(options.connect_timeout))
+            .create_timeout(Some(options.connect_timeout))
+            .build()
+            .map_err(|e| StoreError::Migration(format!("cannot build the pool: {e}")))?;
+        let (sender, rx) = mpsc::unbounded_channel();
+        handle.spawn(writer_loop(cfg, rx, options.max_batch.max(1)));
+        Ok(PgStore {
+            sender,
+            closed: AtomicBool::new(false),
+            pool,
+            handle,
+            runtime: Mutex::new(Some(runtime)),
+        })
+    }
+
+    /// Runs `f` with a read connection, on the store's runtime.
+    fn read<T, F>(&self, f: F) -> BoxFuture<'static, Result<T, StoreError>>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c Client) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
+    {
+        let pool = self.pool.clone();
+        let task = self.handle.spawn(async move {
+            let conn = pool.get().await.map_err(pool_error)?;
+            f(&conn).await
+        });
+        Box::pin(async move {
+            task.await
+                .unwrap_or_else(|e| Err(StoreError::Migration(format!("a read failed: {e}"))))
+        })
+    }
+
+    /// The ids of every case, in order (for tools).
+    pub fn case_ids(&self) -> BoxFuture<'static, Result<Vec<String>, StoreError>> {
+        self.read(|c| {
+            Box::pin(async move {
+                let rows = c.query("SELECT id FROM cases ORDER BY id", &[]).await?;
+                rows.iter()
+                    .map(|r| r.try_get(0).map_err(StoreError::from))
+                    .collect()
+            })
+        })
+    }
+}
+
+/// A connection that could not be had: nothing was written.
+fn unavailable(e: tokio_postgres::Error) -> StoreError {
+    StoreError::NotWritten {
+        kind: FaultKind::Unavailable,
+        message: describe(&e),
+    }
+}
+
+fn pool_error(e: deadpool_postgres::PoolError) -> StoreError {
+    match e {
+        deadpool_postgres::PoolError::Backend(e) => {
+            if e.as_db_error().is_some() {
+                StoreError::Postgres(e)
+            } else {
+                unavailable(e)
+            }
+        }
+        other => StoreError::NotWritten {
+            kind: FaultKind::Unavailable,
+            message: other.to_string(),
+        },
+    }
+}
+
+/// The fault a PostgreSQL error is, if it is one (and not a mistake in the request).
+pub(crate) fn fault_of(e: &tokio_postgres::Error) -> Option<FaultKind> {
+    let Some(code) = e.code() else {
+        // No SQLSTATE: the connection broke, or could not be made.
+        return Some(FaultKind::Unavailable);
+    };
+    let c = code.code();
+    Some(match c {
+        "53100" => FaultKind::DiskFull,
+        "40001" | "40P01" | "55P03" | "57014" | "55006" => FaultKind::Busy,
+        "25006" => FaultKind::ReadOnly,
+        "58030" => FaultKind::Io,
+        "XX001" | "XX002" => FaultKind::Corrupt,
+        _ if c.starts_with("08") || c.starts_with("57P") => FaultKind::Unavailable,
+        _ if c.starts_with("53") || c.starts_with("XX") || c.starts_with("58") => FaultKind::Other,
+        _ => return None,
+    })
+}
+
+/// Whether the batch that met this error may simply run again (nothing of it was written).
+fn retryable(e: &tokio_postgres::Error) -> bool {
+    matches!(
+        e.code(),
+        Some(c) if *c == SqlState::T_R_SERIALIZATION_FAILURE || *c == SqlState::T_R_DEADLOCK_DETECTED
+    )
+}
+
+fn to_i64(n: u64) -> Result<i64, StoreError> {
+    i64::try_from(n).map_err(|_| StoreError::MalformedAppend(format!("{n} is too large")))
+}
+
+fn to_u64(n: i64) -> Result<u64, StoreError> {
+    u64::try_from(n).map_err(|_| StoreError::Corrupt(format!("negative count {n}")))
+}
+
+pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+pub(crate) fn from_micros(m: i64) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp_micros(m)
+        .ok_or_else(|| StoreError::Corrupt(format!("time {m} out of range")))
+}
+
+/// The parameters of one call of `fazhi_append`, owned.
+struct Call {
+    case: String,
+    expected: i64,
+    malformed: bool,
+    seq: Vec<i64>,
+    action: Vec<Option<String>>,
+    actor: Vec<String>,
+    roles: Vec<String>,
+    at: Vec<i64>,
+    imported: Vec<bool>,
+    version: Vec<i64>,
+    prev_hash: Vec<String>,
+    hash: Vec<String>,
+    bytes: Vec<Vec<u8>>,
+    procedure: String,
+    procedure_version: i64,
+    title: String,
+    state: String,
+    tracks: String,
+    new_seq: i64,
+    head: String,
+    opened_at: i64,
+    last_at: i64,
+    next_due: Option<i64>,
+    closed: bool,
+    principal: Option<String>,
+    key: Option<String>,
+    request_hash: Option<String>,
+    idem_case: Option<String>,
+    status: Option<i64>,
+    headers: Option<String>,
+    body: Option<Vec<u8>>,
+    named: Vec<String>,
+    deadlines: String,
+}
+
+impl Call {
+    /// The call for `a`, and the reason it is malformed (if it is: the function then only
+    /// tells a replay or a conflict from the mistake).
+    fn of(a: &Append) -> (Call, Option<StoreError>) {
+        let mut problem = check_append(a).err();
+        let mut num = |n: u64| match to_i64(n) {
+            Ok(v) => v,
+            Err(e) => {
+                problem.get_or_insert(e);
+                -1
+            }
+        };
+        let expected = num(a.expected_seq);
+        let new_seq = num(a.summary.seq);
+        let seq = a.events.iter().map(|e| num(e.seq)).collect();
+        let s = &a.summary;
+        let idem = a.idempotency.as_ref();
+        let call = Call {
+            case: a.case.clone(),
+            expected,
+            malformed: problem.is_some(),
+            seq,
+            action: a.events.iter().map(|e| e.action.clone()).collect(),
+            actor: a.events.iter().map(|e| e.actor.clone()).collect(),
+            roles: a
+                .events
+                .iter()
+                .map(|e| serde_json::to_string(&e.roles).unwrap_or_default())
+                .collect(),
+            at: a.events.iter().map(|e| micros(e.at)).collect(),
+            imported: a.events.iter().map(|e| e.imported).collect(),
+            version: a
+                .events
+                .iter()
+                .map(|e| i64::from(e.procedure_version))
+                .collect(),
+            prev_hash: a.events.iter().map(|e| e.prev_hash.clone()).collect(),
+            hash: a.events.iter().map(|e| e.hash.clone()).collect(),
+            bytes: a.events.iter().map(|e| e.bytes.clone()).collect(),
+            procedure: s.procedure.clone(),
+            procedure_version: i64::from(s.procedure_version),
+            title: s.title.clone(),
+            state: s.state.clone(),
+            tracks: serde_json::to_string(&s.tracks).unwrap_or_default(),
+            new_seq,
+            head: s.head.clone(),
+            opened_at: micros(s.opened_at),
+            last_at: micros(s.last_at),
+            next_due: s.next_due.map(micros),
+            closed: s.closed,
+            principal: idem.map(|i| i.principal.clone()),
+            key: idem.map(|i| i.key.clone()),
+            request_hash: idem.map(|i| i.request_hash.clone()),
+            idem_case: idem.map(|i| i.case.clone()),
+            status: idem.map(|i| i64::from(i.status)),
+            headers: idem.map(|i| serde_json::to_string(&i.headers).unwrap_or_default()),
+            body: idem.map(|i| i.body.clone()),
+            named: a
+                .events
+                .iter()
+                .flat_map(|e| e.named.iter().cloned())
+                .collect(),
+            deadlines: crate::postgres_board::deadlines_json(&a.deadlines),
+        };
+        (call, problem)
+    }
+
+    fn params(&self) -> [&(dyn ToSql + Sync); 33] {
+        [
+            &self.case,
+            &self.expected,
+            &self.malformed,
+            &self.seq,
+            &self.action,
+            &self.actor,
+            &self.roles,
+            &self.at,
+            &self.imported,
+            &self.version,
+            &self.prev_hash,
+            &self.hash,
+            &self.bytes,
+            &self.procedure,
+            &self.procedure_version,
+            &self.title,
+            &self.state,
+            &self.tracks,
+            &self.new_seq,
+            &self.head,
+            &self.opened_at,
+            &self.last_at,
+            &self.next_due,
+            &self.closed,
+            &self.principal,
+            &self.key,
+            &self.request_hash,
+            &self.idem_case,
+            &self.status,
+            &self.headers,
+            &self.body,
+            &self.named,
+            &self.deadlines,
+        ]
+    }
+}
+
+const APPEND_SQL: &str = "SELECT * FROM fazhi_append($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, \
+     $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26, $27, $28, \
+     $29, $30, $31, $32, $33)";
+
+/// What the function answered for one append.
+fn outcome_of(
+    row: &Row,
+    a: &Append,
+    problem: Option<StoreError>,
+) -> Result<AppendOutcome, StoreError> {
+    let kind: String = row.try_get(0)?;
+    match kind.as_str() {
+        "appended" => Ok(AppendOutcome::Appended),
+        "conflict" => Ok(AppendOutcome::Conflict {
+            current_seq: to_u64(row.try_get(1)?)?,
+        }),
+        "replay" => {
+            let idem = a.idempotency.as_ref();
+            let headers: String = row.try_get(5)?;
+            Ok(AppendOutcome::Replay(IdempotencyRecord {
+                principal: idem.map(|i| i.principal.clone()).unwrap_or_default(),
+                key: idem.map(|i| i.key.clone()).unwrap_or_default(),
+                request_hash: row.try_get(2)?,
+                case: row.try_get(3)?,
+                status: u16::try_from(row.try_get::<_, i64>(4)?)
+                    .map_err(|e| StoreError::Corrupt(format!("idempotency status: {e}")))?,
+                headers: serde_json::from_str(&headers)
+                    .map_err(|e| StoreError::Corrupt(format!("idempotency headers: {e}")))?,
+                body: row.try_get(6)?,
+            }))
+        }
+        _ => Err(problem
+            .unwrap_or_else(|| StoreError::Corrupt(format!("fazhi_append answered `{kind}`")))),
+    }
+}
+
+/// The writer's connection and its prepared call.
+struct Conn {
+    client: Client,
+    append: Statement,
+}
+
+/// How a batch ended.
+enum Ended {
+    /// Committed: each append's answer.
+    Committed(Vec<Result<AppendOutcome, StoreError>>),
+    /// Failed before COMMIT at append `at` (or before any, `None`): rolled back.
+    Before(Option<usize>, tokio_postgres::Error),
+    /// The COMMIT failed: unknown.
+    Commit(tokio_postgres::Error),
+}
+
+async fn run_batch(conn: &Conn, batch: &[(Box<Append>, Reply)]) -> Ended {
+    let calls: Vec<(Call, Option<StoreError>)> = batch.iter().map(|(a, _)| Call::of(a)).collect();
+    if let Err(e) = conn.client.batch_execute("BEGIN").await {
+        return Ended::Before(None, e);
+    }
+    let params: Vec<_> = calls.iter().map(|(c, _)| c.params()).collect();
+    let results = futures_util::future::join_all(
+        params
+            .iter()
+            .map(|p| conn.client.query_one(&conn.append, p.as_slice())),
+    )
+    .await;
+    let mut rows = Vec::with_capacity(results.len());
+    let mut first = None;
+    for (i, r) in results.into_iter().enumerate() {
+        match r {
+            Ok(row) => rows.push(row),
+            Err(e) => {
+                if first.is_none() {
+                    first = Some((i, e));
+                }
+            }
+        }
+    }
+    if let Some((i, e)) = first {
+        let _ = conn.client.batch_execute("ROLLBACK").await;
+        return Ended::Before(Some(i), e);
+    }
+    if let Err(e) = conn.client.batch_execute("COMMIT").await {
+        return Ended::Commit(e);
+    }
+    let out = rows
+        .iter()
+        .zip(batch)
+        .zip(calls)
+        .map(|((row, (a, _)), (_, problem))| outcome_of(row, a, problem))
+        .collect();
+    Ended::Committed(out)
+}
+
+/// Counts and logs a fault met by `appends` appends.
+fn record_fault(kind: FaultKind, outcome: &'static str, appends: usize, e: &dyn std::fmt::Display) {
+    metrics::counter!("fazhi_store_faults_total", "kind" => kind.label(), "outcome" => outcome)
+        .increment(appends as u64);
+    if outcome == "unknown" {
+        tracing::error!(kind = kind.label(), appends, error = %e,
+            "a commit failed: the outcome of its appends is unknown (结果未知)");
+    } else {
+        tracing::warn!(kind = kind.label(), appends, error = %e,
+            "a store fault before commit: nothing was written (未写入)");
+    }
+}
+
+/// How often a batch that met a deadlock or a serialization failure runs again.
+const RERUNS: usize = 5;
+
+/// Commits a batch; answers every append. Drops the connection when it broke.
+async fn commit_batch(conn: &mut Option<Conn>, cfg: &Config, mut batch: Vec<(Box<Append>, Reply)>) {
+    let started = Instant::now();
+    let size = batch.len();
+    let mut reruns = 0;
+    while !batch.is_empty() {
+        if conn.as_ref().is_none_or(|c| c.client.is_closed()) {
+            *conn = None;
+            match open_writer(cfg).await {
+                Ok(c) => *conn = Some(c),
+                Err(e) => {
+                    let kind = e.fault().unwrap_or(FaultKind::Unavailable);
+                    record_fault(kind, "not_written", batch.len(), &e);
+                    let message = e.to_string();
+                    for (_, reply) in batch {
+                        let _ = reply.send(Err(StoreError::NotWritten {
+                            kind,
+                            message: message.clone(),
+                        }));
+                    }
+                    return;
+                }
+            }
+        }
+        let Some(c) = conn.as_ref() else { return };
+        match run_batch(c, &batch).await {
+            Ended::Committed(out) => {
+                let appended = out
+                    .iter()
+                    .filter(|r| matches!(r, Ok(AppendOutcome::Appended)))
+                    .count();
+                metrics::counter!("fazhi_store_appends_total").increment(appended as u64);
+                for ((_, reply), r) in batch.into_iter().zip(out) {
+                    let _ = reply.send(r);
+                }
+                break;
+            }
+            Ended::Commit(e) => {
+                let kind = fault_of(&e).unwrap_or(FaultKind::Other);
+                record_fault(kind, "unknown", batch.len(), &describe(&e));
+                let message = describe(&e);
+                for (_, reply) in batch {
+                    let _ = reply.send(Err(StoreError::OutcomeUnknown {
+                        kind,
+                        message: message.clone(),
+                    }));
+                }
+                if c.client.is_closed() || e.code().is_none() {
+                    *conn = None;
+                }
+                break;
+            }
+            Ended::Before(at, e) => {
+                if retryable(&e) && reruns < RERUNS {
+                    reruns += 1;
+                    metrics::counter!("fazhi_store_batch_reruns_total").increment(1);
+                    continue;
+                }
+                match (fault_of(&e), at) {
+                    (None, Some(i)) if i < batch.len() => {
+                        // The append's own mistake (a value PostgreSQL refuses, a key taken
+                        // against the claim): it alone is answered, the others run again.
+                        let (_, reply) = batch.remove(i);
+                        let _ = reply.send(Err(StoreError::Postgres(e)));
+                        metrics::counter!("fazhi_store_batch_reruns_total").increment(1);
+                    }
+                    (kind, _) => {
+                        let kind = kind.unwrap_or(FaultKind::Other);
+                        record_fault(kind, "not_written", batch.len(), &describe(&e));
+                        let message = describe(&e);
+                        for (_, reply) in batch {
+                            let _ = reply.send(Err(StoreError::NotWritten {
+                                kind,
+                                message: message.clone(),
+                            }));
+                        }
+                        if c.client.is_closed() || e.code().is_none() {
+                            *conn = None;
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+    }
+    metrics::histogram!("fazhi_store_batch_size").record(size as f64);
+    metrics::histogram!("fazhi_store_commit_seconds").record(started.elapsed().as_secs_f64());
+}
+
+async fn open_writer(cfg: &Config) -> Result<Conn, StoreError> {
+    let client = connect(cfg).await.map_err(unavailable)?;
+    let append = client.prepare(APPEND_SQL).await?;
+    Ok(Conn { client, append })
+}
+
+async fn writer_loop(cfg: Config, mut rx: mpsc::UnboundedReceiver<Msg>, max_batch: usize) {
+    let mut conn = open_writer(&cfg).await.ok();
+    let mut closing = None;
+    while closing.is_none() {
+        let Some(first) = rx.recv().await else { break };
+        let mut batch = Vec::new();
+        let mut next = Some(first);
+        while let Some(msg) = next.take() {
+            match msg {
+                Msg::Append(a, reply) => batch.push((a, reply)),
+                Msg::Close(done) => {
+                    closing = Some(done);
+                    break;
+                }
+            }
+            if batch.len() < max_batch {
+                next = rx.try_recv().ok();
+            }
+        }
+        if !batch.is_empty() {
+            commit_batch(&mut conn, &cfg, batch).await;
+        }
+    }
+    rx.close();
+    while let Ok(msg) = rx.try_recv() {
+        match msg {
+            Msg::Append(_, reply) => {
+                let _ = reply.send(Err(StoreError::Closed));
+            }
+            Msg::Close(done) => {
+                let _ = done.send(());
+            }
+        }
+    }
+    drop(conn);
+    if let Some(done) = closing {
+        let _ = done.send(());
+    }
+}
+
+const SUMMARY_COLUMNS: &str = "cases.id, cases.procedure, cases.procedure_version, cases.title, \
+     cases.state, cases.tracks, cases.seq, cases.head, cases.opened_at, cases.last_at, \
+     cases.next_due, cases.closed";
+
+fn summary_of(r: &Row) -> Result<CaseSummary, StoreError> {
+    let id: String = r.try_get(0)?;
+    let tracks: String = r.try_get(5)?;
+    Ok(CaseSummary {
+        tracks: serde_json::from_str(&tracks)
+            .map_err(|e| StoreError::Corrupt(format!("tracks of `{id}`: {e}")))?,
+        procedure: r.try_get(1)?,
+        procedure_version: u32::try_from(r.try_get::<_, i64>(2)?)
+            .map_err(|e| StoreError::Corrupt(format!("procedure version of `{id}`: {e}")))?,
+        title: r.try_get(3)?,
+        state: r.try_get(4)?,
+        seq: to_u64(r.try_get(6)?)?,
+        head: r.try_get(7)?,
+        opened_at: from_micros(r.try_get(8)?)?,
+        last_at: from_micros(r.try_get(9)?)?,
+        next_due: r
+            .try_get::<_, Option<i64>>(10)?
+            .map(from_micros)
+            .transpose()?,
+        closed: r.try_get(11)?,
+        id,
+    })
+}
+
+/// A listing's SQL and its parameters.
+fn list_query(
+    query: &CaseQuery,
+    limit: i64,
+) -> Option<(String, Vec<Box<dyn ToSql + Sync + Send>>)> {
+    let reach = reach(query)?;
+    let mut params: Vec<Box<dyn ToSql + Sync + Send>> = Vec::new();
+    let mut p = |v: Box<dyn ToSql + Sync + Send>| {
+        params.push(v);
+        format!("${}", params.len())
+    };
+    let after = p(Box::new(query.after.clone().unwrap_or_default()));
+    let reader = query.reader.clone().unwrap_or_default();
+    let mut sql = match reach {
+        Reach::Own => {
+            let actor = p(Box::new(reader.actor.clone()));
+            let own = p(Box::new(reader.own.clone()));
+            format!(
+                "SELECT {SUMMARY_COLUMNS} FROM participants p JOIN cases ON cases.id = p.case_id \
+                 WHERE p.actor = {actor} AND p.case_id > {after} AND cases.procedure = ANY({own})"
+            )
+        }
+        Reach::Every => format!("SELECT {SUMMARY_COLUMNS} FROM cases WHERE cases.id > {after}"),
+        Reach::Mixed { all, own } => {
+            let mut either = Vec::new();
+            if all {
+                let all = p(Box::new(reader.all.clone()));
+                either.push(format!("cases.procedure = ANY({all})"));
+            }
+            if own {
+                let own = p(Box::new(reader.own.clone()));
+                let actor = p(Box::new(reader.actor.clone()));
+                either.push(format!(
+                    "(cases.procedure = ANY({own}) AND EXISTS (SELECT 1 FROM participants q \
+                     WHERE q.case_id = cases.id AND q.actor = {actor}))"
+                ));
+            }
+            format!(
+                "SELECT {SUMMARY_COLUMNS} FROM cases WHERE cases.id > {after} AND ({})",
+                either.join(" OR ")
+            )
+        }
+    };
+    if let Some(procedure) = &query.procedure {
+        let v = p(Box::new(procedure.clone()));
+        sql.push_str(&format!(" AND cases.procedure = {v}"));
+    }
+    if let Some(state) = &query.state {
+        let v = p(Box::new(state.clone()));
+        sql.push_str(&format!(" AND cases.state = {v}"));
+    }
+    if let Some(at) = query.overdue_at {
+        let v = p(Box::new(micros(at)));
+        sql.push_str(&format!(
+            " AND NOT cases.closed AND cases.next_due IS NOT NULL AND cases.next_due <= {v}"
+        ));
+    }
+    let limit = p(Box::new(limit));
+    sql.push_str(&match reach {
+        Reach::Own => format!(" ORDER BY p.case_id LIMIT {limit}"),
+        _ => format!(" ORDER BY cases.id LIMIT {limit}"),
+    });
+    Some((sql, params))
+}
+
+fn events_of(case: &str, rows: &[Row], from: u64) -> Result<Vec<StoredEvent>, StoreError> {
+    let mut events = Vec::with_capacity(rows.len());
+    for (want, r) in (from..).zip(rows) {
+        let seq = to_u64(r.try_get(0)?)?;
+        if seq != want {
+            return Err(StoreError::Corrupt(format!(
+                "the history of `{case}` breaks off at event {want}: it is missing"
+            )));
+        }
+        events.push(StoredEvent {
+            seq,
+            hash: r.try_get(1)?,
+            bytes: r.try_get(2)?,
+        });
+    }
+    Ok(events)
+}
+
+impl EventStore for PgStore {
+    fn append(&self, append: Append) -> BoxFuture<'static, Result<AppendOutcome, StoreError>> {
+        if self.closed.load(Ordering::SeqCst) {
+            return Box::pin(std::future::ready(Err(StoreError::Closed)));
+        }
+        let (tx, rx) = oneshot::channel();
+        if self.sender.send(Msg::Append(Box::new(append), tx)).is_err() {
+            return Box::pin(std::future::ready(Err(StoreError::Closed)));
+        }
+        Box::pin(async move { rx.await.unwrap_or(Err(StoreError::Closed)) })
+    }
+
+    fn events(&self, case: &str) -> BoxFuture<'static, Result<Vec<StoredEvent>, StoreError>> {
+        let case = case.to_owned();
+        self.read(move |c| {
+            Box::pin(async move {
+                let rows = c
+                    .query(
+                        "SELECT seq, hash, bytes FROM events WHERE case_id = $1 ORDER BY seq",
+                        &[&case],
+                    )
+                    .await?;
+                events_of(&case, &rows, 0)
+            })
+        })
+    }
+
+    fn events_page(
+        &self,
+        case: &str,
+        from: u64,
+        limit: u32,
+    ) -> BoxFuture<'static, Result<Vec<StoredEvent>, StoreError>> {
+        let case = case.to_owned();
+        self.read(move |c| {
+            Box::pin(async move {
+                let Ok(start) = i64::try_from(from) else {
+                    return Ok(Vec::new());
+                };
+                let rows = c
+                    .query(
+                        "SELECT seq, hash, bytes FROM events WHERE case_id = $1 AND seq >= $2 \
+                         ORDER BY seq LIMIT $3",
+                        &[&case, &start, &i64::from(limit)],
+                    )
+                    .await?;
+                events_of(&case, &rows, from)
+            })
+        })
+    }
+
+    fn summary(&self, case: &str) -> BoxFuture<'static, Result<Option<CaseSummary>, StoreError>> {
+        let case = case.to_owned();
+        self.read(move |c| {
+            Box::pin(async move {
+                let sql = format!("SELECT {SUMMARY_COLUMNS} FROM cases WHERE cases.id = $1");
+                let row = c.query_opt(&sql, &[&case]).await?;
+                row.as_ref().map(summary_of).transpose()
+            })
+        })
+    }
+
+    fn list(&self, query: CaseQuery) -> BoxFuture<'static, Result<Page, StoreError>> {
+        self.read(move |c| {
+            Box::pin(async move {
+                let limit = query.limit.clamp(1, 1000);
+                let Some((sql, params)) = list_query(&query, i64::from(limit) + 1) else {
+                    return Ok(Page {
+                        cases: Vec::new(),
+                        next: None,
+                    });
+                };
+                let refs: Vec<&(dyn ToSql + Sync)> = params
+                    .iter()
+                    .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                    .collect();
+                let stmt = c.prepare(&sql).await?;
+                let rows = c.query(&stmt, &refs).await?;
+                let mut cases = rows.iter().map(summary_of).collect::<Result<Vec<_>, _>>()?;
+                let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+                let more = cases.len() > limit;
+                cases.truncate(limit);
+                let next = if more {
+                    cases.last().map(|c| c.id.clone())
+                } else {
+                    None
+                };
+                Ok(Page { cases, next })
+            })
+        })
+    }
+
+    fn deadlines(
+        &self,
+        query: crate::DeadlineQuery,
+    ) -> BoxFuture<'static, Result<crate::DeadlinePage, StoreError>> {
+        self.read(move |c| Box::pin(crate::postgres_board::query(c, query)))
+    }
+
+    fn takes_part(&self, case: &str, actor: &str) -> BoxFuture<'static, Result<bool, StoreError>> {
+        let (case, actor) = (case.to_owned(), actor.to_owned());
+        self.read(move |c| {
+            Box::pin(async move {
+                Ok(c.query_opt(
+                    "SELECT 1 FROM participants WHERE case_id = $1 AND actor = $2",
+                    &[&case, &actor],
+                )
+                .await?
+                .is_some())
+            })
+        })
+    }
+
+    fn idempotency(
+        &self,
+        principal: &str,
+        key: &str,
+    ) -> BoxFuture<'static, Result<Option<IdempotencyRecord>, StoreError>> {
+        let (principal, key) = (principal.to_owned(), key.to_owned());
+        self.read(move |c| {
+            Box::pin(async move {
+                let Some(r) = c
+                    .query_opt(
+                        "SELECT request_hash, case_id, status, headers, body FROM idempotency \
+                         WHERE principal = $1 AND key = $2",
+                        &[&principal, &key],
+                    )
+                    .await?
+                else {
+                    return Ok(None);
+                };
+                let headers: String = r.try_get(3)?;
+                Ok(Some(IdempotencyRecord {
+                    principal,
+                    key,
+                    request_hash: r.try_get(0)?,
+                    case: r.try_get(1)?,
+                    status: u16::try_from(r.try_get::<_, i64>(2)?)
+                        .map_err(|e| StoreError::Corrupt(format!("idempotency status: {e}")))?,
+                    headers: serde_json::from_str(&headers)
+                        .map_err(|e| StoreError::Corrupt(format!("idempotency headers: {e}")))?,
+                    body: r.try_get(4)?,
+                }))
+            })
+        })
+    }
+
+    fn close(&self) -> BoxFuture<'static, Result<(), StoreError>> {
+        self.closed.store(true, Ordering::SeqCst);
+        let (tx, rx) = oneshot::channel();
+        let sent = self.sender.send(Msg::Close(tx)).is_ok();
+        Box::pin(async move {
+            if sent {
+                let _ = rx.await;
+            }
+            Ok(())
+        })
+    }
+
+    fn shared(&self) -> bool {
+        true
+    }
+}
+
+/// The plan PostgreSQL makes for a listing (for the tests that listings use an index).
+#[doc(hidden)]
+pub fn explain_list(
+    store: &PgStore,
+    query: CaseQuery,
+) -> BoxFuture<'static, Result<String, StoreError>> {
+    store.read(move |c| {
+        Box::pin(async move {
+            let Some((sql, params)) = list_query(&query, 51) else {
+                return Ok(String::new());
+            };
+            let refs: Vec<&(dyn ToSql + Sync)> = params
+                .iter()
+                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                .collect();
+            let rows = c.query(&format!("EXPLAIN {sql}"), &refs).await?;
+            let lines: Vec<String> = rows
+                .iter()
+                .map(|r| r.try_get::<_, String>(0))
+                .collect::<Result<_, _>>()?;
+            Ok(lines.join("\n"))
+        })
+    })
+}
+
+/// PostgreSQL's plan for a page of the deadline board (`EXPLAIN`), for tests that show it
+/// searches its index.
+pub fn explain_board(
+    store: &PgStore,
+    query: crate::DeadlineQuery,
+) -> BoxFuture<'static, Result<String, StoreError>> {
+    store.read(move |c| {
+        Box::pin(async move {
+            let Some((sql, params)) = crate::postgres_board::board_sql(&query, 51) else {
+                return Ok(String::new());
+            };
+            let refs: Vec<&(dyn ToSql + Sync)> = params
+                .iter()
+                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+                .collect();
+            let rows = c.query(&format!("EXPLAIN {sql}"), &refs).await?;
+            let lines: Vec<String> = rows
+                .iter()
+                .map(|r| r.try_get::<_, String>(0))
+                .collect::<Result<_, _>>()?;
+            Ok(lines.join("\n"))
+        })
+    })
+}

@@ -1,0 +1,282 @@
+//! The PostgreSQL backend: the conformance suite, and what only several nodes can show.
+//! A throw-away cluster is started once for this test binary (see `fazhi_store::test_pg`).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing,
+    missing_docs
+)]
+
+use fazhi_core::runtime::GENESIS;
+use fazhi_store::{
+    AppendOutcome, CaseQuery, EventStore, IdempotencyRecord, PgOptions, PgStore, conformance,
+    test_pg,
+};
+
+fn db() -> String {
+    test_pg::database().unwrap_or_else(|e| panic!("{e}"))
+}
+
+fn open(url: &str) -> PgStore {
+    PgStore::open(PgOptions::new(url)).unwrap()
+}
+
+#[tokio::test]
+async fn postgres_passes_the_conformance_suite() {
+    conformance::run_all(&|| open(&db())).await;
+}
+
+fn record(key: &str, hash: &str) -> IdempotencyRecord {
+    IdempotencyRecord {
+        principal: "alice".into(),
+        key: key.into(),
+        request_hash: hash.into(),
+        case: "c1".into(),
+        status: 201,
+        headers: vec![],
+        body: b"first".to_vec(),
+    }
+}
+
+/// Two stores (two nodes) on one database: a stale `expected_seq` sent through either is a
+/// conflict, however the appends race; an idempotency key used through both is written once.
+#[tokio::test]
+async fn two_nodes_share_one_database() {
+    let url = db();
+    let a = open(&url);
+    let b = open(&url);
+    let head = conformance::grow(&a, "c1", 2).await;
+    // B never saw the case: its stale append is a conflict the database decides.
+    assert_eq!(
+        b.append(conformance::one("c1", 1, &head)).await.unwrap(),
+        AppendOutcome::Conflict { current_seq: 2 }
+    );
+    assert_eq!(b.events("c1").await.unwrap().len(), 2);
+    // Racing appends for the same seq through both nodes: one wins.
+    let mut pending = Vec::new();
+    for i in 0..16 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        pending.push(node.append(conformance::one("c1", 2, &head)));
+    }
+    let mut won = 0;
+    for p in pending {
+        match p.await.unwrap() {
+            AppendOutcome::Appended => won += 1,
+            AppendOutcome::Conflict { current_seq } => assert_eq!(current_seq, 3),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(won, 1);
+    // The same idempotency key through both nodes at once: written once, the other replays.
+    let head = a.summary("c1").await.unwrap().unwrap().head;
+    let mut x = conformance::one("c1", 3, &head);
+    x.idempotency = Some(record("k", "h"));
+    let mut y = x.clone();
+    y.idempotency = Some(record("k", "h2"));
+    let (rx, ry) = tokio::join!(a.append(x), b.append(y));
+    let outcomes = [rx.unwrap(), ry.unwrap()];
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == AppendOutcome::Appended)
+            .count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes
+            .iter()
+            .any(|o| matches!(o, AppendOutcome::Replay(_))),
+        "{outcomes:?}"
+    );
+    assert_eq!(a.events("c1").await.unwrap().len(), 4);
+    a.close().await.unwrap();
+    b.close().await.unwrap();
+}
+
+/// Nodes starting together on an empty database migrate it once, without racing.
+#[tokio::test]
+async fn nodes_starting_together_migrate_once() {
+    let url = db();
+    let opened: Vec<_> = (0..4)
+        .map(|_| {
+            let url = url.clone();
+            std::thread::spawn(move || PgStore::open(PgOptions::new(url)).map(|_| ()))
+        })
+        .collect();
+    for t in opened {
+        t.join().unwrap().unwrap();
+    }
+    let s = open(&url);
+    assert_eq!(conformance::grow(&s, "c", 2).await.len(), 64);
+}
+
+/// A server that cannot be reached: opening is a typed error, no panic.
+#[test]
+fn an_unreachable_server_is_an_error() {
+    let e = PgStore::open(PgOptions {
+        connect_timeout: std::time::Duration::from_secs(2),
+        ..PgOptions::new("postgresql://nobody@%2Fnonexistent-dir/none")
+    })
+    .unwrap_err();
+    assert!(
+        e.to_string().contains("nothing was written") || e.fault().is_some(),
+        "{e}"
+    );
+}
+
+/// Listings search an index in id order (no sort of every matching case), as on SQLite.
+#[tokio::test]
+async fn listings_use_an_index() {
+    let url = db();
+    let s = open(&url);
+    let pending: Vec<_> = (0..3000)
+        .map(|i| {
+            let mut a = conformance::one(&format!("k{i:04}"), 0, GENESIS);
+            a.summary.procedure = format!("p{}", i % 5);
+            a.summary.state = format!("s{}", i % 7);
+            s.append(a)
+        })
+        .collect();
+    for p in pending {
+        p.await.unwrap();
+    }
+    // Fresh statistics, as autovacuum would have.
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client.batch_execute("ANALYZE").await.unwrap();
+    let plan = |q: CaseQuery| fazhi_store::explain_pg_list(&s, q);
+    for q in [
+        CaseQuery::default(),
+        CaseQuery {
+            procedure: Some("p1".into()),
+            ..CaseQuery::default()
+        },
+        CaseQuery {
+            state: Some("s1".into()),
+            ..CaseQuery::default()
+        },
+    ] {
+        let p = plan(q.clone()).await.unwrap();
+        assert!(p.contains("Index"), "{q:?}: {p}");
+        assert!(!p.contains("Seq Scan"), "{q:?}: {p}");
+    }
+}
+
+/// The deadline board searches its index `(late, due, case_id, rule)` in board order, for
+/// every status and with filters, on 3,000 cases with two deadlines each.
+#[tokio::test]
+async fn the_board_uses_its_index() {
+    use fazhi_store::{BoardStatus, DeadlineQuery};
+    let url = db();
+    let s = open(&url);
+    let pending: Vec<_> = (0..3000)
+        .map(|i| {
+            let mut a = conformance::one(&format!("d{i:04}"), 0, GENESIS);
+            a.summary.procedure = format!("p{}", i % 5);
+            a.deadlines = vec![
+                conformance::deadline("a", i64::from(i % 400), &["clerk"]),
+                conformance::deadline("b", i64::from(i % 97), &["chief"]),
+            ];
+            s.append(a)
+        })
+        .collect();
+    for p in pending {
+        p.await.unwrap();
+    }
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client.batch_execute("ANALYZE").await.unwrap();
+    let now = conformance::t0() + chrono::Duration::hours(200);
+    let base = DeadlineQuery::running(now, 50);
+    for q in [
+        base.clone(),
+        DeadlineQuery {
+            status: Some(BoardStatus::Overdue),
+            ..base.clone()
+        },
+        DeadlineQuery {
+            status: Some(BoardStatus::Pending),
+            due_before: Some(now + chrono::Duration::hours(24 * 7)),
+            ..base.clone()
+        },
+        DeadlineQuery {
+            status: Some(BoardStatus::Late),
+            ..base.clone()
+        },
+        DeadlineQuery {
+            procedure: Some("p1".into()),
+            role: Some("clerk".into()),
+            ..base.clone()
+        },
+    ] {
+        let p = fazhi_store::explain_pg_board(&s, q.clone()).await.unwrap();
+        assert!(p.contains("deadlines_board"), "{q:?}: {p}");
+        assert!(!p.contains("Seq Scan on deadlines"), "{q:?}: {p}");
+        assert!(!p.contains("Sort"), "{q:?}: {p}");
+    }
+    // And the rows come back in board order, page by page, every one of them.
+    let all = conformance::board(&s, DeadlineQuery::running(now, 7)).await;
+    assert_eq!(all.len(), 6000);
+}
+
+/// A writer whose connection was cut answers `NotWritten` (unavailable) at most once and
+/// connects again; with its database gone, appends are `NotWritten` and reads errors, never
+/// a panic or an acknowledgement.
+#[tokio::test]
+async fn a_lost_connection_is_not_written_and_the_writer_reconnects() {
+    let url = db();
+    let s = open(&url);
+    let head = conformance::grow(&s, "c", 1).await;
+    let (admin, conn) = tokio_postgres::connect(
+        &test_pg::with_database(&url, "postgres"),
+        tokio_postgres::NoTls,
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let name = url
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .split('?')
+        .next()
+        .unwrap()
+        .to_owned();
+    let cut =
+        format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'");
+    admin.batch_execute(&cut).await.unwrap();
+    let mut unavailable = 0;
+    loop {
+        match s.append(conformance::one("c", 1, &head)).await {
+            Ok(AppendOutcome::Appended) => break,
+            Err(fazhi_store::StoreError::NotWritten { kind, .. }) => {
+                assert_eq!(kind, fazhi_store::FaultKind::Unavailable);
+                unavailable += 1;
+                assert!(unavailable <= 2, "the writer does not reconnect");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(s.events("c").await.unwrap().len(), 2);
+    // The database dropped under the store.
+    admin
+        .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))
+        .await
+        .unwrap();
+    for _ in 0..3 {
+        match s.append(conformance::one("c", 2, GENESIS)).await {
+            Err(fazhi_store::StoreError::NotWritten { kind, .. }) => {
+                assert_eq!(kind, fazhi_store::FaultKind::Unavailable);
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert!(s.events("c").await.is_err());
+    assert!(s.summary("c").await.is_err());
+}
