@@ -38,10 +38,12 @@
 //!   every TOML diagnostic is still `toml`'s own.
 //! - one-line strings without escapes borrowed too, header tables pre-sized: 523.6 M
 //!   (-15.1% in all).
-//!   Criterion, same command as above, on the shared machine (load average ~11-12 on 2 cores,
-//!   so wall-clock is not comparable with the quiet figures): 10,000 states 213.5 ms
-//!   [202.5, 230.9]; 1,000 states 18.3 ms; the large procedure 10.4 ms; shipped rules (20
-//!   files) 32.1 ms.
+//!   Criterion, same command as above, on the shared machine (not comparable with the quiet
+//!   figures: the shipped rules, 11-13 ms quiet, took 27-32 ms here). Load average 4-6:
+//!   10,000 states 213.5 ms [202.5, 230.9], 1,000 states 18.3 ms, large 10.4 ms, shipped
+//!   rules 32.1 ms. A minute later, load average 2-2.7: 10,000 states 164.6 ms [150.9,
+//!   183.5], 1,000 states 14.5 ms, large 7.9 ms, shipped rules 26.9 ms. Whether 10,000
+//!   states now load in < 150 ms needs a quiet machine to show.
 //! What is left: lexing and the `toml_parser` events (~130 M, not ours), `resolve` (~155 M:
 //! compiling the 10,000 guards and their never-true analysis), `raw::read` (~65 M).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
