@@ -23,8 +23,29 @@
 //! the `DeTable` about 10%; `raw::read` and `resolve` about 15-20% together, spread over many
 //! small costs (none above 3%); the graph checks about 3%.
 //! Merging a guard's two satisfiability analyses into one pass was measured and made no
-//! difference. What is left that would: reading `toml_parser` events directly (no token
-//! regrowth, no `DeTable`), keeping every span and every TOML error message as today.
+//! difference.
+//!
+//! 2026-12-05, second attempt, measured in instructions (`valgrind --tool=callgrind
+//! --toggle-collect='fazhi_core::load::load'`, release, mimalloc, one load of the
+//! 10,000-state file; repeatable on a loaded machine, unlike wall-clock):
+//! - before: 616.5 M instructions; `toml`'s `DeTable` parse was 57% of them (lexing into a
+//!   regrown token vector 12%, the `toml_parser` events 12%, building the `DeTable` with
+//!   its hashed maps 33%), `raw::read` 11%, `resolve` 25%, the graph checks 3%.
+//! - `load/tree.rs` reads `toml_parser` events straight into a light tree (tables as
+//!   vectors, an index only above 16 keys, bare keys borrowed from the source, tokens
+//!   pre-sized): 540.4 M (-12.3%). Any TOML it does not handle (an array of tables, a dotted
+//!   key inside an inline table), any error and any conflict falls back to `DeTable`, so
+//!   every TOML diagnostic is still `toml`'s own.
+//! - one-line strings without escapes borrowed too, header tables pre-sized: 523.6 M
+//!   (-15.1% in all).
+//!   Criterion, same command as above, on the shared machine (not comparable with the quiet
+//!   figures: the shipped rules, 11-13 ms quiet, took 27-32 ms here). Load average 4-6:
+//!   10,000 states 213.5 ms [202.5, 230.9], 1,000 states 18.3 ms, large 10.4 ms, shipped
+//!   rules 32.1 ms. A minute later, load average 2-2.7: 10,000 states 164.6 ms [150.9,
+//!   183.5], 1,000 states 14.5 ms, large 7.9 ms, shipped rules 26.9 ms. Whether 10,000
+//!   states now load in < 150 ms needs a quiet machine to show.
+//! What is left: lexing and the `toml_parser` events (~130 M, not ours), `resolve` (~155 M:
+//! compiling the 10,000 guards and their never-true analysis), `raw::read` (~65 M).
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic, missing_docs)]
 
 use std::fmt::Write as _;

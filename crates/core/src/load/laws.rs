@@ -14,8 +14,8 @@
 //! articles = 51
 //! ```
 
+use super::tree::Table;
 use chrono::NaiveDate;
-use toml::de::DeTable;
 
 use super::reader::{Cx, Lit, S, TableReader};
 use crate::model::{Law, Laws};
@@ -47,7 +47,7 @@ fn date(cx: &mut Cx<'_>, t: &mut TableReader<'_, '_>, key: &str) -> Option<Naive
 /// Reads a list of laws into `laws`, reporting every problem.
 pub(crate) fn read(
     cx: &mut Cx<'_>,
-    root: &DeTable<'_>,
+    root: &Table<'_>,
     span: std::ops::Range<usize>,
     laws: &mut Laws,
 ) {

@@ -40,6 +40,7 @@ mod laws;
 mod raw;
 mod reader;
 mod resolve;
+mod tree;
 
 use toml::de::DeTable;
 
@@ -95,7 +96,7 @@ fn read_laws(file: &SourceFile, laws: &mut Laws) -> Vec<Diagnostic> {
     match DeTable::parse(&file.text) {
         Ok(root) => {
             let span = root.span();
-            laws::read(&mut cx, root.get_ref(), span, laws);
+            laws::read(&mut cx, &tree::from_de(root.get_ref()), span, laws);
         }
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
@@ -120,16 +121,18 @@ fn load_with_span(
         file,
         diags: &mut diags,
     };
-    let (root, errors) = DeTable::parse_recoverable(&file.text);
-    if !errors.is_empty() {
-        for e in errors {
-            let span = e.span().unwrap_or(0..0);
-            let (message, help) = toml_message(&file.text, &span, e.message().trim());
-            cx.error("toml-syntax", span, message).help = Some(help);
+    let root = match tree::parse(&file.text) {
+        Ok(root) => root,
+        Err(errors) => {
+            for e in errors {
+                let span = e.span().unwrap_or(0..0);
+                let (message, help) = toml_message(&file.text, &span, e.message().trim());
+                cx.error("toml-syntax", span, message).help = Some(help);
+            }
+            finish(file, &mut diags);
+            return (None, diags);
         }
-        finish(file, &mut diags);
-        return (None, diags);
-    }
+    };
     let span = root.span();
     let raw = raw::read(&mut cx, root.get_ref(), span);
     let resolved = resolve::resolve(&mut cx, &raw, laws);

@@ -3,7 +3,8 @@
 use std::ops::Range;
 
 use toml::Spanned;
-use toml::de::{DeTable, DeValue};
+
+use super::tree::{Table, Value};
 
 use super::reader::{Cx, Lit, Path, S, TableReader};
 
@@ -289,7 +290,7 @@ fn field(
     }
 }
 
-fn period(cx: &mut Cx<'_>, v: &Spanned<DeValue<'_>>, path: &str) -> S<Option<RawPeriod>> {
+fn period(cx: &mut Cx<'_>, v: &Spanned<Value<'_>>, path: &str) -> S<Option<RawPeriod>> {
     let span = v.span();
     let Some(mut t) = TableReader::of(cx, v, path) else {
         return S::new(None, span);
@@ -331,7 +332,7 @@ fn period(cx: &mut Cx<'_>, v: &Spanned<DeValue<'_>>, path: &str) -> S<Option<Raw
 
 /// Parses the spanned tree of a procedure file into its raw form, reporting every
 /// structural problem (unknown keys, wrong types, missing keys).
-pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>) -> RawProcedure {
+pub(crate) fn read(cx: &mut Cx<'_>, root: &Table<'_>, root_span: Range<usize>) -> RawProcedure {
     let mut top = TableReader::new(root, root_span.clone(), "the file");
     let mut raw = RawProcedure::default();
 
@@ -539,8 +540,8 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &DeTable<'_>, root_span: Range<usize>)
         let reason = match t.value("reason_required") {
             None => None,
             Some(v) => match v.get_ref() {
-                DeValue::Boolean(b) => Some(S::new(RawReason::Always(*b), v.span())),
-                DeValue::String(s) => Some(S::new(
+                Value::Boolean(b) => Some(S::new(RawReason::Always(*b), v.span())),
+                Value::String(s) => Some(S::new(
                     RawReason::When(S::new(s.to_string(), v.span())),
                     v.span(),
                 )),
@@ -769,15 +770,15 @@ fn guard(
         return (None, Vec::new());
     };
     match v.get_ref() {
-        DeValue::String(s) => (Some(S::new(s.to_string(), v.span())), Vec::new()),
-        DeValue::Table(_) => {
+        Value::String(s) => (Some(S::new(s.to_string(), v.span())), Vec::new()),
+        Value::Table(_) => {
             let mut out = Vec::new();
             let Some(mut table) = TableReader::of(cx, v, format!("{path}.{key}")) else {
                 return (None, out);
             };
             for (name, value) in table.entries() {
                 match value.get_ref() {
-                    DeValue::String(e) => {
+                    Value::String(e) => {
                         check_id(cx, &name);
                         out.push(RawCondition {
                             meta: RawMeta {
@@ -831,10 +832,10 @@ fn guard(
 }
 
 /// Reads an action's `max_times`: a count, or a table with `n`, `per`, `title` and `basis`.
-fn bound(cx: &mut Cx<'_>, v: &Spanned<DeValue<'_>>, path: &str) -> Option<RawBound> {
+fn bound(cx: &mut Cx<'_>, v: &Spanned<Value<'_>>, path: &str) -> Option<RawBound> {
     let id = S::new("max_times".to_owned(), v.span());
     match v.get_ref() {
-        DeValue::Integer(i) => {
+        Value::Integer(i) => {
             let n = i64::from_str_radix(
                 i.as_str().replace('_', "").trim_start_matches('+'),
                 i.radix(),
@@ -859,7 +860,7 @@ fn bound(cx: &mut Cx<'_>, v: &Spanned<DeValue<'_>>, path: &str) -> Option<RawBou
                 per: None,
             })
         }
-        DeValue::Table(_) => {
+        Value::Table(_) => {
             let mut t = TableReader::of(cx, v, path.to_owned())?;
             let m = meta(cx, &mut t, id);
             let n = t.opt_int(cx, "n");
@@ -904,7 +905,7 @@ fn string_table(
     };
     for (name, value) in table.entries() {
         match value.get_ref() {
-            DeValue::String(e) => out.push((name, S::new(e.to_string(), value.span()))),
+            Value::String(e) => out.push((name, S::new(e.to_string(), value.span()))),
             other => {
                 cx.error(
                     "wrong-type",

@@ -3,7 +3,8 @@
 use std::ops::Range;
 
 use toml::Spanned;
-use toml::de::{DeTable, DeValue};
+
+use super::tree::{Key, Table, Value};
 
 use super::diagnostic::{Diagnostic, Severity, SourceFile, did_you_mean};
 
@@ -152,15 +153,15 @@ impl Cx<'_> {
 }
 
 /// Which TOML type a value has, for messages.
-pub(crate) fn kind_of(v: &DeValue<'_>) -> &'static str {
+pub(crate) fn kind_of(v: &Value<'_>) -> &'static str {
     match v {
-        DeValue::String(_) => "a string",
-        DeValue::Integer(_) => "an integer",
-        DeValue::Float(_) => "a float",
-        DeValue::Boolean(_) => "a boolean",
-        DeValue::Datetime(_) => "a date",
-        DeValue::Array(_) => "an array",
-        DeValue::Table(_) => "a table",
+        Value::String(_) => "a string",
+        Value::Integer(_) => "an integer",
+        Value::Float(_) => "a float",
+        Value::Boolean(_) => "a boolean",
+        Value::Datetime(_) => "a date",
+        Value::Array(_) => "an array",
+        Value::Table(_) => "a table",
     }
 }
 
@@ -196,11 +197,7 @@ impl From<&str> for Path<'_> {
 }
 
 /// One key of a table with its value, and whether it was read.
-type Entry<'t, 'i> = (
-    &'t Spanned<toml::de::DeString<'i>>,
-    &'t Spanned<DeValue<'i>>,
-    bool,
-);
+type Entry<'t, 'i> = (&'t Key<'i>, &'t Spanned<Value<'i>>, bool);
 
 /// Reads the keys of one table, remembering which were used so that the rest can be reported
 /// as unknown.
@@ -213,11 +210,7 @@ pub(crate) struct TableReader<'t, 'i> {
 }
 
 impl<'t, 'i> TableReader<'t, 'i> {
-    pub(crate) fn new(
-        table: &'t DeTable<'i>,
-        span: Range<usize>,
-        path: impl Into<Path<'t>>,
-    ) -> Self {
+    pub(crate) fn new(table: &'t Table<'i>, span: Range<usize>, path: impl Into<Path<'t>>) -> Self {
         let mut entries: Vec<_> = table.iter().map(|(k, v)| (k, v, false)).collect();
         // Tables keep their keys in the order they were inserted, which is nearly always
         // source order: sort only when not.
@@ -234,12 +227,12 @@ impl<'t, 'i> TableReader<'t, 'i> {
     /// A sub-table given by value, or a diagnostic when the value is not a table.
     pub(crate) fn of(
         cx: &mut Cx<'_>,
-        value: &'t Spanned<DeValue<'i>>,
+        value: &'t Spanned<Value<'i>>,
         path: impl Into<Path<'t>>,
     ) -> Option<Self> {
         let path = path.into();
         match value.get_ref() {
-            DeValue::Table(t) => Some(TableReader::new(t, value.span(), path)),
+            Value::Table(t) => Some(TableReader::new(t, value.span(), path)),
             other => {
                 cx.error(
                     "wrong-type",
@@ -254,13 +247,7 @@ impl<'t, 'i> TableReader<'t, 'i> {
         }
     }
 
-    fn take(
-        &mut self,
-        key: &str,
-    ) -> Option<(
-        &'t Spanned<toml::de::DeString<'i>>,
-        &'t Spanned<DeValue<'i>>,
-    )> {
+    fn take(&mut self, key: &str) -> Option<(&'t Key<'i>, &'t Spanned<Value<'i>>)> {
         let (k, v, used) = self
             .entries
             .iter_mut()
@@ -277,13 +264,13 @@ impl<'t, 'i> TableReader<'t, 'i> {
     }
 
     /// The raw value of a key.
-    pub(crate) fn value(&mut self, key: &str) -> Option<&'t Spanned<DeValue<'i>>> {
+    pub(crate) fn value(&mut self, key: &str) -> Option<&'t Spanned<Value<'i>>> {
         self.take(key).map(|(_, v)| v)
     }
 
     /// Every remaining entry, in source order, each marked used: for tables of named items
     /// (`[states]`, `[facts]`).
-    pub(crate) fn entries(&mut self) -> Vec<(S<String>, &'t Spanned<DeValue<'i>>)> {
+    pub(crate) fn entries(&mut self) -> Vec<(S<String>, &'t Spanned<Value<'i>>)> {
         self.keyed_entries()
             .map(|(k, v)| (S::new(k.get_ref().to_string(), k.span()), v))
             .collect()
@@ -292,12 +279,8 @@ impl<'t, 'i> TableReader<'t, 'i> {
     /// [`TableReader::entries`] with the keys as the table holds them.
     pub(crate) fn keyed_entries(
         &mut self,
-    ) -> impl ExactSizeIterator<
-        Item = (
-            &'t Spanned<toml::de::DeString<'i>>,
-            &'t Spanned<DeValue<'i>>,
-        ),
-    > + use<'_, 't, 'i> {
+    ) -> impl ExactSizeIterator<Item = (&'t Key<'i>, &'t Spanned<Value<'i>>)> + use<'_, 't, 'i>
+    {
         self.entries.iter_mut().map(|(k, v, used)| {
             *used = true;
             (*k, *v)
@@ -317,7 +300,7 @@ impl<'t, 'i> TableReader<'t, 'i> {
     pub(crate) fn opt_str(&mut self, cx: &mut Cx<'_>, key: &str) -> Option<S<String>> {
         let v = self.value(key)?;
         match v.get_ref() {
-            DeValue::String(s) => Some(S::new(s.to_string(), v.span())),
+            Value::String(s) => Some(S::new(s.to_string(), v.span())),
             other => {
                 self.wrong(cx, key, v.span(), "a string", kind_of(other));
                 None
@@ -329,7 +312,7 @@ impl<'t, 'i> TableReader<'t, 'i> {
     pub(crate) fn opt_bool(&mut self, cx: &mut Cx<'_>, key: &str) -> Option<S<bool>> {
         let v = self.value(key)?;
         match v.get_ref() {
-            DeValue::Boolean(b) => Some(S::new(*b, v.span())),
+            Value::Boolean(b) => Some(S::new(*b, v.span())),
             other => {
                 self.wrong(cx, key, v.span(), "`true` or `false`", kind_of(other));
                 None
@@ -341,7 +324,7 @@ impl<'t, 'i> TableReader<'t, 'i> {
     pub(crate) fn opt_int(&mut self, cx: &mut Cx<'_>, key: &str) -> Option<S<i64>> {
         let v = self.value(key)?;
         match v.get_ref() {
-            DeValue::Integer(i) => {
+            Value::Integer(i) => {
                 match i64::from_str_radix(
                     i.as_str().replace('_', "").trim_start_matches('+'),
                     i.radix(),
@@ -365,12 +348,12 @@ impl<'t, 'i> TableReader<'t, 'i> {
     pub(crate) fn str_list(&mut self, cx: &mut Cx<'_>, key: &str) -> Option<S<Vec<S<String>>>> {
         let v = self.value(key)?;
         match v.get_ref() {
-            DeValue::String(s) => Some(S::new(vec![S::new(s.to_string(), v.span())], v.span())),
-            DeValue::Array(items) => {
+            Value::String(s) => Some(S::new(vec![S::new(s.to_string(), v.span())], v.span())),
+            Value::Array(items) => {
                 let mut out = Vec::new();
                 for item in items.iter() {
                     match item.get_ref() {
-                        DeValue::String(s) => out.push(S::new(s.to_string(), item.span())),
+                        Value::String(s) => out.push(S::new(s.to_string(), item.span())),
                         other => {
                             cx.error(
                                 "wrong-type",
@@ -404,14 +387,14 @@ impl<'t, 'i> TableReader<'t, 'i> {
     pub(crate) fn opt_lit(&mut self, cx: &mut Cx<'_>, key: &str) -> Option<S<Lit>> {
         let v = self.value(key)?;
         let lit = match v.get_ref() {
-            DeValue::Boolean(b) => Lit::Bool(*b),
-            DeValue::Integer(i) => match i.as_str().replace('_', "").parse::<i64>() {
+            Value::Boolean(b) => Lit::Bool(*b),
+            Value::Integer(i) => match i.as_str().replace('_', "").parse::<i64>() {
                 Ok(n) => Lit::Integer(n),
                 Err(_) => Lit::Float(i.as_str().to_owned()),
             },
-            DeValue::Float(f) => Lit::Float(f.as_str().replace('_', "")),
-            DeValue::String(s) => Lit::Str(s.to_string()),
-            DeValue::Datetime(d) => Lit::Date(d.to_string()),
+            Value::Float(f) => Lit::Float(f.as_str().replace('_', "")),
+            Value::String(s) => Lit::Str(s.to_string()),
+            Value::Datetime(d) => Lit::Date(d.to_string()),
             other => {
                 self.wrong(cx, key, v.span(), "a single value", kind_of(other));
                 return None;
