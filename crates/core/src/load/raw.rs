@@ -721,10 +721,10 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &Table<'_>, root_span: Range<usize>) -
 }
 
 /// Reads a counter's `date`: a word, or a table with `action` (one or a list) or `state`.
-fn report_date(cx: &mut Cx<'_>, v: &Spanned<DeValue<'_>>, path: &str) -> Option<RawDate> {
+fn report_date(cx: &mut Cx<'_>, v: &Spanned<Value<'_>>, path: &str) -> Option<RawDate> {
     match v.get_ref() {
-        DeValue::String(s) => Some(RawDate::Word(S::new(s.to_string(), v.span()))),
-        DeValue::Table(_) => {
+        Value::String(s) => Some(RawDate::Word(S::new(s.to_string(), v.span()))),
+        Value::Table(_) => {
             let mut t = TableReader::of(cx, v, path.to_owned())?;
             let actions = t.str_list(cx, "action");
             let state = t.opt_str(cx, "state");
