@@ -136,6 +136,8 @@ const text = await page.locator('main').innerText();
 check(text.includes('政府信息依申请公开'), 'the case page names its procedure by title');
 check(!/\bregister_receipt\b|\breceived\b/.test(text), 'the case page shows no internal ids of actions or states');
 check(!/\b(null|undefined|NaN)\b/.test(text), 'the case page shows no null, undefined or NaN');
+const badges = await page.locator('main .badge').allInnerTexts();
+check(badges.length > 0 && badges.every((b) => !/[a-z]/.test(b)), `every status is in Chinese: ${[...new Set(badges)].join('、')}`);
 const refused = page.locator('ul.actions > li.refused').filter({ hasText: '依据：' }).first();
 check(await refused.count() === 1, 'an action that may not be taken now shows its reasons');
 check(/依据：《.+》第.+条/.test(await refused.innerText()), `the refusal cites its article: ${(await refused.innerText()).split('\n').slice(0, 3).join(' / ')}`);

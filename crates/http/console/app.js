@@ -97,15 +97,16 @@ function day(d) {
   return `${y}年${m}月${dd}日`;
 }
 
+// Every status of the runtime's deadlines (met, late, pending, overdue, waived, stopped,
+// lapsed), in the words the descriptions use.
 const STATUS = {
   pending: ['期间进行中', 'b-info'],
   overdue: ['已逾期', 'b-bad'],
   late: ['逾期办理', 'b-warn'],
   met: ['按期办理', 'b-ok'],
   waived: ['不适用', 'b-info'],
-  running: ['等待期进行中', 'b-info'],
-  elapsed: ['等待期已满', 'b-ok'],
-  stopped: ['已中止', 'b-info'],
+  stopped: ['期间中止计算', 'b-info'],
+  lapsed: ['期间届满未行使', 'b-info'],
 };
 
 function badge(status) {
