@@ -186,12 +186,11 @@ fn field_type(cx: &mut Cx<'_>, f: &RawField) -> Option<Type> {
 /// Checks the `labels` of a fact or payload field against its `values`: every label names a
 /// value of the enum. Returns the labels kept, in the order of `values`.
 fn field_labels(cx: &mut Cx<'_>, f: &RawField, ty: Option<&Type>) -> Vec<(String, String)> {
-    if f.labels.is_empty() {
+    let Some((first, _)) = f.labels.first() else {
         return Vec::new();
-    }
+    };
     let Some(Type::Enum(values)) = ty else {
         if ty.is_some() {
-            let (first, _) = &f.labels[0];
             cx.error(
                 "labels-on-non-enum",
                 first.span.clone(),
