@@ -28,25 +28,8 @@ if ! "$VENV/bin/schemathesis" --version 2>/dev/null | grep -q "$VERSION"; then
   "$VENV/bin/pip" install -q --disable-pip-version-check "schemathesis==$VERSION"
 fi
 
-cargo build -q --bin fazhi
-BIN=${CARGO_TARGET_DIR:-target}/debug/fazhi
-TMP=$(mktemp -d)
-PID=
-cleanup() {
-  if [ -n "$PID" ]; then kill "$PID" 2>/dev/null || true; wait "$PID" 2>/dev/null || true; fi
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-"$BIN" serve --listen 127.0.0.1:0 --db "$TMP/fazhi.db" --create-db 2>"$TMP/serve.log" &
-PID=$!
-URL=
-for _ in $(seq 1 100); do
-  URL=$(grep -o 'listening on http://[0-9.:]*' "$TMP/serve.log" | head -1 | sed 's/listening on //') || true
-  [ -n "$URL" ] && break
-  kill -0 "$PID" 2>/dev/null || { cat "$TMP/serve.log" >&2; exit 1; }
-  sleep 0.2
-done
-[ -n "$URL" ] || { echo "fazhi serve did not start" >&2; cat "$TMP/serve.log" >&2; exit 1; }
+# fazhi serve on a temporary database: sets URL, PID, TMP (cleaned up at exit).
+source .ci/serve.sh
 
 status=0
 run() {

@@ -267,7 +267,18 @@ pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
     Some(fazhi_core::time::cst_start_of_day(date))
 }
 
-/// The board query for `query` at `now` (without its reader), or the 400 it is.
+/// Whether `s` starts as the documented pattern does: `YYYY-MM-DD`, digits and dashes.
+fn shaped_like_a_date(s: &str) -> bool {
+    let b = s.as_bytes();
+    b.len() >= 10
+        && b.iter().take(10).enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+/// The board query for `query` at `now` (without its reader), or the 400 (422 for a date
+/// well written that names no day) it is.
 pub fn query_of(q: &BoardQuery, now: DateTime<Utc>) -> Result<DeadlineQuery, ApiError> {
     let limit = q.limit.unwrap_or(50);
     if !(1..=1000).contains(&limit) {
@@ -280,12 +291,17 @@ pub fn query_of(q: &BoardQuery, now: DateTime<Utc>) -> Result<DeadlineQuery, Api
         v.as_deref()
             .map(|s| {
                 parse_time(s).ok_or_else(|| {
-                    ApiError::malformed(
-                        name,
-                        format!(
-                            "`{name}` 须为 RFC 3339 时间（如 2027-01-05T00:00:00+08:00）或日期（如 2027-01-05），收到 `{s}`（`{name}` must be an RFC 3339 time or a date, got `{s}`）"
-                        ),
-                    )
+                    let text = format!(
+                        "`{name}` 须为 RFC 3339 时间（如 2027-01-05T00:00:00+08:00）或日期（如 2027-01-05），收到 `{s}`（`{name}` must be an RFC 3339 time or a date, got `{s}`）"
+                    );
+                    // Written as a date or time should be but naming none (`2027-02-30`,
+                    // `0000-00-00`): understood, not acted on, as other well-formed values
+                    // the server cannot use (422); anything else is malformed (400).
+                    if shaped_like_a_date(s) {
+                        ApiError::invalid(name, text)
+                    } else {
+                        ApiError::malformed(name, text)
+                    }
                 })
             })
             .transpose()
@@ -333,7 +349,8 @@ pub fn query_of(q: &BoardQuery, now: DateTime<Utc>) -> Result<DeadlineQuery, Api
 /// of its roles reads whole, its own of those its roles read their own of), by due time,
 /// then case, then time rule; `overdue` and `pending` at the server's clock.
 #[utoipa::path(get, path = "/v1/deadlines", tag = "cases", params(BoardQuery),
-    responses((status = 200, body = DeadlineList), (status = 400, body = Problem, content_type = "application/problem+json")),
+    responses((status = 200, body = DeadlineList), (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "`due_after` or `due_before` written as a date or time but naming none (`2027-02-30`)")),
     security(("bearer" = [])))]
 pub async fn list_deadlines(
     caller: Caller,

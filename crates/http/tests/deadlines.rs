@@ -201,6 +201,18 @@ async fn bad_board_queries_are_400_in_chinese_and_english() {
             "{message}"
         );
     }
+    // Written as the documented pattern says but naming no day: 422, located, in both
+    // languages (schemathesis found `0000-00-00` answered 400).
+    for q in [
+        "due_after=0000-00-00",
+        "due_before=2027-02-30",
+        "due_before=2027-01-05T25:00:00Z",
+    ] {
+        let r = app.get(&format!("/v1/deadlines?{q}"), "town").await;
+        assert_eq!(r.status, 422, "{q}: {}", r.text);
+        let at = q.split('=').next().unwrap();
+        assert_eq!(r.body["errors"][0]["where"], at, "{q}: {}", r.text);
+    }
     let r = app.get("/v1/deadlines", "").await;
     assert_eq!(r.status, 401);
 }

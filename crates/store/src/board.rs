@@ -75,6 +75,18 @@ impl BoardStatus {
         }
     }
 
+    /// A kept deadline's status at `now`: late when it was met late, else overdue when due
+    /// at or before `now`, else pending (times in microseconds, as the stores keep them).
+    pub(crate) fn at(late: bool, due: i64, now: i64) -> BoardStatus {
+        if late {
+            BoardStatus::Late
+        } else if due <= now {
+            BoardStatus::Overdue
+        } else {
+            BoardStatus::Pending
+        }
+    }
+
     /// The status named `s` (`pending`, `overdue`, `late`).
     pub fn parse(s: &str) -> Option<BoardStatus> {
         match s {
@@ -186,4 +198,26 @@ pub struct DeadlinePage {
     pub deadlines: Vec<DeadlineRow>,
     /// The cursor for the next page, when there may be more.
     pub next: Option<DeadlineCursor>,
+}
+
+impl DeadlinePage {
+    /// The page of the first `want` of `rows` (read one beyond the page, in board order),
+    /// with a cursor after its last row when there were more.
+    pub(crate) fn of(mut rows: Vec<DeadlineRow>, want: usize) -> DeadlinePage {
+        let more = rows.len() > want;
+        rows.truncate(want);
+        let next = if more {
+            rows.last().map(|r| DeadlineCursor {
+                due: r.deadline.due,
+                case: r.case.clone(),
+                rule: r.deadline.rule.clone(),
+            })
+        } else {
+            None
+        };
+        DeadlinePage {
+            deadlines: rows,
+            next,
+        }
+    }
 }

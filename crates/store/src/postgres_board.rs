@@ -7,9 +7,10 @@
 use tokio_postgres::Client;
 use tokio_postgres::types::ToSql;
 
-use crate::board::{BoardDeadline, BoardStatus, DeadlineCursor, DeadlinePage, DeadlineQuery};
+use crate::board::{BoardDeadline, BoardStatus, DeadlinePage, DeadlineQuery};
 use crate::postgres::{from_micros, micros};
 use crate::sqlite::{Reach, reach_of};
+use crate::sqlite_board::{parse_day, parse_roles};
 use crate::{DeadlineRow, StoreError};
 
 /// The case's deadlines as the JSON array `fazhi_append` reads (`jsonb_to_recordset`): due
@@ -159,13 +160,7 @@ pub(crate) async fn query(c: &Client, query: DeadlineQuery) -> Result<DeadlinePa
         let late: bool = r.try_get(11)?;
         let last_day: String = r.try_get(7)?;
         let roles: String = r.try_get(9)?;
-        let status = if late {
-            BoardStatus::Late
-        } else if due <= now {
-            BoardStatus::Overdue
-        } else {
-            BoardStatus::Pending
-        };
+        let status = BoardStatus::at(late, due, now);
         rows.push(DeadlineRow {
             case: r.try_get(0)?,
             case_title: r.try_get(1)?,
@@ -175,13 +170,9 @@ pub(crate) async fn query(c: &Client, query: DeadlineQuery) -> Result<DeadlinePa
                 title: r.try_get(4)?,
                 basis: r.try_get(5)?,
                 due: from_micros(due)?,
-                last_day: last_day.parse().map_err(|_| {
-                    StoreError::Corrupt(format!("deadline's last day `{last_day}` is not a date"))
-                })?,
+                last_day: parse_day(&last_day)?,
                 working_days: r.try_get(8)?,
-                roles: serde_json::from_str(&roles).map_err(|_| {
-                    StoreError::Corrupt(format!("deadline's roles `{roles}` are not a list"))
-                })?,
+                roles: parse_roles(&roles)?,
                 optional: r.try_get(10)?,
                 late,
                 provisional: r.try_get(12)?,
@@ -189,19 +180,5 @@ pub(crate) async fn query(c: &Client, query: DeadlineQuery) -> Result<DeadlinePa
             status,
         });
     }
-    let more = rows.len() > want;
-    rows.truncate(want);
-    let next = if more {
-        rows.last().map(|r| DeadlineCursor {
-            due: r.deadline.due,
-            case: r.case.clone(),
-            rule: r.deadline.rule.clone(),
-        })
-    } else {
-        None
-    };
-    Ok(DeadlinePage {
-        deadlines: rows,
-        next,
-    })
+    Ok(DeadlinePage::of(rows, want))
 }

@@ -6,7 +6,7 @@
 use rusqlite::types::Value;
 use rusqlite::{Connection, params};
 
-use crate::board::{BoardDeadline, BoardStatus, DeadlineCursor, DeadlinePage, DeadlineQuery};
+use crate::board::{BoardDeadline, BoardStatus, DeadlinePage, DeadlineQuery};
 use crate::sqlite::{Reach, from_micros, micros, reach_of};
 use crate::{DeadlineRow, StoreError};
 
@@ -89,12 +89,12 @@ pub(crate) fn read_case(c: &Connection, case: &str) -> Result<Vec<BoardDeadline>
         .collect()
 }
 
-fn parse_day(s: &str) -> Result<chrono::NaiveDate, StoreError> {
+pub(crate) fn parse_day(s: &str) -> Result<chrono::NaiveDate, StoreError> {
     s.parse()
         .map_err(|_| StoreError::Corrupt(format!("deadline's last day `{s}` is not a date")))
 }
 
-fn parse_roles(s: &str) -> Result<Vec<String>, StoreError> {
+pub(crate) fn parse_roles(s: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(s)
         .map_err(|_| StoreError::Corrupt(format!("deadline's roles `{s}` are not a list")))
 }
@@ -289,13 +289,7 @@ pub(crate) fn query(c: &Connection, query: &DeadlineQuery) -> Result<DeadlinePag
     for ((case, case_title, procedure), d) in raws {
         let (rule, title, basis, due, last_day, working_days, roles, optional, late, provisional) =
             d;
-        let status = if late {
-            BoardStatus::Late
-        } else if due <= micros(query.now) {
-            BoardStatus::Overdue
-        } else {
-            BoardStatus::Pending
-        };
+        let status = BoardStatus::at(late, due, micros(query.now));
         rows.push(DeadlineRow {
             case,
             case_title,
@@ -315,19 +309,5 @@ pub(crate) fn query(c: &Connection, query: &DeadlineQuery) -> Result<DeadlinePag
             status,
         });
     }
-    let more = rows.len() > want;
-    rows.truncate(want);
-    let next = if more {
-        rows.last().map(|r| DeadlineCursor {
-            due: r.deadline.due,
-            case: r.case.clone(),
-            rule: r.deadline.rule.clone(),
-        })
-    } else {
-        None
-    };
-    Ok(DeadlinePage {
-        deadlines: rows,
-        next,
-    })
+    Ok(DeadlinePage::of(rows, want))
 }
