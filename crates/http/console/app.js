@@ -264,11 +264,14 @@ async function picture(url, alt) {
   return h('div', { class: 'picture' }, h('img', { src: URL.createObjectURL(blob), alt }));
 }
 
-function valueText(v) {
+// A fact's value as a person reads it: an enum value by its Chinese title (the fact's
+// `labels` from the procedure's detail) when the rule file gives one, else as written.
+function valueText(v, labels) {
   if (v === null || v === undefined) return '（未填）';
   if (v === true) return '是';
   if (v === false) return '否';
   if (typeof v === 'object') return JSON.stringify(v);
+  if (typeof v === 'string' && labels && Object.hasOwn(labels, v)) return labels[v];
   return String(v);
 }
 
@@ -301,7 +304,7 @@ async function casePage(id) {
     const track = p.tracks.find((x) => x.id === t);
     return h('li', {}, `${track?.title ?? t}：${titleOf(track?.states, s)}`);
   });
-  const facts = h('dl', { class: 'facts' }, Object.entries(c.facts ?? {}).flatMap(([k, v]) => [h('dt', {}, titleOf(p.facts, k)), h('dd', {}, valueText(v))]));
+  const facts = h('dl', { class: 'facts' }, Object.entries(c.facts ?? {}).flatMap(([k, v]) => [h('dt', {}, titleOf(p.facts, k)), h('dd', {}, valueText(v, p.facts?.find((f) => f.id === k)?.labels))]));
   const deadlineRows = (c.deadlines ?? []).map((d) => h('tr', {},
     h('td', {}, d.title),
     h('td', {}, badge(d.status)),

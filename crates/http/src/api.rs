@@ -319,8 +319,8 @@ pub struct ProcedureSource {
     pub states: Vec<Named>,
     /// The parallel tracks, each with its states, by id and title.
     pub tracks: Vec<TrackName>,
-    /// The facts, by id and title.
-    pub facts: Vec<Named>,
+    /// The facts, by id and title, with the Chinese titles of an enum's values.
+    pub facts: Vec<FactName>,
     /// The kinds of document, by id and title.
     pub documents: Vec<Named>,
     /// The time rules (deadlines and waiting periods), by id and title.
@@ -339,6 +339,20 @@ pub struct Named {
     pub id: String,
     /// Its Chinese title.
     pub title: String,
+}
+
+/// A fact by id and Chinese title, with the Chinese titles of its values when it is an enum
+/// whose rule file gives them (`labels`): what a client shows instead of a value's id.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FactName {
+    /// Its id, as cases and events carry it.
+    pub id: String,
+    /// Its Chinese title.
+    pub title: String,
+    /// Value id → Chinese title (`{"natural_person": "公民"}`); absent when it has none (a
+    /// value without one is shown as its id).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub labels: std::collections::BTreeMap<String, String>,
 }
 
 /// A parallel track by id and title, with its states.
@@ -440,7 +454,14 @@ impl ProcedureSource {
                     states: t.states().map(|s| Named::of(s.id(), s.title())).collect(),
                 })
                 .collect(),
-            facts: p.facts().map(|f| Named::of(f.id(), f.title())).collect(),
+            facts: p
+                .facts()
+                .map(|f| FactName {
+                    id: f.id().to_owned(),
+                    title: f.title().to_owned(),
+                    labels: f.labels().iter().cloned().collect(),
+                })
+                .collect(),
             documents: p
                 .documents()
                 .map(|d| Named::of(d.id(), d.title()))

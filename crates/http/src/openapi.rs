@@ -134,6 +134,7 @@ impl Modify for CommonProblems {
         fazhi_store::BoardStatus,
         api::ActionName,
         api::Named,
+        api::FactName,
         api::TrackName,
         fazhi_core::report::AnnualReport,
         fazhi_core::report::Section,

@@ -166,3 +166,21 @@ async fn the_console_is_served_without_a_token_and_reads_through_v1() {
     let r = app.send("HEAD", "/console/", None, &[], None).await;
     assert_eq!(r.status, 200);
 }
+
+#[actix_web::test]
+async fn a_procedure_gives_the_titles_of_an_enum_facts_values() {
+    let app = spawn_app().await;
+    let r = app
+        .get("/v1/procedures/village-rules-filing", "village")
+        .await;
+    assert_eq!(r.status, 200, "{}", r.text);
+    let facts = r.body["facts"].as_array().unwrap();
+    let outcome = facts.iter().find(|f| f["id"] == "outcome").unwrap();
+    assert_eq!(
+        outcome["labels"],
+        serde_json::json!({ "lawful": "合法", "unlawful": "不合法" })
+    );
+    // A fact that is not an enum carries no labels.
+    let adopted = facts.iter().find(|f| f["id"] == "adopted_on").unwrap();
+    assert!(adopted.get("labels").is_none(), "{adopted}");
+}

@@ -21,6 +21,9 @@ pub enum Name {
     Action(usize),
     /// A time rule.
     TimeRule(usize),
+    /// A value of an enum fact or payload field: the variable and the value's index among
+    /// its `values` (its title is the variable's `labels`).
+    Value(VarSlot, u16),
 }
 
 const OR: u8 = 1;
@@ -47,7 +50,7 @@ impl Describer<'_> {
 
     pub(crate) fn write(&self, node: &Node, out: &mut String) {
         match &node.kind {
-            Kind::Const(v) => self.literal(v, &node.ty, out),
+            Kind::Const(v) => self.literal(v, &node.ty, None, out),
             Kind::Var { slot, name } => out.push_str(&self.name(Name::Var(*slot), name)),
             Kind::Track { index, name } => out.push_str(&self.name(Name::Track(*index), name)),
             Kind::Not(inner) => self.negated(inner, out),
@@ -78,7 +81,7 @@ impl Describer<'_> {
                     if i > 0 {
                         out.push_str(if i + 1 == values.len() { "或" } else { "、" });
                     }
-                    self.literal(v, &lhs.ty, out);
+                    self.literal(v, &lhs.ty, Self::slot(lhs), out);
                 }
             }
             Kind::Call { func, target } => self.call(*func, target, false, out),
@@ -127,15 +130,27 @@ impl Describer<'_> {
             op
         };
         self.write(lhs, out);
-        out.push_str(match op {
+        let op_text = match op {
             CmpOp::Eq => "为",
             CmpOp::Ne => "不为",
             CmpOp::Lt => " < ",
             CmpOp::Le => " ≤ ",
             CmpOp::Gt => " > ",
             CmpOp::Ge => " ≥ ",
-        });
-        self.write(rhs, out);
+        };
+        out.push_str(op_text);
+        match &rhs.kind {
+            Kind::Const(v) => self.literal(v, &rhs.ty, Self::slot(lhs), out),
+            _ => self.write(rhs, out),
+        }
+    }
+
+    /// The variable a comparison reads on its left, whose `labels` title its enum values.
+    fn slot(node: &Node) -> Option<VarSlot> {
+        match &node.kind {
+            Kind::Var { slot, .. } => Some(*slot),
+            _ => None,
+        }
     }
 
     fn call(&self, func: Func, target: &Target, negated: bool, out: &mut String) {
@@ -167,7 +182,7 @@ impl Describer<'_> {
         out.push_str(&text);
     }
 
-    fn literal(&self, v: &Value, ty: &Type, out: &mut String) {
+    fn literal(&self, v: &Value, ty: &Type, of: Option<VarSlot>, out: &mut String) {
         match (v, ty) {
             (Value::Bool(b), _) => out.push_str(if *b { "是" } else { "否" }),
             (Value::Enum(i), Type::TrackState(track, values)) => {
@@ -179,9 +194,12 @@ impl Describer<'_> {
                 out.push_str(t);
                 out.push('”');
             }
-            (Value::Enum(_), _) => {
+            (Value::Enum(i), _) => {
                 out.push('“');
-                out.push_str(&v.render(ty));
+                match of.and_then(|slot| (self.title)(Name::Value(slot, *i))) {
+                    Some(title) => out.push_str(&title),
+                    None => out.push_str(&v.render(ty)),
+                }
                 out.push('”');
             }
             (other, ty) => out.push_str(&other.render(ty)),

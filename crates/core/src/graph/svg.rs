@@ -407,6 +407,22 @@ pub(super) fn words(p: &Procedure, e: &Expr, action: Option<&Action>) -> String 
         Name::Document(i) => p.documents.get(i).map(|d| d.meta.title.clone()),
         Name::Action(i) => p.actions.get(i).map(|a| a.meta.title.clone()),
         Name::TimeRule(i) => p.time_rules.get(i).map(|r| r.meta.title.clone()),
+        Name::Value(slot, v) => {
+            let (ty, labels) = match slot {
+                VarSlot::Fact(i) => p.facts.get(i).map(|f| (&f.ty, &f.labels))?,
+                VarSlot::Payload(i) => action
+                    .and_then(|a| a.payload.get(i))
+                    .map(|f| (&f.ty, &f.labels))?,
+            };
+            let crate::expr::Type::Enum(values) = ty else {
+                return None;
+            };
+            let value = values.get(usize::from(v))?;
+            labels
+                .iter()
+                .find(|(l, _)| l == value)
+                .map(|(_, t)| t.clone())
+        }
     })
 }
 

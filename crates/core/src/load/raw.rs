@@ -47,6 +47,8 @@ pub(crate) struct RawField {
     pub(crate) values: Option<S<Vec<S<String>>>>,
     pub(crate) required: Option<S<bool>>,
     pub(crate) default: Option<S<Lit>>,
+    /// The values' Chinese titles (`labels`): value → title, as written.
+    pub(crate) labels: Vec<(S<String>, S<String>)>,
 }
 
 #[derive(Debug, Clone)]
@@ -263,10 +265,18 @@ fn field(
     id: S<String>,
     mut t: TableReader<'_, '_>,
     with_default: bool,
+    path: &Path<'_>,
 ) -> RawField {
     let meta = meta(cx, &mut t, id);
     let ty = t.req_str(cx, "type");
     let values = t.str_list(cx, "values");
+    let labels = string_table(
+        cx,
+        &mut t,
+        "labels",
+        path,
+        "a value's title written as a string",
+    );
     let required = t.opt_bool(cx, "required");
     let default = if with_default {
         t.opt_lit(cx, "default")
@@ -275,10 +285,12 @@ fn field(
     };
     let allowed: &[&str] = if with_default {
         &[
-            "title", "title_en", "basis", "type", "values", "required", "default",
+            "title", "title_en", "basis", "type", "values", "labels", "required", "default",
         ]
     } else {
-        &["title", "title_en", "basis", "type", "values", "required"]
+        &[
+            "title", "title_en", "basis", "type", "values", "labels", "required",
+        ]
     };
     t.finish(cx, allowed);
     RawField {
@@ -287,6 +299,7 @@ fn field(
         values,
         required,
         default,
+        labels,
     }
 }
 
@@ -435,7 +448,8 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &Table<'_>, root_span: Range<usize>) -
         raw.documents.push(m);
     }
     for (id, t) in named(cx, &mut top, "facts") {
-        raw.facts.push(field(cx, id, t, true));
+        let path = Path::Whole(format!("facts.{}", id.v));
+        raw.facts.push(field(cx, id, t, true, &path));
     }
     let states = named(cx, &mut top, "states");
     raw.states.reserve(states.len());
@@ -519,7 +533,8 @@ pub(crate) fn read(cx: &mut Cx<'_>, root: &Table<'_>, root_span: Range<usize>) -
         {
             for (fid, fv) in p.entries() {
                 if let Some(ft) = TableReader::of(cx, fv, format!("{path}.payload.{}", fid.v)) {
-                    payload.push(field(cx, fid, ft, false));
+                    let fpath = Path::Whole(format!("{path}.payload.{}", fid.v));
+                    payload.push(field(cx, fid, ft, false, &fpath));
                 }
             }
         }

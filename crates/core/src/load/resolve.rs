@@ -183,6 +183,66 @@ fn field_type(cx: &mut Cx<'_>, f: &RawField) -> Option<Type> {
     Some(parsed)
 }
 
+/// Checks the `labels` of a fact or payload field against its `values`: every label names a
+/// value of the enum. Returns the labels kept, in the order of `values`.
+fn field_labels(cx: &mut Cx<'_>, f: &RawField, ty: Option<&Type>) -> Vec<(String, String)> {
+    let Some((first, _)) = f.labels.first() else {
+        return Vec::new();
+    };
+    let Some(Type::Enum(values)) = ty else {
+        if ty.is_some() {
+            cx.error(
+                "labels-on-non-enum",
+                first.span.clone(),
+                format!(
+                    "“{}”不是枚举，不能有 `labels` (`{}` has `labels` but is not an enum)",
+                    f.meta
+                        .title
+                        .as_ref()
+                        .map_or(f.meta.id.v.as_str(), |t| t.v.as_str()),
+                    f.meta.id.v
+                ),
+            )
+            .help = Some(
+                "only `type = \"enum\"` takes `labels`; remove them or change the type".into(),
+            );
+        }
+        return Vec::new();
+    };
+    let known: Vec<&str> = values.iter().map(String::as_str).collect();
+    for (value, _) in &f.labels {
+        if !known.contains(&value.v.as_str()) {
+            let help = did_you_mean(&value.v, known.iter().copied()).unwrap_or_else(|| {
+                format!(
+                    "label one of the enum's values: {}",
+                    super::reader::list(&known)
+                )
+            });
+            cx.error(
+                "unknown-value",
+                value.span.clone(),
+                format!(
+                    "`labels` 中的 `{}` 不是“{}”的取值 (`{}` in the labels of `{}` is not one of its `values`)",
+                    value.v,
+                    f.meta.title.as_ref().map_or(f.meta.id.v.as_str(), |t| t.v.as_str()),
+                    value.v,
+                    f.meta.id.v
+                ),
+            )
+            .help = Some(help);
+        }
+    }
+    values
+        .iter()
+        .filter_map(|v| {
+            f.labels
+                .iter()
+                .find(|(l, _)| &l.v == v)
+                .map(|(_, t)| (v.clone(), t.v.clone()))
+        })
+        .collect()
+}
+
 /// A TOML literal as a value of a type (facts' defaults).
 fn literal(cx: &mut Cx<'_>, lit: &S<Lit>, ty: &Type, what: &str) -> Option<Value> {
     let v = match (&lit.v, ty) {
@@ -594,6 +654,7 @@ pub(crate) fn resolve(
     let mut env = Env::default();
     for (i, f) in raw.facts.iter().enumerate() {
         let ty = field_type(cx, f);
+        let labels = field_labels(cx, f, ty.as_ref());
         let default = match (&f.default, &ty) {
             (Some(d), Some(ty)) => literal(cx, d, ty, &format!("the default of `{}`", f.meta.id.v)),
             _ => None,
@@ -626,6 +687,7 @@ pub(crate) fn resolve(
             ty,
             required,
             default,
+            labels,
         });
     }
 
@@ -967,7 +1029,9 @@ pub(crate) fn resolve(
         // The payload's fields are visible to this action's guards only: added to the
         // environment here and removed below (no copy of the environment per action).
         for (pi, f) in a.payload.iter().enumerate() {
-            let ty = field_type(cx, f).unwrap_or(Type::Bool);
+            let parsed = field_type(cx, f);
+            let labels = field_labels(cx, f, parsed.as_ref());
+            let ty = parsed.unwrap_or(Type::Bool);
             env.vars.insert(
                 format!("payload.{}", f.meta.id.v),
                 VarInfo {
@@ -977,6 +1041,7 @@ pub(crate) fn resolve(
             );
             payload.push(Field {
                 meta: meta(&cited, &f.meta),
+                labels,
                 ty,
                 required: f.required.as_ref().is_some_and(|r| r.v),
             });

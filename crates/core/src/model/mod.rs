@@ -21,7 +21,7 @@ pub use law::{Citation, Law, Laws, chinese_number};
 
 pub(crate) use procedure::{
     Action, Anchor, Document, Fact, IdMap, Invariant, InvariantKind, Node, Place, Role, State,
-    TimeRule, Track, payload_schema, procedure_index,
+    TimeRule, Track, label_of, payload_schema, procedure_index,
 };
 pub use procedure::{
     BoundPer, Condition, Field, Meta, Procedure, ReasonRule, TimeRuleKind, TimesBound,

@@ -77,6 +77,9 @@ pub struct Fact {
     pub(crate) required: bool,
     /// Its value when the case opens without it.
     pub(crate) default: Option<Value>,
+    /// The Chinese titles of an enum's values (`labels`): value → title, in the order of
+    /// `values`; a value without one is shown as its id.
+    pub(crate) labels: Vec<(String, String)>,
 }
 
 /// A field of an action's payload.
@@ -90,6 +93,25 @@ pub struct Field {
     pub ty: Type,
     /// Whether the command must give it.
     pub required: bool,
+    /// The Chinese titles of an enum's values (`labels`): value → title, in the order of
+    /// `values`; a value without one is shown as its id.
+    #[serde(serialize_with = "ser_labels", skip_serializing_if = "Vec::is_empty")]
+    pub labels: Vec<(String, String)>,
+}
+
+impl Field {
+    /// The Chinese title of one of its enum values (`labels`), if the rule file gives one.
+    pub fn value_title(&self, value: &str) -> Option<&str> {
+        label_of(&self.labels, value)
+    }
+}
+
+/// The title of `value` among `labels`.
+pub(crate) fn label_of<'a>(labels: &'a [(String, String)], value: &str) -> Option<&'a str> {
+    labels
+        .iter()
+        .find(|(v, _)| v == value)
+        .map(|(_, t)| t.as_str())
 }
 
 /// A state of the procedure's main machine.
@@ -493,6 +515,10 @@ fn ser_type<S: serde::Serializer>(ty: &Type, s: S) -> Result<S::Ok, S::Error> {
         m.serialize_entry("values", &values[..])?;
     }
     m.end()
+}
+
+fn ser_labels<S: serde::Serializer>(labels: &[(String, String)], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_map(labels.iter().map(|(v, t)| (v, t)))
 }
 
 fn ser_expr<S: serde::Serializer>(e: &Expr, s: S) -> Result<S::Ok, S::Error> {

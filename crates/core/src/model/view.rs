@@ -153,6 +153,15 @@ impl<'p> FactRef<'p> {
     pub fn default(&self) -> Option<&'p Value> {
         self.item.default.as_ref()
     }
+    /// The Chinese title of one of its enum values (`labels`), if the rule file gives one.
+    pub fn value_title(&self, value: &str) -> Option<&'p str> {
+        super::procedure::label_of(&self.item.labels, value)
+    }
+    /// The Chinese titles of its enum values (`labels`): value → title, in the order of
+    /// `values`; empty when the rule file gives none.
+    pub fn labels(&self) -> &'p [(String, String)] {
+        &self.item.labels
+    }
 }
 named!(FactRef, facts);
 

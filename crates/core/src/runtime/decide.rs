@@ -838,7 +838,7 @@ fn parts_zh(
                 .map(|(name, value)| {
                     let title = read_title_zh(p, a, name);
                     match value {
-                        Some(v) => format!("{title}为 {v}"),
+                        Some(v) => format!("{title}为 {}", read_value_zh(p, a, name, v)),
                         None => format!("{title}未设置"),
                     }
                 })
@@ -865,6 +865,27 @@ fn read_title_zh(p: &crate::model::Procedure, a: &Action, name: &str) -> String 
         return lang::zh(&t.meta);
     }
     format!("`{name}`")
+}
+
+/// The Chinese title of an enum value a guard read (the fact's or payload field's `labels`),
+/// or the value as written when it has none.
+fn read_value_zh<'v>(
+    p: &'v crate::model::Procedure,
+    a: &'v Action,
+    name: &str,
+    value: &'v str,
+) -> &'v str {
+    let labels = match name.strip_prefix("payload.") {
+        Some(field) => a
+            .payload
+            .iter()
+            .find(|f| f.meta.id == field)
+            .map(|f| &f.labels),
+        None => p.find_fact(name).map(|(_, f)| &f.labels),
+    };
+    labels
+        .and_then(|l| crate::model::label_of(l, value))
+        .unwrap_or(value)
 }
 
 /// `（是否指“受理”？）` — a suggestion in Chinese.
