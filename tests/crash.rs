@@ -13,51 +13,19 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::rc::Rc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
 const WRITERS: usize = 8;
-const DIGEST: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+#[path = "support/server.rs"]
+mod server;
+use server::Server;
 
-fn start(db: &Path) -> (Child, String) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fazhi"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--workers", "2"])
-        .arg("--rules")
-        .arg(root.join("crates/http/tests/fixtures"))
-        .arg("--calendars")
-        .arg(root.join("rules/calendars"))
-        .arg("--config")
-        .arg(root.join("fazhi.example.toml"))
-        .arg("--db")
-        .arg(db)
-        .arg("--create-db")
-        .env("RUST_LOG", "warn,fazhi_http::startup=info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("the server said where it listens")
-            .unwrap();
-        if let Some(i) = line.find("listening on http://") {
-            let rest = &line[i + "listening on ".len()..];
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    // Keep draining the log so the server never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    (child, base)
-}
+const DIGEST: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
 #[derive(Default)]
 struct Writer {
@@ -138,7 +106,8 @@ async fn get(client: &awc::Client, url: &str) -> Value {
 async fn sigkill_under_concurrent_writers_loses_no_acknowledged_event() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("fazhi.db");
-    let (mut child, base) = start(&db);
+    let mut server = Server::start(&db, 2, &["--create-db"]);
+    let base = server.base.clone();
 
     let writers: Vec<Rc<RefCell<Writer>>> = (0..WRITERS).map(|_| Rc::default()).collect();
     for w in &writers {
@@ -150,15 +119,15 @@ async fn sigkill_under_concurrent_writers_loses_no_acknowledged_event() {
         .subsec_nanos();
     let wait = Duration::from_millis(400 + u64::from(nanos % 1200));
     actix_web::rt::time::sleep(wait).await;
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
+    server.kill(); // SIGKILL
     // Let every writer notice.
     actix_web::rt::time::sleep(Duration::from_millis(300)).await;
 
     let acked: usize = writers.iter().map(|w| w.borrow().acked.len()).sum();
     assert!(acked > 0, "no write was acknowledged before the kill");
 
-    let (mut child, base) = start(&db);
+    let mut server = Server::start(&db, 2, &["--create-db"]);
+    let base = server.base.clone();
     let client = awc::Client::builder()
         .timeout(Duration::from_secs(30))
         .finish();
@@ -243,10 +212,10 @@ async fn sigkill_under_concurrent_writers_loses_no_acknowledged_event() {
     }
     // Stop gracefully (SIGTERM) and check every chain.
     Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
+        .args(["-TERM", &server.child.id().to_string()])
         .status()
         .unwrap();
-    assert!(child.wait().unwrap().success());
+    assert!(server.child.wait().unwrap().success());
     let out = Command::new(env!("CARGO_BIN_EXE_fazhi"))
         .args(["verify", "--db"])
         .arg(&db)

@@ -16,9 +16,6 @@
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::rc::Rc;
 use std::time::Duration;
 
@@ -30,50 +27,11 @@ const CASES: usize = 8;
 const STEPS: u64 = 7;
 /// The node killed once this many appends were acknowledged.
 const KILL_AFTER: usize = 12;
+#[path = "support/server.rs"]
+mod server;
+use server::Server;
+
 const DIGEST: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
-
-/// A `fazhi serve` process, killed when dropped (also when the test fails).
-struct Node(Child);
-
-impl Drop for Node {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn start(db: &str) -> (Node, String) {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut child = Command::new(env!("CARGO_BIN_EXE_fazhi"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--workers", "1"])
-        .arg("--rules")
-        .arg(root.join("crates/http/tests/fixtures"))
-        .arg("--calendars")
-        .arg(root.join("rules/calendars"))
-        .arg("--config")
-        .arg(root.join("fazhi.example.toml"))
-        .arg("--db")
-        .arg(db)
-        .env("RUST_LOG", "warn,fazhi_http::startup=info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .expect("the server said where it listens")
-            .unwrap();
-        if let Some(i) = line.find("listening on http://") {
-            let rest = &line[i + "listening on ".len()..];
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
-    (Node(child), base)
-}
 
 fn body(seq: u64) -> (&'static str, Value) {
     if seq % 2 == 1 {
@@ -209,8 +167,8 @@ async fn write(w: usize, bases: Rc<Vec<String>>, cases: Rc<Vec<String>>, run: Rc
 #[actix_web::test]
 async fn three_nodes_one_killed_no_acknowledged_write_lost() {
     let db = fazhi_store::test_pg::database().unwrap_or_else(|e| panic!("{e}"));
-    let mut nodes: Vec<(Node, String)> = (0..3).map(|_| start(&db)).collect();
-    let bases: Rc<Vec<String>> = Rc::new(nodes.iter().map(|(_, b)| b.clone()).collect());
+    let mut nodes: Vec<Server> = (0..3).map(|_| Server::start(&db, 1, &[])).collect();
+    let bases: Rc<Vec<String>> = Rc::new(nodes.iter().map(|n| n.base.clone()).collect());
     let run = Rc::new(RefCell::new(Run {
         alive: vec![true; 3],
         ..Run::default()
@@ -247,8 +205,7 @@ async fn three_nodes_one_killed_no_acknowledged_write_lost() {
         }
         actix_web::rt::time::sleep(Duration::from_millis(5)).await;
     }
-    (nodes[2].0).0.kill().unwrap();
-    (nodes[2].0).0.wait().unwrap();
+    nodes[2].kill();
     run.borrow_mut().alive[2] = false;
     for w in writers {
         w.await.unwrap();
@@ -261,8 +218,8 @@ async fn three_nodes_one_killed_no_acknowledged_write_lost() {
     );
     // Reads through the surviving nodes and through a fresh one show every acknowledged
     // event with its hash, and nothing more; the fresh node verifies each chain as it loads.
-    let fresh = start(&db);
-    let readers = [bases[0].clone(), bases[1].clone(), fresh.1.clone()];
+    let fresh = Server::start(&db, 1, &[]);
+    let readers = [bases[0].clone(), bases[1].clone(), fresh.base.clone()];
     for base in &readers {
         for case in cases.iter() {
             let (status, v) = send(
