@@ -269,7 +269,7 @@ fn rows() -> Vec<Row> {
                 Command::new("decide", head(), cst("2025-09-10T09:00:00")).with_reason("情节清楚"),
                 ReasonKind::GuardFalse,
             ),
-            zh: &["“作出处罚决定”的办理条件不满足：`serious`（“情节复杂”为 false）"],
+            zh: &["“作出处罚决定”的办理条件不满足：「情节复杂」（「情节复杂」为否）"],
             en: &["the condition of `decide` does not hold: `serious`"],
             cites: Some("第五十七条"),
         },

@@ -27,6 +27,7 @@ officer = { title = "承办人员" }
 
 [facts]
 applicant_kind = { type = "enum", values = ["natural_person", "legal_person", "other_organisation"], labels = { natural_person = "公民", legal_person = "法人" }, required = true, title = "申请人类型" }
+urgent = { type = "bool", default = false, title = "情况紧急" }
 
 [states]
 received = { title = "已收到" }
@@ -45,6 +46,28 @@ from = "received"
 to = "closed"
 by = ["officer"]
 when = 'payload.form == "electronic"'
+
+[actions.close_urgently]
+title = "紧急办结"
+from = "received"
+to = "closed"
+by = ["officer"]
+when = "urgent"
+
+[actions.extend]
+title = "延长答复期限"
+from = "received"
+to = "received"
+by = ["officer"]
+
+[actions.extend.when]
+before_expiry = { if = "!late(reply_limit)", title = "在答复期限届满前延长" }
+
+[time.reply_limit]
+title = "自收到申请之日起15日内答复"
+within = { days = 15 }
+after = ["received"]
+actions = ["close_for_organisations"]
 
 [actions.close_by_form.payload]
 form = { type = "enum", values = ["as_requested", "electronic"], labels = { as_requested = "按申请人要求的形式", electronic = "电子数据" }, required = true, title = "提供形式" }
@@ -100,9 +123,12 @@ fn a_refusal_prints_the_title_of_a_facts_value() {
             cst("2025-09-02T09:00:00"),
         ),
     );
-    assert!(zh.contains("“申请人类型”为 公民"), "{zh}");
     assert!(
-        !zh.contains("natural_person”）") && !zh.contains("为 natural_person"),
+        zh.contains("「申请人类型」不为“公民”（「申请人类型」为“公民”）"),
+        "{zh}"
+    );
+    assert!(
+        !zh.contains("natural_person") && !zh.contains("applicant_kind"),
         "{zh}"
     );
     assert!(en.contains("natural_person"), "{en}");
@@ -116,7 +142,14 @@ fn a_refusal_prints_the_title_of_a_payload_value() {
         Command::new("close_by_form", officer(), cst("2025-09-02T09:00:00"))
             .with_payload(json!({ "form": "as_requested" })),
     );
-    assert!(zh.contains("“提供形式”为 按申请人要求的形式"), "{zh}");
+    assert!(
+        zh.contains("「提供形式」为“电子数据”（「提供形式」为“按申请人要求的形式”）"),
+        "{zh}"
+    );
+    assert!(
+        !zh.contains("payload.") && !zh.contains("as_requested"),
+        "{zh}"
+    );
 }
 
 #[test]
@@ -139,4 +172,29 @@ fn the_diagram_words_a_guard_with_the_values_titles() {
     assert!(svg.contains("“公民”"), "{svg}");
     assert!(svg.contains("“电子数据”"), "{svg}");
     assert!(!svg.contains("“natural_person”"), "{svg}");
+}
+
+/// A guard is written in words, never as its code: a yes-or-no fact as 是/否, a time rule's
+/// `late(…)` as its title and 已逾期/未逾期.
+#[test]
+fn a_refusal_words_the_guard_not_its_code() {
+    let case = opened("legal_person");
+    let (zh, en) = guard_message(
+        &case,
+        Command::new("close_urgently", officer(), cst("2025-09-02T09:00:00")),
+    );
+    assert!(
+        zh.contains("不满足：「情况紧急」（「情况紧急」为否）"),
+        "{zh}"
+    );
+    assert!(en.contains("`urgent`"), "{en}");
+    let (zh, _) = guard_message(
+        &case,
+        Command::new("extend", officer(), cst("2025-10-20T09:00:00")),
+    );
+    assert!(
+        zh.contains("“在答复期限届满前延长”不满足：「自收到申请之日起15日内答复」未逾期"),
+        "{zh}"
+    );
+    assert!(!zh.contains("late(") && !zh.contains("reply_limit"), "{zh}");
 }

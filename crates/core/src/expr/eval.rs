@@ -153,7 +153,7 @@ pub(crate) fn explain<C: EvalContext + ?Sized>(
     source: &str,
     ctx: &C,
     out: &mut Vec<Falsity>,
-    mut canonical: Option<&mut Vec<String>>,
+    on_part: &mut dyn FnMut(&Node),
 ) {
     let truth = node.truth(ctx);
     if truth == Some(true) {
@@ -161,7 +161,7 @@ pub(crate) fn explain<C: EvalContext + ?Sized>(
     }
     if let Kind::And(items) = &node.kind {
         for item in items {
-            explain(item, source, ctx, out, canonical.as_deref_mut());
+            explain(item, source, ctx, out, on_part);
         }
         return;
     }
@@ -179,9 +179,7 @@ pub(crate) fn explain<C: EvalContext + ?Sized>(
             (read.name().to_owned(), value)
         })
         .collect();
-    if let Some(c) = canonical {
-        c.push(node.canonical());
-    }
+    on_part(node);
     out.push(Falsity {
         expression: node.span.text(source).to_owned(),
         span: node.span,

@@ -51,6 +51,17 @@ pub use types::{Env, EvalContext, Ids, TrackInfo, Type, Value, VarInfo, VarSlot}
 
 use node::{Kind, Node};
 
+/// A failing part of a guard, as [`Expr::explain_parts`] gives it.
+#[derive(Debug, Clone)]
+pub(crate) struct Part {
+    /// The part, its source text and the values it read.
+    pub(crate) falsity: Falsity,
+    /// Its canonical text (empty unless asked for).
+    pub(crate) canonical: String,
+    /// The part in words, names by their titles (`「答复期限」未逾期`).
+    pub(crate) words: String,
+}
+
 /// A compiled expression: parsed, resolved against an [`Env`] and type-checked. Cheap to
 /// evaluate many times; evaluation does not allocate.
 #[derive(Debug, Clone, PartialEq)]
@@ -101,26 +112,40 @@ impl Expr {
     /// values of every name it reads.
     pub fn explain<C: EvalContext + ?Sized>(&self, ctx: &C) -> Vec<Falsity> {
         let mut out = Vec::new();
-        eval::explain(&self.root, &self.source, ctx, &mut out, None);
+        eval::explain(&self.root, &self.source, ctx, &mut out, &mut |_| {});
         out
     }
 
-    /// [`Expr::explain`], with the canonical text of each failing part beside it (to match
-    /// it with the parts other guards require).
-    pub(crate) fn explain_canonical<C: EvalContext + ?Sized>(
+    /// [`Expr::explain`], each failing part with its words (names by their titles, as
+    /// [`Expr::describe`] writes them) and, when `canonical` is asked for, its canonical
+    /// text (to match it with the parts other guards require).
+    pub(crate) fn explain_parts<C: EvalContext + ?Sized>(
         &self,
         ctx: &C,
-    ) -> Vec<(Falsity, String)> {
+        canonical: bool,
+        title: &dyn Fn(Name) -> Option<String>,
+    ) -> Vec<Part> {
         let mut out = Vec::new();
-        let mut canonical = Vec::new();
-        eval::explain(
-            &self.root,
-            &self.source,
-            ctx,
-            &mut out,
-            Some(&mut canonical),
-        );
-        out.into_iter().zip(canonical).collect()
+        let mut extra = Vec::new();
+        let describer = describe::Describer { title };
+        eval::explain(&self.root, &self.source, ctx, &mut out, &mut |node| {
+            let mut words = String::new();
+            describer.write(node, &mut words);
+            let canonical = if canonical {
+                node.canonical()
+            } else {
+                String::new()
+            };
+            extra.push((canonical, words));
+        });
+        out.into_iter()
+            .zip(extra)
+            .map(|(falsity, (canonical, words))| Part {
+                falsity,
+                canonical,
+                words,
+            })
+            .collect()
     }
 
     /// The canonical text of each top-level `&&` operand (the whole expression if it is not

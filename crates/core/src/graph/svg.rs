@@ -8,7 +8,7 @@
 //! our own ([`super::layout`]) and deterministic: the same procedure gives the same bytes.
 
 use super::layout::{self, Canvas, Edge, Grid, Machine, Node, Para, Style};
-use crate::expr::{Expr, Name, VarSlot};
+use crate::expr::Expr;
 use crate::model::{Action, Citation, Meta, Place, Procedure, StateRef};
 
 /// The widest an overview may be, so that it reads at 100% in a README.
@@ -393,37 +393,7 @@ impl<'a> Writer<'a> {
 
 /// An expression of `p` in words, with titles for names (payload fields those of `action`).
 pub(super) fn words(p: &Procedure, e: &Expr, action: Option<&Action>) -> String {
-    e.describe(&|name| match name {
-        Name::Var(VarSlot::Fact(i)) => p.facts.get(i).map(|f| f.meta.title.clone()),
-        Name::Var(VarSlot::Payload(i)) => action
-            .and_then(|a| a.payload.get(i))
-            .map(|f| f.meta.title.clone()),
-        Name::Track(i) => p.tracks.get(i).map(|t| t.meta.title.clone()),
-        Name::TrackState(t, s) => p
-            .tracks
-            .get(t)
-            .and_then(|t| t.states.get(s))
-            .map(|s| s.title.clone()),
-        Name::Document(i) => p.documents.get(i).map(|d| d.meta.title.clone()),
-        Name::Action(i) => p.actions.get(i).map(|a| a.meta.title.clone()),
-        Name::TimeRule(i) => p.time_rules.get(i).map(|r| r.meta.title.clone()),
-        Name::Value(slot, v) => {
-            let (ty, labels) = match slot {
-                VarSlot::Fact(i) => p.facts.get(i).map(|f| (&f.ty, &f.labels))?,
-                VarSlot::Payload(i) => action
-                    .and_then(|a| a.payload.get(i))
-                    .map(|f| (&f.ty, &f.labels))?,
-            };
-            let crate::expr::Type::Enum(values) = ty else {
-                return None;
-            };
-            let value = values.get(usize::from(v))?;
-            labels
-                .iter()
-                .find(|(l, _)| l == value)
-                .map(|(_, t)| t.clone())
-        }
-    })
+    e.describe(&|name| p.title_of(name, action))
 }
 
 /// Each node's layer and its rank in reading order: its distance from `initial` along the

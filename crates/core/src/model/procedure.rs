@@ -432,6 +432,42 @@ impl Procedure {
     pub fn counters(&self) -> &[super::report::Counter] {
         &self.report
     }
+    /// The Chinese title of a name an expression refers to (payload fields those of
+    /// `action`), for writing guards in words ([`Expr::describe`]); `None` where it has none.
+    pub(crate) fn title_of(
+        &self,
+        name: crate::expr::Name,
+        action: Option<&Action>,
+    ) -> Option<String> {
+        use crate::expr::{Name, VarSlot};
+        match name {
+            Name::Var(VarSlot::Fact(i)) => self.facts.get(i).map(|f| f.meta.title.clone()),
+            Name::Var(VarSlot::Payload(i)) => action
+                .and_then(|a| a.payload.get(i))
+                .map(|f| f.meta.title.clone()),
+            Name::Track(i) => self.tracks.get(i).map(|t| t.meta.title.clone()),
+            Name::TrackState(t, s) => self
+                .tracks
+                .get(t)
+                .and_then(|t| t.states.get(s))
+                .map(|s| s.title.clone()),
+            Name::Document(i) => self.documents.get(i).map(|d| d.meta.title.clone()),
+            Name::Action(i) => self.actions.get(i).map(|a| a.meta.title.clone()),
+            Name::TimeRule(i) => self.time_rules.get(i).map(|r| r.meta.title.clone()),
+            Name::Value(slot, v) => {
+                let (ty, labels) = match slot {
+                    VarSlot::Fact(i) => self.facts.get(i).map(|f| (&f.ty, &f.labels))?,
+                    VarSlot::Payload(i) => action
+                        .and_then(|a| a.payload.get(i))
+                        .map(|f| (&f.ty, &f.labels))?,
+                };
+                let Type::Enum(values) = ty else {
+                    return None;
+                };
+                label_of(labels, values.get(usize::from(v))?).map(str::to_owned)
+            }
+        }
+    }
     /// The action with this id.
     pub(crate) fn find_action(&self, id: &str) -> Option<(usize, &Action)> {
         let i = *self.index.actions.get(id)?;

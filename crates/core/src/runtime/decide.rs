@@ -9,7 +9,7 @@ use super::case::{Case, Ctx, Fields, decode_fields, valid_digest};
 use super::command::{Actor, Command, DocumentRef};
 use super::event::{Event, EventBody, Recorded};
 use super::refusal::{Reason, ReasonKind, Refusal};
-use crate::expr::Value;
+use crate::expr::{Expr, Part, Type, Value};
 use crate::lang;
 use crate::model::{Action, BoundPer, Meta, Node, Place, ReasonRule, TimeRuleKind};
 use crate::time::{Calendar, cst_date, fmt_cst};
@@ -544,9 +544,11 @@ impl Case {
                 if c.guard.holds(&ctx) {
                     continue;
                 }
-                let mut failed = c.guard.explain(&ctx);
+                let mut failed = c
+                    .guard
+                    .explain_parts(&ctx, false, &|name| p.title_of(name, Some(a)));
                 if given.is_none() {
-                    failed.retain(|f| still_to_come(f).not());
+                    failed.retain(|part| still_to_come(&part.falsity).not());
                     if failed.is_empty() {
                         continue;
                     }
@@ -555,7 +557,7 @@ impl Case {
                     "{}的条件{}不满足{}",
                     lang::zh(&a.meta),
                     lang::zh(&c.meta),
-                    parts_zh(p, a, &failed, c.guard.source())
+                    parts_zh(p, a, &failed, &c.guard)
                 );
                 let en = format!(
                     "{}: the condition {} does not hold{}",
@@ -566,7 +568,7 @@ impl Case {
                 let mut r =
                     Reason::new(ReasonKind::GuardFalse, zh, en).cite_first([&c.meta, &a.meta]);
                 r.condition = Some(c.meta.id.clone());
-                r.failed = failed;
+                r.failed = failed.into_iter().map(|part| part.falsity).collect();
                 reasons.push(r);
             }
         }
@@ -801,7 +803,7 @@ fn still_to_come(f: &crate::expr::Falsity) -> bool {
 }
 
 /// `: \`a\`, \`b\`` — the failing parts, or the whole guard when none is named.
-fn parts_en(failed: &[crate::expr::Falsity], whole: &str) -> String {
+fn parts_en(failed: &[Part], whole: &str) -> String {
     let mut message = String::from(": ");
     if failed.is_empty() {
         message.push('`');
@@ -810,7 +812,7 @@ fn parts_en(failed: &[crate::expr::Falsity], whole: &str) -> String {
     } else {
         push_ticked(
             &mut message,
-            failed.iter().map(|f| f.expression.as_str()),
+            failed.iter().map(|part| part.falsity.expression.as_str()),
             ", ",
             "",
         );
@@ -818,74 +820,77 @@ fn parts_en(failed: &[crate::expr::Falsity], whole: &str) -> String {
     message
 }
 
-/// `：\`a\`（“罚款金额”为 5000）；\`b\`（“听证”未设置）` — the failing parts, each with the
-/// titles of what it reads and their values, or the whole guard when none is named.
-fn parts_zh(
-    p: &crate::model::Procedure,
-    a: &Action,
-    failed: &[crate::expr::Falsity],
-    whole: &str,
-) -> String {
+/// `：「罚款金额」 ≥ 5000（“罚款金额”为 3000）；「听证」已完成（“听证”未设置）` — the
+/// failing parts in words (titles for names, never the guard's code), each with the titles
+/// of what it reads and their values, or the whole guard in words when none is named.
+fn parts_zh(p: &crate::model::Procedure, a: &Action, failed: &[Part], whole: &Expr) -> String {
     if failed.is_empty() {
-        return format!("：`{whole}`");
+        return format!("：{}", whole.describe(&|name| p.title_of(name, Some(a))));
     }
     let parts: Vec<String> = failed
         .iter()
-        .map(|f| {
-            let read: Vec<String> = f
+        .map(|part| {
+            let read: Vec<String> = part
+                .falsity
                 .values
                 .iter()
-                .map(|(name, value)| {
-                    let title = read_title_zh(p, a, name);
-                    match value {
-                        Some(v) => format!("{title}为 {}", read_value_zh(p, a, name, v)),
-                        None => format!("{title}未设置"),
-                    }
-                })
+                .map(|(name, value)| read_zh(p, a, name, value.as_deref()))
                 .collect();
             if read.is_empty() {
-                format!("`{}`", f.expression)
+                part.words.clone()
             } else {
-                format!("`{}`（{}）", f.expression, read.join("，"))
+                format!("{}（{}）", part.words, read.join("，"))
             }
         })
         .collect();
     format!("：{}", parts.join("；"))
 }
 
-/// The Chinese title of what a guard reads: a payload field of `a`, a fact or a track.
-fn read_title_zh(p: &crate::model::Procedure, a: &Action, name: &str) -> String {
-    if let Some(field) = name.strip_prefix("payload.") {
-        if let Some(f) = a.payload.iter().find(|f| f.meta.id == field) {
-            return lang::zh(&f.meta);
-        }
-    } else if let Some((_, f)) = p.find_fact(name) {
-        return lang::zh(&f.meta);
-    } else if let Some((_, t)) = p.find_track(name) {
-        return lang::zh(&t.meta);
-    }
-    format!("`{name}`")
-}
-
-/// The Chinese title of an enum value a guard read (the fact's or payload field's `labels`),
-/// or the value as written when it has none.
-fn read_value_zh<'v>(
-    p: &'v crate::model::Procedure,
-    a: &'v Action,
-    name: &str,
-    value: &'v str,
-) -> &'v str {
-    let labels = match name.strip_prefix("payload.") {
+/// What a guard read and its value, in Chinese as the guard's words write them: a payload
+/// field of `a`, a fact or a track by its title, an enum value or a track's state by its
+/// title (`「审查结论」为“不合法”`), a yes-or-no as `是`/`否` (`「情节复杂」为否`), or
+/// `「听证」未设置`.
+fn read_zh(p: &crate::model::Procedure, a: &Action, name: &str, value: Option<&str>) -> String {
+    let field = name.strip_prefix("payload.");
+    let var = match field {
         Some(field) => a
             .payload
             .iter()
             .find(|f| f.meta.id == field)
-            .map(|f| &f.labels),
-        None => p.find_fact(name).map(|(_, f)| &f.labels),
+            .map(|f| (&f.meta, &f.ty, &f.labels)),
+        None => p.find_fact(name).map(|(_, f)| (&f.meta, &f.ty, &f.labels)),
     };
-    labels
-        .and_then(|l| crate::model::label_of(l, value))
-        .unwrap_or(value)
+    let track = if field.is_none() && var.is_none() {
+        p.find_track(name).map(|(_, t)| t)
+    } else {
+        None
+    };
+    let title = match (var, track) {
+        (Some((meta, _, _)), _) => meta.title.as_str(),
+        (None, Some(t)) => t.meta.title.as_str(),
+        (None, None) => name,
+    };
+    let Some(value) = value else {
+        return format!("「{title}」未设置");
+    };
+    let value = match (var, track) {
+        (Some((_, ty, labels)), _) => match ty {
+            Type::Bool if value == "true" => "是".to_owned(),
+            Type::Bool if value == "false" => "否".to_owned(),
+            Type::Enum(_) => format!(
+                "“{}”",
+                crate::model::label_of(labels, value).unwrap_or(value)
+            ),
+            Type::Text => format!("“{value}”"),
+            _ => value.to_owned(),
+        },
+        (None, Some(t)) => {
+            let state = t.states.iter().find(|s| s.id == value);
+            format!("「{}」", state.map_or(value, |s| s.title.as_str()))
+        }
+        (None, None) => value.to_owned(),
+    };
+    format!("「{title}」为{value}")
 }
 
 /// `（是否指“受理”？）` — a suggestion in Chinese.
@@ -998,18 +1003,11 @@ impl Case {
     ) {
         let p = self.procedure.as_ref();
         // Only when an invariant could require a part is its canonical text worth computing.
-        let mut failed: Vec<(crate::expr::Falsity, String)> =
-            if Self::citing_invariants(p, ai, a).next().is_some() {
-                when.explain_canonical(ctx)
-            } else {
-                when.explain(ctx)
-                    .into_iter()
-                    .map(|f| (f, String::new()))
-                    .collect()
-            };
+        let canonical = Self::citing_invariants(p, ai, a).next().is_some();
+        let mut failed = when.explain_parts(ctx, canonical, &|name| p.title_of(name, Some(a)));
         if asking {
             // Asking what is possible: the payload is still to come.
-            failed.retain(|(f, _)| still_to_come(f).not());
+            failed.retain(|part| still_to_come(&part.falsity).not());
             if failed.is_empty() {
                 return;
             }
@@ -1031,12 +1029,12 @@ impl Case {
                     .then_some((ii, None))
             })
         };
-        let mut groups: Vec<(Option<Requiring>, Vec<crate::expr::Falsity>)> = Vec::new();
-        for (f, canonical) in failed {
-            let key = requiring(&canonical);
+        let mut groups: Vec<(Option<Requiring>, Vec<Part>)> = Vec::new();
+        for part in failed {
+            let key = requiring(&part.canonical);
             match groups.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, parts)) => parts.push(f),
-                None => groups.push((key, vec![f])),
+                Some((_, parts)) => parts.push(part),
+                None => groups.push((key, vec![part])),
             }
         }
         if groups.is_empty() {
@@ -1046,7 +1044,7 @@ impl Case {
             let zh = format!(
                 "{}的办理条件不满足{}",
                 lang::zh(&a.meta),
-                parts_zh(p, a, &parts, when.source())
+                parts_zh(p, a, &parts, when)
             );
             let en = format!(
                 "the condition of {} does not hold{}",
@@ -1067,7 +1065,7 @@ impl Case {
                 }
                 None => r = r.cite(&a.meta),
             }
-            r.failed = parts;
+            r.failed = parts.into_iter().map(|part| part.falsity).collect();
             reasons.push(r);
         }
     }
