@@ -258,27 +258,30 @@ impl AppState {
     /// verify (or a history the store cannot read whole because a link is gone) is
     /// [`ApiError::ChainBroken`], naming the first broken link.
     async fn load(&self, id: &str) -> Result<Option<Case>, ApiError> {
-        // The history and the summary are two reads: on a store other nodes write, a case
-        // may move between them (the summary is then ahead of the history read). That is
-        // not a broken chain: read both again, a few times, before calling it one.
-        let mut attempts = 0;
-        let (stored, head) = loop {
-            attempts += 1;
-            let stored = self.read_history(id).await?;
-            let Some(last) = stored.last() else {
-                return Ok(None);
-            };
-            // The head the case's summary keeps: a change to the last event is found too.
-            let (seq, head) = match self.store.summary(id).await? {
-                Some(s) => (s.seq, s.head),
-                None => (last.seq, last.hash.clone()),
-            };
-            if seq > last.seq && self.store.shared() && attempts < 5 {
-                continue;
+        let stored = match self.store.events(id).await {
+            Ok(stored) => stored,
+            Err(fazhi_store::StoreError::Corrupt(detail)) => {
+                return Err(
+                    match crate::history::find_break(self.store.as_ref(), id).await {
+                        Some(broken) => ApiError::ChainBroken {
+                            case: id.to_owned(),
+                            broken,
+                        },
+                        None => ApiError::Internal(format!("case `{id}`: {detail}")),
+                    },
+                );
             }
-            break (stored, head);
+            Err(e) => return Err(e.into()),
         };
+        if stored.is_empty() {
+            return Ok(None);
+        }
         let bytes: Vec<&[u8]> = stored.iter().map(|e| e.bytes.as_slice()).collect();
+        // The head the case's summary keeps: a change to the last event is found too.
+        let head = match self.store.summary(id).await? {
+            Some(s) => s.head,
+            None => stored.last().map(|e| e.hash.clone()).unwrap_or_default(),
+        };
         verify(&bytes, Some(&head)).map_err(|broken| ApiError::ChainBroken {
             case: id.to_owned(),
             broken,
@@ -291,26 +294,6 @@ impl AppState {
         let case = Case::replay(&self.rules, &events)
             .map_err(|e| ApiError::Internal(format!("case `{id}` does not replay: {e}")))?;
         Ok(Some(case))
-    }
-
-    /// A case's stored history (empty when there is no such case); a history the store
-    /// cannot read whole because a link is gone is [`ApiError::ChainBroken`].
-    async fn read_history(&self, id: &str) -> Result<Vec<fazhi_store::StoredEvent>, ApiError> {
-        match self.store.events(id).await {
-            Ok(stored) => Ok(stored),
-            Err(fazhi_store::StoreError::Corrupt(detail)) => {
-                Err(
-                    match crate::history::find_break(self.store.as_ref(), id).await {
-                        Some(broken) => ApiError::ChainBroken {
-                            case: id.to_owned(),
-                            broken,
-                        },
-                        None => ApiError::Internal(format!("case `{id}`: {detail}")),
-                    },
-                )
-            }
-            Err(e) => Err(e.into()),
-        }
     }
 }
 
