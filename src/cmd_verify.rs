@@ -274,8 +274,17 @@ pub fn check(db: &Path, rules: &RuleSet, calendar: &Calendar) -> Result<Report, 
             }
         }
         // Each event's columns, from its bytes.
-        let version = case.view().procedure_version;
+        // The version each event was appended on: the opening's, then, from a migration
+        // event on, the version it moved the case to.
+        let mut version = case.view().procedure_version;
         for (stored_event, (event, raw)) in events.iter().zip(parsed.into_iter().zip(&bytes)) {
+            match &event.body {
+                fazhi_core::runtime::EventBody::Opened { version: v, .. } => version = *v,
+                fazhi_core::runtime::EventBody::Migrated { to_version, .. } => {
+                    version = *to_version;
+                }
+                fazhi_core::runtime::EventBody::Action { .. } => {}
+            }
             let recorded = Recorded {
                 hash: Hash256::of(raw),
                 bytes: raw.to_vec(),

@@ -125,16 +125,14 @@ fn read_facts(
                                 old.version, old.meta.id, from.v
                             ),
                         );
-                        d.help = did_you_mean(
-                            &from.v,
-                            old.facts.iter().map(|f| f.meta.id.as_str()),
-                        )
-                        .or_else(|| {
-                            Some(
+                        d.help =
+                            did_you_mean(&from.v, old.facts.iter().map(|f| f.meta.id.as_str()))
+                                .or_else(|| {
+                                    Some(
                                 "name the fact of the old version whose value the new one takes"
                                     .into(),
                             )
-                        });
+                                });
                     }
                     Some((_, of)) if !fits(&of.ty, &f.ty) => {
                         cx.error(
