@@ -410,3 +410,246 @@ fn old_events_decode_and_hash_as_before() {
     let e = Event::from_bytes(bytes).unwrap();
     assert_eq!(e.to_bytes(), bytes.to_vec());
 }
+
+const SMALL_V1: &str = r#"
+[procedure]
+id = "p"
+version = 1
+initial = "filed"
+terminal = ["done"]
+[roles]
+clerk = {}
+[facts]
+old_name = { type = "text" }
+[states]
+filed = {}
+review = {}
+done = {}
+[actions.start]
+from = "filed"
+to = "review"
+by = ["clerk"]
+[actions.finish]
+from = "review"
+to = "done"
+by = ["clerk"]
+[time.decide_in]
+within = { days = 30 }
+after = "start"
+actions = ["finish"]
+"#;
+
+const SMALL_V2: &str = r#"
+[procedure]
+id = "p"
+version = 2
+initial = "filed"
+terminal = ["done"]
+[roles]
+clerk = {}
+[facts]
+new_name = { type = "text" }
+level = { type = "enum", values = ["a", "b"] }
+[states]
+filed = {}
+review = {}
+done = {}
+[actions.begin]
+from = "filed"
+to = "review"
+by = ["clerk"]
+[actions.finish]
+from = "review"
+to = "done"
+by = ["clerk"]
+when = 'level == "a" || level == "b"'
+[time.decide_in]
+within = { days = 15 }
+after = "begin"
+actions = ["finish"]
+"#;
+
+const SMALL_MIGRATION: &str = r#"
+[migration]
+procedure = "p"
+from = 1
+to = 2
+basis = "由运行方决定（the operator's decision）"
+[states]
+filed = "filed"
+review = "review"
+done = { excluded = "已办结" }
+[facts]
+new_name = { from = "old_name" }
+level = "a"
+[actions]
+start = "begin"
+"#;
+
+fn small() -> RuleSet {
+    let loaded = load(&[
+        SourceFile::new("p.v1.toml", SMALL_V1),
+        SourceFile::new("p.toml", SMALL_V2),
+    ]);
+    assert_eq!(loaded.errors(), 0, "{:?}", loaded.diagnostics);
+    loaded.rules
+}
+
+#[test]
+fn a_deadline_running_at_the_migration_is_counted_again_under_the_new_rules() {
+    let rules = small();
+    let cal = calendar();
+    let (m, diags) = load_migration(&SourceFile::new("m.toml", SMALL_MIGRATION), &rules);
+    assert!(diags.is_empty(), "{diags:?}");
+    let m = m.unwrap();
+    let clerk = Actor::new("clerk", ["clerk"]);
+    let t0 = cst("2026-03-02T10:00:00");
+    let (mut case, opened) = Case::open_recorded(
+        rules.get("p", Some(1)).unwrap(),
+        Opening {
+            case: "c".into(),
+            title: "t".into(),
+            actor: clerk.clone(),
+            at: t0,
+            facts: serde_json::json!({"old_name": "旧名"}),
+            imported: false,
+        },
+    )
+    .unwrap();
+    let started = case
+        .decide_record(Command::new("start", clerk.clone(), t0), &cal)
+        .unwrap();
+    let at = t0 + Duration::days(2);
+    let before = case.deadlines(at, &cal);
+    assert_eq!(before.len(), 1);
+    let v2 = rules.get("p", Some(2)).unwrap().clone();
+    let planned = m
+        .plan(
+            &case,
+            &v2,
+            Actor::new("operator", Vec::<String>::new()),
+            at,
+            &cal,
+        )
+        .unwrap();
+    let EventBody::Migrated {
+        deadlines,
+        actions,
+        renamed_facts,
+        facts,
+        ..
+    } = &planned.event.body
+    else {
+        panic!()
+    };
+    // 30 days from the start under version 1, 15 under version 2, from the same start.
+    let shift = &deadlines[0];
+    assert_eq!(shift.rule, "decide_in");
+    assert_eq!(
+        shift.due_before.as_deref(),
+        Some(fazhi_core::time::china::rfc3339(before[0].due).as_str())
+    );
+    let after = planned.case.deadlines(at, &cal);
+    assert_eq!(
+        shift.due_after.as_deref(),
+        Some(fazhi_core::time::china::rfc3339(after[0].due).as_str())
+    );
+    assert_ne!(shift.due_before, shift.due_after);
+    assert_eq!(after[0].from, before[0].from);
+    assert!(after[0].due < before[0].due);
+    // Renames and the new fact.
+    assert_eq!(actions.get("start").map(String::as_str), Some("begin"));
+    assert_eq!(
+        renamed_facts.get("new_name").map(String::as_str),
+        Some("old_name")
+    );
+    assert_eq!(facts.get("level"), Some(&serde_json::json!("a")));
+    assert_eq!(
+        planned.case.fact("new_name"),
+        Some(serde_json::json!("旧名"))
+    );
+    // Recorded, the case is finished under version 2's guard, and replays to the same case.
+    let mut live = case.clone();
+    let migrated = live.record_migration(&v2, planned.event).unwrap();
+    let finished = live
+        .decide_record(Command::new("finish", clerk, at + Duration::days(1)), &cal)
+        .unwrap();
+    assert_eq!(live.state(), "done");
+    let all: Vec<Event> = [opened, started, migrated, finished]
+        .into_iter()
+        .map(|r| r.event)
+        .collect();
+    assert!(Case::replay(&rules, &all).unwrap() == live);
+    // A case already on version 2 is not moved again; a closed case is not moved.
+    let e = m
+        .plan(
+            &live,
+            &v2,
+            Actor::new("operator", Vec::<String>::new()),
+            at,
+            &cal,
+        )
+        .unwrap_err();
+    assert!(e.en.contains("the case runs on version 2"), "{e}");
+    let mut closed = case.clone();
+    closed
+        .decide_record(
+            Command::new("finish", Actor::new("clerk", ["clerk"]), at),
+            &cal,
+        )
+        .unwrap();
+    let e = m
+        .plan(
+            &closed,
+            &v2,
+            Actor::new("operator", Vec::<String>::new()),
+            at,
+            &cal,
+        )
+        .unwrap_err();
+    assert!(e.zh.contains("本案已办结"), "{e}");
+}
+
+#[test]
+fn a_new_fact_the_new_version_reads_without_a_value_is_refused_at_load() {
+    let rules = small();
+    let text = SMALL_MIGRATION.replace("level = \"a\"\n", "");
+    let (m, diags) = load_migration(&SourceFile::new("m.toml", text.clone()), &rules);
+    assert!(m.is_none());
+    let d = diags
+        .iter()
+        .find(|d| d.code == "migration-fact-missing")
+        .unwrap_or_else(|| panic!("{diags:?}"));
+    assert!(d.message.contains("`level`"), "{}", d.message);
+    assert_eq!(
+        d.line,
+        text.lines().position(|l| l == "[facts]").unwrap() + 1
+    );
+    // A value of the wrong type, a version below 1, an unknown procedure.
+    let text = SMALL_MIGRATION
+        .replace("level = \"a\"", "level = \"c\"")
+        .replace("from = 1", "from = 0");
+    let (_, diags) = load_migration(&SourceFile::new("m.toml", text), &rules);
+    let codes: Vec<_> = diags.iter().map(|d| d.code).collect();
+    assert!(codes.contains(&"invalid-version"), "{codes:?}");
+    let text = SMALL_MIGRATION.replace("procedure = \"p\"", "procedure = \"q\"");
+    let (_, diags) = load_migration(&SourceFile::new("m.toml", text), &rules);
+    assert_eq!(
+        diags.iter().map(|d| d.code).collect::<Vec<_>>(),
+        vec!["unknown-procedure"]
+    );
+    let text = SMALL_MIGRATION.replace("from = 1", "from = 1\nfrom = 2");
+    let (m, diags) = load_migration(&SourceFile::new("m.toml", text), &rules);
+    assert!(
+        m.is_none() && diags.iter().any(|d| d.code == "toml-syntax"),
+        "{diags:?}"
+    );
+    let text = SMALL_MIGRATION.replace("level = \"a\"", "level = \"c\"");
+    let (_, diags) = load_migration(&SourceFile::new("m.toml", text), &rules);
+    assert!(
+        diags
+            .iter()
+            .any(|d| d.code == "wrong-type" && d.message.contains("level")),
+        "{diags:?}"
+    );
+}

@@ -60,10 +60,22 @@ fn principals() -> Principals {
 
 /// Writes a major decision on version 1 as the server would: opened, then `steps` actions
 /// (the start decision first) with the core's example bodies.
-async fn write_case(store: &SqliteStore, rules: &RuleSet, cal: &Calendar, id: &str, start: bool, not_start: bool) {
-    let at: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-01-05T09:00:00+08:00").unwrap().into();
+async fn write_case(
+    store: &SqliteStore,
+    rules: &RuleSet,
+    cal: &Calendar,
+    id: &str,
+    start: bool,
+    not_start: bool,
+) {
+    let at: DateTime<Utc> = DateTime::parse_from_rfc3339("2026-01-05T09:00:00+08:00")
+        .unwrap()
+        .into();
     let p = rules.get("major-decision", Some(1)).unwrap();
-    let actor = Actor::new("decision_body", p.roles().map(|r| r.id().to_owned()).collect::<Vec<_>>());
+    let actor = Actor::new(
+        "decision_body",
+        p.roles().map(|r| r.id().to_owned()).collect::<Vec<_>>(),
+    );
     let (mut case, opened) = Case::open_recorded(
         p,
         Opening {
@@ -88,7 +100,10 @@ async fn write_case(store: &SqliteStore, rules: &RuleSet, cal: &Calendar, id: &s
         let at = at + Duration::days(1);
         let options = case.available_actions(&actor, at, cal);
         let ex = case.action_examples(&options, &actor, at, cal);
-        let ex = ex.iter().find(|e| e.action == action).unwrap_or_else(|| panic!("{ex:?}"));
+        let ex = ex
+            .iter()
+            .find(|e| e.action == action)
+            .unwrap_or_else(|| panic!("{ex:?}"));
         let mut c = Command::new(ex.action.clone(), actor.clone(), at);
         c.payload = ex.payload.clone();
         c.documents = ex.documents.clone();
@@ -100,7 +115,10 @@ async fn write_case(store: &SqliteStore, rules: &RuleSet, cal: &Calendar, id: &s
         .append(Append {
             case: id.to_owned(),
             expected_seq: 0,
-            events: recorded.iter().map(|r| NewEvent::from_recorded(r, 1)).collect(),
+            events: recorded
+                .iter()
+                .map(|r| NewEvent::from_recorded(r, 1))
+                .collect(),
             summary: fazhi_http::service::summary_at(&case, now, cal),
             deadlines: fazhi_http::deadlines::board_at(&case, now, cal),
             idempotency: None,
@@ -141,44 +159,85 @@ async fn only_an_operator_migrates_a_case_and_it_runs_on_the_new_version_after()
     for who in ["sponsor", "decision_body"] {
         let r = app.post(path, who, &body).await;
         assert_eq!(r.status, 403, "{who}: {}", r.text);
-        assert!(r.body["detail"].as_str().unwrap().contains("admin"), "{}", r.text);
+        assert!(
+            r.body["detail"].as_str().unwrap().contains("admin"),
+            "{}",
+            r.text
+        );
     }
     // No token: 401.
     let b = serde_json::to_vec(&body).unwrap();
-    assert_eq!(app.send("POST", path, None, &[], Some(&b)).await.status, 401);
+    assert_eq!(
+        app.send("POST", path, None, &[], Some(&b)).await.status,
+        401
+    );
     // A stale seq: 409.
-    let r = app.post(path, "operator", &json!({"to": 2, "expected_seq": 1})).await;
+    let r = app
+        .post(path, "operator", &json!({"to": 2, "expected_seq": 1}))
+        .await;
     assert_eq!(r.status, 409, "{}", r.text);
     // A version not loaded: 422, saying so.
-    let r = app.post(path, "operator", &json!({"to": 7, "expected_seq": 2})).await;
-    assert_eq!(r.status, 422, "{}", r.text);
-    assert!(r.body["detail"].as_str().unwrap().contains("第7版"), "{}", r.text);
-    // A closed case: 422 with why.
     let r = app
-        .post("/v1/cases/closed-case/migrate", "operator", &json!({"to": 2, "expected_seq": 2}))
+        .post(path, "operator", &json!({"to": 7, "expected_seq": 2}))
         .await;
     assert_eq!(r.status, 422, "{}", r.text);
-    assert!(r.body["detail"].as_str().unwrap().contains("已办结"), "{}", r.text);
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("第7版"),
+        "{}",
+        r.text
+    );
+    // A closed case: 422 with why.
+    let r = app
+        .post(
+            "/v1/cases/closed-case/migrate",
+            "operator",
+            &json!({"to": 2, "expected_seq": 2}),
+        )
+        .await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("已办结"),
+        "{}",
+        r.text
+    );
     // The move: 201, the migration event, the case on version 2 in the same state.
     let r = app.post(path, "operator", &body).await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["event"]["type"], "migrated");
     assert_eq!(r.body["event"]["seq"], 2);
     assert_eq!(r.body["event"]["actor"]["id"], "operator");
-    assert_eq!((r.body["event"]["from_version"].as_u64(), r.body["event"]["to_version"].as_u64()), (Some(1), Some(2)));
+    assert_eq!(
+        (
+            r.body["event"]["from_version"].as_u64(),
+            r.body["event"]["to_version"].as_u64()
+        ),
+        (Some(1), Some(2))
+    );
     assert_eq!(r.body["case"]["procedure_version"], 2);
     assert_eq!(r.body["case"]["state"], "drafting");
-    assert_eq!(r.header("location").as_deref(), Some("/v1/cases/drafting-case/events/2"));
+    assert_eq!(
+        r.header("location").as_deref(),
+        Some("/v1/cases/drafting-case/events/2")
+    );
     let c = app.get("/v1/cases/drafting-case", "sponsor").await;
     assert_eq!(c.status, 200, "{}", c.text);
-    assert_eq!((c.body["procedure_version"].as_u64(), c.body["seq"].as_u64()), (Some(2), Some(3)));
+    assert_eq!(
+        (c.body["procedure_version"].as_u64(), c.body["seq"].as_u64()),
+        (Some(2), Some(3))
+    );
     // The event is on the chain.
     let e = app.get("/v1/cases/drafting-case/events/2", "sponsor").await;
     assert_eq!(e.body["type"], "migrated", "{}", e.text);
     let d = app.get("/v1/cases/drafting-case/dossier", "sponsor").await;
     assert_eq!(d.body["chain"]["ok"], true, "{}", d.text);
     // Once more: it already runs on version 2.
-    let r = app.post(path, "operator", &json!({"to": 2, "expected_seq": 3})).await;
+    let r = app
+        .post(path, "operator", &json!({"to": 2, "expected_seq": 3}))
+        .await;
     assert_eq!(r.status, 422, "{}", r.text);
-    assert!(r.body["detail"].as_str().unwrap().contains("已适用第2版"), "{}", r.text);
+    assert!(
+        r.body["detail"].as_str().unwrap().contains("已适用第2版"),
+        "{}",
+        r.text
+    );
 }

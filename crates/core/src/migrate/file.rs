@@ -358,11 +358,25 @@ fn read(cx: &mut Cx<'_>, file: &SourceFile, rules: &RuleSet) -> Option<Migration
             .help = Some("cite the article by which the new rules apply to pending matters, or say plainly that moving the cases is the operator's decision".into());
     }
     let procedure = procedure?;
-    let version = |v: &Option<S<i64>>| {
-        v.as_ref()
-            .and_then(|v| u32::try_from(v.v).ok().map(|n| (n, v.span.clone())))
+    let mut version = |key: &str, v: &Option<S<i64>>| {
+        let v = v.as_ref()?;
+        match u32::try_from(v.v) {
+            Ok(n) if n >= 1 => Some((n, v.span.clone())),
+            _ => {
+                cx.error(
+                    "invalid-version",
+                    v.span.clone(),
+                    format!("`migration.{key}` must be a version number, 1 or above"),
+                )
+                .help = Some(format!(
+                    "write the `version` of a procedure file: `{key} = 1`"
+                ));
+                None
+            }
+        }
     };
-    let ((from, from_span), (to, to_span)) = (version(&from)?, version(&to)?);
+    let (from, to) = (version("from", &from), version("to", &to));
+    let ((from, from_span), (to, to_span)) = (from?, to?);
     let ids: Vec<&str> = rules.latest().map(|p| p.meta.id.as_str()).collect();
     if rules.get(&procedure.v, None).is_none() {
         let d = cx.error(
