@@ -241,3 +241,129 @@ async fn only_an_operator_migrates_a_case_and_it_runs_on_the_new_version_after()
         r.text
     );
 }
+
+/// A store through which another writer appends to every case between the migration's
+/// reading it and its appending: each append of a migration event meets a conflict.
+struct Busy(std::sync::Arc<SqliteStore>);
+
+impl EventStore for Busy {
+    fn append(
+        &self,
+        a: Append,
+    ) -> fazhi_store::BoxFuture<'static, Result<AppendOutcome, fazhi_store::StoreError>> {
+        let current_seq = a.expected_seq + 1;
+        Box::pin(async move { Ok(AppendOutcome::Conflict { current_seq }) })
+    }
+    fn events(
+        &self,
+        case: &str,
+    ) -> fazhi_store::BoxFuture<
+        'static,
+        Result<Vec<fazhi_store::StoredEvent>, fazhi_store::StoreError>,
+    > {
+        self.0.events(case)
+    }
+    fn summary(
+        &self,
+        case: &str,
+    ) -> fazhi_store::BoxFuture<
+        'static,
+        Result<Option<fazhi_store::CaseSummary>, fazhi_store::StoreError>,
+    > {
+        self.0.summary(case)
+    }
+    fn list(
+        &self,
+        q: fazhi_store::CaseQuery,
+    ) -> fazhi_store::BoxFuture<'static, Result<fazhi_store::Page, fazhi_store::StoreError>> {
+        self.0.list(q)
+    }
+    fn deadlines(
+        &self,
+        q: fazhi_store::DeadlineQuery,
+    ) -> fazhi_store::BoxFuture<'static, Result<fazhi_store::DeadlinePage, fazhi_store::StoreError>>
+    {
+        self.0.deadlines(q)
+    }
+    fn takes_part(
+        &self,
+        case: &str,
+        actor: &str,
+    ) -> fazhi_store::BoxFuture<'static, Result<bool, fazhi_store::StoreError>> {
+        self.0.takes_part(case, actor)
+    }
+    fn idempotency(
+        &self,
+        p: &str,
+        k: &str,
+    ) -> fazhi_store::BoxFuture<
+        'static,
+        Result<Option<fazhi_store::IdempotencyRecord>, fazhi_store::StoreError>,
+    > {
+        self.0.idempotency(p, k)
+    }
+    fn close(&self) -> fazhi_store::BoxFuture<'static, Result<(), fazhi_store::StoreError>> {
+        self.0.close()
+    }
+}
+
+#[actix_web::test]
+async fn a_case_that_changed_meanwhile_is_reported_not_overwritten() {
+    use fazhi_http::migrate::{Outcome, run};
+    let dir = tempfile::tempdir().unwrap();
+    let rules = shipped();
+    let cal = helpers::calendar();
+    let store = std::sync::Arc::new(
+        SqliteStore::open(SqliteOptions::new(dir.path().join("fazhi.db"))).unwrap(),
+    );
+    write_case(&store, &rules, &cal, "drafting-case", true, false).await;
+    let name = "migrations/major-decision-v1-v2.toml";
+    let text = std::fs::read_to_string(rules_dir().join(name)).unwrap();
+    let m = load_migration(&SourceFile::new(name, text), &rules)
+        .0
+        .unwrap();
+    let busy = Busy(store.clone());
+    let operator = Actor::new("operator", Vec::<String>::new());
+    let lines = run(
+        &busy,
+        &rules,
+        std::slice::from_ref(&m),
+        &cal,
+        "major-decision",
+        2,
+        operator.clone(),
+        Utc::now(),
+        true,
+    )
+    .await
+    .unwrap();
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0].outcome, Outcome::Changed { current_seq: 3 });
+    assert!(
+        lines[0].text().contains("读取后案件已有变动"),
+        "{}",
+        lines[0].text()
+    );
+    // Nothing was written: the case is still on version 1 with its two events.
+    let s = store.summary("drafting-case").await.unwrap().unwrap();
+    assert_eq!((s.procedure_version, s.seq), (1, 2));
+    // Through the real store it moves.
+    let lines = run(
+        &*store,
+        &rules,
+        &[m],
+        &cal,
+        "major-decision",
+        2,
+        operator,
+        Utc::now(),
+        true,
+    )
+    .await
+    .unwrap();
+    assert!(
+        matches!(&lines[0].outcome, Outcome::Moved { to_state, seq: 2, .. } if to_state == "drafting"),
+        "{lines:?}"
+    );
+    store.close().await.unwrap();
+}

@@ -567,11 +567,22 @@ fn read(cx: &mut Cx<'_>, file: &SourceFile, rules: &RuleSet) -> Option<Migration
     }
     for (ti, t) in op.tracks.iter().enumerate() {
         let parent_id = op.states.get(t.parent).map_or("", |s| s.meta.id.as_str());
+        let table = track_tables.iter().find(|(k, _)| k.v == t.meta.id);
         let Some(Some(new_parent)) = mapped_state(parent_id) else {
             // Its state is excluded (or unmapped, reported above): no case moves with it.
+            if let (Some((key, _)), Some(None)) = (table, mapped_state(parent_id)) {
+                cx.warning(
+                    "migration-unused",
+                    key.span.clone(),
+                    format!(
+                        "track `{}` runs in state `{parent_id}`, which the migration excludes: this table is not used",
+                        t.meta.id
+                    ),
+                )
+                .help = Some(format!("remove `[tracks.{}]`, or map `{parent_id}` in `[states]`", t.meta.id));
+            }
             continue;
         };
-        let table = track_tables.iter().find(|(k, _)| k.v == t.meta.id);
         let mut entries: Vec<(String, Target)> = Vec::new();
         let mut named: Vec<String> = Vec::new();
         let span = table.map_or(tracks_span.clone(), |(_, v)| v.span());

@@ -278,11 +278,23 @@ pub(crate) fn migrated(
         kept,
         counts,
     };
-    // A place the case is in now counts as entered no later than now.
-    if case.entered_at(state).is_none()
-        && let Some(slot) = case.times.get_mut(state)
-    {
-        *slot = Some(event.at);
+    // A place the case is in now (its state, its tracks' states) counts as entered no later
+    // than now: a track started by the migration is entered at it.
+    let mut here = vec![state];
+    for (ti, s) in case.tracks.iter().enumerate() {
+        if let Some(s) = s {
+            here.push(np.place_number(Place::Track {
+                track: ti,
+                state: *s,
+            }));
+        }
+    }
+    for n in here {
+        if case.entered_at(n).is_none()
+            && let Some(slot) = case.times.get_mut(n)
+        {
+            *slot = Some(event.at);
+        }
     }
     case.note_stops(np, event.at);
     Ok(case)
