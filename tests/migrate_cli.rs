@@ -209,6 +209,34 @@ async fn plan_then_apply_moves_every_running_case_and_the_database_verifies() {
     // Nothing is left to move.
     let (code, out, _) = plan(&db, &rules, false);
     assert_eq!((code, out.as_str()), (0, ""));
+    // Exported and imported into a new database, the migrated cases verify there too.
+    let file = dir.path().join("cases.ndjson");
+    let (code, out, err) = fazhi(&[
+        "export",
+        "--db",
+        db.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let copy = dir.path().join("copy.db");
+    let (code, out, err) = fazhi(&[
+        "import",
+        "--db",
+        copy.to_str().unwrap(),
+        "--create-db",
+        "--rules",
+        rules.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = fazhi(&[
+        "verify",
+        "--db",
+        copy.to_str().unwrap(),
+        "--rules",
+        rules.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
     // The migrated cases are on version 2 now.
     let store = SqliteStore::open(SqliteOptions::new(&db)).unwrap();
     let s = store.summary("case-b").await.unwrap().unwrap();
