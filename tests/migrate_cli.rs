@@ -283,4 +283,21 @@ async fn a_case_the_migration_excludes_is_named_with_the_reason_and_left_as_it_w
         err.contains("migration-unmapped-state") || err.contains("`revision`"),
         "{err}"
     );
+    // `fazhi check` on the rules directory proves the migration files there, located.
+    let (code, out, err) = fazhi(&["check", broken.to_str().unwrap(), "--format", "json"]);
+    assert_eq!(code, 1, "{out}{err}");
+    let d: serde_json::Value = out
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|d| d["code"] == "migration-unmapped-state")
+        .unwrap_or_else(|| panic!("{out}"));
+    assert!(
+        d["file"]
+            .as_str()
+            .unwrap()
+            .ends_with("migrations/major-decision-v1-v2.toml"),
+        "{d}"
+    );
+    assert!(d["message"].as_str().unwrap().contains("`revision`"), "{d}");
+    assert!(d["line"].as_u64().unwrap() > 1, "{d}");
 }
