@@ -297,6 +297,17 @@ pub fn run(args: &CheckArgs) -> ExitCode {
     }
     let mut loaded = load::load(&sources);
     loaded.diagnostics.extend(unread);
+    // The migrations below the same paths, proved against the procedures just loaded.
+    let migration_paths = files::find_migrations(&args.paths);
+    let mut migrations = Vec::new();
+    for p in &migration_paths {
+        match files::read(p) {
+            Ok(s) => migrations.push(s),
+            Err(d) => loaded.diagnostics.push(*d),
+        }
+    }
+    let (_, migration_diags) = fazhi_core::migrate::load_migrations(&migrations, &loaded.rules);
+    loaded.diagnostics.extend(migration_diags);
     let today = args
         .today
         .unwrap_or_else(|| fazhi_core::time::cst_date(chrono::Utc::now()));
@@ -316,8 +327,8 @@ pub fn run(args: &CheckArgs) -> ExitCode {
     let (errors, warnings) = (loaded.errors(), loaded.warnings());
     let summary = format!(
         "checked {} file{}: {} procedure{} loaded, {errors} error{}, {warnings} warning{}",
-        paths.len(),
-        plural(paths.len()),
+        paths.len() + migration_paths.len(),
+        plural(paths.len() + migration_paths.len()),
         loaded.rules.len(),
         plural(loaded.rules.len()),
         plural(errors),

@@ -166,7 +166,9 @@ fn settings(args: &ServeArgs) -> Result<Settings, String> {
             if args.create_db { "--create-db" } else { "first run with the default path" }
         );
     }
+    let migrations = crate::cmd_migrate::load_migration_dir(&args.rules, &rules)?;
     let mut settings = Settings::new(rules, calendar, principals, &db);
+    settings.migrations = migrations;
     settings.create_db = create;
     settings.postgres = postgres;
     settings.listen = args.listen.clone();

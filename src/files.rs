@@ -15,11 +15,14 @@ pub enum FileKind {
     Calendar,
     /// The list of laws the procedures cite (`rules/laws.toml`).
     Laws,
+    /// A migration between two versions of a procedure
+    /// (`rules/migrations/major-decision-v1-v2.toml`).
+    Migration,
 }
 
-/// Classifies a path: files under a `calendars` directory are calendar years, files ending
-/// in `.test.toml` are scenario files, `laws.toml` is the list of laws, other `.toml` files
-/// are procedures.
+/// Classifies a path: files under a `calendars` directory are calendar years, files under a
+/// `migrations` directory are migrations, files ending in `.test.toml` are scenario files,
+/// `laws.toml` is the list of laws, other `.toml` files are procedures.
 pub fn kind_of(path: &Path) -> Option<FileKind> {
     let name = path.file_name()?.to_str()?;
     if !name.ends_with(".toml") {
@@ -27,6 +30,8 @@ pub fn kind_of(path: &Path) -> Option<FileKind> {
     }
     if path.components().any(|c| c.as_os_str() == "calendars") {
         Some(FileKind::Calendar)
+    } else if path.components().any(|c| c.as_os_str() == "migrations") {
+        Some(FileKind::Migration)
     } else if name.ends_with(".test.toml") {
         Some(FileKind::Scenarios)
     } else if name == "laws.toml" {
@@ -45,6 +50,10 @@ pub fn find(paths: &[PathBuf], kind: FileKind) -> std::io::Result<Vec<PathBuf>> 
         if p.is_dir() {
             walk(p, kind, &mut out)?;
         } else if p.exists() {
+            if kind == FileKind::Procedure && kind_of(p) == Some(FileKind::Migration) {
+                // A migration given by name is read by `find_migrations`.
+                continue;
+            }
             if kind == FileKind::Procedure
                 && let Some(laws) = p.parent().map(|d| d.join("laws.toml"))
                 && laws.is_file()
@@ -62,6 +71,23 @@ pub fn find(paths: &[PathBuf], kind: FileKind) -> std::io::Result<Vec<PathBuf>> 
     out.sort();
     out.dedup();
     Ok(out)
+}
+
+/// Every migration file (`migrations/*.toml`) below the given directories, sorted; a file
+/// given by name is one when it is under a `migrations` directory. Paths that do not exist
+/// give none (the procedures' search reports them).
+pub fn find_migrations(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for p in paths {
+        if p.is_dir() {
+            let _ = walk(p, FileKind::Migration, &mut out);
+        } else if kind_of(p) == Some(FileKind::Migration) {
+            out.push(p.clone());
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
 }
 
 fn walk(dir: &Path, kind: FileKind, out: &mut Vec<PathBuf>) -> std::io::Result<()> {

@@ -9,6 +9,7 @@ pub mod cmd_calendar;
 pub mod cmd_check;
 pub mod cmd_deadlines;
 pub mod cmd_graph;
+pub mod cmd_migrate;
 pub mod cmd_report;
 pub mod cmd_schema;
 pub mod cmd_serve;

@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use fazhi::{
-    cmd_archive, cmd_backup, cmd_calendar, cmd_check, cmd_deadlines, cmd_graph, cmd_report,
-    cmd_schema, cmd_serve, cmd_test, cmd_verify,
+    cmd_archive, cmd_backup, cmd_calendar, cmd_check, cmd_deadlines, cmd_graph, cmd_migrate,
+    cmd_report, cmd_schema, cmd_serve, cmd_test, cmd_verify,
 };
 
 /// mimalloc: the server allocates and frees many small strings and JSON values per request,
@@ -49,6 +49,11 @@ enum Command {
     Deadlines(cmd_deadlines::DeadlinesArgs),
     /// The year in figures: the procedures' `[report]` counters over the cases of a database.
     Report(cmd_report::ReportArgs),
+    /// Move running cases onto a newer version of their procedure by its migration file
+    /// (`rules/migrations/`): `plan` says for each case where it moves or why not; `apply`
+    /// appends the migration events.
+    #[command(subcommand)]
+    Migrate(cmd_migrate::MigrateCmd),
 }
 
 fn main() -> ExitCode {
@@ -65,5 +70,6 @@ fn main() -> ExitCode {
         Command::Import(args) => cmd_archive::run_import(&args),
         Command::Deadlines(args) => cmd_deadlines::run(&args),
         Command::Report(args) => cmd_report::run(&args),
+        Command::Migrate(cmd) => cmd_migrate::run(&cmd),
     }
 }

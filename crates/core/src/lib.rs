@@ -123,6 +123,7 @@ pub mod expr;
 pub mod graph;
 pub mod lang;
 pub mod load;
+pub mod migrate;
 pub mod model;
 pub mod report;
 pub mod runtime;

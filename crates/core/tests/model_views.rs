@@ -24,7 +24,8 @@ fn rule_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for path in entries {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if path.is_dir() {
-            if name != "calendars" {
+            // Calendars and migrations (`rules/migrations/`) are not procedures.
+            if name != "calendars" && name != "migrations" {
                 rule_files(&path, out);
             }
         } else if name.ends_with(".toml") && !name.ends_with(".test.toml") {

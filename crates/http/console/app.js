@@ -340,7 +340,7 @@ async function casePage(id) {
       table(['序号', '时间', '行为', '办理人', '文书', '哈希'], events.map((e) => h('tr', {},
         h('td', {}, e.seq),
         h('td', {}, when(e.at)),
-        h('td', {}, e.type === 'opened' ? '立案' : titleOf(p.actions, e.action)),
+        h('td', {}, e.type === 'opened' ? '立案' : e.type === 'migrated' ? `迁移：第${e.from_version}版→第${e.to_version}版` : titleOf(p.actions, e.action)),
         h('td', {}, e.actor?.id ?? ''),
         h('td', {}, (e.documents ?? []).map((d) => h('div', {}, `${titleOf(p.documents, d.kind)}：${d.name}`, h('div', { class: 'hash' }, `SHA-256 ${d.sha256}`)))),
         h('td', { class: 'hash' }, e.hash)))),

@@ -86,7 +86,7 @@ impl FromRequest for AcceptLang {
     }
 }
 
-fn lang_of_request(req: &HttpRequest) -> Lang {
+pub(crate) fn lang_of_request(req: &HttpRequest) -> Lang {
     lang_of(
         req.headers()
             .get(header::ACCEPT_LANGUAGE)
@@ -95,7 +95,7 @@ fn lang_of_request(req: &HttpRequest) -> Lang {
 }
 
 /// Reads a JSON body of at most the configured size and decodes it, saying where it is wrong.
-async fn read_json<T: DeserializeOwned>(
+pub(crate) async fn read_json<T: DeserializeOwned>(
     req: &HttpRequest,
     payload: web::Payload,
     state: &AppState,
@@ -184,11 +184,11 @@ fn json_response<T: Serialize>(status: StatusCode, body: &T) -> HttpResponse {
         .body(serde_json::to_vec(body).unwrap_or_default())
 }
 
-fn etag(seq: u64) -> String {
+pub(crate) fn etag(seq: u64) -> String {
     format!("\"{seq}\"")
 }
 
-fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
+pub(crate) fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, ApiError> {
     req.app_data::<web::Data<AppState>>()
         .cloned()
         .ok_or_else(|| ApiError::Internal("no application state".into()))
@@ -658,7 +658,7 @@ pub struct AppendResponse {
 
 /// The JSON of an [`AppendResponse`]: the event as the API shows it ([`EventOut`]) and the
 /// case after it.
-fn append_response(recorded: &Recorded, case: &CaseBody) -> Vec<u8> {
+pub(crate) fn append_response(recorded: &Recorded, case: &CaseBody) -> Vec<u8> {
     let mut out = Vec::with_capacity(recorded.bytes.len() + 4096);
     out.extend_from_slice(b"{\"event\":");
     // Serialising plain data into a Vec cannot fail.
@@ -1218,7 +1218,7 @@ fn created_record(
 }
 
 /// A 201 answer with its headers and JSON body.
-fn created(headers: Vec<(String, String)>, body: Vec<u8>) -> HttpResponse {
+pub(crate) fn created(headers: Vec<(String, String)>, body: Vec<u8>) -> HttpResponse {
     let mut res = HttpResponse::Created();
     for (n, v) in headers {
         res.insert_header((n, v));
@@ -1243,6 +1243,7 @@ mod tests {
             id: "village".into(),
             roles: vec!["village".into()],
             importer: false,
+            admin: false,
             development: false,
             actor: fazhi_core::runtime::Actor::new("village", ["village"]),
         };

@@ -7,6 +7,7 @@
 //! roles = ["sponsor"]
 //! token_sha256 = "…64 hex digits…"
 //! importer = false   # optional: may send `at` to import acts that happened on paper
+//! admin = false      # optional: the operator; may migrate cases (`POST /v1/cases/{id}/migrate`)
 //! ```
 
 use std::collections::HashMap;
@@ -54,6 +55,8 @@ struct RawPrincipal {
     token_sha256: String,
     #[serde(default)]
     importer: bool,
+    #[serde(default)]
+    admin: bool,
 }
 
 /// A caller the service knows: an actor id, the roles it holds, and whether it may import.
@@ -65,6 +68,9 @@ pub struct Principal {
     pub roles: Vec<String>,
     /// Whether it may give `at` (acts that happened on paper before).
     pub importer: bool,
+    /// Whether it is an operator of the service (`admin = true`): it may move a case onto a
+    /// newer version of its procedure (`POST /v1/cases/{id}/migrate`).
+    pub admin: bool,
     /// Whether its token is the development token `dev-<id>`.
     pub development: bool,
     /// The actor it acts as (its id and roles, shared by every command it sends).
@@ -109,6 +115,7 @@ impl Principals {
                 id: p.id.clone(),
                 roles: p.roles.clone(),
                 importer: p.importer,
+                admin: p.admin,
                 development,
                 actor: Actor::new(p.id.as_str(), p.roles.iter().cloned()),
             });

@@ -598,7 +598,7 @@ fn documents_of(e: &EventOut) -> Vec<DossierDocument> {
                 },
             })
             .collect(),
-        EventBody::Opened { .. } => Vec::new(),
+        EventBody::Opened { .. } | EventBody::Migrated { .. } => Vec::new(),
     }
 }
 

@@ -15,6 +15,7 @@ pub mod config;
 pub mod console;
 pub mod deadlines;
 pub mod history;
+pub mod migrate;
 pub mod openapi;
 mod picture;
 pub mod problem;

@@ -108,6 +108,7 @@ impl Modify for CommonProblems {
         history::get_event,
         crate::deadlines::list_deadlines,
         crate::report::get_annual,
+        crate::migrate::migrate_case,
     ),
     components(schemas(
         Problem,
@@ -118,6 +119,7 @@ impl Modify for CommonProblems {
         api::RoleName,
         api::OpenRequest,
         api::AppendRequest,
+        crate::migrate::MigrateRequest,
         api::DocumentIn,
         api::EventOut,
         api::AppendResponse,

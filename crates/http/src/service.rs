@@ -130,6 +130,9 @@ pub struct AppState {
     pub body_limit: usize,
     /// How many scenarios test each procedure (by id), as counted at start.
     pub scenarios: std::collections::BTreeMap<String, usize>,
+    /// The migrations between versions of the procedures (`rules/migrations/`), proved at
+    /// start.
+    pub migrations: Vec<fazhi_core::migrate::Migration>,
 }
 
 impl std::fmt::Debug for AppState {

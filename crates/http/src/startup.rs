@@ -59,6 +59,9 @@ pub struct Settings {
     /// How many scenarios test each procedure (by id), shown with the procedure (default:
     /// none counted).
     pub scenarios: std::collections::BTreeMap<String, usize>,
+    /// The migrations between versions of the procedures (`rules/migrations/`, proved
+    /// against `rules`): `POST /v1/cases/{id}/migrate` applies them. None by default.
+    pub migrations: Vec<fazhi_core::migrate::Migration>,
 }
 
 impl Settings {
@@ -84,6 +87,7 @@ impl Settings {
             check_files_every: Duration::from_secs(1),
             postgres: None,
             scenarios: std::collections::BTreeMap::new(),
+            migrations: Vec::new(),
         }
     }
 }
@@ -391,6 +395,7 @@ impl Application {
             cases: CaseCache::with_capacity(settings.cases_in_memory),
             body_limit: settings.body_limit,
             scenarios: settings.scenarios,
+            migrations: settings.migrations,
         });
         let document = web::Data::new(Document(Arc::from(crate::openapi::json_for(&state.rules))));
         let mut server = HttpServer::new(move || {
@@ -473,7 +478,8 @@ impl Application {
                                 .route(web::post().to(api::append_event)),
                         )
                         .service(resource("/v1/cases/{id}/events/{seq}", "GET, HEAD").route(get_or_head().to(crate::history::get_event)))
-                        .service(resource("/v1/cases/{id}/dossier", "GET, HEAD").route(get_or_head().to(crate::history::get_dossier))),
+                        .service(resource("/v1/cases/{id}/dossier", "GET, HEAD").route(get_or_head().to(crate::history::get_dossier)))
+                        .service(resource("/v1/cases/{id}/migrate", "POST").route(web::post().to(crate::migrate::migrate_case))),
                 )
                 .default_service(web::to(not_found))
         })

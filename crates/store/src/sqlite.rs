@@ -1402,6 +1402,12 @@ fn apply_one(c: &Connection, a: &Append) -> Result<AppendOutcome, StoreError> {
                 s.closed,
                 last_event,
             ])?;
+            // A migration event (after the opening, no action) moves the case onto another
+            // version of its procedure: the one its summary names.
+            if a.events.iter().any(|e| e.seq > 0 && e.action.is_none()) {
+                c.prepare_cached("UPDATE cases SET procedure_version = ?2 WHERE n = ?1")?
+                    .execute(params![was.n, s.procedure_version])?;
+            }
         }
     }
     // The case's deadlines on the board, replaced when they changed.

@@ -38,9 +38,9 @@ mod citation;
 mod diagnostic;
 mod laws;
 mod raw;
-mod reader;
+pub(crate) mod reader;
 mod resolve;
-mod tree;
+pub(crate) mod tree;
 
 use toml::de::DeTable;
 
@@ -151,7 +151,11 @@ fn load_with_span(
 
 /// The message and help line of a TOML syntax error, naming the key or character at fault
 /// where the parser's own words do not.
-fn toml_message(text: &str, span: &std::ops::Range<usize>, message: &str) -> (String, String) {
+pub(crate) fn toml_message(
+    text: &str,
+    span: &std::ops::Range<usize>,
+    message: &str,
+) -> (String, String) {
     let at = text.get(span.clone()).unwrap_or_default();
     let first = text.get(span.start..).and_then(|t| t.chars().next());
     if message.starts_with("duplicate key") && !at.is_empty() {
@@ -176,7 +180,7 @@ fn toml_message(text: &str, span: &std::ops::Range<usize>, message: &str) -> (St
 }
 
 /// Sorts a file's diagnostics into source order, caps them and fills in lines and columns.
-fn finish(file: &SourceFile, diags: &mut Vec<Diagnostic>) {
+pub(crate) fn finish(file: &SourceFile, diags: &mut Vec<Diagnostic>) {
     diags.sort_by_key(|a| a.span.start);
     cap(file, diags);
     diagnostic::locate_sorted(file, diags);

@@ -748,9 +748,14 @@ impl Case {
             ..
         } = &event.body
         else {
+            let problem = if matches!(event.body, EventBody::Migrated { .. }) {
+                "a migration is applied with the rule set that holds its new version (`Case::apply_in`)"
+            } else {
+                "a case is opened only once"
+            };
             return Err(ApplyError::BadHistory {
                 seq: event.seq,
-                problem: "a case is opened only once".into(),
+                problem: problem.into(),
             });
         };
         let procedure = self.procedure.clone();
@@ -866,7 +871,7 @@ impl Case {
 
     /// Opens or closes the intervals spent in the places where clocks stop, after the case
     /// has moved at `at`.
-    fn note_stops(&mut self, p: &Procedure, at: DateTime<Utc>) {
+    pub(crate) fn note_stops(&mut self, p: &Procedure, at: DateTime<Utc>) {
         for (i, place) in p.stop_places.iter().enumerate() {
             let here = self.at_place(*place);
             let Some(intervals) = self.stopped.get_mut(i) else {
@@ -950,10 +955,46 @@ impl Case {
         let mut case = Case::from_opening(p.clone(), first)?;
         case.head = Hash256::of(&first.to_bytes());
         for e in events {
-            case.apply(e)?;
+            case.apply_in(rules, e)?;
             case.head = Hash256::of(&e.to_bytes());
         }
         Ok(case)
+    }
+
+    /// Moves the case on by one event as [`Case::apply`] does; a migration event
+    /// ([`EventBody::Migrated`]) moves it onto the new version, which `rules` must hold.
+    pub fn apply_in(&mut self, rules: &RuleSet, event: &Event) -> Result<(), ApplyError> {
+        if let EventBody::Migrated {
+            procedure,
+            to_version,
+            ..
+        } = &event.body
+        {
+            let Some(p) = rules.get(procedure, Some(*to_version)) else {
+                return Err(ApplyError::UnknownProcedure {
+                    procedure: procedure.clone(),
+                    version: *to_version,
+                });
+            };
+            *self = super::migrated::migrated(self, p, event)?;
+            return Ok(());
+        }
+        self.apply(event)
+    }
+
+    /// Records a migration event onto `procedure` (the version it names): applies it, sets
+    /// its `prev_hash`, serialises and hashes it, as [`Case::record`] does for an action.
+    pub fn record_migration(
+        &mut self,
+        procedure: &Arc<Procedure>,
+        mut event: Event,
+    ) -> Result<Recorded, ApplyError> {
+        event.prev_hash = self.head;
+        let next = super::migrated::migrated(self, procedure, &event)?;
+        let recorded = Recorded::new(event);
+        *self = next;
+        self.head = recorded.hash;
+        Ok(recorded)
     }
 
     /// The case's id.

@@ -175,6 +175,64 @@ pub enum EventBody {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
     },
+    /// The case was moved to another version of its procedure by a migration
+    /// (`rules/migrations/…`, see `docs/rule-language.md`, "Migrations"). Events before it
+    /// are replayed on `from_version`, events after it on `to_version`.
+    Migrated {
+        /// The procedure's id.
+        procedure: String,
+        /// The version the case ran on.
+        from_version: u32,
+        /// The version it runs on from this event on.
+        to_version: u32,
+        /// The migration file applied (`rules/migrations/major-decision-v1-v2.toml`).
+        migration: String,
+        /// The main state the case was in.
+        from_state: String,
+        /// The main state it is in now.
+        to_state: String,
+        /// The tracks running after the migration: track id → its state.
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        tracks: std::collections::BTreeMap<String, String>,
+        /// Every place of the old version the file maps (`state`, `track.state`) → the place
+        /// of the new version: the times the case entered them carry over, so that the new
+        /// version's periods count from the same events.
+        places: std::collections::BTreeMap<String, String>,
+        /// Actions renamed: old id → new id (the history keeps the old names).
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        actions: std::collections::BTreeMap<String, String>,
+        /// Facts renamed: new id → the old id whose value it takes.
+        #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+        renamed_facts: std::collections::BTreeMap<String, String>,
+        /// Facts given a value by the migration, by id.
+        #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+        #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+        facts: serde_json::Map<String, serde_json::Value>,
+        /// The deadlines running at the migration, as they were and as the new version's
+        /// rules count them from the same events.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        deadlines: Vec<DeadlineShift>,
+        /// Why the new rules apply to the case (the article, or the operator's decision).
+        basis: String,
+    },
+}
+
+/// A deadline running when a case was migrated: its due time under the old version and
+/// under the new one (`None` where that version has no such rule running).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct DeadlineShift {
+    /// The time rule's id.
+    pub rule: String,
+    /// Its title (the new version's, else the old one's).
+    pub title: String,
+    /// Its due time under the old version, in China time (`+08:00`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_before: Option<String>,
+    /// Its due time under the new version, in China time (`+08:00`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_after: Option<String>,
 }
 
 /// One entry of a case's history. Its JSON form is stable: it is what is stored, what is
@@ -208,7 +266,7 @@ impl Event {
     pub fn action(&self) -> Option<&str> {
         match &self.body {
             EventBody::Action { action, .. } => Some(action),
-            EventBody::Opened { .. } => None,
+            EventBody::Opened { .. } | EventBody::Migrated { .. } => None,
         }
     }
 
@@ -218,7 +276,7 @@ impl Event {
     pub fn participants(&self) -> impl Iterator<Item = &str> {
         let named = match &self.body {
             EventBody::Opened { participants, .. } => Some(participants),
-            EventBody::Action { .. } => None,
+            EventBody::Action { .. } | EventBody::Migrated { .. } => None,
         };
         std::iter::once(&*self.actor.id).chain(
             named

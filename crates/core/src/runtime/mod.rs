@@ -10,6 +10,7 @@ mod deadline;
 mod decide;
 mod event;
 mod example;
+mod migrated;
 mod refusal;
 
 pub use case::{ApplyError, Case, CaseView, MAX_PARTICIPANTS, MAX_PRINCIPAL_ID};
@@ -17,8 +18,8 @@ pub use command::{Actor, Command, DocumentRef, Opening};
 pub use deadline::{Deadline, DeadlineStatus, next_due};
 pub use decide::ActionOption;
 pub use event::{
-    BreakKind, BrokenLink, ChainWalk, Event, EventBody, EventWire, GENESIS, Hash256, Participants,
-    Recorded, sha256_hex, verify,
+    BreakKind, BrokenLink, ChainWalk, DeadlineShift, Event, EventBody, EventWire, GENESIS, Hash256,
+    Participants, Recorded, sha256_hex, verify,
 };
 pub use example::{ActionExample, PLACEHOLDER_REASON, PLACEHOLDER_SHA256};
 pub use refusal::{Reason, ReasonKind, Refusal};
