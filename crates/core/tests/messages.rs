@@ -216,7 +216,7 @@ fn rows() -> Vec<Row> {
                     .with_document(notice()),
                 ReasonKind::RoleNotAllowed,
             ),
-            zh: &["“告知拟处罚”须由“承办人员”办理；`head-1`担任的角色为“行政机关负责人”"],
+            zh: &["“告知拟处罚”须由“承办人员”办理；办理人“head-1”担任的角色为“行政机关负责人”"],
             en: &[
                 "“notify the intended penalty” may be taken by “case officer”; `head-1` holds `head`",
             ],

@@ -486,7 +486,7 @@ impl Case {
             };
             let (held_zh, held_en) = (held(lang::zh), held(lang::en));
             let zh = format!(
-                "{}须由{}办理；`{}`{}",
+                "{}须由{}办理；办理人“{}”{}",
                 lang::zh(&a.meta),
                 if may.is_empty() {
                     "（无任何角色）".to_owned()
