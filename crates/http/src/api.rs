@@ -1129,7 +1129,7 @@ pub async fn append_event(
                 let refusal = refusal.in_lang(lang);
                 let detail = match lang {
                     Lang::Zh => format!(
-                        "`{}`担任的角色均不能办理此事项：{}",
+                        "办理人“{}”担任的角色均不能办理此事项：{}",
                         caller.id,
                         refusal
                             .reasons
