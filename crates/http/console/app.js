@@ -381,7 +381,7 @@ async function procedurePage(id) {
     h('td', {}, a.from.join('、'), a.to ? ` → ${a.to}` : '（记录，不改变阶段）'),
     h('td', { class: 'cite' }, a.basis ?? '—')));
   show(p.title,
-    h('p', {}, `第${p.version}版 · 施行 ${p.valid_from ? day(p.valid_from) : '—'} · ${p.scenarios ?? 0}个测试场景 · `, h('span', { class: 'cite' }, p.basis ?? '')),
+    h('p', {}, `第${p.version}版${p.valid_from ? ` · 本版自${day(p.valid_from)}起适用` : ''} · ${p.scenarios ?? 0}个测试场景 · `, h('span', { class: 'cite' }, p.basis ?? '')),
     h('h2', {}, '流程图'), await picture(`/v1/procedures/${enc(id)}/graph`, `${p.title}流程图`).catch(failure),
     h('h2', {}, `行为（${p.actions.length}项）`), table(['行为', '办理角色', '阶段', '依据'], rows));
 }
