@@ -20,6 +20,7 @@ pub mod audit;
 mod board;
 pub mod conformance;
 mod postgres;
+mod postgres_audit;
 mod postgres_board;
 mod sqlite;
 mod sqlite_board;

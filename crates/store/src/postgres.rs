@@ -404,7 +404,7 @@ impl PgStore {
     }
 
     /// Runs `f` with a read connection, on the store's runtime.
-    fn read<T, F>(&self, f: F) -> BoxFuture<'static, Result<T, StoreError>>
+    pub(crate) fn read<T, F>(&self, f: F) -> BoxFuture<'static, Result<T, StoreError>>
     where
         T: Send + 'static,
         F: for<'c> FnOnce(&'c Client) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
@@ -418,6 +418,20 @@ impl PgStore {
             task.await
                 .unwrap_or_else(|e| Err(StoreError::Migration(format!("a read failed: {e}"))))
         })
+    }
+
+    /// Waits for `fut` (run on the store's runtime) on the calling thread, for the tools
+    /// that are not async (`fazhi verify`, `fazhi export`): call it from outside the store's
+    /// runtime.
+    pub(crate) fn block<T: Send + 'static>(
+        &self,
+        fut: BoxFuture<'static, Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.handle.spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+        rx.recv().unwrap_or(Err(StoreError::Closed))
     }
 
     /// The ids of every case, in order (for tools).
@@ -887,11 +901,11 @@ async fn writer_loop(cfg: Config, mut rx: mpsc::UnboundedReceiver<Msg>, max_batc
     }
 }
 
-const SUMMARY_COLUMNS: &str = "cases.id, cases.procedure, cases.procedure_version, cases.title, \
+pub(crate) const SUMMARY_COLUMNS: &str = "cases.id, cases.procedure, cases.procedure_version, cases.title, \
      cases.state, cases.tracks, cases.seq, cases.head, cases.opened_at, cases.last_at, \
      cases.next_due, cases.closed";
 
-fn summary_of(r: &Row) -> Result<CaseSummary, StoreError> {
+pub(crate) fn summary_of(r: &Row) -> Result<CaseSummary, StoreError> {
     let id: String = r.try_get(0)?;
     let tracks: String = r.try_get(5)?;
     Ok(CaseSummary {
