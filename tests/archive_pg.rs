@@ -55,24 +55,7 @@ fn verify(db: &str) -> (i32, String) {
 
 /// Runs SQL on a database of the test server.
 fn sql(url: &str, statements: &str) {
-    let (url, statements) = (url.to_owned(), statements.to_owned());
-    std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .unwrap();
-        rt.block_on(async {
-            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-                .await
-                .unwrap();
-            let driver = tokio::spawn(conn);
-            client.batch_execute(&statements).await.unwrap();
-            drop(client);
-            let _ = driver.await;
-        });
-    })
-    .join()
-    .unwrap();
+    fazhi_store::test_pg::execute(url, statements).unwrap();
 }
 
 #[actix_web::test]

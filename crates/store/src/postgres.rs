@@ -223,16 +223,21 @@ pub struct PgOptions {
     pub readers: usize,
     /// How long to wait for a connection before an operation fails.
     pub connect_timeout: Duration,
+    /// How often the server is asked whether it is reachable and writable (for
+    /// [`EventStore::status`], so `/healthz`): one `SELECT` on a connection of its own.
+    pub probe_every: Duration,
 }
 
 impl PgOptions {
-    /// Defaults: batches of up to 256 appends, 8 read connections, 10 s to connect.
+    /// Defaults: batches of up to 256 appends, 8 read connections, 10 s to connect, the
+    /// server probed every second.
     pub fn new(url: impl Into<String>) -> Self {
         PgOptions {
             url: url.into(),
             max_batch: 256,
             readers: 8,
             connect_timeout: Duration::from_secs(10),
+            probe_every: Duration::from_secs(1),
         }
     }
 }
@@ -250,8 +255,89 @@ enum Msg {
     Close(oneshot::Sender<()>),
 }
 
+/// Whether the store can write, as its probe and its writer last found: why it refuses
+/// writes (Chinese, English), or `None`.
+#[derive(Debug, Default)]
+pub(crate) struct Health {
+    refusing: Mutex<Option<(String, String)>>,
+}
+
+impl Health {
+    fn set(&self, refusing: Option<(String, String)>) {
+        if let Ok(mut r) = self.refusing.lock() {
+            if r.is_none() != refusing.is_none() {
+                match &refusing {
+                    Some((_, en)) => tracing::error!("the store refuses writes: {en}"),
+                    None => tracing::info!("the PostgreSQL server answers again: writes resume"),
+                }
+            }
+            *r = refusing;
+        }
+    }
+
+    fn get(&self) -> Option<(String, String)> {
+        self.refusing.lock().ok().and_then(|r| r.clone())
+    }
+
+    /// The server could not be reached (`detail` says how).
+    fn unreachable(&self, detail: &str) {
+        self.set(Some((
+            format!(
+                "无法连接 PostgreSQL 数据库服务器，暂停写入：{detail}。请检查数据库服务器是否运行、`--db` 的地址与口令；服务器恢复后自动继续写入"
+            ),
+            format!(
+                "the PostgreSQL server cannot be reached: {detail}; writes are refused until it answers again (check that the server runs, and the address and password in `--db`)"
+            ),
+        )));
+    }
+}
+
+/// Asks the server, on the probe's own connection (made again when it broke), whether it
+/// answers and accepts writes (it is not a standby in recovery).
+async fn probe(cfg: &Config, client: &mut Option<Client>, health: &Health, wait: Duration) {
+    if client.as_ref().is_none_or(Client::is_closed) {
+        *client = None;
+        match tokio::time::timeout(wait, connect(cfg)).await {
+            Ok(Ok(c)) => *client = Some(c),
+            Ok(Err(e)) => return health.unreachable(&describe(&e)),
+            Err(_) => {
+                return health.unreachable(&format!("no answer within {} s", wait.as_secs()));
+            }
+        }
+    }
+    let Some(c) = client.as_ref() else { return };
+    match tokio::time::timeout(wait, c.query_one("SELECT pg_is_in_recovery()", &[])).await {
+        Ok(Ok(row)) => match row.try_get::<_, bool>(0) {
+            Ok(true) => health.set(Some((
+                "PostgreSQL 服务器是只读的备用服务器（正在恢复），暂停写入：请将 `--db` 指向主服务器".into(),
+                "the PostgreSQL server is a read-only standby (in recovery): writes are refused; point `--db` at the primary".into(),
+            ))),
+            Ok(false) => health.set(None),
+            Err(e) => health.unreachable(&describe(&e)),
+        },
+        Ok(Err(e)) => {
+            *client = None;
+            health.unreachable(&describe(&e));
+        }
+        Err(_) => {
+            *client = None;
+            health.unreachable(&format!("no answer within {} s", wait.as_secs()));
+        }
+    }
+}
+
+async fn probe_loop(cfg: Config, health: std::sync::Arc<Health>, every: Duration) {
+    let wait = every.max(Duration::from_secs(2));
+    let mut client = None;
+    loop {
+        tokio::time::sleep(every).await;
+        probe(&cfg, &mut client, &health, wait).await;
+    }
+}
+
 /// An [`EventStore`] on PostgreSQL (see the module's documentation).
 pub struct PgStore {
+    health: std::sync::Arc<Health>,
     sender: mpsc::UnboundedSender<Msg>,
     closed: AtomicBool,
     pool: Pool,
@@ -393,8 +479,20 @@ impl PgStore {
             .build()
             .map_err(|e| StoreError::Migration(format!("cannot build the pool: {e}")))?;
         let (sender, rx) = mpsc::unbounded_channel();
-        handle.spawn(writer_loop(cfg, rx, options.max_batch.max(1)));
+        let health = std::sync::Arc::new(Health::default());
+        handle.spawn(probe_loop(
+            cfg.clone(),
+            health.clone(),
+            options.probe_every.max(Duration::from_millis(50)),
+        ));
+        handle.spawn(writer_loop(
+            cfg,
+            rx,
+            options.max_batch.max(1),
+            health.clone(),
+        ));
         Ok(PgStore {
+            health,
             sender,
             closed: AtomicBool::new(false),
             pool,
@@ -767,7 +865,12 @@ fn record_fault(kind: FaultKind, outcome: &'static str, appends: usize, e: &dyn 
 const RERUNS: usize = 5;
 
 /// Commits a batch; answers every append. Drops the connection when it broke.
-async fn commit_batch(conn: &mut Option<Conn>, cfg: &Config, mut batch: Vec<(Box<Append>, Reply)>) {
+async fn commit_batch(
+    conn: &mut Option<Conn>,
+    cfg: &Config,
+    health: &Health,
+    mut batch: Vec<(Box<Append>, Reply)>,
+) {
     let started = Instant::now();
     let size = batch.len();
     let mut reruns = 0;
@@ -779,6 +882,7 @@ async fn commit_batch(conn: &mut Option<Conn>, cfg: &Config, mut batch: Vec<(Box
                 Err(e) => {
                     let kind = e.fault().unwrap_or(FaultKind::Unavailable);
                     record_fault(kind, "not_written", batch.len(), &e);
+                    health.unreachable(&e.to_string());
                     let message = e.to_string();
                     for (_, reply) in batch {
                         let _ = reply.send(Err(StoreError::NotWritten {
@@ -793,6 +897,7 @@ async fn commit_batch(conn: &mut Option<Conn>, cfg: &Config, mut batch: Vec<(Box
         let Some(c) = conn.as_ref() else { return };
         match run_batch(c, &batch).await {
             Ended::Committed(out) => {
+                health.set(None);
                 let appended = out
                     .iter()
                     .filter(|r| matches!(r, Ok(AppendOutcome::Appended)))
@@ -835,6 +940,9 @@ async fn commit_batch(conn: &mut Option<Conn>, cfg: &Config, mut batch: Vec<(Box
                     (kind, _) => {
                         let kind = kind.unwrap_or(FaultKind::Other);
                         record_fault(kind, "not_written", batch.len(), &describe(&e));
+                        if kind == FaultKind::Unavailable {
+                            health.unreachable(&describe(&e));
+                        }
                         let message = describe(&e);
                         for (_, reply) in batch {
                             let _ = reply.send(Err(StoreError::NotWritten {
@@ -861,7 +969,12 @@ async fn open_writer(cfg: &Config) -> Result<Conn, StoreError> {
     Ok(Conn { client, append })
 }
 
-async fn writer_loop(cfg: Config, mut rx: mpsc::UnboundedReceiver<Msg>, max_batch: usize) {
+async fn writer_loop(
+    cfg: Config,
+    mut rx: mpsc::UnboundedReceiver<Msg>,
+    max_batch: usize,
+    health: std::sync::Arc<Health>,
+) {
     let mut conn = open_writer(&cfg).await.ok();
     let mut closing = None;
     while closing.is_none() {
@@ -881,7 +994,7 @@ async fn writer_loop(cfg: Config, mut rx: mpsc::UnboundedReceiver<Msg>, max_batc
             }
         }
         if !batch.is_empty() {
-            commit_batch(&mut conn, &cfg, batch).await;
+            commit_batch(&mut conn, &cfg, &health, batch).await;
         }
     }
     rx.close();
@@ -1173,6 +1286,17 @@ impl EventStore for PgStore {
 
     fn shared(&self) -> bool {
         true
+    }
+
+    /// Refusing writes while the server cannot be reached (a connection cannot be made, or
+    /// does not answer within the probe's wait) or is a read-only standby, as the probe
+    /// (every [`PgOptions::probe_every`]) or the writer last found; `reopened` stays 0 (a
+    /// case is checked against the database before every use anyway).
+    fn status(&self) -> crate::StoreStatus {
+        crate::StoreStatus {
+            refusing: self.health.get(),
+            reopened: 0,
+        }
     }
 }
 

@@ -291,3 +291,37 @@ fn start_cluster() -> Result<Server, String> {
     }
     Ok(Server { admin })
 }
+
+/// Runs `sql` (one or more statements) on the database at `url`, on a thread and runtime
+/// of its own (the caller may be inside a runtime): for tests that change a database
+/// behind the store's back, or the server's settings.
+pub fn execute(url: &str, sql: &str) -> Result<(), String> {
+    let (url, sql) = (url.to_owned(), sql.to_owned());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .map_err(|e| format!("cannot connect to `{url}`: {e}"))?;
+            let driver = tokio::spawn(conn);
+            let done = client
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| format!("`{sql}`: {}", crate::postgres::describe(&e)));
+            drop(client);
+            let _ = driver.await;
+            done
+        })
+    })
+    .join()
+    .map_err(|_| "the thread running SQL panicked".to_owned())?
+}
+
+/// The name of the database a URL of [`database`] names (its path).
+pub fn database_name(url: &str) -> String {
+    let base = url.split_once('?').map_or(url, |(b, _)| b);
+    base.rsplit('/').next().unwrap_or_default().to_owned()
+}
