@@ -46,6 +46,18 @@ use tokio::net::TcpStream;
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// The settings of the cluster `--pg new` starts (`initdb` into a temporary directory,
+/// `postgres` on a Unix socket there, killed with this process). `fsync` and
+/// `synchronous_commit` stay on (PostgreSQL's defaults); the rest sizes the server for the
+/// run: no checkpoint within it, room for the WAL of a batch.
+const BENCH_PG: &[(&str, &str)] = &[
+    ("max_connections", "200"),
+    ("shared_buffers", "512MB"),
+    ("wal_buffers", "16MB"),
+    ("max_wal_size", "8GB"),
+    ("checkpoint_timeout", "30min"),
+];
+
 const DIGEST: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
 
 struct Args {
@@ -528,6 +540,11 @@ fn main() {
             a.clients, a.clients
         );
         a.cases = a.clients;
+    }
+    if a.pg.as_deref() == Some("new") {
+        let url = fazhi_store::test_pg::bench_database(BENCH_PG).unwrap();
+        println!("a throw-away PostgreSQL cluster: {url}, {BENCH_PG:?}");
+        a.pg = Some(url);
     }
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("load.db");

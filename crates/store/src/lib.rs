@@ -21,6 +21,7 @@ mod board;
 pub mod conformance;
 mod postgres;
 mod postgres_audit;
+mod postgres_batch;
 mod postgres_board;
 mod sqlite;
 mod sqlite_board;

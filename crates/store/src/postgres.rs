@@ -31,7 +31,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -52,7 +52,8 @@ const MIGRATION_LOCK: i64 = 0x6661_7a68_6900_0001;
 /// Every table leads its key with the case id (but the idempotency keys, looked up by
 /// principal and key before the case is known): a sharding extension can distribute them
 /// by case id, and each append touches one case's rows.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE cases (
     id text PRIMARY KEY,
     procedure text NOT NULL,
@@ -207,7 +208,9 @@ BEGIN
     o_seq := p_new_seq;
 END
 $fn$;
-"#];
+"#,
+    crate::postgres_batch::MIGRATION,
+];
 
 /// How a [`PgStore`] is opened.
 #[derive(Debug, Clone)]
@@ -505,7 +508,9 @@ impl PgStore {
     pub(crate) fn read<T, F>(&self, f: F) -> BoxFuture<'static, Result<T, StoreError>>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c Client) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
+        F: for<'c> FnOnce(&'c ClientWrapper) -> BoxFuture<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
     {
         let pool = self.pool.clone();
         let task = self.handle.spawn(async move {
@@ -614,40 +619,40 @@ pub(crate) fn from_micros(m: i64) -> Result<DateTime<Utc>, StoreError> {
 }
 
 /// The parameters of one call of `fazhi_append`, owned.
-struct Call {
-    case: String,
-    expected: i64,
-    malformed: bool,
-    seq: Vec<i64>,
-    action: Vec<Option<String>>,
-    actor: Vec<String>,
-    roles: Vec<String>,
-    at: Vec<i64>,
-    imported: Vec<bool>,
-    version: Vec<i64>,
-    prev_hash: Vec<String>,
-    hash: Vec<String>,
-    bytes: Vec<Vec<u8>>,
-    procedure: String,
-    procedure_version: i64,
-    title: String,
-    state: String,
-    tracks: String,
-    new_seq: i64,
-    head: String,
-    opened_at: i64,
-    last_at: i64,
-    next_due: Option<i64>,
-    closed: bool,
-    principal: Option<String>,
-    key: Option<String>,
-    request_hash: Option<String>,
-    idem_case: Option<String>,
-    status: Option<i64>,
-    headers: Option<String>,
-    body: Option<Vec<u8>>,
-    named: Vec<String>,
-    deadlines: String,
+pub(crate) struct Call {
+    pub(crate) case: String,
+    pub(crate) expected: i64,
+    pub(crate) malformed: bool,
+    pub(crate) seq: Vec<i64>,
+    pub(crate) action: Vec<Option<String>>,
+    pub(crate) actor: Vec<String>,
+    pub(crate) roles: Vec<String>,
+    pub(crate) at: Vec<i64>,
+    pub(crate) imported: Vec<bool>,
+    pub(crate) version: Vec<i64>,
+    pub(crate) prev_hash: Vec<String>,
+    pub(crate) hash: Vec<String>,
+    pub(crate) bytes: Vec<Vec<u8>>,
+    pub(crate) procedure: String,
+    pub(crate) procedure_version: i64,
+    pub(crate) title: String,
+    pub(crate) state: String,
+    pub(crate) tracks: String,
+    pub(crate) new_seq: i64,
+    pub(crate) head: String,
+    pub(crate) opened_at: i64,
+    pub(crate) last_at: i64,
+    pub(crate) next_due: Option<i64>,
+    pub(crate) closed: bool,
+    pub(crate) principal: Option<String>,
+    pub(crate) key: Option<String>,
+    pub(crate) request_hash: Option<String>,
+    pub(crate) idem_case: Option<String>,
+    pub(crate) status: Option<i64>,
+    pub(crate) headers: Option<String>,
+    pub(crate) body: Option<Vec<u8>>,
+    pub(crate) named: Vec<String>,
+    pub(crate) deadlines: String,
 }
 
 impl Call {
@@ -766,25 +771,28 @@ fn outcome_of(
     a: &Append,
     problem: Option<StoreError>,
 ) -> Result<AppendOutcome, StoreError> {
-    let kind: String = row.try_get(0)?;
+    // `fazhi_append_batch` answers the append's number first.
+    let at = usize::from(row.columns().first().is_some_and(|c| c.name() == "o_i"));
+    let col = |i: usize| i + at;
+    let kind: String = row.try_get(col(0))?;
     match kind.as_str() {
         "appended" => Ok(AppendOutcome::Appended),
         "conflict" => Ok(AppendOutcome::Conflict {
-            current_seq: to_u64(row.try_get(1)?)?,
+            current_seq: to_u64(row.try_get(col(1))?)?,
         }),
         "replay" => {
             let idem = a.idempotency.as_ref();
-            let headers: String = row.try_get(5)?;
+            let headers: String = row.try_get(col(5))?;
             Ok(AppendOutcome::Replay(IdempotencyRecord {
                 principal: idem.map(|i| i.principal.clone()).unwrap_or_default(),
                 key: idem.map(|i| i.key.clone()).unwrap_or_default(),
-                request_hash: row.try_get(2)?,
-                case: row.try_get(3)?,
-                status: u16::try_from(row.try_get::<_, i64>(4)?)
+                request_hash: row.try_get(col(2))?,
+                case: row.try_get(col(3))?,
+                status: u16::try_from(row.try_get::<_, i64>(col(4))?)
                     .map_err(|e| StoreError::Corrupt(format!("idempotency status: {e}")))?,
                 headers: serde_json::from_str(&headers)
                     .map_err(|e| StoreError::Corrupt(format!("idempotency headers: {e}")))?,
-                body: row.try_get(6)?,
+                body: row.try_get(col(6))?,
             }))
         }
         _ => Err(problem
@@ -792,10 +800,11 @@ fn outcome_of(
     }
 }
 
-/// The writer's connection and its prepared call.
+/// The writer's connection and its prepared calls.
 struct Conn {
     client: Client,
     append: Statement,
+    batch: Statement,
 }
 
 /// How a batch ended.
@@ -808,6 +817,74 @@ enum Ended {
     Commit(tokio_postgres::Error),
 }
 
+/// Runs a batch as one call of `fazhi_append_batch` per round (one round unless appends of
+/// the batch share a case or a key), all sent at once, in one transaction.
+async fn run_batch_set(conn: &Conn, batch: &[(Box<Append>, Reply)]) -> Ended {
+    let calls: Vec<(Call, Option<StoreError>)> = batch.iter().map(|(a, _)| Call::of(a)).collect();
+    let appends: Vec<&Append> = batch.iter().map(|(a, _)| a.as_ref()).collect();
+    let rounds = crate::postgres_batch::rounds(&appends);
+    let batch_calls: Vec<crate::postgres_batch::BatchCall> = rounds
+        .iter()
+        .map(|round| {
+            let of: Vec<&Call> = round
+                .iter()
+                .filter_map(|&i| calls.get(i).map(|(c, _)| c))
+                .collect();
+            crate::postgres_batch::BatchCall::of(&of)
+        })
+        .collect();
+    if let Err(e) = conn.client.batch_execute("BEGIN").await {
+        return Ended::Before(None, e);
+    }
+    let params: Vec<_> = batch_calls.iter().map(|b| b.params()).collect();
+    let results = futures_util::future::join_all(
+        params
+            .iter()
+            .map(|p| conn.client.query(&conn.batch, p.as_slice())),
+    )
+    .await;
+    let mut answered = Vec::with_capacity(results.len());
+    for r in results {
+        match r {
+            Ok(rows) => answered.push(rows),
+            Err(e) => {
+                let _ = conn.client.batch_execute("ROLLBACK").await;
+                return Ended::Before(None, e);
+            }
+        }
+    }
+    if let Err(e) = conn.client.batch_execute("COMMIT").await {
+        return Ended::Commit(e);
+    }
+    let mut rows: Vec<Option<Row>> = (0..batch.len()).map(|_| None).collect();
+    for (round, got) in rounds.iter().zip(answered) {
+        for (i, row) in round
+            .iter()
+            .zip(crate::postgres_batch::by_append(got, round.len()))
+        {
+            if let Some(slot) = rows.get_mut(*i) {
+                *slot = row;
+            }
+        }
+    }
+    let out = rows
+        .iter()
+        .zip(batch)
+        .zip(calls)
+        .map(|((row, (a, _)), (_, problem))| match row {
+            Some(row) => outcome_of(row, a, problem),
+            None => Err(StoreError::OutcomeUnknown {
+                kind: FaultKind::Other,
+                message: "fazhi_append_batch committed without an answer for this append".into(),
+            }),
+        })
+        .collect();
+    Ended::Committed(out)
+}
+
+/// Runs a batch as one `fazhi_append` call per append (all sent at once), in one
+/// transaction: what a batch falls back to when its one call failed on a value, so that
+/// the append at fault is told apart and answered alone.
 async fn run_batch(conn: &Conn, batch: &[(Box<Append>, Reply)]) -> Ended {
     let calls: Vec<(Call, Option<StoreError>)> = batch.iter().map(|(a, _)| Call::of(a)).collect();
     if let Err(e) = conn.client.batch_execute("BEGIN").await {
@@ -874,6 +951,7 @@ async fn commit_batch(
     let started = Instant::now();
     let size = batch.len();
     let mut reruns = 0;
+    let mut set_based = true;
     while !batch.is_empty() {
         if conn.as_ref().is_none_or(|c| c.client.is_closed()) {
             *conn = None;
@@ -895,7 +973,12 @@ async fn commit_batch(
             }
         }
         let Some(c) = conn.as_ref() else { return };
-        match run_batch(c, &batch).await {
+        let ended = if set_based {
+            run_batch_set(c, &batch).await
+        } else {
+            run_batch(c, &batch).await
+        };
+        match ended {
             Ended::Committed(out) => {
                 health.set(None);
                 let appended = out
@@ -926,6 +1009,13 @@ async fn commit_batch(
             Ended::Before(at, e) => {
                 if retryable(&e) && reruns < RERUNS {
                     reruns += 1;
+                    metrics::counter!("fazhi_store_batch_reruns_total").increment(1);
+                    continue;
+                }
+                if set_based && fault_of(&e).is_none() {
+                    // A value refused somewhere in the batch: run it again one call per
+                    // append, which tells the append at fault.
+                    set_based = false;
                     metrics::counter!("fazhi_store_batch_reruns_total").increment(1);
                     continue;
                 }
@@ -966,7 +1056,12 @@ async fn commit_batch(
 async fn open_writer(cfg: &Config) -> Result<Conn, StoreError> {
     let client = connect(cfg).await.map_err(unavailable)?;
     let append = client.prepare(APPEND_SQL).await?;
-    Ok(Conn { client, append })
+    let batch = client.prepare(crate::postgres_batch::SQL).await?;
+    Ok(Conn {
+        client,
+        append,
+        batch,
+    })
 }
 
 async fn writer_loop(
@@ -1013,6 +1108,11 @@ async fn writer_loop(
         let _ = done.send(());
     }
 }
+
+/// A case's summary row by id (prepared once per read connection).
+const SUMMARY_SQL: &str = "SELECT cases.id, cases.procedure, cases.procedure_version, \
+     cases.title, cases.state, cases.tracks, cases.seq, cases.head, cases.opened_at, \
+     cases.last_at, cases.next_due, cases.closed FROM cases WHERE cases.id = $1";
 
 pub(crate) const SUMMARY_COLUMNS: &str = "cases.id, cases.procedure, cases.procedure_version, cases.title, \
      cases.state, cases.tracks, cases.seq, cases.head, cases.opened_at, cases.last_at, \
@@ -1141,12 +1241,12 @@ impl EventStore for PgStore {
         let case = case.to_owned();
         self.read(move |c| {
             Box::pin(async move {
-                let rows = c
-                    .query(
+                let stmt = c
+                    .prepare_cached(
                         "SELECT seq, hash, bytes FROM events WHERE case_id = $1 ORDER BY seq",
-                        &[&case],
                     )
                     .await?;
+                let rows = c.query(&stmt, &[&case]).await?;
                 events_of(&case, &rows, 0)
             })
         })
@@ -1180,8 +1280,8 @@ impl EventStore for PgStore {
         let case = case.to_owned();
         self.read(move |c| {
             Box::pin(async move {
-                let sql = format!("SELECT {SUMMARY_COLUMNS} FROM cases WHERE cases.id = $1");
-                let row = c.query_opt(&sql, &[&case]).await?;
+                let stmt = c.prepare_cached(SUMMARY_SQL).await?;
+                let row = c.query_opt(&stmt, &[&case]).await?;
                 row.as_ref().map(summary_of).transpose()
             })
         })
@@ -1228,12 +1328,10 @@ impl EventStore for PgStore {
         let (case, actor) = (case.to_owned(), actor.to_owned());
         self.read(move |c| {
             Box::pin(async move {
-                Ok(c.query_opt(
-                    "SELECT 1 FROM participants WHERE case_id = $1 AND actor = $2",
-                    &[&case, &actor],
-                )
-                .await?
-                .is_some())
+                let stmt = c
+                    .prepare_cached("SELECT 1 FROM participants WHERE case_id = $1 AND actor = $2")
+                    .await?;
+                Ok(c.query_opt(&stmt, &[&case, &actor]).await?.is_some())
             })
         })
     }
@@ -1246,14 +1344,13 @@ impl EventStore for PgStore {
         let (principal, key) = (principal.to_owned(), key.to_owned());
         self.read(move |c| {
             Box::pin(async move {
-                let Some(r) = c
-                    .query_opt(
+                let stmt = c
+                    .prepare_cached(
                         "SELECT request_hash, case_id, status, headers, body FROM idempotency \
                          WHERE principal = $1 AND key = $2",
-                        &[&principal, &key],
                     )
-                    .await?
-                else {
+                    .await?;
+                let Some(r) = c.query_opt(&stmt, &[&principal, &key]).await? else {
                     return Ok(None);
                 };
                 let headers: String = r.try_get(3)?;
