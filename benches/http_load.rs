@@ -193,6 +193,9 @@ fn figures(t: &Tally, elapsed: Duration) -> Figures {
 /// load driver (`driver`) and the rest.
 fn cpu_by_thread() -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
+    if let Some(pid) = POSTMASTER.get().copied().flatten() {
+        out.insert("database".to_owned(), cluster_ticks(pid));
+    }
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
         return out;
     };
@@ -228,6 +231,52 @@ fn cpu_by_thread() -> BTreeMap<String, u64> {
         *out.entry(group.to_owned()).or_insert(0) += ticks;
     }
     out
+}
+
+/// The postmaster of the cluster `--pg new` started (its backends' CPU time is counted as
+/// `database`).
+static POSTMASTER: std::sync::OnceLock<Option<u32>> = std::sync::OnceLock::new();
+
+/// The postmaster's pid of the cluster whose socket directory a URL of
+/// `test_pg::bench_database` names.
+fn postmaster_of(url: &str) -> Option<u32> {
+    let host = url
+        .split('@')
+        .nth(1)?
+        .split('/')
+        .next()?
+        .replace("%2F", "/");
+    let pid = std::fs::read_to_string(Path::new(&host).join("data/postmaster.pid")).ok()?;
+    pid.lines().next()?.trim().parse().ok()
+}
+
+/// CPU ticks (user + system) used by the postmaster and every process it started.
+fn cluster_ticks(postmaster: u32) -> u64 {
+    let ticks_of = |stat: &str| -> Option<(u32, u64)> {
+        let close = stat.rfind(')')?;
+        let fields: Vec<&str> = stat[close + 1..].split_whitespace().collect();
+        let ppid = fields.get(1)?.parse().ok()?;
+        let t = fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?;
+        Some((ppid, t))
+    };
+    let mut total = 0;
+    let Ok(procs) = std::fs::read_dir("/proc") else {
+        return 0;
+    };
+    for p in procs.flatten() {
+        let Some(pid) = p.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(p.path().join("stat")) else {
+            continue;
+        };
+        if let Some((ppid, t)) = ticks_of(&stat)
+            && (pid == postmaster || ppid == postmaster)
+        {
+            total += t;
+        }
+    }
+    total
 }
 
 /// The kernel's clock ticks per second (`getconf CLK_TCK`; 100 when it cannot say).
@@ -544,6 +593,7 @@ fn main() {
     if a.pg.as_deref() == Some("new") {
         let url = fazhi_store::test_pg::bench_database(BENCH_PG).unwrap();
         println!("a throw-away PostgreSQL cluster: {url}, {BENCH_PG:?}");
+        let _ = POSTMASTER.set(postmaster_of(&url));
         a.pg = Some(url);
     }
     let dir = tempfile::tempdir().unwrap();
