@@ -3,11 +3,15 @@
 //! - **Its own runtime.** A [`PgStore`] runs its connections on a small tokio runtime of its
 //!   own (two threads), so that it does not depend on whichever runtime calls it (actix runs
 //!   one per worker thread): every call is spawned there and awaited from anywhere.
-//! - **Group commit.** One writer task holds one connection. Appends sent while it commits
-//!   queue up and go together into the next transaction: `BEGIN`, one call of the stored
-//!   function `fazhi_append` per append, all sent at once (pipelined: one round trip for the
-//!   batch), `COMMIT`. Every connection runs with `synchronous_commit = on`: an append is
-//!   answered only once its commit is durable.
+//! - **Group commit.** Writers (two by default, [`PgOptions::writers`]), each with its own
+//!   connection, take turns at the queue: appends sent while one commits go together into
+//!   the next transaction: `BEGIN`, one call of the stored function `fazhi_append_batch` for
+//!   all of them (see `postgres_batch`), `COMMIT`. Every connection runs with
+//!   `synchronous_commit = on`: an append is answered only once its commit is durable. A
+//!   batch in which PostgreSQL refuses a value runs again as one `fazhi_append` call per
+//!   append (all sent at once), which tells the append at fault.
+//! - **Reads** of a case's summary (every request checks its case's seq and head) asked for
+//!   while one is read are read together in the next, one statement for all.
 //! - **Optimistic concurrency in the database.** `fazhi_append` claims the case's summary row
 //!   with `UPDATE cases … WHERE id = $case AND seq = $expected` (or, for a new case, `INSERT …
 //!   ON CONFLICT (id) DO NOTHING`): the row lock and PostgreSQL's re-check of the `WHERE` on
@@ -224,6 +228,9 @@ pub struct PgOptions {
     pub max_batch: usize,
     /// How many connections serve reads.
     pub readers: usize,
+    /// How many writers commit batches, each on its own connection: while one batch is
+    /// executed and flushed on the server, the next is gathered and sent.
+    pub writers: usize,
     /// How long to wait for a connection before an operation fails.
     pub connect_timeout: Duration,
     /// How often the server is asked whether it is reachable and writable (for
@@ -232,13 +239,14 @@ pub struct PgOptions {
 }
 
 impl PgOptions {
-    /// Defaults: batches of up to 256 appends, 8 read connections, 10 s to connect, the
-    /// server probed every second.
+    /// Defaults: batches of up to 256 appends, 2 writers, 8 read connections, 10 s to
+    /// connect, the server probed every second.
     pub fn new(url: impl Into<String>) -> Self {
         PgOptions {
             url: url.into(),
             max_batch: 256,
             readers: 8,
+            writers: 2,
             connect_timeout: Duration::from_secs(10),
             probe_every: Duration::from_secs(1),
         }
@@ -494,6 +502,7 @@ impl PgStore {
             rx,
             options.max_batch.max(1),
             health.clone(),
+            options.writers,
         ));
         let (lookups, wanted) = mpsc::unbounded_channel();
         handle.spawn(lookup_loop(pool.clone(), wanted));
@@ -1068,36 +1077,43 @@ async fn open_writer(cfg: &Config) -> Result<Conn, StoreError> {
     })
 }
 
+/// The appends waiting for a writer, and the close asked for (if it was).
+struct Queue {
+    rx: mpsc::UnboundedReceiver<Msg>,
+    closing: Option<oneshot::Sender<()>>,
+}
+
+/// Runs `writers` writers, each with its connection, taking turns at the queue: one gathers
+/// the appends waiting (up to `max_batch`) while the others commit theirs, so that a batch
+/// is executed and made durable on the server while the next is gathered and sent. Two
+/// batches in flight are two transactions, as two nodes' are: the claims in the database
+/// order them (a stale one is a conflict, a key being kept is waited for and replayed).
+/// Closing: every writer commits the batch it holds, then the rest of the queue is answered
+/// [`StoreError::Closed`].
 async fn writer_loop(
     cfg: Config,
-    mut rx: mpsc::UnboundedReceiver<Msg>,
+    rx: mpsc::UnboundedReceiver<Msg>,
     max_batch: usize,
     health: std::sync::Arc<Health>,
+    writers: usize,
 ) {
-    let mut conn = open_writer(&cfg).await.ok();
-    let mut closing = None;
-    while closing.is_none() {
-        let Some(first) = rx.recv().await else { break };
-        let mut batch = Vec::new();
-        let mut next = Some(first);
-        while let Some(msg) = next.take() {
-            match msg {
-                Msg::Append(a, reply) => batch.push((a, reply)),
-                Msg::Close(done) => {
-                    closing = Some(done);
-                    break;
-                }
-            }
-            if batch.len() < max_batch {
-                next = rx.try_recv().ok();
-            }
-        }
-        if !batch.is_empty() {
-            commit_batch(&mut conn, &cfg, &health, batch).await;
-        }
+    let queue = std::sync::Arc::new(tokio::sync::Mutex::new(Queue { rx, closing: None }));
+    let tasks: Vec<_> = (0..writers.max(1))
+        .map(|_| {
+            tokio::spawn(writer(
+                cfg.clone(),
+                queue.clone(),
+                max_batch,
+                health.clone(),
+            ))
+        })
+        .collect();
+    for t in tasks {
+        let _ = t.await;
     }
-    rx.close();
-    while let Ok(msg) = rx.try_recv() {
+    let mut q = queue.lock().await;
+    q.rx.close();
+    while let Ok(msg) = q.rx.try_recv() {
         match msg {
             Msg::Append(_, reply) => {
                 let _ = reply.send(Err(StoreError::Closed));
@@ -1107,9 +1123,47 @@ async fn writer_loop(
             }
         }
     }
-    drop(conn);
-    if let Some(done) = closing {
+    if let Some(done) = q.closing.take() {
         let _ = done.send(());
+    }
+}
+
+/// One writer: gathers a batch from the queue (holding it while it gathers), then commits it.
+async fn writer(
+    cfg: Config,
+    queue: std::sync::Arc<tokio::sync::Mutex<Queue>>,
+    max_batch: usize,
+    health: std::sync::Arc<Health>,
+) {
+    let mut conn = open_writer(&cfg).await.ok();
+    loop {
+        let batch = {
+            let mut q = queue.lock().await;
+            if q.closing.is_some() {
+                break;
+            }
+            let Some(first) = q.rx.recv().await else {
+                break;
+            };
+            let mut batch = Vec::new();
+            let mut next = Some(first);
+            while let Some(msg) = next.take() {
+                match msg {
+                    Msg::Append(a, reply) => batch.push((a, reply)),
+                    Msg::Close(done) => {
+                        q.closing = Some(done);
+                        break;
+                    }
+                }
+                if batch.len() < max_batch {
+                    next = q.rx.try_recv().ok();
+                }
+            }
+            batch
+        };
+        if !batch.is_empty() {
+            commit_batch(&mut conn, &cfg, &health, batch).await;
+        }
     }
 }
 
