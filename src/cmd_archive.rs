@@ -25,7 +25,8 @@ use fazhi_core::runtime::{Case, Event, Hash256, Recorded, sha256_hex, verify};
 use fazhi_core::time::Calendar;
 use fazhi_http::service::summary_at;
 use fazhi_store::{
-    Append, AppendOutcome, EventStore, NewEvent, SqliteOptions, SqliteStore, StoreError,
+    Append, AppendOutcome, EventStore, NewEvent, PgOptions, PgStore, SqliteOptions, SqliteStore,
+    StoreError,
 };
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -33,7 +34,8 @@ use serde_json::value::RawValue;
 /// Arguments of `fazhi export`.
 #[derive(Debug, clap::Args)]
 pub struct ExportArgs {
-    /// The SQLite database.
+    /// The database: an SQLite file, or a PostgreSQL database as a URL
+    /// (`postgres://user@host/db`).
     #[arg(long, default_value = "fazhi.db")]
     pub db: PathBuf,
     /// The NDJSON file to write (a new file; default: standard output).
@@ -43,10 +45,11 @@ pub struct ExportArgs {
 /// Arguments of `fazhi import`.
 #[derive(Debug, clap::Args)]
 pub struct ImportArgs {
-    /// The SQLite database to import into.
+    /// The database to import into: an SQLite file, or a PostgreSQL database as a URL
+    /// (`postgres://user@host/db`; its tables are created if they are not there yet).
     #[arg(long, default_value = "fazhi.db")]
     pub db: PathBuf,
-    /// Create the `--db` file when it is missing (a new, empty database).
+    /// Create the `--db` file when it is missing (a new, empty database; SQLite only).
     #[arg(long)]
     pub create_db: bool,
     /// The directory of procedures the cases run on (to replay them and compute their
@@ -131,18 +134,14 @@ pub struct Exported {
 }
 
 /// Writes every case whose chain verifies to `out`; a case whose chain is broken is left
-/// out and named.
+/// out and named. `db` is an SQLite file or a PostgreSQL URL: the same cases give the same
+/// file from either.
 pub fn export(db: &Path, out: &mut impl Write) -> Result<Exported, ArchiveError> {
     let store_err = |source| ArchiveError::Store {
-        db: db.to_owned(),
+        db: PathBuf::from(crate::db::shown(db)),
         source,
     };
-    let store = SqliteStore::open(SqliteOptions {
-        read_only: true,
-        create: false,
-        ..SqliteOptions::new(db)
-    })
-    .map_err(store_err)?;
+    let store = crate::db::open_inspect(db).map_err(store_err)?;
     let io = |source| ArchiveError::Io {
         path: PathBuf::from("(output)"),
         source,
@@ -188,14 +187,13 @@ pub fn run_export(args: &ExportArgs) -> ExitCode {
     };
     match result {
         Ok(done) => {
+            let db = crate::db::shown(&args.db);
             for line in &done.skipped {
-                eprintln!("{}: left out {line}", args.db.display());
+                eprintln!("{db}: left out {line}");
             }
             eprintln!(
-                "exported {} cases, {} events from `{}`",
-                done.cases,
-                done.events,
-                args.db.display()
+                "exported {} cases, {} events from `{db}`",
+                done.cases, done.events
             );
             if done.skipped.is_empty() {
                 ExitCode::SUCCESS
@@ -356,7 +354,7 @@ fn read_groups(path: &Path) -> Result<Vec<Group>, ArchiveError> {
 
 /// Imports every case read from a file, each checked whole before anything of it is written.
 async fn import(
-    store: &SqliteStore,
+    store: &dyn EventStore,
     groups: &[Group],
     rules: &RuleSet,
     calendar: &Calendar,
@@ -371,7 +369,7 @@ async fn import(
 
 /// Checks one case's lines and writes what the database does not have yet.
 async fn import_case(
-    store: &SqliteStore,
+    store: &dyn EventStore,
     group: &Group,
     rules: &RuleSet,
     calendar: &Calendar,
@@ -567,7 +565,7 @@ pub fn run_import(args: &ImportArgs) -> ExitCode {
             }
             println!(
                 "imported {imported} cases ({events} events) into `{}`; {there} already there; {refused} refused",
-                args.db.display()
+                crate::db::shown(&args.db)
             );
             if refused == 0 {
                 ExitCode::SUCCESS
@@ -583,28 +581,34 @@ pub fn run_import(args: &ImportArgs) -> ExitCode {
 }
 
 fn run_import_inner(args: &ImportArgs) -> Result<Imported, ArchiveError> {
-    let (db, create) = crate::db::database(Some(&args.db), args.create_db)?;
+    let postgres = crate::db::postgres_url(&args.db).map(str::to_owned);
+    let (db, create) = match &postgres {
+        Some(_) => (args.db.clone(), false),
+        None => crate::db::database(Some(&args.db), args.create_db)?,
+    };
     let (rules, calendar) = crate::cmd_serve::load_rules(&args.rules, args.calendars.as_deref())
         .map_err(ArchiveError::Rules)?;
     // Read the file before the database is opened (or created): an unreadable file
     // leaves no new database behind.
     let groups = read_groups(&args.input)?;
-    let store = SqliteStore::open(SqliteOptions {
-        create,
-        ..SqliteOptions::new(&db)
-    })
-    .map_err(|source| ArchiveError::Store {
-        db: db.clone(),
-        source,
-    })?;
-    let (done, closed) = actix_web::rt::System::new().block_on(async {
-        let done = import(&store, &groups, &rules, &calendar).await;
-        (done, store.close().await)
-    });
     let store_err = |source| ArchiveError::Store {
-        db: db.clone(),
+        db: PathBuf::from(crate::db::shown(&db)),
         source,
     };
+    let store: Box<dyn EventStore> = match &postgres {
+        Some(url) => Box::new(PgStore::open(PgOptions::new(url)).map_err(store_err)?),
+        None => Box::new(
+            SqliteStore::open(SqliteOptions {
+                create,
+                ..SqliteOptions::new(&db)
+            })
+            .map_err(store_err)?,
+        ),
+    };
+    let (done, closed) = actix_web::rt::System::new().block_on(async {
+        let done = import(store.as_ref(), &groups, &rules, &calendar).await;
+        (done, store.close().await)
+    });
     let done = done.map_err(store_err)?;
     closed.map_err(store_err)?;
     Ok(done)

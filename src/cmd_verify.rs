@@ -1,4 +1,4 @@
-//! `fazhi verify --db <PATH>`: checks every case's hash chain, replays each case with the
+//! `fazhi verify --db <PATH or postgres://URL>`: checks every case's hash chain, replays each case with the
 //! rules, and compares every column kept beside the event bytes (the summary row: state,
 //! title, tracks, closed, next_due…; the event columns that mirror the bytes: actor, roles,
 //! at…) with what the events say. Names each case, column, expected and found value.
@@ -12,12 +12,13 @@ use fazhi_core::runtime::{Case, Event, Hash256, Recorded, sha256_hex, verify};
 use fazhi_core::time::Calendar;
 use fazhi_http::service::summary_at;
 use fazhi_store::audit::{Columns, event_columns, summary_columns};
-use fazhi_store::{NewEvent, SqliteOptions, SqliteStore, StoreError};
+use fazhi_store::{NewEvent, StoreError};
 
 /// Arguments of `fazhi verify`.
 #[derive(Debug, clap::Args)]
 pub struct VerifyArgs {
-    /// The SQLite database.
+    /// The database: an SQLite file, or a PostgreSQL database as a URL
+    /// (`postgres://user@host/db`).
     #[arg(long, default_value = "fazhi.db")]
     pub db: PathBuf,
     /// The directory of procedures the cases run on (to replay them and recompute their
@@ -86,18 +87,14 @@ pub enum VerifyError {
 
 /// Checks every case of the database against the rules and calendar.
 pub fn check(db: &Path, rules: &RuleSet, calendar: &Calendar) -> Result<Report, VerifyError> {
-    if !db.exists() {
+    if crate::db::postgres_url(db).is_none() && !db.exists() {
         return Err(VerifyError::Missing(db.to_owned()));
     }
     let store_err = |source| VerifyError::Store {
-        db: db.to_owned(),
+        db: PathBuf::from(crate::db::shown(db)),
         source,
     };
-    let store = SqliteStore::open(SqliteOptions {
-        read_only: true,
-        ..SqliteOptions::new(db)
-    })
-    .map_err(store_err)?;
+    let store = crate::db::open_inspect(db).map_err(store_err)?;
     let mut report = Report::default();
     for id in store.orphan_case_ids().map_err(store_err)? {
         report.push(&id, "it has events but no summary row");
@@ -385,7 +382,12 @@ pub fn run(args: &VerifyArgs) -> ExitCode {
     match report {
         Ok(report) => {
             for p in &report.problems {
-                println!("{}: case {}: {}", args.db.display(), p.case, p.what);
+                println!(
+                    "{}: case {}: {}",
+                    crate::db::shown(&args.db),
+                    p.case,
+                    p.what
+                );
             }
             if report.problems.is_empty() {
                 println!(

@@ -30,6 +30,56 @@ pub enum DbPathError {
     },
 }
 
+/// The PostgreSQL URL `--db` names, when it names one (`postgres://…`, `postgresql://…`)
+/// rather than an SQLite file.
+pub fn postgres_url(db: &Path) -> Option<&str> {
+    db.to_str().filter(|d| fazhi_store::is_postgres_url(d))
+}
+
+/// `--db` as messages show it: a PostgreSQL URL with its password hidden (`***`).
+pub fn shown(db: &Path) -> String {
+    let Some(url) = postgres_url(db) else {
+        return db.display().to_string();
+    };
+    let scheme_end = url.find("://").map_or(0, |i| i + 3);
+    let rest = url.get(scheme_end..).unwrap_or_default();
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let authority = rest.get(..authority_end).unwrap_or_default();
+    match authority.rfind('@') {
+        Some(at) => {
+            let userinfo = authority.get(..at).unwrap_or_default();
+            match userinfo.split_once(':') {
+                Some((user, _password)) => format!(
+                    "{}{user}:***{}",
+                    url.get(..scheme_end).unwrap_or_default(),
+                    rest.get(at..).unwrap_or_default()
+                ),
+                None => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
+    }
+}
+
+/// Opens the store `--db` names for a tool (`fazhi verify`, `fazhi export`): an SQLite
+/// file read-only, or a PostgreSQL database (its tables migrated if they are not yet).
+pub fn open_inspect(
+    db: &Path,
+) -> Result<Box<dyn fazhi_store::audit::Inspect>, fazhi_store::StoreError> {
+    Ok(match postgres_url(db) {
+        Some(url) => Box::new(fazhi_store::PgStore::open(fazhi_store::PgOptions::new(
+            url,
+        ))?),
+        None => Box::new(fazhi_store::SqliteStore::open(
+            fazhi_store::SqliteOptions {
+                read_only: true,
+                create: false,
+                ..fazhi_store::SqliteOptions::new(db)
+            },
+        )?),
+    })
+}
+
 /// Where the database is and whether it must be created: an existing file is opened; a
 /// missing one is created only with `--create-db` (`create_db`), or when `--db` was not
 /// given (`db` is `None`: the first run in a fresh clone). A missing file named by `--db`
@@ -97,5 +147,21 @@ mod tests {
             err.contains("gone.db-wal") && err.contains("removed"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_postgres_url_is_shown_without_its_password() {
+        let shown = |s: &str| shown(Path::new(s));
+        assert_eq!(
+            shown("postgres://fazhi:s3cret@db.example:5432/town?sslmode=disable"),
+            "postgres://fazhi:***@db.example:5432/town?sslmode=disable"
+        );
+        assert_eq!(
+            shown("postgresql://fazhi@%2Frun%2Fpostgresql/town"),
+            "postgresql://fazhi@%2Frun%2Fpostgresql/town"
+        );
+        assert_eq!(shown("postgres://db/town"), "postgres://db/town");
+        assert_eq!(shown("town.db"), "town.db");
+        assert!(postgres_url(Path::new("town.db")).is_none());
     }
 }

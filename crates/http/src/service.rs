@@ -261,7 +261,13 @@ impl AppState {
     /// verify (or a history the store cannot read whole because a link is gone) is
     /// [`ApiError::ChainBroken`], naming the first broken link.
     async fn load(&self, id: &str) -> Result<Option<Case>, ApiError> {
-        let stored = match self.store.events(id).await {
+        // The summary first: its seq and head are committed with the events they follow, so
+        // the history read after it holds at least those events. On a shared store (other
+        // nodes write) it may hold more, appended in between: the case is taken as the
+        // summary has it, and its chain checked against that head (read the other way round,
+        // a write in between would look like a broken chain).
+        let summary = self.store.summary(id).await?;
+        let mut stored = match self.store.events(id).await {
             Ok(stored) => stored,
             Err(fazhi_store::StoreError::Corrupt(detail)) => {
                 return Err(
@@ -279,12 +285,21 @@ impl AppState {
         if stored.is_empty() {
             return Ok(None);
         }
-        let bytes: Vec<&[u8]> = stored.iter().map(|e| e.bytes.as_slice()).collect();
         // The head the case's summary keeps: a change to the last event is found too.
-        let head = match self.store.summary(id).await? {
-            Some(s) => s.head,
+        let head = match summary {
+            Some(s) => {
+                if self.store.shared()
+                    && let Ok(seq) = usize::try_from(s.seq)
+                    && seq > 0
+                    && stored.len() > seq
+                {
+                    stored.truncate(seq);
+                }
+                s.head
+            }
             None => stored.last().map(|e| e.hash.clone()).unwrap_or_default(),
         };
+        let bytes: Vec<&[u8]> = stored.iter().map(|e| e.bytes.as_slice()).collect();
         verify(&bytes, Some(&head)).map_err(|broken| ApiError::ChainBroken {
             case: id.to_owned(),
             broken,

@@ -91,3 +91,81 @@ async fn two_servers_on_one_database_never_serve_a_stale_case() {
     a.handle.stop(true).await;
     b.handle.stop(true).await;
 }
+
+/// `/healthz` until it answers `status` (bounded: at most 30 s, polled every 100 ms; the
+/// store probes its server every second).
+async fn healthz_until(app: &helpers::TestApp, status: u16) -> helpers::Resp {
+    let mut last = None;
+    for _ in 0..300 {
+        let r = app.send("GET", "/healthz", None, &[], None).await;
+        if r.status == status {
+            return r;
+        }
+        last = Some(r.text);
+        actix_web::rt::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("/healthz never answered {status}: last {last:?}");
+}
+
+/// A database the server cannot reach is a 503 on `/healthz` saying so (in Chinese and
+/// English), and the server is healthy again once the database lets it in.
+#[actix_web::test]
+async fn healthz_says_when_the_database_cannot_be_reached() {
+    let url = db();
+    let app = spawn_pg(&url).await;
+    let r = healthz_until(&app, 200).await;
+    assert_eq!(r.body["status"], "ok", "{}", r.text);
+
+    let name = fazhi_store::test_pg::database_name(&url);
+    let admin = fazhi_store::test_pg::with_database(&url, "postgres");
+    // Nobody may connect to it, and every connection it had is ended.
+    fazhi_store::test_pg::execute(
+        &admin,
+        &format!(
+            "ALTER DATABASE {name} ALLOW_CONNECTIONS false; \
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+        ),
+    )
+    .unwrap();
+    let r = healthz_until(&app, 503).await;
+    assert_eq!(
+        r.body["type"], "https://fazhi.dev/problems/unavailable",
+        "{}",
+        r.text
+    );
+    let detail = r.body["detail"].as_str().unwrap_or_default();
+    assert!(
+        detail.starts_with("无法连接 PostgreSQL 数据库服务器") && detail.contains(&name),
+        "{}",
+        r.text
+    );
+    let r = app
+        .send("GET", "/healthz", None, &[("Accept-Language", "en")], None)
+        .await;
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert!(
+        r.text.contains("the PostgreSQL server cannot be reached"),
+        "{}",
+        r.text
+    );
+    // A write meanwhile is not acknowledged.
+    let r = app
+        .post(
+            "/v1/cases",
+            "village",
+            &json!({"procedure": "village-rules-filing", "title": "某村村规民约", "facts": {"adopted_on": today()}}),
+        )
+        .await;
+    assert_eq!(r.status, 503, "{}", r.text);
+
+    fazhi_store::test_pg::execute(
+        &admin,
+        &format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"),
+    )
+    .unwrap();
+    let r = healthz_until(&app, 200).await;
+    assert_eq!(r.body["status"], "ok", "{}", r.text);
+    let id = app.open(&today()).await;
+    assert_eq!(app.event_count(&id).await, 1);
+    app.handle.stop(true).await;
+}

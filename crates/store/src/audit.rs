@@ -228,3 +228,89 @@ pub struct CaseRecord {
     /// The events on the case's chain, oldest first; an error when the links are damaged.
     pub events: Result<Vec<EventRecord>, crate::StoreError>,
 }
+
+/// What the tools (`fazhi verify`, `fazhi export`) read of a store beyond [`crate::EventStore`],
+/// the same for every backend. Blocking: call it from outside any async runtime.
+pub trait Inspect {
+    /// Every case id, in the order of their bytes (as SQLite sorts text; PostgreSQL is asked
+    /// for `COLLATE "C"`, whatever the database's collation), so that two backends holding
+    /// the same cases export the same file.
+    fn case_ids(&self) -> Result<Vec<String>, crate::StoreError>;
+    /// Case ids that have events but no summary row (which a sound store never has).
+    fn orphan_case_ids(&self) -> Result<Vec<String>, crate::StoreError>;
+    /// How many events each case id has in the table, whether on its case's chain or not.
+    fn event_counts(&self) -> Result<std::collections::BTreeMap<String, u64>, crate::StoreError>;
+    /// Who takes part in each case (by case id), as the participants table holds it.
+    fn participants(
+        &self,
+    ) -> Result<
+        std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        crate::StoreError,
+    >;
+    /// Whether `actor` is recorded as taking part in `case`.
+    fn is_participant(&self, case: &str, actor: &str) -> Result<bool, crate::StoreError>;
+    /// The cases whose board deadlines have not been reckoned yet (stored before the board
+    /// existed), in id order.
+    fn unfilled_deadlines(&self) -> Result<Vec<String>, crate::StoreError>;
+    /// The deadlines the board keeps for `case`, by time rule id.
+    fn case_deadlines(&self, case: &str) -> Result<Vec<crate::BoardDeadline>, crate::StoreError>;
+    /// A case's summary and its history, read together so that they agree while the store
+    /// is written to; the history is an error when it is damaged.
+    #[allow(clippy::type_complexity, reason = "a pair, read together")]
+    fn snapshot(
+        &self,
+        case: &str,
+    ) -> Result<
+        (
+            Option<crate::CaseSummary>,
+            Result<Vec<StoredEvent>, crate::StoreError>,
+        ),
+        crate::StoreError,
+    >;
+    /// Everything stored about a case, column by column, read together.
+    fn record(&self, case: &str) -> Result<CaseRecord, crate::StoreError>;
+}
+
+impl Inspect for crate::SqliteStore {
+    fn case_ids(&self) -> Result<Vec<String>, crate::StoreError> {
+        crate::SqliteStore::case_ids(self)
+    }
+    fn orphan_case_ids(&self) -> Result<Vec<String>, crate::StoreError> {
+        crate::SqliteStore::orphan_case_ids(self)
+    }
+    fn event_counts(&self) -> Result<std::collections::BTreeMap<String, u64>, crate::StoreError> {
+        crate::SqliteStore::event_counts(self)
+    }
+    fn participants(
+        &self,
+    ) -> Result<
+        std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        crate::StoreError,
+    > {
+        crate::SqliteStore::participants(self)
+    }
+    fn is_participant(&self, case: &str, actor: &str) -> Result<bool, crate::StoreError> {
+        crate::SqliteStore::is_participant(self, case, actor)
+    }
+    fn unfilled_deadlines(&self) -> Result<Vec<String>, crate::StoreError> {
+        crate::SqliteStore::unfilled_deadlines(self)
+    }
+    fn case_deadlines(&self, case: &str) -> Result<Vec<crate::BoardDeadline>, crate::StoreError> {
+        crate::SqliteStore::case_deadlines(self, case)
+    }
+    fn snapshot(
+        &self,
+        case: &str,
+    ) -> Result<
+        (
+            Option<crate::CaseSummary>,
+            Result<Vec<StoredEvent>, crate::StoreError>,
+        ),
+        crate::StoreError,
+    > {
+        crate::SqliteStore::snapshot(self, case)
+    }
+    fn record(&self, case: &str) -> Result<CaseRecord, crate::StoreError> {
+        crate::SqliteStore::record(self, case)
+    }
+}

@@ -20,6 +20,8 @@ pub mod audit;
 mod board;
 pub mod conformance;
 mod postgres;
+mod postgres_audit;
+mod postgres_batch;
 mod postgres_board;
 mod sqlite;
 mod sqlite_board;

@@ -3,11 +3,15 @@
 //! - **Its own runtime.** A [`PgStore`] runs its connections on a small tokio runtime of its
 //!   own (two threads), so that it does not depend on whichever runtime calls it (actix runs
 //!   one per worker thread): every call is spawned there and awaited from anywhere.
-//! - **Group commit.** One writer task holds one connection. Appends sent while it commits
-//!   queue up and go together into the next transaction: `BEGIN`, one call of the stored
-//!   function `fazhi_append` per append, all sent at once (pipelined: one round trip for the
-//!   batch), `COMMIT`. Every connection runs with `synchronous_commit = on`: an append is
-//!   answered only once its commit is durable.
+//! - **Group commit.** Writers (two by default, [`PgOptions::writers`]), each with its own
+//!   connection, take turns at the queue: appends sent while one commits go together into
+//!   the next transaction: `BEGIN`, one call of the stored function `fazhi_append_batch` for
+//!   all of them (see `postgres_batch`), `COMMIT`. Every connection runs with
+//!   `synchronous_commit = on`: an append is answered only once its commit is durable. A
+//!   batch in which PostgreSQL refuses a value runs again as one `fazhi_append` call per
+//!   append (all sent at once), which tells the append at fault.
+//! - **Reads** of a case's summary (every request checks its case's seq and head) asked for
+//!   while one is read are read together in the next, one statement for all.
 //! - **Optimistic concurrency in the database.** `fazhi_append` claims the case's summary row
 //!   with `UPDATE cases … WHERE id = $case AND seq = $expected` (or, for a new case, `INSERT …
 //!   ON CONFLICT (id) DO NOTHING`): the row lock and PostgreSQL's re-check of the `WHERE` on
@@ -31,7 +35,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{ClientWrapper, Manager, ManagerConfig, Pool, RecyclingMethod};
 use tokio::sync::{mpsc, oneshot};
 use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
@@ -52,7 +56,8 @@ const MIGRATION_LOCK: i64 = 0x6661_7a68_6900_0001;
 /// Every table leads its key with the case id (but the idempotency keys, looked up by
 /// principal and key before the case is known): a sharding extension can distribute them
 /// by case id, and each append touches one case's rows.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE cases (
     id text PRIMARY KEY,
     procedure text NOT NULL,
@@ -207,7 +212,9 @@ BEGIN
     o_seq := p_new_seq;
 END
 $fn$;
-"#];
+"#,
+    crate::postgres_batch::MIGRATION,
+];
 
 /// How a [`PgStore`] is opened.
 #[derive(Debug, Clone)]
@@ -221,18 +228,27 @@ pub struct PgOptions {
     pub max_batch: usize,
     /// How many connections serve reads.
     pub readers: usize,
+    /// How many writers commit batches, each on its own connection: while one batch is
+    /// executed and flushed on the server, the next is gathered and sent.
+    pub writers: usize,
     /// How long to wait for a connection before an operation fails.
     pub connect_timeout: Duration,
+    /// How often the server is asked whether it is reachable and writable (for
+    /// [`EventStore::status`], so `/healthz`): one `SELECT` on a connection of its own.
+    pub probe_every: Duration,
 }
 
 impl PgOptions {
-    /// Defaults: batches of up to 256 appends, 8 read connections, 10 s to connect.
+    /// Defaults: batches of up to 256 appends, 2 writers, 8 read connections, 10 s to
+    /// connect, the server probed every second.
     pub fn new(url: impl Into<String>) -> Self {
         PgOptions {
             url: url.into(),
             max_batch: 256,
             readers: 8,
+            writers: 2,
             connect_timeout: Duration::from_secs(10),
+            probe_every: Duration::from_secs(1),
         }
     }
 }
@@ -250,8 +266,90 @@ enum Msg {
     Close(oneshot::Sender<()>),
 }
 
+/// Whether the store can write, as its probe and its writer last found: why it refuses
+/// writes (Chinese, English), or `None`.
+#[derive(Debug, Default)]
+pub(crate) struct Health {
+    refusing: Mutex<Option<(String, String)>>,
+}
+
+impl Health {
+    fn set(&self, refusing: Option<(String, String)>) {
+        if let Ok(mut r) = self.refusing.lock() {
+            if r.is_none() != refusing.is_none() {
+                match &refusing {
+                    Some((_, en)) => tracing::error!("the store refuses writes: {en}"),
+                    None => tracing::info!("the PostgreSQL server answers again: writes resume"),
+                }
+            }
+            *r = refusing;
+        }
+    }
+
+    fn get(&self) -> Option<(String, String)> {
+        self.refusing.lock().ok().and_then(|r| r.clone())
+    }
+
+    /// The server could not be reached (`detail` says how).
+    fn unreachable(&self, detail: &str) {
+        self.set(Some((
+            format!(
+                "无法连接 PostgreSQL 数据库服务器，暂停写入：{detail}。请检查数据库服务器是否运行、`--db` 的地址与口令；服务器恢复后自动继续写入"
+            ),
+            format!(
+                "the PostgreSQL server cannot be reached: {detail}; writes are refused until it answers again (check that the server runs, and the address and password in `--db`)"
+            ),
+        )));
+    }
+}
+
+/// Asks the server, on the probe's own connection (made again when it broke), whether it
+/// answers and accepts writes (it is not a standby in recovery).
+async fn probe(cfg: &Config, client: &mut Option<Client>, health: &Health, wait: Duration) {
+    if client.as_ref().is_none_or(Client::is_closed) {
+        *client = None;
+        match tokio::time::timeout(wait, connect(cfg)).await {
+            Ok(Ok(c)) => *client = Some(c),
+            Ok(Err(e)) => return health.unreachable(&describe(&e)),
+            Err(_) => {
+                return health.unreachable(&format!("no answer within {} s", wait.as_secs()));
+            }
+        }
+    }
+    let Some(c) = client.as_ref() else { return };
+    match tokio::time::timeout(wait, c.query_one("SELECT pg_is_in_recovery()", &[])).await {
+        Ok(Ok(row)) => match row.try_get::<_, bool>(0) {
+            Ok(true) => health.set(Some((
+                "PostgreSQL 服务器是只读的备用服务器（正在恢复），暂停写入：请将 `--db` 指向主服务器".into(),
+                "the PostgreSQL server is a read-only standby (in recovery): writes are refused; point `--db` at the primary".into(),
+            ))),
+            Ok(false) => health.set(None),
+            Err(e) => health.unreachable(&describe(&e)),
+        },
+        Ok(Err(e)) => {
+            *client = None;
+            health.unreachable(&describe(&e));
+        }
+        Err(_) => {
+            *client = None;
+            health.unreachable(&format!("no answer within {} s", wait.as_secs()));
+        }
+    }
+}
+
+async fn probe_loop(cfg: Config, health: std::sync::Arc<Health>, every: Duration) {
+    let wait = every.max(Duration::from_secs(2));
+    let mut client = None;
+    loop {
+        tokio::time::sleep(every).await;
+        probe(&cfg, &mut client, &health, wait).await;
+    }
+}
+
 /// An [`EventStore`] on PostgreSQL (see the module's documentation).
 pub struct PgStore {
+    lookups: mpsc::UnboundedSender<Lookup>,
+    health: std::sync::Arc<Health>,
     sender: mpsc::UnboundedSender<Msg>,
     closed: AtomicBool,
     pool: Pool,
@@ -393,8 +491,24 @@ impl PgStore {
             .build()
             .map_err(|e| StoreError::Migration(format!("cannot build the pool: {e}")))?;
         let (sender, rx) = mpsc::unbounded_channel();
-        handle.spawn(writer_loop(cfg, rx, options.max_batch.max(1)));
+        let health = std::sync::Arc::new(Health::default());
+        handle.spawn(probe_loop(
+            cfg.clone(),
+            health.clone(),
+            options.probe_every.max(Duration::from_millis(50)),
+        ));
+        handle.spawn(writer_loop(
+            cfg,
+            rx,
+            options.max_batch.max(1),
+            health.clone(),
+            options.writers,
+        ));
+        let (lookups, wanted) = mpsc::unbounded_channel();
+        handle.spawn(lookup_loop(pool.clone(), wanted));
         Ok(PgStore {
+            lookups,
+            health,
             sender,
             closed: AtomicBool::new(false),
             pool,
@@ -404,10 +518,12 @@ impl PgStore {
     }
 
     /// Runs `f` with a read connection, on the store's runtime.
-    fn read<T, F>(&self, f: F) -> BoxFuture<'static, Result<T, StoreError>>
+    pub(crate) fn read<T, F>(&self, f: F) -> BoxFuture<'static, Result<T, StoreError>>
     where
         T: Send + 'static,
-        F: for<'c> FnOnce(&'c Client) -> BoxFuture<'c, Result<T, StoreError>> + Send + 'static,
+        F: for<'c> FnOnce(&'c ClientWrapper) -> BoxFuture<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
     {
         let pool = self.pool.clone();
         let task = self.handle.spawn(async move {
@@ -418,6 +534,20 @@ impl PgStore {
             task.await
                 .unwrap_or_else(|e| Err(StoreError::Migration(format!("a read failed: {e}"))))
         })
+    }
+
+    /// Waits for `fut` (run on the store's runtime) on the calling thread, for the tools
+    /// that are not async (`fazhi verify`, `fazhi export`): call it from outside the store's
+    /// runtime.
+    pub(crate) fn block<T: Send + 'static>(
+        &self,
+        fut: BoxFuture<'static, Result<T, StoreError>>,
+    ) -> Result<T, StoreError> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        self.handle.spawn(async move {
+            let _ = tx.send(fut.await);
+        });
+        rx.recv().unwrap_or(Err(StoreError::Closed))
     }
 
     /// The ids of every case, in order (for tools).
@@ -502,40 +632,40 @@ pub(crate) fn from_micros(m: i64) -> Result<DateTime<Utc>, StoreError> {
 }
 
 /// The parameters of one call of `fazhi_append`, owned.
-struct Call {
-    case: String,
-    expected: i64,
-    malformed: bool,
-    seq: Vec<i64>,
-    action: Vec<Option<String>>,
-    actor: Vec<String>,
-    roles: Vec<String>,
-    at: Vec<i64>,
-    imported: Vec<bool>,
-    version: Vec<i64>,
-    prev_hash: Vec<String>,
-    hash: Vec<String>,
-    bytes: Vec<Vec<u8>>,
-    procedure: String,
-    procedure_version: i64,
-    title: String,
-    state: String,
-    tracks: String,
-    new_seq: i64,
-    head: String,
-    opened_at: i64,
-    last_at: i64,
-    next_due: Option<i64>,
-    closed: bool,
-    principal: Option<String>,
-    key: Option<String>,
-    request_hash: Option<String>,
-    idem_case: Option<String>,
-    status: Option<i64>,
-    headers: Option<String>,
-    body: Option<Vec<u8>>,
-    named: Vec<String>,
-    deadlines: String,
+pub(crate) struct Call {
+    pub(crate) case: String,
+    pub(crate) expected: i64,
+    pub(crate) malformed: bool,
+    pub(crate) seq: Vec<i64>,
+    pub(crate) action: Vec<Option<String>>,
+    pub(crate) actor: Vec<String>,
+    pub(crate) roles: Vec<String>,
+    pub(crate) at: Vec<i64>,
+    pub(crate) imported: Vec<bool>,
+    pub(crate) version: Vec<i64>,
+    pub(crate) prev_hash: Vec<String>,
+    pub(crate) hash: Vec<String>,
+    pub(crate) bytes: Vec<Vec<u8>>,
+    pub(crate) procedure: String,
+    pub(crate) procedure_version: i64,
+    pub(crate) title: String,
+    pub(crate) state: String,
+    pub(crate) tracks: String,
+    pub(crate) new_seq: i64,
+    pub(crate) head: String,
+    pub(crate) opened_at: i64,
+    pub(crate) last_at: i64,
+    pub(crate) next_due: Option<i64>,
+    pub(crate) closed: bool,
+    pub(crate) principal: Option<String>,
+    pub(crate) key: Option<String>,
+    pub(crate) request_hash: Option<String>,
+    pub(crate) idem_case: Option<String>,
+    pub(crate) status: Option<i64>,
+    pub(crate) headers: Option<String>,
+    pub(crate) body: Option<Vec<u8>>,
+    pub(crate) named: Vec<String>,
+    pub(crate) deadlines: String,
 }
 
 impl Call {
@@ -654,25 +784,28 @@ fn outcome_of(
     a: &Append,
     problem: Option<StoreError>,
 ) -> Result<AppendOutcome, StoreError> {
-    let kind: String = row.try_get(0)?;
+    // `fazhi_append_batch` answers the append's number first.
+    let at = usize::from(row.columns().first().is_some_and(|c| c.name() == "o_i"));
+    let col = |i: usize| i + at;
+    let kind: String = row.try_get(col(0))?;
     match kind.as_str() {
         "appended" => Ok(AppendOutcome::Appended),
         "conflict" => Ok(AppendOutcome::Conflict {
-            current_seq: to_u64(row.try_get(1)?)?,
+            current_seq: to_u64(row.try_get(col(1))?)?,
         }),
         "replay" => {
             let idem = a.idempotency.as_ref();
-            let headers: String = row.try_get(5)?;
+            let headers: String = row.try_get(col(5))?;
             Ok(AppendOutcome::Replay(IdempotencyRecord {
                 principal: idem.map(|i| i.principal.clone()).unwrap_or_default(),
                 key: idem.map(|i| i.key.clone()).unwrap_or_default(),
-                request_hash: row.try_get(2)?,
-                case: row.try_get(3)?,
-                status: u16::try_from(row.try_get::<_, i64>(4)?)
+                request_hash: row.try_get(col(2))?,
+                case: row.try_get(col(3))?,
+                status: u16::try_from(row.try_get::<_, i64>(col(4))?)
                     .map_err(|e| StoreError::Corrupt(format!("idempotency status: {e}")))?,
                 headers: serde_json::from_str(&headers)
                     .map_err(|e| StoreError::Corrupt(format!("idempotency headers: {e}")))?,
-                body: row.try_get(6)?,
+                body: row.try_get(col(6))?,
             }))
         }
         _ => Err(problem
@@ -680,10 +813,11 @@ fn outcome_of(
     }
 }
 
-/// The writer's connection and its prepared call.
+/// The writer's connection and its prepared calls.
 struct Conn {
     client: Client,
     append: Statement,
+    batch: Statement,
 }
 
 /// How a batch ended.
@@ -696,6 +830,74 @@ enum Ended {
     Commit(tokio_postgres::Error),
 }
 
+/// Runs a batch as one call of `fazhi_append_batch` per round (one round unless appends of
+/// the batch share a case or a key), all sent at once, in one transaction.
+async fn run_batch_set(conn: &Conn, batch: &[(Box<Append>, Reply)]) -> Ended {
+    let calls: Vec<(Call, Option<StoreError>)> = batch.iter().map(|(a, _)| Call::of(a)).collect();
+    let appends: Vec<&Append> = batch.iter().map(|(a, _)| a.as_ref()).collect();
+    let rounds = crate::postgres_batch::rounds(&appends);
+    let batch_calls: Vec<crate::postgres_batch::BatchCall> = rounds
+        .iter()
+        .map(|round| {
+            let of: Vec<&Call> = round
+                .iter()
+                .filter_map(|&i| calls.get(i).map(|(c, _)| c))
+                .collect();
+            crate::postgres_batch::BatchCall::of(&of)
+        })
+        .collect();
+    if let Err(e) = conn.client.batch_execute("BEGIN").await {
+        return Ended::Before(None, e);
+    }
+    let params: Vec<_> = batch_calls.iter().map(|b| b.params()).collect();
+    let results = futures_util::future::join_all(
+        params
+            .iter()
+            .map(|p| conn.client.query(&conn.batch, p.as_slice())),
+    )
+    .await;
+    let mut answered = Vec::with_capacity(results.len());
+    for r in results {
+        match r {
+            Ok(rows) => answered.push(rows),
+            Err(e) => {
+                let _ = conn.client.batch_execute("ROLLBACK").await;
+                return Ended::Before(None, e);
+            }
+        }
+    }
+    if let Err(e) = conn.client.batch_execute("COMMIT").await {
+        return Ended::Commit(e);
+    }
+    let mut rows: Vec<Option<Row>> = (0..batch.len()).map(|_| None).collect();
+    for (round, got) in rounds.iter().zip(answered) {
+        for (i, row) in round
+            .iter()
+            .zip(crate::postgres_batch::by_append(got, round.len()))
+        {
+            if let Some(slot) = rows.get_mut(*i) {
+                *slot = row;
+            }
+        }
+    }
+    let out = rows
+        .iter()
+        .zip(batch)
+        .zip(calls)
+        .map(|((row, (a, _)), (_, problem))| match row {
+            Some(row) => outcome_of(row, a, problem),
+            None => Err(StoreError::OutcomeUnknown {
+                kind: FaultKind::Other,
+                message: "fazhi_append_batch committed without an answer for this append".into(),
+            }),
+        })
+        .collect();
+    Ended::Committed(out)
+}
+
+/// Runs a batch as one `fazhi_append` call per append (all sent at once), in one
+/// transaction: what a batch falls back to when its one call failed on a value, so that
+/// the append at fault is told apart and answered alone.
 async fn run_batch(conn: &Conn, batch: &[(Box<Append>, Reply)]) -> Ended {
     let calls: Vec<(Call, Option<StoreError>)> = batch.iter().map(|(a, _)| Call::of(a)).collect();
     if let Err(e) = conn.client.batch_execute("BEGIN").await {
@@ -753,10 +955,16 @@ fn record_fault(kind: FaultKind, outcome: &'static str, appends: usize, e: &dyn 
 const RERUNS: usize = 5;
 
 /// Commits a batch; answers every append. Drops the connection when it broke.
-async fn commit_batch(conn: &mut Option<Conn>, cfg: &Config, mut batch: Vec<(Box<Append>, Reply)>) {
+async fn commit_batch(
+    conn: &mut Option<Conn>,
+    cfg: &Config,
+    health: &Health,
+    mut batch: Vec<(Box<Append>, Reply)>,
+) {
     let started = Instant::now();
     let size = batch.len();
     let mut reruns = 0;
+    let mut set_based = true;
     while !batch.is_empty() {
         if conn.as_ref().is_none_or(|c| c.client.is_closed()) {
             *conn = None;
@@ -765,6 +973,7 @@ async fn commit_batch(conn: &mut Option<Conn>, cfg: &Config, mut batch: Vec<(Box
                 Err(e) => {
                     let kind = e.fault().unwrap_or(FaultKind::Unavailable);
                     record_fault(kind, "not_written", batch.len(), &e);
+                    health.unreachable(&e.to_string());
                     let message = e.to_string();
                     for (_, reply) in batch {
                         let _ = reply.send(Err(StoreError::NotWritten {
@@ -777,8 +986,14 @@ async fn commit_batch(conn: &mut Option<Conn>, cfg: &Config, mut batch: Vec<(Box
             }
         }
         let Some(c) = conn.as_ref() else { return };
-        match run_batch(c, &batch).await {
+        let ended = if set_based {
+            run_batch_set(c, &batch).await
+        } else {
+            run_batch(c, &batch).await
+        };
+        match ended {
             Ended::Committed(out) => {
+                health.set(None);
                 let appended = out
                     .iter()
                     .filter(|r| matches!(r, Ok(AppendOutcome::Appended)))
@@ -810,6 +1025,13 @@ async fn commit_batch(conn: &mut Option<Conn>, cfg: &Config, mut batch: Vec<(Box
                     metrics::counter!("fazhi_store_batch_reruns_total").increment(1);
                     continue;
                 }
+                if set_based && fault_of(&e).is_none() {
+                    // A value refused somewhere in the batch: run it again one call per
+                    // append, which tells the append at fault.
+                    set_based = false;
+                    metrics::counter!("fazhi_store_batch_reruns_total").increment(1);
+                    continue;
+                }
                 match (fault_of(&e), at) {
                     (None, Some(i)) if i < batch.len() => {
                         // The append's own mistake (a value PostgreSQL refuses, a key taken
@@ -821,6 +1043,9 @@ async fn commit_batch(conn: &mut Option<Conn>, cfg: &Config, mut batch: Vec<(Box
                     (kind, _) => {
                         let kind = kind.unwrap_or(FaultKind::Other);
                         record_fault(kind, "not_written", batch.len(), &describe(&e));
+                        if kind == FaultKind::Unavailable {
+                            health.unreachable(&describe(&e));
+                        }
                         let message = describe(&e);
                         for (_, reply) in batch {
                             let _ = reply.send(Err(StoreError::NotWritten {
@@ -844,34 +1069,51 @@ async fn commit_batch(conn: &mut Option<Conn>, cfg: &Config, mut batch: Vec<(Box
 async fn open_writer(cfg: &Config) -> Result<Conn, StoreError> {
     let client = connect(cfg).await.map_err(unavailable)?;
     let append = client.prepare(APPEND_SQL).await?;
-    Ok(Conn { client, append })
+    let batch = client.prepare(crate::postgres_batch::SQL).await?;
+    Ok(Conn {
+        client,
+        append,
+        batch,
+    })
 }
 
-async fn writer_loop(cfg: Config, mut rx: mpsc::UnboundedReceiver<Msg>, max_batch: usize) {
-    let mut conn = open_writer(&cfg).await.ok();
-    let mut closing = None;
-    while closing.is_none() {
-        let Some(first) = rx.recv().await else { break };
-        let mut batch = Vec::new();
-        let mut next = Some(first);
-        while let Some(msg) = next.take() {
-            match msg {
-                Msg::Append(a, reply) => batch.push((a, reply)),
-                Msg::Close(done) => {
-                    closing = Some(done);
-                    break;
-                }
-            }
-            if batch.len() < max_batch {
-                next = rx.try_recv().ok();
-            }
-        }
-        if !batch.is_empty() {
-            commit_batch(&mut conn, &cfg, batch).await;
-        }
+/// The appends waiting for a writer, and the close asked for (if it was).
+struct Queue {
+    rx: mpsc::UnboundedReceiver<Msg>,
+    closing: Option<oneshot::Sender<()>>,
+}
+
+/// Runs `writers` writers, each with its connection, taking turns at the queue: one gathers
+/// the appends waiting (up to `max_batch`) while the others commit theirs, so that a batch
+/// is executed and made durable on the server while the next is gathered and sent. Two
+/// batches in flight are two transactions, as two nodes' are: the claims in the database
+/// order them (a stale one is a conflict, a key being kept is waited for and replayed).
+/// Closing: every writer commits the batch it holds, then the rest of the queue is answered
+/// [`StoreError::Closed`].
+async fn writer_loop(
+    cfg: Config,
+    rx: mpsc::UnboundedReceiver<Msg>,
+    max_batch: usize,
+    health: std::sync::Arc<Health>,
+    writers: usize,
+) {
+    let queue = std::sync::Arc::new(tokio::sync::Mutex::new(Queue { rx, closing: None }));
+    let tasks: Vec<_> = (0..writers.max(1))
+        .map(|_| {
+            tokio::spawn(writer(
+                cfg.clone(),
+                queue.clone(),
+                max_batch,
+                health.clone(),
+            ))
+        })
+        .collect();
+    for t in tasks {
+        let _ = t.await;
     }
-    rx.close();
-    while let Ok(msg) = rx.try_recv() {
+    let mut q = queue.lock().await;
+    q.rx.close();
+    while let Ok(msg) = q.rx.try_recv() {
         match msg {
             Msg::Append(_, reply) => {
                 let _ = reply.send(Err(StoreError::Closed));
@@ -881,17 +1123,140 @@ async fn writer_loop(cfg: Config, mut rx: mpsc::UnboundedReceiver<Msg>, max_batc
             }
         }
     }
-    drop(conn);
-    if let Some(done) = closing {
+    if let Some(done) = q.closing.take() {
         let _ = done.send(());
     }
 }
 
-const SUMMARY_COLUMNS: &str = "cases.id, cases.procedure, cases.procedure_version, cases.title, \
+/// One writer: gathers a batch from the queue (holding it while it gathers), then commits it.
+async fn writer(
+    cfg: Config,
+    queue: std::sync::Arc<tokio::sync::Mutex<Queue>>,
+    max_batch: usize,
+    health: std::sync::Arc<Health>,
+) {
+    let mut conn = open_writer(&cfg).await.ok();
+    loop {
+        let batch = {
+            let mut q = queue.lock().await;
+            if q.closing.is_some() {
+                break;
+            }
+            let Some(first) = q.rx.recv().await else {
+                break;
+            };
+            let mut batch = Vec::new();
+            let mut next = Some(first);
+            while let Some(msg) = next.take() {
+                match msg {
+                    Msg::Append(a, reply) => batch.push((a, reply)),
+                    Msg::Close(done) => {
+                        q.closing = Some(done);
+                        break;
+                    }
+                }
+                if batch.len() < max_batch {
+                    next = q.rx.try_recv().ok();
+                }
+            }
+            batch
+        };
+        if !batch.is_empty() {
+            commit_batch(&mut conn, &cfg, &health, batch).await;
+        }
+    }
+}
+
+/// A summary asked for, and where to answer.
+type Lookup = (
+    String,
+    oneshot::Sender<Result<Option<CaseSummary>, StoreError>>,
+);
+
+/// The summaries of several cases at once.
+const SUMMARIES_SQL: &str = "SELECT cases.id, cases.procedure, cases.procedure_version, \
+     cases.title, cases.state, cases.tracks, cases.seq, cases.head, cases.opened_at, \
+     cases.last_at, cases.next_due, cases.closed FROM cases WHERE cases.id = ANY($1)";
+
+/// Answers the summaries asked for ([`EventStore::summary`]: every request of a node on
+/// PostgreSQL checks its case's seq and head with one): those asked for while a lookup runs
+/// are read together in the next one, one statement for all (as appends are committed
+/// together), on a pooled connection. One statement a batch saves the server the cost of
+/// a statement per request. When the batch's statement fails, each summary is read alone, so
+/// that each gets its own error.
+async fn lookup_loop(pool: Pool, mut wanted: mpsc::UnboundedReceiver<Lookup>) {
+    while let Some(first) = wanted.recv().await {
+        let mut batch = vec![first];
+        while batch.len() < 512 {
+            match wanted.try_recv() {
+                Ok(l) => batch.push(l),
+                Err(_) => break,
+            }
+        }
+        let ids: Vec<&str> = batch.iter().map(|(id, _)| id.as_str()).collect();
+        let found = async {
+            let c = pool.get().await.map_err(pool_error)?;
+            let stmt = c.prepare_cached(SUMMARIES_SQL).await?;
+            Ok::<_, StoreError>(c.query(&stmt, &[&ids]).await?)
+        }
+        .await;
+        match found {
+            Ok(rows) => {
+                let mut by_id = std::collections::HashMap::with_capacity(rows.len());
+                for r in &rows {
+                    let id = r.try_get::<_, String>(0).unwrap_or_default();
+                    by_id.insert(id, summary_of(r).map_err(|e| e.to_string()));
+                }
+                for (id, reply) in batch {
+                    let answer = match by_id.get(&id) {
+                        None => Ok(None),
+                        Some(Ok(s)) => Ok(Some(s.clone())),
+                        Some(Err(e)) => Err(StoreError::Corrupt(e.clone())),
+                    };
+                    let _ = reply.send(answer);
+                }
+            }
+            Err(e) if e.fault().is_some() => {
+                // The server cannot be reached: each is told so (no read waits its turn).
+                let kind = e.fault().unwrap_or(FaultKind::Unavailable);
+                let message = e.to_string();
+                for (_, reply) in batch {
+                    let _ = reply.send(Err(StoreError::NotWritten {
+                        kind,
+                        message: message.clone(),
+                    }));
+                }
+            }
+            Err(_) => {
+                let alone = batch.into_iter().map(|(id, reply)| {
+                    let pool = pool.clone();
+                    async move {
+                        let answer = async {
+                            let c = pool.get().await.map_err(pool_error)?;
+                            let stmt = c.prepare_cached(SUMMARY_SQL).await?;
+                            let row = c.query_opt(&stmt, &[&id]).await?;
+                            row.as_ref().map(summary_of).transpose()
+                        }
+                        .await;
+                        let _ = reply.send(answer);
+                    }
+                });
+                futures_util::future::join_all(alone).await;
+            }
+        }
+    }
+}
+
+/// A case's summary row by id (prepared once per read connection).
+const SUMMARY_SQL: &str = "SELECT cases.id, cases.procedure, cases.procedure_version, \
+     cases.title, cases.state, cases.tracks, cases.seq, cases.head, cases.opened_at, \
+     cases.last_at, cases.next_due, cases.closed FROM cases WHERE cases.id = $1";
+
+pub(crate) const SUMMARY_COLUMNS: &str = "cases.id, cases.procedure, cases.procedure_version, cases.title, \
      cases.state, cases.tracks, cases.seq, cases.head, cases.opened_at, cases.last_at, \
      cases.next_due, cases.closed";
 
-fn summary_of(r: &Row) -> Result<CaseSummary, StoreError> {
+pub(crate) fn summary_of(r: &Row) -> Result<CaseSummary, StoreError> {
     let id: String = r.try_get(0)?;
     let tracks: String = r.try_get(5)?;
     Ok(CaseSummary {
@@ -1014,12 +1379,12 @@ impl EventStore for PgStore {
         let case = case.to_owned();
         self.read(move |c| {
             Box::pin(async move {
-                let rows = c
-                    .query(
+                let stmt = c
+                    .prepare_cached(
                         "SELECT seq, hash, bytes FROM events WHERE case_id = $1 ORDER BY seq",
-                        &[&case],
                     )
                     .await?;
+                let rows = c.query(&stmt, &[&case]).await?;
                 events_of(&case, &rows, 0)
             })
         })
@@ -1050,14 +1415,11 @@ impl EventStore for PgStore {
     }
 
     fn summary(&self, case: &str) -> BoxFuture<'static, Result<Option<CaseSummary>, StoreError>> {
-        let case = case.to_owned();
-        self.read(move |c| {
-            Box::pin(async move {
-                let sql = format!("SELECT {SUMMARY_COLUMNS} FROM cases WHERE cases.id = $1");
-                let row = c.query_opt(&sql, &[&case]).await?;
-                row.as_ref().map(summary_of).transpose()
-            })
-        })
+        let (tx, rx) = oneshot::channel();
+        if self.lookups.send((case.to_owned(), tx)).is_err() {
+            return Box::pin(std::future::ready(Err(StoreError::Closed)));
+        }
+        Box::pin(async move { rx.await.unwrap_or(Err(StoreError::Closed)) })
     }
 
     fn list(&self, query: CaseQuery) -> BoxFuture<'static, Result<Page, StoreError>> {
@@ -1101,12 +1463,10 @@ impl EventStore for PgStore {
         let (case, actor) = (case.to_owned(), actor.to_owned());
         self.read(move |c| {
             Box::pin(async move {
-                Ok(c.query_opt(
-                    "SELECT 1 FROM participants WHERE case_id = $1 AND actor = $2",
-                    &[&case, &actor],
-                )
-                .await?
-                .is_some())
+                let stmt = c
+                    .prepare_cached("SELECT 1 FROM participants WHERE case_id = $1 AND actor = $2")
+                    .await?;
+                Ok(c.query_opt(&stmt, &[&case, &actor]).await?.is_some())
             })
         })
     }
@@ -1119,14 +1479,13 @@ impl EventStore for PgStore {
         let (principal, key) = (principal.to_owned(), key.to_owned());
         self.read(move |c| {
             Box::pin(async move {
-                let Some(r) = c
-                    .query_opt(
+                let stmt = c
+                    .prepare_cached(
                         "SELECT request_hash, case_id, status, headers, body FROM idempotency \
                          WHERE principal = $1 AND key = $2",
-                        &[&principal, &key],
                     )
-                    .await?
-                else {
+                    .await?;
+                let Some(r) = c.query_opt(&stmt, &[&principal, &key]).await? else {
                     return Ok(None);
                 };
                 let headers: String = r.try_get(3)?;
@@ -1159,6 +1518,17 @@ impl EventStore for PgStore {
 
     fn shared(&self) -> bool {
         true
+    }
+
+    /// Refusing writes while the server cannot be reached (a connection cannot be made, or
+    /// does not answer within the probe's wait) or is a read-only standby, as the probe
+    /// (every [`PgOptions::probe_every`]) or the writer last found; `reopened` stays 0 (a
+    /// case is checked against the database before every use anyway).
+    fn status(&self) -> crate::StoreStatus {
+        crate::StoreStatus {
+            refusing: self.health.get(),
+            reopened: 0,
+        }
     }
 }
 

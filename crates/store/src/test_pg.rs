@@ -46,7 +46,7 @@ pub fn database() -> Result<String, String> {
             Ok(url) if !url.trim().is_empty() => Ok(Server {
                 admin: url.trim().to_owned(),
             }),
-            _ => start_cluster(),
+            _ => start_cluster(TEST_SETTINGS),
         })
         .as_ref()
         .map_err(Clone::clone)?;
@@ -152,11 +152,39 @@ fn sweep(tmp: &Path) {
     }
 }
 
-fn start_cluster() -> Result<Server, String> {
+/// The test cluster's settings: `fsync` off (it is thrown away).
+const TEST_SETTINGS: &[(&str, &str)] = &[
+    ("fsync", "off"),
+    ("max_connections", "200"),
+    ("shared_buffers", "32MB"),
+];
+
+/// A throw-away cluster of its own for a benchmark, started with `settings` (`-c name=value`,
+/// over `listen_addresses=''`; the rest is PostgreSQL's defaults, `fsync` and
+/// `synchronous_commit` on unless `settings` says otherwise), and a new database on it: its
+/// URL. The server dies with the process, as the test cluster does; its directory is swept
+/// by the next cluster started.
+pub fn bench_database(settings: &[(&str, &str)]) -> Result<String, String> {
+    let server = start_cluster(settings)?;
+    let name = "fazhi_bench";
+    execute(
+        &server.admin,
+        &format!(
+            "CREATE DATABASE {name} TEMPLATE template0 ENCODING 'UTF8' LC_COLLATE 'C' LC_CTYPE 'C'"
+        ),
+    )?;
+    Ok(with_database(&server.admin, name))
+}
+
+fn start_cluster(settings: &[(&str, &str)]) -> Result<Server, String> {
     let bin = bin_dir().ok_or_else(|| NO_POSTGRES.to_owned())?;
     let tmp = std::env::temp_dir();
     sweep(&tmp);
-    let dir = tmp.join(format!("fazhi-test-pg-{}", std::process::id()));
+    static CLUSTERS: AtomicUsize = AtomicUsize::new(0);
+    let dir = match CLUSTERS.fetch_add(1, Ordering::SeqCst) {
+        0 => tmp.join(format!("fazhi-test-pg-{}", std::process::id())),
+        n => tmp.join(format!("fazhi-test-pg-{}-{n}", std::process::id())),
+    };
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let data = dir.join("data");
@@ -221,9 +249,11 @@ fn start_cluster() -> Result<Server, String> {
         .args(["-D", &data.to_string_lossy()])
         .args(["-k", &dir.to_string_lossy()])
         .args(["-c", "listen_addresses="])
-        .args(["-c", "fsync=off"])
-        .args(["-c", "max_connections=200"])
-        .args(["-c", "shared_buffers=32MB"])
+        .args(
+            settings
+                .iter()
+                .flat_map(|(k, v)| ["-c".to_owned(), format!("{k}={v}")]),
+        )
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(log);
@@ -290,4 +320,38 @@ fn start_cluster() -> Result<Server, String> {
         std::thread::sleep(Duration::from_millis(50));
     }
     Ok(Server { admin })
+}
+
+/// Runs `sql` (one or more statements) on the database at `url`, on a thread and runtime
+/// of its own (the caller may be inside a runtime): for tests that change a database
+/// behind the store's back, or the server's settings.
+pub fn execute(url: &str, sql: &str) -> Result<(), String> {
+    let (url, sql) = (url.to_owned(), sql.to_owned());
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        rt.block_on(async {
+            let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                .await
+                .map_err(|e| format!("cannot connect to `{url}`: {e}"))?;
+            let driver = tokio::spawn(conn);
+            let done = client
+                .batch_execute(&sql)
+                .await
+                .map_err(|e| format!("`{sql}`: {}", crate::postgres::describe(&e)));
+            drop(client);
+            let _ = driver.await;
+            done
+        })
+    })
+    .join()
+    .map_err(|_| "the thread running SQL panicked".to_owned())?
+}
+
+/// The name of the database a URL of [`database`] names (its path).
+pub fn database_name(url: &str) -> String {
+    let base = url.split_once('?').map_or(url, |(b, _)| b);
+    base.rsplit('/').next().unwrap_or_default().to_owned()
 }

@@ -280,3 +280,68 @@ async fn a_lost_connection_is_not_written_and_the_writer_reconnects() {
     assert!(s.events("c").await.is_err());
     assert!(s.summary("c").await.is_err());
 }
+
+/// A batch goes to PostgreSQL as one call (a round per case or key met twice), and each
+/// append is still answered for itself: appends to one case in a row all land, in order;
+/// the second use of a key in the batch is a replay of the first; a stale one is a conflict
+/// at the seq the earlier ones left; a value PostgreSQL refuses (a NUL in a text) fails that
+/// append alone (the batch runs again one call per append to tell which) and the rest land.
+#[tokio::test]
+async fn a_batch_answers_each_append_for_itself() {
+    // One writer: appends sent together are one batch or batches in a row (with two, a
+    // batch split in two would run its halves side by side, as two nodes would).
+    let store = PgStore::open(PgOptions {
+        writers: 1,
+        ..PgOptions::new(db())
+    })
+    .unwrap();
+    let first = conformance::one("chain", 0, GENESIS);
+    let second = conformance::one("chain", 1, &first.events[0].hash);
+    let third = conformance::one("chain", 2, &second.events[0].hash);
+    let mut keyed_a = conformance::one("ka", 0, GENESIS);
+    keyed_a.idempotency = Some(record("same", "h1"));
+    let mut keyed_b = conformance::one("kb", 0, GENESIS);
+    keyed_b.idempotency = Some(record("same", "h2"));
+    let stale = conformance::one("chain", 0, GENESIS);
+    let mut refused = conformance::one("nul", 0, GENESIS);
+    refused.summary.title = "含\0字".into();
+    // Sent before any is awaited: they queue up for the writer together.
+    let pending: Vec<_> = [first, second, third, keyed_a, keyed_b, stale, refused]
+        .into_iter()
+        .chain((0..20).map(|i| conformance::one(&format!("p{i}"), 0, GENESIS)))
+        .map(|a| store.append(a))
+        .collect();
+    let mut answers = Vec::new();
+    for p in pending {
+        answers.push(p.await);
+    }
+    for (i, a) in answers.iter().enumerate().take(4) {
+        assert_eq!(a.as_ref().unwrap(), &AppendOutcome::Appended, "append {i}");
+    }
+    assert_eq!(
+        answers[4].as_ref().unwrap(),
+        &AppendOutcome::Replay(record("same", "h1"))
+    );
+    assert_eq!(
+        answers[5].as_ref().unwrap(),
+        &AppendOutcome::Conflict { current_seq: 3 }
+    );
+    assert!(answers[6].is_err(), "{:?}", answers[6]);
+    for (i, a) in answers.iter().enumerate().skip(7) {
+        assert_eq!(a.as_ref().unwrap(), &AppendOutcome::Appended, "append {i}");
+    }
+    let chain = store.events("chain").await.unwrap();
+    assert_eq!(chain.iter().map(|e| e.seq).collect::<Vec<_>>(), [0, 1, 2]);
+    assert_eq!(store.summary("chain").await.unwrap().unwrap().seq, 3);
+    assert!(store.events("kb").await.unwrap().is_empty());
+    assert!(store.summary("kb").await.unwrap().is_none());
+    assert!(store.summary("nul").await.unwrap().is_none());
+    assert_eq!(
+        store.idempotency("alice", "same").await.unwrap(),
+        Some(record("same", "h1"))
+    );
+    for i in 0..20 {
+        assert_eq!(store.events(&format!("p{i}")).await.unwrap().len(), 1);
+    }
+    store.close().await.unwrap();
+}
