@@ -21,7 +21,7 @@ use std::process::ExitCode;
 
 use chrono::Utc;
 use fazhi_core::model::RuleSet;
-use fazhi_core::runtime::{Case, Event, Hash256, Recorded, sha256_hex, verify};
+use fazhi_core::runtime::{Case, Event, EventBody, Hash256, Recorded, sha256_hex, verify};
 use fazhi_core::time::Calendar;
 use fazhi_http::service::summary_at;
 use fazhi_store::{
@@ -492,18 +492,25 @@ async fn import_case(
             case.id()
         )));
     }
-    let version = case.view().procedure_version;
+    // The version each event was appended on: the opening's, then, from a migration event
+    // on, the version it moved the case to (as the server recorded it).
+    let mut version = case.view().procedure_version;
     let new_events: Vec<NewEvent> = events
         .into_iter()
         .zip(&bytes)
-        .skip(stored.len())
-        .map(|(event, raw)| {
+        .enumerate()
+        .filter_map(|(i, (event, raw))| {
+            match &event.body {
+                EventBody::Opened { version: v, .. } => version = *v,
+                EventBody::Migrated { to_version, .. } => version = *to_version,
+                EventBody::Action { .. } => {}
+            }
             let recorded = Recorded {
                 hash: Hash256::of(raw),
                 bytes: raw.to_vec(),
                 event,
             };
-            NewEvent::from_recorded(&recorded, version)
+            (i >= stored.len()).then(|| NewEvent::from_recorded(&recorded, version))
         })
         .collect();
     let count = new_events.len();

@@ -12,7 +12,7 @@ use fazhi_core::migrate::{Migration, load_migrations};
 use fazhi_core::model::RuleSet;
 use fazhi_core::runtime::Actor;
 use fazhi_http::migrate::{Line, Outcome};
-use fazhi_store::{EventStore, SqliteOptions, SqliteStore, StoreError};
+use fazhi_store::{EventStore, PgOptions, PgStore, SqliteOptions, SqliteStore, StoreError};
 
 use crate::files;
 
@@ -29,7 +29,7 @@ pub enum MigrateCmd {
 /// Arguments of `fazhi migrate plan` and `fazhi migrate apply`.
 #[derive(Debug, clap::Args)]
 pub struct MigrateArgs {
-    /// The SQLite database.
+    /// The database: a SQLite file, or a PostgreSQL URL (`postgres://…`).
     #[arg(long, default_value = "fazhi.db")]
     pub db: PathBuf,
     /// The procedure whose running cases move.
@@ -100,21 +100,28 @@ pub fn migrate(args: &MigrateArgs, apply: bool) -> Result<Vec<Line>, MigrateCliE
         .map_err(MigrateCliError::Rules)?;
     let migrations = load_migration_dir(&args.rules, &rules).map_err(MigrateCliError::Rules)?;
     let store_err = |source| MigrateCliError::Store {
-        db: args.db.clone(),
+        db: PathBuf::from(crate::db::shown(&args.db)),
         source,
     };
-    if !args.db.exists() {
-        return Err(store_err(StoreError::Missing(args.db.clone())));
-    }
-    let store = SqliteStore::open(SqliteOptions {
-        read_only: !apply,
-        ..SqliteOptions::new(&args.db)
-    })
-    .map_err(store_err)?;
+    let store: Box<dyn EventStore> = match crate::db::postgres_url(&args.db) {
+        Some(url) => Box::new(PgStore::open(PgOptions::new(url)).map_err(store_err)?),
+        None => {
+            if !args.db.exists() {
+                return Err(store_err(StoreError::Missing(args.db.clone())));
+            }
+            Box::new(
+                SqliteStore::open(SqliteOptions {
+                    read_only: !apply,
+                    ..SqliteOptions::new(&args.db)
+                })
+                .map_err(store_err)?,
+            )
+        }
+    };
     let actor = Actor::new(args.actor.as_str(), Vec::<String>::new());
     let (lines, closed) = actix_web::rt::System::new().block_on(async {
         let lines = fazhi_http::migrate::run(
-            &store,
+            store.as_ref(),
             &rules,
             &migrations,
             &calendar,

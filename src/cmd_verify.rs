@@ -273,8 +273,7 @@ pub fn check(db: &Path, rules: &RuleSet, calendar: &Calendar) -> Result<Report, 
         // Each event's columns, from its bytes.
         // The version each event was appended on: the opening's, then, from a migration
         // event on, the version it moved the case to.
-        let last_version = case.view().procedure_version;
-        let mut version = last_version;
+        let mut version = case.view().procedure_version;
         for (stored_event, (event, raw)) in events.iter().zip(parsed.into_iter().zip(&bytes)) {
             match &event.body {
                 fazhi_core::runtime::EventBody::Opened { version: v, .. } => version = *v,
@@ -290,22 +289,7 @@ pub fn check(db: &Path, rules: &RuleSet, calendar: &Calendar) -> Result<Report, 
             };
             let case_id = recorded.event.case.to_string();
             let expected = event_columns(&case_id, &NewEvent::from_recorded(&recorded, version));
-            let mut differences = stored_event.columns.differences(&expected);
-            // `fazhi import` writes every event of a case with the version the case runs on
-            // now; of a migrated case, the events before the migration too: that is no
-            // change of the stored events.
-            if !differences.is_empty()
-                && version != last_version
-                && stored_event
-                    .columns
-                    .differences(&event_columns(
-                        &case_id,
-                        &NewEvent::from_recorded(&recorded, last_version),
-                    ))
-                    .is_empty()
-            {
-                differences.clear();
-            }
+            let differences = stored_event.columns.differences(&expected);
             for d in differences {
                 report.push(&id, format!("event {} {d}", stored_event.event.seq));
             }

@@ -301,3 +301,47 @@ async fn a_case_the_migration_excludes_is_named_with_the_reason_and_left_as_it_w
     assert!(d["message"].as_str().unwrap().contains("`revision`"), "{d}");
     assert!(d["line"].as_u64().unwrap() > 1, "{d}");
 }
+
+/// The same migration on PostgreSQL: the cases imported there move, the summary names the
+/// new version, and the database verifies.
+#[actix_web::test]
+async fn the_same_migration_runs_on_postgres() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = rules_copy(dir.path(), |t| t);
+    let (set, cal) = loaded(&rules);
+    let db = dir.path().join("fazhi.db");
+    fill(&db, &set, &cal).await;
+    let file = dir.path().join("cases.ndjson");
+    let (code, out, err) = fazhi(&[
+        "export",
+        "--db",
+        db.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let url = fazhi_store::test_pg::database().unwrap_or_else(|e| panic!("{e}"));
+    let (code, out, err) = fazhi(&[
+        "import",
+        "--db",
+        &url,
+        "--rules",
+        rules.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = plan(Path::new(&url), &rules, true);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("case-a") && out.contains("case-b"), "{out}");
+    let (code, out, err) = fazhi(&["verify", "--db", &url, "--rules", rules.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("ok: 3 cases"), "{out}");
+    let store = fazhi_store::PgStore::open(fazhi_store::PgOptions::new(&url)).unwrap();
+    let s = store.summary("case-b").await.unwrap().unwrap();
+    assert_eq!(
+        (s.procedure_version, s.state.as_str(), s.seq),
+        (2, "drafting", 3)
+    );
+    store.close().await.unwrap();
+    let (code, out, _) = plan(Path::new(&url), &rules, false);
+    assert_eq!((code, out.as_str()), (0, ""));
+}

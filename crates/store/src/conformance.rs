@@ -497,6 +497,37 @@ pub async fn summary_follows_each_change<S: EventStore>(store: S) {
     store.close().await.unwrap();
 }
 
+/// A migration event (after the opening, no action) moves its case onto the version its
+/// append's summary names; an action's append does not change the version.
+pub async fn a_migration_moves_the_version<S: EventStore>(store: S) {
+    let head = grow(&store, "m", 2).await;
+    let mut moved = one("m", 2, &head);
+    moved.events[0].action = None;
+    moved.events[0].procedure_version = 2;
+    moved.summary.procedure_version = 2;
+    let head = moved.events[0].hash.clone();
+    assert_eq!(store.append(moved).await.unwrap(), AppendOutcome::Appended);
+    let s = store.summary("m").await.unwrap().unwrap();
+    assert_eq!((s.seq, s.procedure_version), (3, 2));
+    let mut next = one("m", 3, &head);
+    next.events[0].procedure_version = 2;
+    next.summary.procedure_version = 2;
+    assert_eq!(store.append(next).await.unwrap(), AppendOutcome::Appended);
+    let listed = store.list(CaseQuery::default()).await.unwrap();
+    let m = listed.cases.iter().find(|c| c.id == "m").unwrap();
+    assert_eq!((m.seq, m.procedure_version), (4, 2));
+    // A plain action naming another version in its summary moves nothing.
+    let unmoved = grow(&store, "u", 2).await;
+    let mut a = one("u", 2, &unmoved);
+    a.summary.procedure_version = 7;
+    assert_eq!(store.append(a).await.unwrap(), AppendOutcome::Appended);
+    assert_eq!(
+        store.summary("u").await.unwrap().unwrap().procedure_version,
+        1
+    );
+    store.close().await.unwrap();
+}
+
 /// Closing commits what was sent before it; later appends are refused.
 pub async fn close_commits_pending<S: EventStore>(store: S) {
     let pending: Vec<_> = (0..50)
@@ -518,6 +549,7 @@ pub async fn run_all<S: EventStore>(factory: &dyn Fn() -> S) {
     invalid_append_is_isolated(factory()).await;
     list_pages_and_filters(factory()).await;
     summary_follows_each_change(factory()).await;
+    a_migration_moves_the_version(factory()).await;
     readers_list_what_they_may_read(factory()).await;
     close_commits_pending(factory()).await;
     deadline_board_filters_and_pages(factory()).await;

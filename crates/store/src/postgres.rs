@@ -866,9 +866,6 @@ async fn run_batch_set(conn: &Conn, batch: &[(Box<Append>, Reply)]) -> Ended {
             }
         }
     }
-    if let Err(e) = conn.client.batch_execute("COMMIT").await {
-        return Ended::Commit(e);
-    }
     let mut rows: Vec<Option<Row>> = (0..batch.len()).map(|_| None).collect();
     for (round, got) in rounds.iter().zip(answered) {
         for (i, row) in round
@@ -891,8 +888,39 @@ async fn run_batch_set(conn: &Conn, batch: &[(Box<Append>, Reply)]) -> Ended {
                 message: "fazhi_append_batch committed without an answer for this append".into(),
             }),
         })
-        .collect();
+        .collect::<Vec<_>>();
+    if let Err(e) = set_versions(conn, batch, &out).await {
+        let _ = conn.client.batch_execute("ROLLBACK").await;
+        return Ended::Before(None, e);
+    }
+    if let Err(e) = conn.client.batch_execute("COMMIT").await {
+        return Ended::Commit(e);
+    }
     Ended::Committed(out)
+}
+
+/// A migration event (one after the opening that takes no action) moves its case onto
+/// another version of the procedure: the case's summary row names that version from then
+/// on, as SQLite's store does. Run inside the batch's transaction, for the appends it
+/// wrote; migrations are rare, so one statement each.
+async fn set_versions(
+    conn: &Conn,
+    batch: &[(Box<Append>, Reply)],
+    out: &[Result<AppendOutcome, StoreError>],
+) -> Result<(), tokio_postgres::Error> {
+    for ((a, _), outcome) in batch.iter().zip(out) {
+        if matches!(outcome, Ok(AppendOutcome::Appended))
+            && a.events.iter().any(|e| e.seq > 0 && e.action.is_none())
+        {
+            conn.client
+                .execute(
+                    "UPDATE cases SET procedure_version = $2 WHERE id = $1",
+                    &[&a.case, &i64::from(a.summary.procedure_version)],
+                )
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Runs a batch as one `fazhi_append` call per append (all sent at once), in one
@@ -926,15 +954,19 @@ async fn run_batch(conn: &Conn, batch: &[(Box<Append>, Reply)]) -> Ended {
         let _ = conn.client.batch_execute("ROLLBACK").await;
         return Ended::Before(Some(i), e);
     }
-    if let Err(e) = conn.client.batch_execute("COMMIT").await {
-        return Ended::Commit(e);
-    }
     let out = rows
         .iter()
         .zip(batch)
         .zip(calls)
         .map(|((row, (a, _)), (_, problem))| outcome_of(row, a, problem))
-        .collect();
+        .collect::<Vec<_>>();
+    if let Err(e) = set_versions(conn, batch, &out).await {
+        let _ = conn.client.batch_execute("ROLLBACK").await;
+        return Ended::Before(None, e);
+    }
+    if let Err(e) = conn.client.batch_execute("COMMIT").await {
+        return Ended::Commit(e);
+    }
     Ended::Committed(out)
 }
 
