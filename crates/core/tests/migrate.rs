@@ -653,3 +653,27 @@ fn a_new_fact_the_new_version_reads_without_a_value_is_refused_at_load() {
         "{diags:?}"
     );
 }
+
+/// A kept enum fact whose old values the new version lacks is an error that names them
+/// (legality review: version 2 no longer reviews village rules nor enforcement decisions
+/// under that name).
+#[test]
+fn an_enum_fact_losing_values_names_the_values() {
+    let rules = rules();
+    let text = "[migration]\nprocedure = \"legality-review\"\nfrom = 1\nto = 2\ntitle = \"t\"\nbasis = \"运行方决定\"\n";
+    let (m, diags) = load_migration(
+        &SourceFile::new("migrations/legality-review-v1-v2.toml", text),
+        &rules,
+    );
+    assert!(m.is_none());
+    let d = diags
+        .iter()
+        .find(|d| d.code == "migration-fact-type")
+        .unwrap_or_else(|| panic!("{diags:?}"));
+    assert!(
+        d.message
+            .contains("its values `enforcement_decision`, `village_rules` of version 1 are no values of version 2"),
+        "{}",
+        d.message
+    );
+}

@@ -62,6 +62,33 @@ fn read_by_guards(p: &Procedure, f: usize) -> bool {
 }
 
 /// Whether a value of type `from` always reads as a value of type `to`.
+/// Why a fact of type `from` does not fit `to`: the enum values the new version lacks, or the
+/// two types.
+fn misfit(from: &crate::expr::Type, to: &crate::expr::Type, v_from: u32, v_to: u32) -> String {
+    use crate::expr::Type;
+    match (from, to) {
+        (Type::Enum(a), Type::Enum(b)) => {
+            let lacking: Vec<String> = a
+                .iter()
+                .filter(|v| !b.contains(v))
+                .map(|v| format!("`{v}`"))
+                .collect();
+            format!(
+                "its value{} {} of version {v_from} {} no value{} of version {v_to}",
+                if lacking.len() == 1 { "" } else { "s" },
+                lacking.join(", "),
+                if lacking.len() == 1 { "is" } else { "are" },
+                if lacking.len() == 1 { "" } else { "s" },
+            )
+        }
+        _ => format!(
+            "it is {} in version {v_from} but {} in version {v_to}",
+            from.name(),
+            to.name()
+        ),
+    }
+}
+
 fn fits(from: &crate::expr::Type, to: &crate::expr::Type) -> bool {
     use crate::expr::Type;
     match (from, to) {
@@ -139,11 +166,18 @@ fn read_facts(
                             "migration-fact-type",
                             from.span.clone(),
                             format!(
-                                "fact `{}` ({}) of version {} cannot become `{}` ({}) of version {}: its values do not all fit",
-                                of.meta.id, of.ty.name(), old.version, f.meta.id, f.ty.name(), new.version
+                                "fact `{}` of version {} cannot become `{}` of version {}: {}",
+                                of.meta.id,
+                                old.version,
+                                f.meta.id,
+                                new.version,
+                                misfit(&of.ty, &f.ty, old.version, new.version)
                             ),
                         )
-                        .help = Some(format!("give `{}` a value instead: `{} = ...`", f.meta.id, f.meta.id));
+                        .help = Some(format!(
+                            "give `{}` a value instead: `{} = ...`",
+                            f.meta.id, f.meta.id
+                        ));
                     }
                     Some(_) => {
                         renames.insert(key.v.clone(), from.v.clone());
@@ -752,12 +786,14 @@ fn read(cx: &mut Cx<'_>, file: &SourceFile, rules: &RuleSet) -> Option<Migration
                     "migration-fact-type",
                     facts_span.clone(),
                     format!(
-                        "fact `{id}` is {} in version {from} but {} in version {to}: the old values do not all fit",
-                        of.ty.name(),
-                        f.ty.name()
+                        "fact `{id}` ({}) of version {from} does not fit version {to}: {}",
+                        f.meta.title,
+                        misfit(&of.ty, &f.ty, from, to)
                     ),
                 )
-                .help = Some(format!("give `{id}` a value in `[facts]`, or rename another fact onto it"));
+                .help = Some(format!(
+                    "give `{id}` a value in `[facts]`, or rename another fact onto it"
+                ));
             }
             continue;
         }
