@@ -20,6 +20,7 @@ use fazhi_core::migrate::{Migration, load_migration};
 use fazhi_core::model::RuleSet;
 use fazhi_core::runtime::{Actor, Case, Command, Event, EventBody, Opening, Recorded, verify};
 use fazhi_core::time::Calendar;
+use serde_json::json;
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../rules")
@@ -654,26 +655,94 @@ fn a_new_fact_the_new_version_reads_without_a_value_is_refused_at_load() {
     );
 }
 
-/// A kept enum fact whose old values the new version lacks is an error that names them
-/// (legality review: version 2 no longer reviews village rules nor enforcement decisions
-/// under that name).
+/// Legality review v1 → v2: version 2 no longer reviews village rules nor "enforcement
+/// decisions" under that name. The file is accepted with a warning naming the values; a
+/// case holding one cannot move (the plan says why, by the fact's title), the others move.
+const LEGALITY: &str = r#"
+[migration]
+procedure = "legality-review"
+from = 1
+to = 2
+title = "合法性审查 第1版→第2版"
+basis = "运行方决定（测试）"
+
+[facts]
+opinion_fully_adopted = false
+
+[states]
+preparing = "preparing"
+returned = "returned"
+under_review = "under_review"
+cleared = "cleared"
+found_unlawful = "found_unlawful"
+correcting = { excluded = "村规民约的改正另行办理" }
+proceeded = "proceeded"
+filed = { excluded = "已办结" }
+abandoned = { excluded = "已办结" }
+
+[tracks.adviser]
+requested = "requested"
+given = "given"
+"#;
+
 #[test]
-fn an_enum_fact_losing_values_names_the_values() {
+fn a_case_holding_an_enum_value_the_new_version_lacks_cannot_move() {
     let rules = rules();
-    let text = "[migration]\nprocedure = \"legality-review\"\nfrom = 1\nto = 2\ntitle = \"t\"\nbasis = \"运行方决定\"\n";
     let (m, diags) = load_migration(
-        &SourceFile::new("migrations/legality-review-v1-v2.toml", text),
+        &SourceFile::new("migrations/legality-review-v1-v2.toml", LEGALITY),
         &rules,
     );
-    assert!(m.is_none());
+    assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
     let d = diags
         .iter()
-        .find(|d| d.code == "migration-fact-type")
+        .find(|d| d.code == "migration-enum-values")
         .unwrap_or_else(|| panic!("{diags:?}"));
     assert!(
-        d.message
-            .contains("its values `enforcement_decision`, `village_rules` of version 1 are no values of version 2"),
+        d.message.contains(
+            "its values `enforcement_decision`, `village_rules` of version 1 are no values of version 2"
+        ),
         "{}",
         d.message
     );
+    let m = m.unwrap();
+    let v1 = rules.get("legality-review", Some(1)).unwrap();
+    let v2 = rules.get("legality-review", Some(2)).unwrap();
+    let at = DateTime::parse_from_rfc3339("2026-11-02T09:00:00+08:00")
+        .unwrap()
+        .with_timezone(&Utc);
+    let actor = Actor::new(
+        "tester",
+        v1.roles().map(|r| r.id().to_owned()).collect::<Vec<_>>(),
+    );
+    let case = |id: &str, facts: serde_json::Value| {
+        let opening = Opening {
+            case: id.into(),
+            title: "送审".into(),
+            actor: actor.clone(),
+            at,
+            facts,
+            imported: false,
+        };
+        Case::open_recorded(v1, opening).unwrap().0
+    };
+    let village = case(
+        "v",
+        json!({"kind": "village_rules", "adopted_on": "2026-10-30"}),
+    );
+    let refused = m
+        .plan(&village, v2, actor.clone(), at, &Calendar::new())
+        .err()
+        .expect("a village-rules case cannot move");
+    assert!(
+        refused
+            .zh
+            .contains("「送审事项类别」为“village_rules”，第2版没有这一取值"),
+        "{}",
+        refused.zh
+    );
+    let contract = case("c", json!({"kind": "contract"}));
+    let moved = m
+        .plan(&contract, v2, actor, at, &Calendar::new())
+        .unwrap_or_else(|e| panic!("{}", e.zh));
+    assert_eq!(moved.case.fact("kind"), Some(json!("contract")));
 }

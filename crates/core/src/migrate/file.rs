@@ -89,6 +89,15 @@ fn misfit(from: &crate::expr::Type, to: &crate::expr::Type, v_from: u32, v_to: u
     }
 }
 
+/// Whether `from` and `to` are both enums (some old values may be lacking): a case holding a
+/// lacking value cannot move, the others can; the plan names each.
+fn enum_to_enum(from: &crate::expr::Type, to: &crate::expr::Type) -> bool {
+    matches!(
+        (from, to),
+        (crate::expr::Type::Enum(_), crate::expr::Type::Enum(_))
+    )
+}
+
 fn fits(from: &crate::expr::Type, to: &crate::expr::Type) -> bool {
     use crate::expr::Type;
     match (from, to) {
@@ -160,6 +169,18 @@ fn read_facts(
                                     .into(),
                             )
                                 });
+                    }
+                    Some((_, of)) if !fits(&of.ty, &f.ty) && enum_to_enum(&of.ty, &f.ty) => {
+                        cx.warning(
+                            "migration-enum-values",
+                            from.span.clone(),
+                            format!(
+                                "fact `{}` of version {} becomes `{}` of version {}: {}; a case holding one of them cannot move (the plan names it)",
+                                of.meta.id, old.version, f.meta.id, new.version,
+                                misfit(&of.ty, &f.ty, old.version, new.version)
+                            ),
+                        )
+                        .help = Some(format!("to move such cases too, give `{}` a value instead: `{} = ...`", f.meta.id, f.meta.id));
                     }
                     Some((_, of)) if !fits(&of.ty, &f.ty) => {
                         cx.error(
@@ -781,7 +802,18 @@ fn read(cx: &mut Cx<'_>, file: &SourceFile, rules: &RuleSet) -> Option<Migration
             continue;
         }
         if let Some((_, of)) = old_fact {
-            if !fits(&of.ty, &f.ty) {
+            if !fits(&of.ty, &f.ty) && enum_to_enum(&of.ty, &f.ty) {
+                cx.warning(
+                    "migration-enum-values",
+                    facts_span.clone(),
+                    format!(
+                        "fact `{id}` ({}): {}; a case holding one of them cannot move (the plan names it)",
+                        f.meta.title,
+                        misfit(&of.ty, &f.ty, from, to)
+                    ),
+                )
+                .help = Some(format!("to move such cases too, give `{id}` a value in `[facts]`, or rename another fact onto it"));
+            } else if !fits(&of.ty, &f.ty) {
                 cx.error(
                     "migration-fact-type",
                     facts_span.clone(),

@@ -331,6 +331,32 @@ impl Migration {
         }
         let mut facts = self.facts.clone();
         facts.extend(set);
+        // A kept enum fact whose value the new version lacks: this case cannot move.
+        for f in &new.facts {
+            if facts.contains_key(&f.meta.id) {
+                continue;
+            }
+            let from = self.renamed_facts.get(&f.meta.id).unwrap_or(&f.meta.id);
+            let Some((_, of)) = op.find_fact(from) else {
+                continue;
+            };
+            if let (crate::expr::Type::Enum(_), crate::expr::Type::Enum(values)) = (&of.ty, &f.ty)
+                && let Some(serde_json::Value::String(v)) = case.fact(from)
+                && !values.contains(&v)
+            {
+                let label = crate::model::label_of(&of.labels, &v).unwrap_or(&v);
+                return Err(CannotMove::new(
+                    format!(
+                        "「{}」为“{label}”，第{}版没有这一取值",
+                        of.meta.title, new.version
+                    ),
+                    format!(
+                        "fact `{from}` is `{v}`, which is no value of version {}",
+                        new.version
+                    ),
+                ));
+            }
+        }
         let mut event = Event {
             case: case.id().into(),
             seq: case.seq(),
@@ -382,7 +408,7 @@ impl Migration {
                         state_title(new, &to_state),
                         new.version,
                         inv.meta.title,
-                        only_if.source(),
+                        only_if.describe(&|name| new.title_of(name, None)),
                         if basis.is_empty() {
                             String::new()
                         } else {
