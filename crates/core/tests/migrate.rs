@@ -729,10 +729,9 @@ fn a_case_holding_an_enum_value_the_new_version_lacks_cannot_move() {
         "v",
         json!({"kind": "village_rules", "adopted_on": "2026-10-30"}),
     );
-    let refused = m
-        .plan(&village, v2, actor.clone(), at, &Calendar::new())
-        .err()
-        .expect("a village-rules case cannot move");
+    let Err(refused) = m.plan(&village, v2, actor.clone(), at, &Calendar::new()) else {
+        panic!("a village-rules case cannot move");
+    };
     assert!(
         refused
             .zh
