@@ -889,6 +889,16 @@ async fn run_batch_set(conn: &Conn, batch: &[(Box<Append>, Reply)]) -> Ended {
             }),
         })
         .collect::<Vec<_>>();
+    commit_answered(conn, batch, out).await
+}
+
+/// Ends a batch whose appends are answered: the versions migrations move cases to, then
+/// `COMMIT`.
+async fn commit_answered(
+    conn: &Conn,
+    batch: &[(Box<Append>, Reply)],
+    out: Vec<Result<AppendOutcome, StoreError>>,
+) -> Ended {
     if let Err(e) = set_versions(conn, batch, &out).await {
         let _ = conn.client.batch_execute("ROLLBACK").await;
         return Ended::Before(None, e);
@@ -960,14 +970,7 @@ async fn run_batch(conn: &Conn, batch: &[(Box<Append>, Reply)]) -> Ended {
         .zip(calls)
         .map(|((row, (a, _)), (_, problem))| outcome_of(row, a, problem))
         .collect::<Vec<_>>();
-    if let Err(e) = set_versions(conn, batch, &out).await {
-        let _ = conn.client.batch_execute("ROLLBACK").await;
-        return Ended::Before(None, e);
-    }
-    if let Err(e) = conn.client.batch_execute("COMMIT").await {
-        return Ended::Commit(e);
-    }
-    Ended::Committed(out)
+    commit_answered(conn, batch, out).await
 }
 
 /// Counts and logs a fault met by `appends` appends.
@@ -1564,6 +1567,24 @@ impl EventStore for PgStore {
     }
 }
 
+/// PostgreSQL's plan for `sql` with `params` (`EXPLAIN`), its lines joined.
+async fn explain(
+    c: &ClientWrapper,
+    sql: &str,
+    params: &[Box<dyn ToSql + Sync + Send>],
+) -> Result<String, StoreError> {
+    let refs: Vec<&(dyn ToSql + Sync)> = params
+        .iter()
+        .map(|p| p.as_ref() as &(dyn ToSql + Sync))
+        .collect();
+    let rows = c.query(&format!("EXPLAIN {sql}"), &refs).await?;
+    let lines: Vec<String> = rows
+        .iter()
+        .map(|r| r.try_get::<_, String>(0))
+        .collect::<Result<_, _>>()?;
+    Ok(lines.join("\n"))
+}
+
 /// The plan PostgreSQL makes for a listing (for the tests that listings use an index).
 #[doc(hidden)]
 pub fn explain_list(
@@ -1575,16 +1596,7 @@ pub fn explain_list(
             let Some((sql, params)) = list_query(&query, 51) else {
                 return Ok(String::new());
             };
-            let refs: Vec<&(dyn ToSql + Sync)> = params
-                .iter()
-                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-                .collect();
-            let rows = c.query(&format!("EXPLAIN {sql}"), &refs).await?;
-            let lines: Vec<String> = rows
-                .iter()
-                .map(|r| r.try_get::<_, String>(0))
-                .collect::<Result<_, _>>()?;
-            Ok(lines.join("\n"))
+            explain(c, &sql, &params).await
         })
     })
 }
@@ -1600,16 +1612,7 @@ pub fn explain_board(
             let Some((sql, params)) = crate::postgres_board::board_sql(&query, 51) else {
                 return Ok(String::new());
             };
-            let refs: Vec<&(dyn ToSql + Sync)> = params
-                .iter()
-                .map(|p| p.as_ref() as &(dyn ToSql + Sync))
-                .collect();
-            let rows = c.query(&format!("EXPLAIN {sql}"), &refs).await?;
-            let lines: Vec<String> = rows
-                .iter()
-                .map(|r| r.try_get::<_, String>(0))
-                .collect::<Result<_, _>>()?;
-            Ok(lines.join("\n"))
+            explain(c, &sql, &params).await
         })
     })
 }
