@@ -554,6 +554,7 @@ pub async fn run_all<S: EventStore>(factory: &dyn Fn() -> S) {
     close_commits_pending(factory()).await;
     deadline_board_filters_and_pages(factory()).await;
     deadline_board_follows_appends(factory()).await;
+    deadline_board_sees_each_value_change(factory()).await;
     deadline_board_reads_what_readers_may_read(factory()).await;
 }
 
@@ -729,6 +730,48 @@ pub async fn deadline_board_follows_appends<S: EventStore>(store: S) {
         AppendOutcome::Conflict { .. }
     ));
     assert_eq!(board(&store, all(None)).await.len(), 1);
+    store.close().await.unwrap();
+}
+
+/// A deadline kept on the board follows a change of any one of its values, each append
+/// changing one (a store that keeps the rows that did not change must compare them all).
+pub async fn deadline_board_sees_each_value_change<S: EventStore>(store: S) {
+    type Change = fn(&mut BoardDeadline);
+    let changes: [Change; 10] = [
+        |d| d.title = "期限 x（更正）".to_owned(),
+        |d| d.basis = None,
+        |d| d.basis = Some("《行政诉讼法》第四十六条".to_owned()),
+        |d| d.due += Duration::minutes(1),
+        |d| d.last_day = d.last_day.succ_opt().unwrap_or(d.last_day),
+        |d| d.working_days = true,
+        |d| d.roles.push("chief".to_owned()),
+        |d| d.optional = true,
+        |d| d.provisional = true,
+        |d| d.late = true,
+    ];
+    let mut kept = deadline("x", 5, &["clerk"]);
+    let mut a = one("v", 0, GENESIS);
+    a.deadlines = vec![kept.clone()];
+    let mut prev = a.events[0].hash.clone();
+    assert_eq!(store.append(a).await.unwrap(), AppendOutcome::Appended);
+    for (seq, change) in (1u64..).zip(changes) {
+        change(&mut kept);
+        let mut next = one("v", seq, &prev);
+        next.deadlines = vec![kept.clone()];
+        prev = next.events[0].hash.clone();
+        assert_eq!(store.append(next).await.unwrap(), AppendOutcome::Appended);
+        // Read before it is due: a deadline still to be met is pending, one met late late.
+        let status = kept.late.then_some(BoardStatus::Late);
+        let page = store
+            .deadlines(DeadlineQuery {
+                status,
+                ..DeadlineQuery::running(t0(), 10)
+            })
+            .await
+            .unwrap();
+        let rows: Vec<&BoardDeadline> = page.deadlines.iter().map(|r| &r.deadline).collect();
+        assert_eq!(rows, vec![&kept], "after change {seq}");
+    }
     store.close().await.unwrap();
 }
 

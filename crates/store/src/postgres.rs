@@ -5,7 +5,7 @@
 //!   one per worker thread): every call is spawned there and awaited from anywhere.
 //! - **Group commit.** Writers (two by default, [`PgOptions::writers`]), each with its own
 //!   connection, take turns at the queue: appends sent while one commits go together into
-//!   the next transaction: `BEGIN`, one call of the stored function `fazhi_append_batch` for
+//!   the next transaction: `BEGIN`, one call of the stored function `fazhi_write_batch` for
 //!   all of them (see `postgres_batch`), `COMMIT`. Every connection runs with
 //!   `synchronous_commit = on`: an append is answered only once its commit is durable. A
 //!   batch in which PostgreSQL refuses a value runs again as one `fazhi_append` call per
@@ -214,6 +214,7 @@ END
 $fn$;
 "#,
     crate::postgres_batch::MIGRATION,
+    crate::postgres_batch::MIGRATION_WRITE,
 ];
 
 /// How a [`PgStore`] is opened.
@@ -271,6 +272,8 @@ enum Msg {
 #[derive(Debug, Default)]
 pub(crate) struct Health {
     refusing: Mutex<Option<(String, String)>>,
+    /// How many batches ran again one `fazhi_append` call per append.
+    fallbacks: std::sync::atomic::AtomicU64,
 }
 
 impl Health {
@@ -517,6 +520,14 @@ impl PgStore {
         })
     }
 
+    /// How many batches ran again one `fazhi_append` call per append since the store was
+    /// opened: a batch does so only when PostgreSQL refused one of its values (a NUL in a
+    /// text), to tell the append at fault. More than that means `fazhi_write_batch` fails
+    /// on good appends: they still land, at a fraction of the speed.
+    pub fn fallbacks(&self) -> u64 {
+        self.health.fallbacks.load(Ordering::Relaxed)
+    }
+
     /// Runs `f` with a read connection, on the store's runtime.
     pub(crate) fn read<T, F>(&self, f: F) -> BoxFuture<'static, Result<T, StoreError>>
     where
@@ -665,6 +676,11 @@ pub(crate) struct Call {
     pub(crate) headers: Option<String>,
     pub(crate) body: Option<Vec<u8>>,
     pub(crate) named: Vec<String>,
+    /// Whether the append moves its case onto another version (a migration event).
+    pub(crate) migrated: bool,
+    /// The board's rows for the case, one per rule.
+    pub(crate) board: Vec<crate::board::BoardDeadline>,
+    /// The same as JSON, for `fazhi_append` (filled by [`Call::with_json`]).
     pub(crate) deadlines: String,
 }
 
@@ -730,9 +746,17 @@ impl Call {
                 .iter()
                 .flat_map(|e| e.named.iter().cloned())
                 .collect(),
-            deadlines: crate::postgres_board::deadlines_json(&a.deadlines),
+            migrated: migrates(a),
+            board: crate::postgres_board::one_per_rule(&a.deadlines),
+            deadlines: String::new(),
         };
         (call, problem)
+    }
+
+    /// The call with its deadlines as JSON, as `fazhi_append` reads them.
+    fn with_json(mut self) -> Call {
+        self.deadlines = crate::postgres_board::deadlines_json(&self.board);
+        self
     }
 
     fn params(&self) -> [&(dyn ToSql + Sync); 33] {
@@ -784,7 +808,7 @@ fn outcome_of(
     a: &Append,
     problem: Option<StoreError>,
 ) -> Result<AppendOutcome, StoreError> {
-    // `fazhi_append_batch` answers the append's number first.
+    // `fazhi_write_batch` answers the append's number first.
     let at = usize::from(row.columns().first().is_some_and(|c| c.name() == "o_i"));
     let col = |i: usize| i + at;
     let kind: String = row.try_get(col(0))?;
@@ -830,7 +854,7 @@ enum Ended {
     Commit(tokio_postgres::Error),
 }
 
-/// Runs a batch as one call of `fazhi_append_batch` per round (one round unless appends of
+/// Runs a batch as one call of `fazhi_write_batch` per round (one round unless appends of
 /// the batch share a case or a key), all sent at once, in one transaction.
 async fn run_batch_set(conn: &Conn, batch: &[(Box<Append>, Reply)]) -> Ended {
     let calls: Vec<(Call, Option<StoreError>)> = batch.iter().map(|(a, _)| Call::of(a)).collect();
@@ -885,43 +909,39 @@ async fn run_batch_set(conn: &Conn, batch: &[(Box<Append>, Reply)]) -> Ended {
             Some(row) => outcome_of(row, a, problem),
             None => Err(StoreError::OutcomeUnknown {
                 kind: FaultKind::Other,
-                message: "fazhi_append_batch committed without an answer for this append".into(),
+                message: "fazhi_write_batch committed without an answer for this append".into(),
             }),
         })
         .collect::<Vec<_>>();
-    commit_answered(conn, batch, out).await
+    // `fazhi_write_batch` sets the summary's version itself.
+    commit_answered(conn, out).await
 }
 
-/// Ends a batch whose appends are answered: the versions migrations move cases to, then
-/// `COMMIT`.
-async fn commit_answered(
-    conn: &Conn,
-    batch: &[(Box<Append>, Reply)],
-    out: Vec<Result<AppendOutcome, StoreError>>,
-) -> Ended {
-    if let Err(e) = set_versions(conn, batch, &out).await {
-        let _ = conn.client.batch_execute("ROLLBACK").await;
-        return Ended::Before(None, e);
-    }
+/// Ends a batch whose appends are answered: `COMMIT`.
+async fn commit_answered(conn: &Conn, out: Vec<Result<AppendOutcome, StoreError>>) -> Ended {
     if let Err(e) = conn.client.batch_execute("COMMIT").await {
         return Ended::Commit(e);
     }
     Ended::Committed(out)
 }
 
+/// Whether `a` holds a migration event: one after the opening that takes no action.
+fn migrates(a: &Append) -> bool {
+    a.events.iter().any(|e| e.seq > 0 && e.action.is_none())
+}
+
 /// A migration event (one after the opening that takes no action) moves its case onto
 /// another version of the procedure: the case's summary row names that version from then
-/// on, as SQLite's store does. Run inside the batch's transaction, for the appends it
-/// wrote; migrations are rare, so one statement each.
+/// on, as SQLite's store does. `fazhi_append` (the fallback, one call per append) does not
+/// set it: this runs inside the batch's transaction after those calls, for the appends
+/// they wrote; migrations are rare, so one statement each.
 async fn set_versions(
     conn: &Conn,
     batch: &[(Box<Append>, Reply)],
     out: &[Result<AppendOutcome, StoreError>],
 ) -> Result<(), tokio_postgres::Error> {
     for ((a, _), outcome) in batch.iter().zip(out) {
-        if matches!(outcome, Ok(AppendOutcome::Appended))
-            && a.events.iter().any(|e| e.seq > 0 && e.action.is_none())
-        {
+        if matches!(outcome, Ok(AppendOutcome::Appended)) && migrates(a) {
             conn.client
                 .execute(
                     "UPDATE cases SET procedure_version = $2 WHERE id = $1",
@@ -937,7 +957,13 @@ async fn set_versions(
 /// transaction: what a batch falls back to when its one call failed on a value, so that
 /// the append at fault is told apart and answered alone.
 async fn run_batch(conn: &Conn, batch: &[(Box<Append>, Reply)]) -> Ended {
-    let calls: Vec<(Call, Option<StoreError>)> = batch.iter().map(|(a, _)| Call::of(a)).collect();
+    let calls: Vec<(Call, Option<StoreError>)> = batch
+        .iter()
+        .map(|(a, _)| {
+            let (call, problem) = Call::of(a);
+            (call.with_json(), problem)
+        })
+        .collect();
     if let Err(e) = conn.client.batch_execute("BEGIN").await {
         return Ended::Before(None, e);
     }
@@ -970,7 +996,11 @@ async fn run_batch(conn: &Conn, batch: &[(Box<Append>, Reply)]) -> Ended {
         .zip(calls)
         .map(|((row, (a, _)), (_, problem))| outcome_of(row, a, problem))
         .collect::<Vec<_>>();
-    commit_answered(conn, batch, out).await
+    if let Err(e) = set_versions(conn, batch, &out).await {
+        let _ = conn.client.batch_execute("ROLLBACK").await;
+        return Ended::Before(None, e);
+    }
+    commit_answered(conn, out).await
 }
 
 /// Counts and logs a fault met by `appends` appends.
@@ -1064,6 +1094,7 @@ async fn commit_batch(
                     // A value refused somewhere in the batch: run it again one call per
                     // append, which tells the append at fault.
                     set_based = false;
+                    health.fallbacks.fetch_add(1, Ordering::Relaxed);
                     metrics::counter!("fazhi_store_batch_reruns_total").increment(1);
                     continue;
                 }

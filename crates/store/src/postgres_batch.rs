@@ -1,7 +1,11 @@
 //! One call per batch: the group commit's appends go to PostgreSQL as arrays, one call of
-//! `fazhi_append_batch` per round (see [`rounds`]), and the function does each step for all
+//! `fazhi_write_batch` per round (see [`rounds`]), and the function does each step for all
 //! of them at once, one statement per step and table, instead of one `fazhi_append` call
 //! (a statement per step and table) per append.
+//!
+//! Two versions of the function live in the schema: `fazhi_append_batch` (migration 2) and
+//! `fazhi_write_batch` (migration 3), which this release calls. The older one stays for a
+//! node of the release before during a rolling upgrade; both keep the same rows.
 //!
 //! Every check of `fazhi_append` is kept, in the same order, for each append: its
 //! idempotency key first (kept already, or by a transaction that commits while the insert
@@ -16,7 +20,8 @@ use tokio_postgres::types::ToSql;
 use crate::Append;
 
 /// The migration that adds `fazhi_append_batch` (`fazhi_append` stays, for a node of the
-/// version before during a rolling upgrade, and for a batch that must be told apart).
+/// version before during a rolling upgrade, and for a batch that must be told apart). No
+/// longer called by this release (see [`MIGRATION_WRITE`]); its text is as shipped.
 ///
 /// The function runs with `enable_seqscan = off`: its statements join the batch's arrays
 /// (`unnest`, estimated at 100 rows whatever their length) with `cases`, `deadlines` and the
@@ -161,10 +166,200 @@ END
 $fn$;
 "#;
 
-/// The call of the batch function, its 35 parameters.
-pub(crate) const SQL: &str = "SELECT * FROM fazhi_append_batch($1, $2, $3, $4, $5, $6, $7, \
+/// The migration that adds `fazhi_write_batch`, what this release calls: the steps and
+/// checks of `fazhi_append_batch`, with four changes, each measured (issue 16, see
+/// `benches/http_load.rs`):
+///
+/// - the board's deadlines come as arrays (no JSON to parse) and a case's rows are
+///   rewritten only when they changed (as the SQLite store does): most appends leave a
+///   case's deadlines as they were, and deleting and inserting them again was the costliest
+///   step of the function;
+/// - a migration event (one after the opening that takes no action) moves its case's
+///   summary row onto the version the append names, in the claim's own `UPDATE`, instead
+///   of a statement after the call (an action's append moves nothing);
+/// - a step that has nothing to do for a batch (malformed appends, stale ones, new cases)
+///   is not run;
+/// - the plans are generic (`plan_cache_mode = force_generic_plan`): they do not depend on
+///   the arrays' values, and planning each statement again for each call cost more than
+///   running it.
+pub(crate) const MIGRATION_WRITE: &str = r#"
+CREATE FUNCTION fazhi_write_batch(
+    a_case text[], a_expected bigint[], a_malformed boolean[],
+    a_procedure text[], a_procedure_version bigint[], a_title text[], a_state text[],
+    a_tracks text[], a_new_seq bigint[], a_head text[], a_opened_at bigint[],
+    a_last_at bigint[], a_next_due bigint[], a_closed boolean[],
+    a_principal text[], a_key text[], a_request_hash text[], a_idem_case text[],
+    a_status bigint[], a_headers text[], a_body bytea[], a_migrated boolean[],
+    e_append int[], e_seq bigint[], e_action text[], e_actor text[], e_roles text[],
+    e_at bigint[], e_imported boolean[], e_version bigint[], e_prev_hash text[],
+    e_hash text[], e_bytes bytea[],
+    n_append int[], n_actor text[],
+    d_append int[], d_rule text[], d_late boolean[], d_due bigint[], d_last_day text[],
+    d_working_days boolean[], d_optional boolean[], d_provisional boolean[],
+    d_title text[], d_basis text[], d_roles text[])
+RETURNS TABLE (o_i int, o_kind text, o_seq bigint, o_request_hash text, o_case text,
+    o_status bigint, o_headers text, o_body bytea)
+LANGUAGE plpgsql
+SET enable_seqscan = off
+SET plan_cache_mode = force_generic_plan
+AS $fn$
+DECLARE
+    total int := coalesce(array_length(a_case, 1), 0);
+    keyed int[];
+    held int[];
+    replays int[] := '{}';
+    todo int[];
+    claimed int[];
+    opened int[];
+    redo int[];
+    got bigint;
+BEGIN
+    -- A malformed append writes nothing: a replay if its key was used, a conflict if it is
+    -- stale, else the caller's mistake.
+    IF true = ANY(a_malformed) THEN
+        RETURN QUERY
+            SELECT m.i, CASE WHEN k.key IS NOT NULL THEN 'replay'
+                    WHEN coalesce(c.seq, 0) <> a_expected[m.i] THEN 'conflict'
+                    ELSE 'malformed' END,
+                coalesce(c.seq, 0), k.request_hash, k.case_id, k.status, k.headers, k.body
+            FROM generate_series(1, total) AS m(i)
+            LEFT JOIN idempotency k ON k.principal = a_principal[m.i] AND k.key = a_key[m.i]
+            LEFT JOIN cases c ON c.id = a_case[m.i]
+            WHERE a_malformed[m.i];
+    END IF;
+    -- The keys first: kept already (or by a transaction that commits while the insert waits
+    -- for it) is a replay; otherwise this transaction holds it.
+    SELECT array_agg(g.i) INTO keyed FROM generate_series(1, total) AS g(i)
+        WHERE NOT a_malformed[g.i] AND a_key[g.i] IS NOT NULL;
+    IF keyed IS NOT NULL THEN
+        WITH ins AS (
+            INSERT INTO idempotency (principal, key, request_hash, case_id, status, headers, body)
+                SELECT a_principal[t.i], a_key[t.i], a_request_hash[t.i], a_idem_case[t.i],
+                    a_status[t.i], a_headers[t.i], a_body[t.i]
+                FROM unnest(keyed) AS t(i)
+                ON CONFLICT (principal, key) DO NOTHING
+                RETURNING idempotency.principal, idempotency.key)
+        SELECT array_agg(t.i) INTO held FROM unnest(keyed) AS t(i)
+            JOIN ins ON ins.principal = a_principal[t.i] AND ins.key = a_key[t.i];
+        SELECT coalesce(array_agg(t.i), '{}') INTO replays FROM unnest(keyed) AS t(i)
+            WHERE NOT (t.i = ANY(coalesce(held, '{}')));
+        IF cardinality(replays) > 0 THEN
+            RETURN QUERY
+                SELECT r.i, 'replay'::text, NULL::bigint, k.request_hash, k.case_id, k.status,
+                    k.headers, k.body
+                FROM unnest(replays) AS r(i)
+                JOIN idempotency k ON k.principal = a_principal[r.i] AND k.key = a_key[r.i];
+            GET DIAGNOSTICS got = ROW_COUNT;
+            IF got < cardinality(replays) THEN
+                -- Taken and given up again in between: the batch runs again.
+                RAISE EXCEPTION 'idempotency key moved' USING ERRCODE = 'serialization_failure';
+            END IF;
+        END IF;
+    END IF;
+    -- Claim each case: its summary row at the expected seq (none for a new case).
+    SELECT array_agg(g.i) INTO todo FROM generate_series(1, total) AS g(i)
+        WHERE NOT a_malformed[g.i] AND NOT (g.i = ANY(replays));
+    IF todo IS NULL THEN
+        RETURN;
+    END IF;
+    WITH upd AS (
+        UPDATE cases c SET procedure_version = CASE WHEN a_migrated[t.i]
+                    THEN a_procedure_version[t.i] ELSE c.procedure_version END,
+                state = a_state[t.i],
+                tracks = a_tracks[t.i], seq = a_new_seq[t.i], head = a_head[t.i],
+                last_at = a_last_at[t.i], next_due = a_next_due[t.i], closed = a_closed[t.i]
+            FROM unnest(todo) AS t(i)
+            WHERE a_expected[t.i] <> 0 AND c.id = a_case[t.i] AND c.seq = a_expected[t.i]
+            RETURNING t.i)
+    SELECT coalesce(array_agg(upd.i), '{}') INTO claimed FROM upd;
+    SELECT array_agg(t.i) INTO opened FROM unnest(todo) AS t(i) WHERE a_expected[t.i] = 0;
+    IF opened IS NOT NULL THEN
+        WITH ins AS (
+            INSERT INTO cases (id, procedure, procedure_version, title, state, tracks, seq,
+                    head, opened_at, last_at, next_due, closed)
+                SELECT a_case[t.i], a_procedure[t.i], a_procedure_version[t.i], a_title[t.i],
+                    a_state[t.i], a_tracks[t.i], a_new_seq[t.i], a_head[t.i], a_opened_at[t.i],
+                    a_last_at[t.i], a_next_due[t.i], a_closed[t.i]
+                FROM unnest(opened) AS t(i)
+                ON CONFLICT (id) DO NOTHING
+                RETURNING cases.id)
+        SELECT claimed || coalesce(array_agg(t.i), '{}') INTO claimed
+            FROM unnest(opened) AS t(i) JOIN ins ON ins.id = a_case[t.i];
+    END IF;
+    -- Stale: nothing written, and a key taken for it is given back.
+    IF cardinality(claimed) < cardinality(todo) THEN
+        DELETE FROM idempotency k USING unnest(todo) AS t(i)
+            WHERE NOT (t.i = ANY(claimed)) AND a_key[t.i] IS NOT NULL
+                AND k.principal = a_principal[t.i] AND k.key = a_key[t.i];
+        RETURN QUERY
+            SELECT t.i, 'conflict'::text, coalesce(c.seq, 0), NULL::text, NULL::text,
+                NULL::bigint, NULL::text, NULL::bytea
+            FROM unnest(todo) AS t(i) LEFT JOIN cases c ON c.id = a_case[t.i]
+            WHERE NOT (t.i = ANY(claimed));
+    END IF;
+    IF cardinality(claimed) = 0 THEN
+        RETURN;
+    END IF;
+    INSERT INTO events (case_id, seq, action, actor, roles, at, imported, procedure_version,
+            prev_hash, hash, bytes)
+        SELECT a_case[e.i], e.seq, e.action, e.actor, e.roles, e.at, e.imported, e.version,
+            e.prev_hash, e.hash, e.bytes
+        FROM unnest(e_append, e_seq, e_action, e_actor, e_roles, e_at, e_imported, e_version,
+            e_prev_hash, e_hash, e_bytes)
+            AS e(i, seq, action, actor, roles, at, imported, version, prev_hash, hash, bytes)
+        WHERE e.i = ANY(claimed);
+    INSERT INTO participants (case_id, actor)
+        SELECT DISTINCT a_case[x.i], x.actor FROM (
+            SELECT e.i, e.actor FROM unnest(e_append, e_actor) AS e(i, actor)
+            UNION ALL
+            SELECT p.i, p.actor FROM unnest(n_append, n_actor) AS p(i, actor)) AS x
+        WHERE x.i = ANY(claimed)
+        ON CONFLICT DO NOTHING;
+    -- Each case's deadlines for the board (one row per rule), rewritten where they changed:
+    -- a rule kept or sent but not both, or kept with other values.
+    SELECT coalesce(array_agg(DISTINCT coalesce(n.i, o.i)), '{}') INTO redo
+        FROM (SELECT d.i, d.rule, d.late, d.due, d.last_day::date AS last_day,
+                    d.working_days, d.optional, d.provisional, d.title, d.basis,
+                    d.roles::jsonb AS roles
+                FROM unnest(d_append, d_rule, d_late, d_due, d_last_day, d_working_days,
+                    d_optional, d_provisional, d_title, d_basis, d_roles)
+                    AS d(i, rule, late, due, last_day, working_days, optional, provisional,
+                        title, basis, roles)
+                WHERE d.i = ANY(claimed)) AS n
+        FULL JOIN (SELECT t.i, k.rule, k.late, k.due, k.last_day, k.working_days, k.optional,
+                    k.provisional, k.title, k.basis, k.roles
+                FROM unnest(claimed) AS t(i) JOIN deadlines k ON k.case_id = a_case[t.i]) AS o
+            ON o.i = n.i AND o.rule = n.rule
+        WHERE n.i IS NULL OR o.i IS NULL
+            OR (n.late, n.due, n.last_day, n.working_days, n.optional, n.provisional, n.title,
+                n.basis, n.roles)
+            IS DISTINCT FROM (o.late, o.due, o.last_day, o.working_days, o.optional,
+                o.provisional, o.title, o.basis, o.roles);
+    IF cardinality(redo) > 0 THEN
+        DELETE FROM deadlines k USING unnest(redo) AS t(i) WHERE k.case_id = a_case[t.i];
+        INSERT INTO deadlines (case_id, rule, procedure, late, due, last_day, working_days,
+                optional, provisional, title, basis, roles)
+            SELECT a_case[d.i], d.rule, a_procedure[d.i], d.late, d.due, d.last_day::date,
+                d.working_days, d.optional, d.provisional, d.title, d.basis, d.roles::jsonb
+            FROM unnest(d_append, d_rule, d_late, d_due, d_last_day, d_working_days,
+                d_optional, d_provisional, d_title, d_basis, d_roles)
+                AS d(i, rule, late, due, last_day, working_days, optional, provisional,
+                    title, basis, roles)
+            WHERE d.i = ANY(redo);
+    END IF;
+    RETURN QUERY
+        SELECT t.i, 'appended'::text, a_new_seq[t.i], NULL::text, NULL::text, NULL::bigint,
+            NULL::text, NULL::bytea
+        FROM unnest(claimed) AS t(i);
+END
+$fn$;
+"#;
+
+/// The call of the batch function, its 46 parameters.
+pub(crate) const SQL: &str = "SELECT * FROM fazhi_write_batch($1, $2, $3, $4, $5, $6, $7, \
      $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, \
-     $26, $27, $28, $29, $30, $31, $32, $33, $34, $35)";
+     $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, \
+     $43, $44, $45, $46)";
 
 /// The appends of a batch split into rounds, each a list of indexes in the batch's order:
 /// no two appends of a round touch the same case or the same idempotency key, and an append
@@ -219,7 +414,7 @@ pub(crate) struct BatchCall {
     status: Vec<Option<i64>>,
     headers: Vec<Option<String>>,
     body: Vec<Option<Vec<u8>>>,
-    deadlines: Vec<String>,
+    migrated: Vec<bool>,
     e_append: Vec<i32>,
     e_seq: Vec<i64>,
     e_action: Vec<Option<String>>,
@@ -233,6 +428,17 @@ pub(crate) struct BatchCall {
     e_bytes: Vec<Vec<u8>>,
     n_append: Vec<i32>,
     n_actor: Vec<String>,
+    d_append: Vec<i32>,
+    d_rule: Vec<String>,
+    d_late: Vec<bool>,
+    d_due: Vec<i64>,
+    d_last_day: Vec<String>,
+    d_working_days: Vec<bool>,
+    d_optional: Vec<bool>,
+    d_provisional: Vec<bool>,
+    d_title: Vec<String>,
+    d_basis: Vec<Option<String>>,
+    d_roles: Vec<String>,
 }
 
 impl BatchCall {
@@ -262,7 +468,7 @@ impl BatchCall {
             b.status.push(c.status);
             b.headers.push(c.headers.clone());
             b.body.push(c.body.clone());
-            b.deadlines.push(c.deadlines.clone());
+            b.migrated.push(c.migrated);
             for e in 0..c.seq.len() {
                 b.e_append.push(n);
                 b.e_seq.push(c.seq.get(e).copied().unwrap_or_default());
@@ -284,11 +490,25 @@ impl BatchCall {
                 b.n_append.push(n);
                 b.n_actor.push(named.clone());
             }
+            for d in &c.board {
+                b.d_append.push(n);
+                b.d_rule.push(d.rule.clone());
+                b.d_late.push(d.late);
+                b.d_due.push(crate::postgres::micros(d.due));
+                b.d_last_day.push(d.last_day.to_string());
+                b.d_working_days.push(d.working_days);
+                b.d_optional.push(d.optional);
+                b.d_provisional.push(d.provisional);
+                b.d_title.push(d.title.clone());
+                b.d_basis.push(d.basis.clone());
+                b.d_roles
+                    .push(serde_json::to_string(&d.roles).unwrap_or_default());
+            }
         }
         b
     }
 
-    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 35] {
+    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 46] {
         [
             &self.case,
             &self.expected,
@@ -311,7 +531,7 @@ impl BatchCall {
             &self.status,
             &self.headers,
             &self.body,
-            &self.deadlines,
+            &self.migrated,
             &self.e_append,
             &self.e_seq,
             &self.e_action,
@@ -325,6 +545,17 @@ impl BatchCall {
             &self.e_bytes,
             &self.n_append,
             &self.n_actor,
+            &self.d_append,
+            &self.d_rule,
+            &self.d_late,
+            &self.d_due,
+            &self.d_last_day,
+            &self.d_working_days,
+            &self.d_optional,
+            &self.d_provisional,
+            &self.d_title,
+            &self.d_basis,
+            &self.d_roles,
         ]
     }
 }

@@ -13,14 +13,21 @@ use crate::sqlite::{Reach, reach_of};
 use crate::sqlite_board::{parse_day, parse_roles};
 use crate::{DeadlineRow, StoreError};
 
-/// The case's deadlines as the JSON array `fazhi_append` reads (`jsonb_to_recordset`): due
-/// in microseconds, the last day as `YYYY-MM-DD`, roles as a JSON array; one row per rule.
-pub(crate) fn deadlines_json(rows: &[BoardDeadline]) -> String {
+/// The rows the board keeps for a case's deadlines: one per time rule (the first given of
+/// a rule given twice), in rule order, as the SQLite store keeps them.
+pub(crate) fn one_per_rule(rows: &[BoardDeadline]) -> Vec<BoardDeadline> {
     let mut want: Vec<&BoardDeadline> = rows.iter().collect();
     want.sort_by(|a, b| a.rule.cmp(&b.rule));
     want.dedup_by(|a, b| a.rule == b.rule);
-    let rows: Vec<serde_json::Value> = want
-        .into_iter()
+    want.into_iter().cloned().collect()
+}
+
+/// The case's deadlines as the JSON array `fazhi_append` reads (`jsonb_to_recordset`): due
+/// in microseconds, the last day as `YYYY-MM-DD`, roles as a JSON array; `rows` one per
+/// rule (see [`one_per_rule`]).
+pub(crate) fn deadlines_json(rows: &[BoardDeadline]) -> String {
+    let rows: Vec<serde_json::Value> = rows
+        .iter()
         .map(|d| {
             serde_json::json!({
                 "rule": d.rule,

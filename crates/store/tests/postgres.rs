@@ -327,6 +327,8 @@ async fn a_batch_answers_each_append_for_itself() {
         &AppendOutcome::Conflict { current_seq: 3 }
     );
     assert!(answers[6].is_err(), "{:?}", answers[6]);
+    // Only the batch holding the refused value ran again one call per append.
+    assert_eq!(store.fallbacks(), 1);
     for (i, a) in answers.iter().enumerate().skip(7) {
         assert_eq!(a.as_ref().unwrap(), &AppendOutcome::Appended, "append {i}");
     }
@@ -343,5 +345,98 @@ async fn a_batch_answers_each_append_for_itself() {
     for i in 0..20 {
         assert_eq!(store.events(&format!("p{i}")).await.unwrap().len(), 1);
     }
+    store.close().await.unwrap();
+}
+
+/// Batches of every ordinary kind are written by one `fazhi_write_batch` call each, never by
+/// the one-call-per-append fallback (which would hide a fault of the batch function behind
+/// answers that are still right): new cases with deadlines and keys, next appends that
+/// change, keep or drop deadlines, a migration event, a stale append, a replayed key.
+#[tokio::test]
+async fn ordinary_batches_never_fall_back() {
+    let store = PgStore::open(PgOptions {
+        writers: 1,
+        ..PgOptions::new(db())
+    })
+    .unwrap();
+    let opened: Vec<_> = (0..20)
+        .map(|i| {
+            let mut a = conformance::one(&format!("o{i}"), 0, GENESIS);
+            a.deadlines = vec![
+                conformance::deadline("x", i, &["clerk"]),
+                conformance::deadline("y", 2 * i, &["chief"]),
+            ];
+            if i % 2 == 0 {
+                a.idempotency = Some(record(&format!("k{i}"), "h"));
+            }
+            a
+        })
+        .collect();
+    let heads: Vec<String> = opened.iter().map(|a| a.events[0].hash.clone()).collect();
+    let pending: Vec<_> = opened.into_iter().map(|a| store.append(a)).collect();
+    for p in pending {
+        assert_eq!(p.await.unwrap(), AppendOutcome::Appended);
+    }
+    let next: Vec<_> = (0..20)
+        .map(|i| {
+            let mut a = conformance::one(&format!("o{i}"), 1, &heads[i as usize]);
+            a.deadlines = match i % 3 {
+                0 => vec![
+                    conformance::deadline("x", i, &["clerk"]),
+                    conformance::deadline("y", 2 * i, &["chief"]),
+                ],
+                1 => vec![conformance::deadline("x", i + 1, &["clerk"])],
+                _ => Vec::new(),
+            };
+            if i == 5 {
+                a.events[0].action = None;
+                a.events[0].procedure_version = 2;
+                a.summary.procedure_version = 2;
+            }
+            a
+        })
+        .chain([conformance::one("o0", 0, GENESIS), {
+            let mut again = conformance::one("fresh", 0, GENESIS);
+            again.idempotency = Some(record("k2", "h"));
+            again
+        }])
+        .map(|a| store.append(a))
+        .collect();
+    let mut answers = Vec::new();
+    for p in next {
+        answers.push(p.await.unwrap());
+    }
+    for (i, a) in answers.iter().enumerate().take(20) {
+        assert_eq!(a, &AppendOutcome::Appended, "append {i}");
+    }
+    assert_eq!(answers[20], AppendOutcome::Conflict { current_seq: 2 });
+    assert!(
+        matches!(answers[21], AppendOutcome::Replay(_)),
+        "{:?}",
+        answers[21]
+    );
+    assert_eq!(
+        store
+            .summary("o5")
+            .await
+            .unwrap()
+            .unwrap()
+            .procedure_version,
+        2
+    );
+    assert_eq!(
+        store
+            .summary("o4")
+            .await
+            .unwrap()
+            .unwrap()
+            .procedure_version,
+        1
+    );
+    assert_eq!(
+        store.fallbacks(),
+        0,
+        "a batch fell back to one call per append"
+    );
     store.close().await.unwrap();
 }
