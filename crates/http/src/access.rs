@@ -85,7 +85,18 @@ pub async fn lock_readable(
     caller: &Principal,
     id: &str,
 ) -> Result<tokio::sync::OwnedMutexGuard<Option<fazhi_core::runtime::Case>>, ApiError> {
-    match state.lock_case(id).await {
+    lock_readable_at(state, caller, id, None).await
+}
+
+/// [`lock_readable`] for an append expecting the case at `expected` events (see
+/// [`AppState::lock_case_at`]).
+pub async fn lock_readable_at(
+    state: &AppState,
+    caller: &Principal,
+    id: &str,
+    expected: Option<u64>,
+) -> Result<tokio::sync::OwnedMutexGuard<Option<fazhi_core::runtime::Case>>, ApiError> {
+    match state.lock_case_at(id, expected).await {
         Err(e @ ApiError::ChainBroken { .. }) => {
             check_stored(state, caller, id).await?;
             Err(e)

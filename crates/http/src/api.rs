@@ -1069,7 +1069,10 @@ pub async fn append_event(
         .as_ref()
         .map(|_| request_hash(&req, &raw))
         .unwrap_or_default();
-    let mut guard = access::lock_readable(&state, &caller, &id).await?;
+    // A case in memory at `expected_seq` is used as it is (on PostgreSQL, without asking the
+    // database): the append's claim guards what is written, and an answer given from the
+    // case without writing (a refusal) is confirmed against the database first.
+    let mut guard = access::lock_readable_at(&state, &caller, &id, Some(body.expected_seq)).await?;
     // The key is looked up under the case's lock: a duplicate appended while this request
     // waited for the case is answered with what was stored, not a conflict.
     if let Some(key) = &key
@@ -1092,7 +1095,13 @@ pub async fn append_event(
             current_seq: case.seq(),
         });
     }
-    let (at, imported) = stamp(&caller, body.at, Some(case.last_at())).map_err(hide)?;
+    let (at, imported) = match stamp(&caller, body.at, Some(case.last_at())) {
+        Ok(stamped) => stamped,
+        Err(e) => {
+            state.confirm(&mut guard, body.expected_seq).await?;
+            return Err(hide(e));
+        }
+    };
     let command = Command {
         action: body.action,
         actor: actor(&caller),
@@ -1119,6 +1128,7 @@ pub async fn append_event(
     let recorded: Recorded = match next.decide_record(command, &state.calendar) {
         Ok(r) => r,
         Err(refusal) => {
+            state.confirm(&mut guard, body.expected_seq).await?;
             if refusal
                 .reasons
                 .iter()

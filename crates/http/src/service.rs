@@ -225,11 +225,26 @@ impl AppState {
 
     /// Locks a case, loading it from the store when it is not in memory.
     pub async fn lock_case(&self, id: &str) -> Result<OwnedMutexGuard<Option<Case>>, ApiError> {
+        self.lock_case_at(id, None).await
+    }
+
+    /// Locks a case for an append expecting it at `expected` events: as [`Self::lock_case`],
+    /// but on a shared store a case in memory at `expected` is used without asking the
+    /// database for its sequence number. The append's claim in the database (`seq =
+    /// expected`, in its transaction) then guards what is written: a case another node moved
+    /// on is a conflict that writes nothing. What the caller answers from the case without
+    /// writing (a refusal) must be checked with [`Self::confirm`] first.
+    pub async fn lock_case_at(
+        &self,
+        id: &str,
+        expected: Option<u64>,
+    ) -> Result<OwnedMutexGuard<Option<Case>>, ApiError> {
         self.cases.renew(self.store.status().reopened);
         let slot = self.cases.slot(id);
         let mut guard = slot.lock_owned().await;
         if self.store.shared()
             && let Some(case) = guard.as_ref()
+            && expected != Some(case.seq())
         {
             // Other nodes write the same database: the case in memory is used only while
             // the store is at its sequence number (and head); otherwise it is read again.
@@ -255,6 +270,32 @@ impl AppState {
             }
         }
         Ok(guard)
+    }
+
+    /// On a shared store, whether the case in memory is still the stored one (its sequence
+    /// number and head): `Ok` when it is (or the store is not shared), else the conflict an
+    /// append expecting the case at `expected` events meets, the case dropped from memory
+    /// so that the next request reads it again (the caller keeps the lock).
+    pub async fn confirm(&self, slot: &mut Option<Case>, expected: u64) -> Result<(), ApiError> {
+        if !self.store.shared() {
+            return Ok(());
+        }
+        let Some(case) = slot.as_ref() else {
+            return Ok(());
+        };
+        let id = case.id().to_owned();
+        let stored = self.store.summary(&id).await?;
+        match stored {
+            Some(s) if s.seq == case.seq() && s.head == case.head() => Ok(()),
+            other => {
+                metrics::counter!("fazhi_http_cases_reloaded_total").increment(1);
+                *slot = None;
+                Err(ApiError::Conflict {
+                    expected_seq: expected,
+                    current_seq: other.map_or(0, |s| s.seq),
+                })
+            }
+        }
     }
 
     /// Replays a case from the store, checking its chain first. A chain that does not

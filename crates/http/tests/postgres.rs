@@ -92,6 +92,67 @@ async fn two_servers_on_one_database_never_serve_a_stale_case() {
     b.handle.stop(true).await;
 }
 
+/// An append at the seq of the case a node has in memory is decided there without asking
+/// the database (its claim guards the write). When another node moved the case on, the
+/// answer is the 409 of a stale `expected_seq` all the same: an allowed action's claim
+/// fails, and a refusal (403, 422) decided on the stale case is confirmed against the
+/// database before it is given, and is that 409 too. The node reads the case again after.
+#[actix_web::test]
+async fn an_append_decided_on_a_case_another_node_moved_is_a_409() {
+    let url = db();
+    let a = spawn_pg(&url).await;
+    let b = spawn_pg(&url).await;
+    let id = a.open(&today()).await;
+    let r = b.get(&format!("/v1/cases/{id}"), "town").await;
+    assert_eq!(r.body["seq"], 1, "{}", r.text);
+    let r = a.submit(&id, 1).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // B has the case at seq 1, as the request expects: submitting is allowed there, the
+    // claim in the database is not.
+    let r = b.submit(&id, 1).await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(r.body["current_seq"], 2, "{}", r.text);
+    let r = b.get(&format!("/v1/cases/{id}"), "town").await;
+    assert_eq!(
+        (r.body["seq"].as_u64(), r.body["state"].as_str()),
+        (Some(2), Some("submitted"))
+    );
+    // B has it at seq 2; A moves it on to 3.
+    let r = a
+        .act(
+            &id,
+            "judicial",
+            json!({"action": "find_lawful", "documents": [doc("review_opinion")], "expected_seq": 2}),
+        )
+        .await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    // Submitting again is refused on B's stale case (submitted: not a state it is taken
+    // in): the 409.
+    let r = b.submit(&id, 2).await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(r.body["current_seq"], 3, "{}", r.text);
+    let r = b.get(&format!("/v1/cases/{id}"), "town").await;
+    assert_eq!(r.body["seq"], 3, "{}", r.text);
+    // Now B's case is the stored one: the refusal is given as it is.
+    let r = b.submit(&id, 3).await;
+    assert_eq!(r.status, 422, "{}", r.text);
+    // An action the village's roles may not take, on a case another node moved: the 409;
+    // on the case as stored: the 403.
+    let other = a.open(&today()).await;
+    let r = b.get(&format!("/v1/cases/{other}"), "town").await;
+    assert_eq!(r.body["seq"], 1, "{}", r.text);
+    let r = a.submit(&other, 1).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    let lawful = |seq: u64| json!({"action": "find_lawful", "documents": [doc("review_opinion")], "expected_seq": seq});
+    let r = b.act(&other, "village", lawful(1)).await;
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(r.body["current_seq"], 2, "{}", r.text);
+    let r = b.act(&other, "village", lawful(2)).await;
+    assert_eq!(r.status, 403, "{}", r.text);
+    a.handle.stop(true).await;
+    b.handle.stop(true).await;
+}
+
 /// `/healthz` until it answers `status` (bounded: at most 30 s, polled every 100 ms; the
 /// store probes its server every second).
 async fn healthz_until(app: &helpers::TestApp, status: u16) -> helpers::Resp {

@@ -10,7 +10,7 @@
 //!   `synchronous_commit = on`: an append is answered only once its commit is durable. A
 //!   batch in which PostgreSQL refuses a value runs again as one `fazhi_append` call per
 //!   append (all sent at once), which tells the append at fault.
-//! - **Reads** of a case's summary (every request checks its case's seq and head) asked for
+//! - **Reads** of a case's summary (a request checks its case's seq and head) asked for
 //!   while one is read are read together in the next, one statement for all.
 //! - **Optimistic concurrency in the database.** `fazhi_append` claims the case's summary row
 //!   with `UPDATE cases … WHERE id = $case AND seq = $expected` (or, for a new case, `INSERT …
@@ -352,6 +352,9 @@ async fn probe_loop(cfg: Config, health: std::sync::Arc<Health>, every: Duration
 /// An [`EventStore`] on PostgreSQL (see the module's documentation).
 pub struct PgStore {
     lookups: mpsc::UnboundedSender<Lookup>,
+    /// Who was found taking part in which case (case, actor): a participant stays one (no
+    /// row of `participants` is ever deleted), so a yes needs no second look, from any node.
+    taking_part: std::sync::Arc<Mutex<std::collections::HashSet<(String, String)>>>,
     health: std::sync::Arc<Health>,
     sender: mpsc::UnboundedSender<Msg>,
     closed: AtomicBool,
@@ -511,6 +514,7 @@ impl PgStore {
         handle.spawn(lookup_loop(pool.clone(), wanted));
         Ok(PgStore {
             lookups,
+            taking_part: std::sync::Arc::default(),
             health,
             sender,
             closed: AtomicBool::new(false),
@@ -1233,6 +1237,9 @@ async fn writer(
     }
 }
 
+/// How many (case, actor) pairs found taking part a store keeps in memory at most.
+const TAKING_PART_KEPT: usize = 100_000;
+
 /// A summary asked for, and where to answer.
 type Lookup = (
     String,
@@ -1244,8 +1251,9 @@ const SUMMARIES_SQL: &str = "SELECT cases.id, cases.procedure, cases.procedure_v
      cases.title, cases.state, cases.tracks, cases.seq, cases.head, cases.opened_at, \
      cases.last_at, cases.next_due, cases.closed FROM cases WHERE cases.id = ANY($1)";
 
-/// Answers the summaries asked for ([`EventStore::summary`]: every request of a node on
-/// PostgreSQL checks its case's seq and head with one): those asked for while a lookup runs
+/// Answers the summaries asked for ([`EventStore::summary`]: a request of a node on
+/// PostgreSQL checks its case's seq and head with one, but an append at the seq the node
+/// has, which its claim in the database guards): those asked for while a lookup runs
 /// are read together in the next one, one statement for all (as appends are committed
 /// together), on a pooled connection. One statement a batch saves the server the cost of
 /// a statement per request. When the batch's statement fails, each summary is read alone, so
@@ -1525,15 +1533,41 @@ impl EventStore for PgStore {
         self.read(move |c| Box::pin(crate::postgres_board::query(c, query)))
     }
 
+    /// A yes is kept in memory (a participant stays one); a no is asked again each time (the
+    /// actor may take part since, through any node).
     fn takes_part(&self, case: &str, actor: &str) -> BoxFuture<'static, Result<bool, StoreError>> {
-        let (case, actor) = (case.to_owned(), actor.to_owned());
-        self.read(move |c| {
+        let key = (case.to_owned(), actor.to_owned());
+        if self
+            .taking_part
+            .lock()
+            .is_ok_and(|seen| seen.contains(&key))
+        {
+            return Box::pin(async { Ok(true) });
+        }
+        let seen = self.taking_part.clone();
+        let asked = self.read(move |c| {
             Box::pin(async move {
                 let stmt = c
                     .prepare_cached("SELECT 1 FROM participants WHERE case_id = $1 AND actor = $2")
                     .await?;
-                Ok(c.query_opt(&stmt, &[&case, &actor]).await?.is_some())
+                Ok(c.query_opt(&stmt, &[&key.0, &key.1])
+                    .await?
+                    .is_some()
+                    .then_some(key))
             })
+        });
+        Box::pin(async move {
+            let Some(key) = asked.await? else {
+                return Ok(false);
+            };
+            if let Ok(mut seen) = seen.lock() {
+                // Bounded: a node serving many cases forgets them all now and then.
+                if seen.len() >= TAKING_PART_KEPT {
+                    seen.clear();
+                }
+                seen.insert(key);
+            }
+            Ok(true)
         })
     }
 
@@ -1589,7 +1623,8 @@ impl EventStore for PgStore {
     /// Refusing writes while the server cannot be reached (a connection cannot be made, or
     /// does not answer within the probe's wait) or is a read-only standby, as the probe
     /// (every [`PgOptions::probe_every`]) or the writer last found; `reopened` stays 0 (a
-    /// case is checked against the database before every use anyway).
+    /// case is checked against the database before every read, and by the claim of every
+    /// append).
     fn status(&self) -> crate::StoreStatus {
         crate::StoreStatus {
             refusing: self.health.get(),
