@@ -1086,9 +1086,16 @@ pub async fn append_event(
     };
     // A caller that may not read the case may still take an action its roles allow (and
     // takes part from then on): it learns the case's `seq` from a 409, but a refusal, which
-    // would tell the case's state and facts, is answered as for a missing case.
-    let hidden = !access::may_read(&state, &caller, &id, &case.procedure().meta.id).await?;
-    let hide = |e: ApiError| if hidden { access::not_found(&id) } else { e };
+    // would tell the case's state and facts, is answered as for a missing case. Whether it
+    // may read the case is asked only then (`hide`): an append that lands needs no answer.
+    let procedure = case.procedure().meta.id.clone();
+    let hide = async |e: ApiError| -> ApiError {
+        match access::may_read(&state, &caller, &id, &procedure).await {
+            Ok(true) => e,
+            Ok(false) => access::not_found(&id),
+            Err(e) => e,
+        }
+    };
     if body.expected_seq != case.seq() {
         return Err(ApiError::Conflict {
             expected_seq: body.expected_seq,
@@ -1099,7 +1106,7 @@ pub async fn append_event(
         Ok(stamped) => stamped,
         Err(e) => {
             state.confirm(&mut guard, body.expected_seq).await?;
-            return Err(hide(e));
+            return Err(hide(e).await);
         }
     };
     let command = Command {
@@ -1157,9 +1164,10 @@ pub async fn append_event(
                     detail,
                     reasons: refusal.reasons,
                     lang,
-                }));
+                })
+                .await);
             }
-            return Err(hide(ApiError::Refused(refusal, lang)));
+            return Err(hide(ApiError::Refused(refusal, lang)).await);
         }
     };
     let now = Utc::now().max(at);
