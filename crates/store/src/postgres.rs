@@ -684,6 +684,8 @@ pub(crate) struct Call {
     pub(crate) migrated: bool,
     /// The board's rows for the case, one per rule.
     pub(crate) board: Vec<crate::board::BoardDeadline>,
+    /// Their digest (see [`crate::postgres_board::board_digest`]).
+    pub(crate) board_digest: String,
     /// The same as JSON, for `fazhi_append` (filled by [`Call::with_json`]).
     pub(crate) deadlines: String,
 }
@@ -751,8 +753,15 @@ impl Call {
                 .flat_map(|e| e.named.iter().cloned())
                 .collect(),
             migrated: migrates(a),
-            board: crate::postgres_board::one_per_rule(&a.deadlines),
+            board: Vec::new(),
+            board_digest: String::new(),
             deadlines: String::new(),
+        };
+        let board = crate::postgres_board::one_per_rule(&a.deadlines);
+        let call = Call {
+            board_digest: crate::postgres_board::board_digest(&board),
+            board,
+            ..call
         };
         (call, problem)
     }

@@ -173,7 +173,11 @@ $fn$;
 /// - the board's deadlines come as arrays (no JSON to parse) and a case's rows are
 ///   rewritten only when they changed (as the SQLite store does): most appends leave a
 ///   case's deadlines as they were, and deleting and inserting them again was the costliest
-///   step of the function;
+///   step of the function. Whether they changed is told by a digest of the rows
+///   (`cases.board`, SHA-256 of their values, see `board_digest`), valid only while
+///   `cases.board_head` is the case's head: an append by a function that does not keep the
+///   digest (`fazhi_append`, `fazhi_append_batch`: a node of the release before, or the
+///   one-call-per-append fallback) moves the head, and the next append rewrites the rows;
 /// - a migration event (one after the opening that takes no action) moves its case's
 ///   summary row onto the version the append names, in the claim's own `UPDATE`, instead
 ///   of a statement after the call (an action's append moves nothing);
@@ -183,6 +187,7 @@ $fn$;
 ///   the arrays' values, and planning each statement again for each call cost more than
 ///   running it.
 pub(crate) const MIGRATION_WRITE: &str = r#"
+ALTER TABLE cases ADD COLUMN board text, ADD COLUMN board_head text;
 CREATE FUNCTION fazhi_write_batch(
     a_case text[], a_expected bigint[], a_malformed boolean[],
     a_procedure text[], a_procedure_version bigint[], a_title text[], a_state text[],
@@ -190,6 +195,7 @@ CREATE FUNCTION fazhi_write_batch(
     a_last_at bigint[], a_next_due bigint[], a_closed boolean[],
     a_principal text[], a_key text[], a_request_hash text[], a_idem_case text[],
     a_status bigint[], a_headers text[], a_body bytea[], a_migrated boolean[],
+    a_board text[],
     e_append int[], e_seq bigint[], e_action text[], e_actor text[], e_roles text[],
     e_at bigint[], e_imported boolean[], e_version bigint[], e_prev_hash text[],
     e_hash text[], e_bytes bytea[],
@@ -262,29 +268,38 @@ BEGIN
     IF todo IS NULL THEN
         RETURN;
     END IF;
+    -- The claim also tells whose board rows are kept as they are: the digest of the rows
+    -- sent is the one stored, and was stored with the head the case is at.
     WITH upd AS (
-        UPDATE cases c SET procedure_version = CASE WHEN a_migrated[t.i]
-                    THEN a_procedure_version[t.i] ELSE c.procedure_version END,
-                state = a_state[t.i],
-                tracks = a_tracks[t.i], seq = a_new_seq[t.i], head = a_head[t.i],
-                last_at = a_last_at[t.i], next_due = a_next_due[t.i], closed = a_closed[t.i]
-            FROM unnest(todo) AS t(i)
-            WHERE a_expected[t.i] <> 0 AND c.id = a_case[t.i] AND c.seq = a_expected[t.i]
-            RETURNING t.i)
-    SELECT coalesce(array_agg(upd.i), '{}') INTO claimed FROM upd;
+        UPDATE cases c SET procedure_version = CASE WHEN a_migrated[x.i]
+                    THEN a_procedure_version[x.i] ELSE c.procedure_version END,
+                state = a_state[x.i], tracks = a_tracks[x.i], seq = a_new_seq[x.i],
+                head = a_head[x.i], last_at = a_last_at[x.i], next_due = a_next_due[x.i],
+                closed = a_closed[x.i], board = a_board[x.i], board_head = a_head[x.i]
+            FROM (SELECT t.i,
+                        coalesce(o.board = a_board[t.i] AND o.board_head = o.head, false) AS kept
+                    FROM unnest(todo) AS t(i) JOIN cases o ON o.id = a_case[t.i]
+                    WHERE a_expected[t.i] <> 0) AS x
+            WHERE c.id = a_case[x.i] AND c.seq = a_expected[x.i]
+            RETURNING x.i, x.kept)
+    SELECT coalesce(array_agg(upd.i), '{}'),
+            coalesce(array_agg(upd.i) FILTER (WHERE NOT upd.kept), '{}')
+        INTO claimed, redo FROM upd;
     SELECT array_agg(t.i) INTO opened FROM unnest(todo) AS t(i) WHERE a_expected[t.i] = 0;
     IF opened IS NOT NULL THEN
         WITH ins AS (
             INSERT INTO cases (id, procedure, procedure_version, title, state, tracks, seq,
-                    head, opened_at, last_at, next_due, closed)
+                    head, opened_at, last_at, next_due, closed, board, board_head)
                 SELECT a_case[t.i], a_procedure[t.i], a_procedure_version[t.i], a_title[t.i],
                     a_state[t.i], a_tracks[t.i], a_new_seq[t.i], a_head[t.i], a_opened_at[t.i],
-                    a_last_at[t.i], a_next_due[t.i], a_closed[t.i]
+                    a_last_at[t.i], a_next_due[t.i], a_closed[t.i], a_board[t.i], a_head[t.i]
                 FROM unnest(opened) AS t(i)
                 ON CONFLICT (id) DO NOTHING
                 RETURNING cases.id)
-        SELECT claimed || coalesce(array_agg(t.i), '{}') INTO claimed
+        SELECT coalesce(array_agg(t.i), '{}') INTO opened
             FROM unnest(opened) AS t(i) JOIN ins ON ins.id = a_case[t.i];
+        claimed := claimed || opened;
+        redo := redo || opened;
     END IF;
     -- Stale: nothing written, and a key taken for it is given back.
     IF cardinality(claimed) < cardinality(todo) THEN
@@ -315,26 +330,7 @@ BEGIN
             SELECT p.i, p.actor FROM unnest(n_append, n_actor) AS p(i, actor)) AS x
         WHERE x.i = ANY(claimed)
         ON CONFLICT DO NOTHING;
-    -- Each case's deadlines for the board (one row per rule), rewritten where they changed:
-    -- a rule kept or sent but not both, or kept with other values.
-    SELECT coalesce(array_agg(DISTINCT coalesce(n.i, o.i)), '{}') INTO redo
-        FROM (SELECT d.i, d.rule, d.late, d.due, d.last_day::date AS last_day,
-                    d.working_days, d.optional, d.provisional, d.title, d.basis,
-                    d.roles::jsonb AS roles
-                FROM unnest(d_append, d_rule, d_late, d_due, d_last_day, d_working_days,
-                    d_optional, d_provisional, d_title, d_basis, d_roles)
-                    AS d(i, rule, late, due, last_day, working_days, optional, provisional,
-                        title, basis, roles)
-                WHERE d.i = ANY(claimed)) AS n
-        FULL JOIN (SELECT t.i, k.rule, k.late, k.due, k.last_day, k.working_days, k.optional,
-                    k.provisional, k.title, k.basis, k.roles
-                FROM unnest(claimed) AS t(i) JOIN deadlines k ON k.case_id = a_case[t.i]) AS o
-            ON o.i = n.i AND o.rule = n.rule
-        WHERE n.i IS NULL OR o.i IS NULL
-            OR (n.late, n.due, n.last_day, n.working_days, n.optional, n.provisional, n.title,
-                n.basis, n.roles)
-            IS DISTINCT FROM (o.late, o.due, o.last_day, o.working_days, o.optional,
-                o.provisional, o.title, o.basis, o.roles);
+    -- Each case's deadlines for the board (one row per rule), rewritten where they changed.
     IF cardinality(redo) > 0 THEN
         DELETE FROM deadlines k USING unnest(redo) AS t(i) WHERE k.case_id = a_case[t.i];
         INSERT INTO deadlines (case_id, rule, procedure, late, due, last_day, working_days,
@@ -355,11 +351,11 @@ END
 $fn$;
 "#;
 
-/// The call of the batch function, its 46 parameters.
+/// The call of the batch function, its 47 parameters.
 pub(crate) const SQL: &str = "SELECT * FROM fazhi_write_batch($1, $2, $3, $4, $5, $6, $7, \
      $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, \
      $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37, $38, $39, $40, $41, $42, \
-     $43, $44, $45, $46)";
+     $43, $44, $45, $46, $47)";
 
 /// The appends of a batch split into rounds, each a list of indexes in the batch's order:
 /// no two appends of a round touch the same case or the same idempotency key, and an append
@@ -415,6 +411,7 @@ pub(crate) struct BatchCall {
     headers: Vec<Option<String>>,
     body: Vec<Option<Vec<u8>>>,
     migrated: Vec<bool>,
+    board: Vec<String>,
     e_append: Vec<i32>,
     e_seq: Vec<i64>,
     e_action: Vec<Option<String>>,
@@ -469,6 +466,7 @@ impl BatchCall {
             b.headers.push(c.headers.clone());
             b.body.push(c.body.clone());
             b.migrated.push(c.migrated);
+            b.board.push(c.board_digest.clone());
             for e in 0..c.seq.len() {
                 b.e_append.push(n);
                 b.e_seq.push(c.seq.get(e).copied().unwrap_or_default());
@@ -508,7 +506,7 @@ impl BatchCall {
         b
     }
 
-    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 46] {
+    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 47] {
         [
             &self.case,
             &self.expected,
@@ -532,6 +530,7 @@ impl BatchCall {
             &self.headers,
             &self.body,
             &self.migrated,
+            &self.board,
             &self.e_append,
             &self.e_seq,
             &self.e_action,

@@ -22,6 +22,30 @@ pub(crate) fn one_per_rule(rows: &[BoardDeadline]) -> Vec<BoardDeadline> {
     want.into_iter().cloned().collect()
 }
 
+/// The digest `fazhi_write_batch` keeps of a case's board rows (`rows` one per rule, see
+/// [`one_per_rule`]): the SHA-256 of every value of every row, in order, so that rows equal
+/// in every value, and only those, have the same digest.
+pub(crate) fn board_digest(rows: &[BoardDeadline]) -> String {
+    let values: Vec<_> = rows
+        .iter()
+        .map(|d| {
+            (
+                &d.rule,
+                d.late,
+                micros(d.due),
+                d.last_day.to_string(),
+                d.working_days,
+                d.optional,
+                d.provisional,
+                &d.title,
+                &d.basis,
+                &d.roles,
+            )
+        })
+        .collect();
+    fazhi_core::runtime::sha256_hex(&serde_json::to_vec(&values).unwrap_or_default())
+}
+
 /// The case's deadlines as the JSON array `fazhi_append` reads (`jsonb_to_recordset`): due
 /// in microseconds, the last day as `YYYY-MM-DD`, roles as a JSON array; `rows` one per
 /// rule (see [`one_per_rule`]).

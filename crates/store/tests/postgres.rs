@@ -440,3 +440,47 @@ async fn ordinary_batches_never_fall_back() {
     );
     store.close().await.unwrap();
 }
+
+/// The board's rows are kept as they are only while the digest stored with them was stored
+/// at the case's head: rows rewritten by a function that keeps no digest (a node of the
+/// release before, or the one-call-per-append fallback; here the same change made by hand)
+/// are rewritten again by the next append even when it sends the rows the digest is of.
+#[tokio::test]
+async fn board_rows_written_elsewhere_are_rewritten() {
+    let url = db();
+    let store = open(&url);
+    let rows = vec![conformance::deadline("x", 5, &["clerk"])];
+    let mut first = conformance::one("elsewhere", 0, GENESIS);
+    first.deadlines = rows.clone();
+    let head = first.events[0].hash.clone();
+    assert_eq!(store.append(first).await.unwrap(), AppendOutcome::Appended);
+    let board = |store: &PgStore| {
+        store.deadlines(fazhi_store::DeadlineQuery {
+            procedure: Some("p".into()),
+            ..fazhi_store::DeadlineQuery::running(conformance::t0(), 10)
+        })
+    };
+    let page = board(&store).await.unwrap();
+    assert_eq!(page.deadlines.len(), 1);
+    // Another writer moves the head and takes the rows away, leaving the digest.
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+        .batch_execute(
+            "UPDATE cases SET head = 'moved by another writer' WHERE id = 'elsewhere';
+             DELETE FROM deadlines WHERE case_id = 'elsewhere';",
+        )
+        .await
+        .unwrap();
+    assert!(board(&store).await.unwrap().deadlines.is_empty());
+    // The same rows again: written, since the digest is not of the head the case is at.
+    let mut next = conformance::one("elsewhere", 1, &head);
+    next.deadlines = rows;
+    assert_eq!(store.append(next).await.unwrap(), AppendOutcome::Appended);
+    let page = board(&store).await.unwrap();
+    assert_eq!(page.deadlines.len(), 1, "{page:?}");
+    assert_eq!(store.fallbacks(), 0);
+    store.close().await.unwrap();
+}
