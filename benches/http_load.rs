@@ -115,6 +115,11 @@ struct Args {
     /// How many servers (nodes) on that database (`--nodes N`, PostgreSQL only): client `c`
     /// talks to node `c mod N`.
     nodes: usize,
+    /// Whether a case's appends and reads may go to any node (`--any-node`), not only to the
+    /// one that opened it (see `open_cases`).
+    any_node: bool,
+    /// Whether every case gets one append before the timed ones (`--warm`).
+    warm: bool,
 }
 
 fn args() -> Args {
@@ -126,10 +131,21 @@ fn args() -> Args {
         workers: 2,
         pg: None,
         nodes: 1,
+        any_node: false,
+        warm: false,
     };
     let argv: Vec<String> = std::env::args().collect();
     let mut i = 1;
     while i < argv.len() {
+        if argv[i] == "--any-node" || argv[i] == "--warm" {
+            if argv[i] == "--warm" {
+                a.warm = true;
+            } else {
+                a.any_node = true;
+            }
+            i += 1;
+            continue;
+        }
         if argv[i] == "--pg"
             && let Some(url) = argv.get(i + 1)
         {
@@ -517,24 +533,37 @@ impl Conn {
     }
 }
 
-async fn open_cases(ports: &[u16], n: usize, clients: usize) -> Vec<String> {
-    let ids = Rc::new(RefCell::new(Vec::with_capacity(n)));
+/// Opens `n` cases through `clients` clients, client `c` through node `c mod nodes`. With
+/// `affinity`, case `i` is opened by client `i mod clients` (so through node `i mod nodes`
+/// when the clients are a multiple of the nodes: the node the driver then sends the case's
+/// appends and reads to, as a load balancer routing by case id would); without, the cases
+/// are listed as they were opened, whichever node opened them.
+async fn open_cases(ports: &[u16], n: usize, clients: usize, affinity: bool) -> Vec<String> {
+    let ids = Rc::new(RefCell::new(vec![String::new(); n]));
+    let done = Rc::new(RefCell::new(0usize));
     let mut tasks = Vec::new();
     let body = serde_json::to_vec(&json!({"procedure": "village-rules-filing", "title": "负载", "facts": {"adopted_on": "2026-11-20"}})).unwrap();
     for c in 0..clients {
-        let count = n / clients + usize::from(c < n % clients);
-        let (ids, body) = (ids.clone(), body.clone());
+        let (ids, done, body) = (ids.clone(), done.clone(), body.clone());
         let port = ports[c % ports.len()];
         tasks.push(actix_web::rt::spawn(async move {
             let mut conn = Conn::open(port).await;
-            for _ in 0..count {
+            for i in (c..n).step_by(clients) {
                 let r = conn
                     .send("POST", "/v1/cases", Some("Bearer dev-village"), Some(&body))
                     .await
                     .unwrap();
                 let v: Value = serde_json::from_slice(conn.body(&r)).unwrap();
                 assert_eq!(r.status, 201, "{v}");
-                ids.borrow_mut().push(v["id"].as_str().unwrap().to_owned());
+                let id = v["id"].as_str().unwrap().to_owned();
+                let slot = if affinity {
+                    i
+                } else {
+                    let mut done = done.borrow_mut();
+                    *done += 1;
+                    *done - 1
+                };
+                ids.borrow_mut()[slot] = id;
             }
         }));
     }
@@ -606,6 +635,36 @@ where
     }
     let elapsed = started.elapsed();
     (Rc::try_unwrap(tally).ok().unwrap().into_inner(), elapsed)
+}
+
+/// Runs `step` for each client until it has made `count(client_index)` requests of this
+/// kind, untimed (`--warm`).
+async fn warm<F, Fut>(clients: &mut Clients, count: impl Fn(usize) -> usize, step: F)
+where
+    F: Fn(usize, usize, Conn) -> Fut + Clone + 'static,
+    Fut: std::future::Future<Output = (bool, Conn)>,
+{
+    let mut tasks = Vec::new();
+    let conns = std::mem::take(&mut clients.conns);
+    for (c, (conn, first)) in conns.into_iter().zip(clients.rounds.clone()).enumerate() {
+        let (step, until) = (step.clone(), count(c));
+        tasks.push(actix_web::rt::spawn(async move {
+            let mut conn = conn;
+            let mut round = first;
+            while round < until {
+                let (ok, back) = step(c, round, conn).await;
+                assert!(ok, "a warm-up request failed");
+                conn = back;
+                round += 1;
+            }
+            (conn, round)
+        }));
+    }
+    for (c, t) in tasks.into_iter().enumerate() {
+        let (conn, round) = t.await.unwrap();
+        clients.conns.push(conn);
+        clients.rounds[c] = round;
+    }
 }
 
 /// The bodies the driver writes by hand are the JSON it means (checked before each run).
@@ -687,7 +746,7 @@ fn main() {
             actix_web::rt::System::new().block_on(async move {
                 let t = Instant::now();
                 let ports = ports2;
-                let ids = Rc::new(open_cases(&ports, a.cases, a.clients).await);
+                let ids = Rc::new(open_cases(&ports, a.cases, a.clients, !a.any_node).await);
                 let ids3 = ids.clone();
                 let opened = t.elapsed();
                 println!(
@@ -730,12 +789,20 @@ fn main() {
                         (ok, conn)
                     }
                 };
+                let any_node = a.any_node;
                 let read = {
                     let ids = ids3.clone();
                     move |c: usize, round: usize, mut conn: Conn| {
                         let ids = ids.clone();
                         async move {
-                            let i = (c * 7919 + round * 104_729) % ids.len();
+                            let mut i = (c * 7919 + round * 104_729) % ids.len();
+                            if !any_node {
+                                // A case of the client's node (see `open_cases`).
+                                i = i - i % nodes + c % nodes;
+                                if i >= ids.len() {
+                                    i -= nodes;
+                                }
+                            }
                             let path = format!("/v1/cases/{}", ids[i]);
                             let r = conn
                                 .send("GET", &path, Some("Bearer dev-town"), None)
@@ -756,6 +823,22 @@ fn main() {
                 let mut writers = Clients::open(&ports, a.clients).await;
                 let mut readers = Clients::open(&ports, a.clients).await;
                 let mut checkers = Clients::open(&ports, a.clients).await;
+                if a.warm {
+                    // One append to every case first (untimed): the timed ones are then
+                    // each case's second or later, as nearly all are with few cases.
+                    let t = Instant::now();
+                    let (n, clients) = (a.cases, a.clients);
+                    warm(
+                        &mut writers,
+                        |c| (n - c).div_ceil(clients),
+                        append.clone(),
+                    )
+                    .await;
+                    println!(
+                        "warmed   one append to each case in {:.1} s",
+                        t.elapsed().as_secs_f64()
+                    );
+                }
                 // After each slice of appends, the checkpointer's work on its commits (it
                 // waits 25 ms for commits to gather) is still counted to the appends.
                 let settle = Duration::from_millis(100);
