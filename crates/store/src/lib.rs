@@ -23,6 +23,7 @@ mod postgres;
 mod postgres_audit;
 mod postgres_batch;
 mod postgres_board;
+mod postgres_known;
 mod sqlite;
 mod sqlite_board;
 pub mod test_pg;

@@ -274,6 +274,9 @@ pub(crate) struct Health {
     refusing: Mutex<Option<(String, String)>>,
     /// How many batches ran again one `fazhi_append` call per append.
     fallbacks: std::sync::atomic::AtomicU64,
+    /// Who was seen taking part in which case (kept here, beside the rest the store's
+    /// tasks share).
+    pub(crate) known: crate::postgres_known::Known,
 }
 
 impl Health {
@@ -352,9 +355,6 @@ async fn probe_loop(cfg: Config, health: std::sync::Arc<Health>, every: Duration
 /// An [`EventStore`] on PostgreSQL (see the module's documentation).
 pub struct PgStore {
     lookups: mpsc::UnboundedSender<Lookup>,
-    /// Who was found taking part in which case (case, actor): a participant stays one (no
-    /// row of `participants` is ever deleted), so a yes needs no second look, from any node.
-    taking_part: std::sync::Arc<Mutex<std::collections::HashSet<(String, String)>>>,
     health: std::sync::Arc<Health>,
     sender: mpsc::UnboundedSender<Msg>,
     closed: AtomicBool,
@@ -514,7 +514,6 @@ impl PgStore {
         handle.spawn(lookup_loop(pool.clone(), wanted));
         Ok(PgStore {
             lookups,
-            taking_part: std::sync::Arc::default(),
             health,
             sender,
             closed: AtomicBool::new(false),
@@ -869,7 +868,11 @@ enum Ended {
 
 /// Runs a batch as one call of `fazhi_write_batch` per round (one round unless appends of
 /// the batch share a case or a key), all sent at once, in one transaction.
-async fn run_batch_set(conn: &Conn, batch: &[(Box<Append>, Reply)]) -> Ended {
+async fn run_batch_set(
+    conn: &Conn,
+    batch: &[(Box<Append>, Reply)],
+    known: &crate::postgres_known::Known,
+) -> Ended {
     let calls: Vec<(Call, Option<StoreError>)> = batch.iter().map(|(a, _)| Call::of(a)).collect();
     let appends: Vec<&Append> = batch.iter().map(|(a, _)| a.as_ref()).collect();
     let rounds = crate::postgres_batch::rounds(&appends);
@@ -880,7 +883,7 @@ async fn run_batch_set(conn: &Conn, batch: &[(Box<Append>, Reply)]) -> Ended {
                 .iter()
                 .filter_map(|&i| calls.get(i).map(|(c, _)| c))
                 .collect();
-            crate::postgres_batch::BatchCall::of(&of)
+            crate::postgres_batch::BatchCall::of(&of, known)
         })
         .collect();
     if let Err(e) = conn.client.batch_execute("BEGIN").await {
@@ -936,6 +939,16 @@ async fn commit_answered(conn: &Conn, out: Vec<Result<AppendOutcome, StoreError>
         return Ended::Commit(e);
     }
     Ended::Committed(out)
+}
+
+/// The keys of who an append makes a participant of its case: each event's actor and
+/// whom it names.
+fn participant_keys(a: &Append) -> impl Iterator<Item = u128> + '_ {
+    a.events.iter().flat_map(move |e| {
+        std::iter::once(e.actor.as_str())
+            .chain(e.named.iter().map(String::as_str))
+            .map(move |p| crate::postgres_known::Known::key(&a.case, p))
+    })
 }
 
 /// Whether `a` holds a migration event: one after the opening that takes no action.
@@ -1065,13 +1078,20 @@ async fn commit_batch(
         }
         let Some(c) = conn.as_ref() else { return };
         let ended = if set_based {
-            run_batch_set(c, &batch).await
+            run_batch_set(c, &batch, &health.known).await
         } else {
             run_batch(c, &batch).await
         };
         match ended {
             Ended::Committed(out) => {
                 health.set(None);
+                health.known.insert(
+                    batch
+                        .iter()
+                        .zip(&out)
+                        .filter(|(_, r)| matches!(r, Ok(AppendOutcome::Appended)))
+                        .flat_map(|((a, _), _)| participant_keys(a)),
+                );
                 let appended = out
                     .iter()
                     .filter(|r| matches!(r, Ok(AppendOutcome::Appended)))
@@ -1245,9 +1265,6 @@ async fn writer(
         }
     }
 }
-
-/// How many (case, actor) pairs found taking part a store keeps in memory at most.
-const TAKING_PART_KEPT: usize = 100_000;
 
 /// A summary asked for, and where to answer.
 type Lookup = (
@@ -1542,41 +1559,29 @@ impl EventStore for PgStore {
         self.read(move |c| Box::pin(crate::postgres_board::query(c, query)))
     }
 
-    /// A yes is kept in memory (a participant stays one); a no is asked again each time (the
-    /// actor may take part since, through any node).
+    /// A yes is kept in memory (a participant stays one, see `postgres_known`); a no is
+    /// asked again each time (the actor may take part since, through any node).
     fn takes_part(&self, case: &str, actor: &str) -> BoxFuture<'static, Result<bool, StoreError>> {
-        let key = (case.to_owned(), actor.to_owned());
-        if self
-            .taking_part
-            .lock()
-            .is_ok_and(|seen| seen.contains(&key))
-        {
+        let key = crate::postgres_known::Known::key(case, actor);
+        if self.health.known.contains(key) {
             return Box::pin(async { Ok(true) });
         }
-        let seen = self.taking_part.clone();
+        let health = self.health.clone();
+        let (case, actor) = (case.to_owned(), actor.to_owned());
         let asked = self.read(move |c| {
             Box::pin(async move {
                 let stmt = c
                     .prepare_cached("SELECT 1 FROM participants WHERE case_id = $1 AND actor = $2")
                     .await?;
-                Ok(c.query_opt(&stmt, &[&key.0, &key.1])
-                    .await?
-                    .is_some()
-                    .then_some(key))
+                Ok(c.query_opt(&stmt, &[&case, &actor]).await?.is_some())
             })
         });
         Box::pin(async move {
-            let Some(key) = asked.await? else {
-                return Ok(false);
-            };
-            if let Ok(mut seen) = seen.lock() {
-                // Bounded: a node serving many cases forgets them all now and then.
-                if seen.len() >= TAKING_PART_KEPT {
-                    seen.clear();
-                }
-                seen.insert(key);
+            let yes = asked.await?;
+            if yes {
+                health.known.insert([key]);
             }
-            Ok(true)
+            Ok(yes)
         })
     }
 

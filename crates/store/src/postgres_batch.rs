@@ -181,8 +181,8 @@ $fn$;
 /// - a migration event (one after the opening that takes no action) moves its case's
 ///   summary row onto the version the append names, in the claim's own `UPDATE`, instead
 ///   of a statement after the call (an action's append moves nothing);
-/// - a step that has nothing to do for a batch (malformed appends, stale ones, new cases)
-///   is not run;
+/// - a step that has nothing to do for a batch (malformed appends, stale ones, new cases,
+///   no participant the node has not seen already, see `postgres_known`) is not run;
 /// - the plans are generic (`plan_cache_mode = force_generic_plan`): they do not depend on
 ///   the arrays' values, and planning each statement again for each call cost more than
 ///   running it.
@@ -323,13 +323,13 @@ BEGIN
             e_prev_hash, e_hash, e_bytes)
             AS e(i, seq, action, actor, roles, at, imported, version, prev_hash, hash, bytes)
         WHERE e.i = ANY(claimed);
-    INSERT INTO participants (case_id, actor)
-        SELECT DISTINCT a_case[x.i], x.actor FROM (
-            SELECT e.i, e.actor FROM unnest(e_append, e_actor) AS e(i, actor)
-            UNION ALL
-            SELECT p.i, p.actor FROM unnest(n_append, n_actor) AS p(i, actor)) AS x
-        WHERE x.i = ANY(claimed)
-        ON CONFLICT DO NOTHING;
+    -- Who takes part: the node sends only those it has not seen taking part already.
+    IF cardinality(n_append) > 0 THEN
+        INSERT INTO participants (case_id, actor)
+            SELECT DISTINCT a_case[p.i], p.actor FROM unnest(n_append, n_actor) AS p(i, actor)
+            WHERE p.i = ANY(claimed)
+            ON CONFLICT DO NOTHING;
+    END IF;
     -- Each case's deadlines for the board (one row per rule), rewritten where they changed.
     IF cardinality(redo) > 0 THEN
         DELETE FROM deadlines k USING unnest(redo) AS t(i) WHERE k.case_id = a_case[t.i];
@@ -440,8 +440,11 @@ pub(crate) struct BatchCall {
 
 impl BatchCall {
     /// The call for the appends `calls` (each append's own call's values), numbered from 1
-    /// in this order.
-    pub(crate) fn of(calls: &[&crate::postgres::Call]) -> BatchCall {
+    /// in this order; of who takes part, only those not `known` already.
+    pub(crate) fn of(
+        calls: &[&crate::postgres::Call],
+        known: &crate::postgres_known::Known,
+    ) -> BatchCall {
         let mut b = BatchCall::default();
         for (n, c) in (1i32..).zip(calls) {
             b.case.push(c.case.clone());
@@ -484,9 +487,14 @@ impl BatchCall {
                 b.e_hash.push(c.hash.get(e).cloned().unwrap_or_default());
                 b.e_bytes.push(c.bytes.get(e).cloned().unwrap_or_default());
             }
-            for named in &c.named {
-                b.n_append.push(n);
-                b.n_actor.push(named.clone());
+            let mut taking_part: Vec<&String> = c.actor.iter().chain(&c.named).collect();
+            taking_part.sort_unstable();
+            taking_part.dedup();
+            for p in taking_part {
+                if !known.contains(crate::postgres_known::Known::key(&c.case, p)) {
+                    b.n_append.push(n);
+                    b.n_actor.push(p.clone());
+                }
             }
             for d in &c.board {
                 b.d_append.push(n);
