@@ -341,7 +341,8 @@ impl<'p> PlaceRef<'p> {
             }
         })
     }
-    /// The place as the model indexes it.
+    /// The place as the model indexes it (for the pictures).
+    #[cfg(feature = "graph-svg")]
     pub(crate) fn place(&self) -> Place {
         match self {
             PlaceRef::State(s) => Place::State(s.i),
