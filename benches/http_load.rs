@@ -626,57 +626,69 @@ where
     let tally = Rc::new(RefCell::new(Tally::default()));
     let started = Instant::now();
     let deadline = started + Duration::from_secs(seconds);
-    let mut tasks = Vec::new();
-    let conns = std::mem::take(&mut clients.conns);
-    for (c, (conn, first)) in conns.into_iter().zip(clients.rounds.clone()).enumerate() {
-        let (step, tally) = (step.clone(), tally.clone());
-        tasks.push(actix_web::rt::spawn(async move {
-            let mut conn = conn;
-            let mut round = first;
-            while Instant::now() < deadline {
-                let t = Instant::now();
-                let (ok, back) = step(c, round, conn).await;
-                conn = back;
-                let us = u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX);
-                let mut tally = tally.borrow_mut();
-                if ok {
-                    tally.ok += 1;
-                    tally.micros.push(us);
-                } else {
-                    tally.failed += 1;
-                }
-                round += 1;
+    let counted = tally.clone();
+    drive(
+        clients,
+        step,
+        move |_, _| Instant::now() < deadline,
+        move |ok, us| {
+            let mut tally = counted.borrow_mut();
+            if ok {
+                tally.ok += 1;
+                tally.micros.push(us);
+            } else {
+                tally.failed += 1;
             }
-            (conn, round)
-        }));
-    }
-    for (c, t) in tasks.into_iter().enumerate() {
-        let (conn, round) = t.await.unwrap();
-        clients.conns.push(conn);
-        clients.rounds[c] = round;
-    }
+        },
+    )
+    .await;
     let elapsed = started.elapsed();
     (Rc::try_unwrap(tally).ok().unwrap().into_inner(), elapsed)
 }
 
 /// Runs `step` for each client until it has made `count(client_index)` requests of this
 /// kind, untimed (`--warm`).
-async fn warm<F, Fut>(clients: &mut Clients, count: impl Fn(usize) -> usize, step: F)
+async fn warm<F, Fut>(clients: &mut Clients, count: impl Fn(usize) -> usize + 'static, step: F)
 where
+    F: Fn(usize, usize, Conn) -> Fut + Clone + 'static,
+    Fut: std::future::Future<Output = (bool, Conn)>,
+{
+    let count = Rc::new(count);
+    drive(
+        clients,
+        step,
+        move |c, round| round < count(c),
+        |ok, _| assert!(ok, "a warm-up request failed"),
+    )
+    .await;
+}
+
+/// Runs one task per client while `go_on(client_index, round)`, each request's outcome and
+/// time in microseconds told to `done`; every client carries on from the round it reached.
+async fn drive<F, Fut>(
+    clients: &mut Clients,
+    step: F,
+    go_on: impl Fn(usize, usize) -> bool + Clone + 'static,
+    done: impl Fn(bool, u32) + Clone + 'static,
+) where
     F: Fn(usize, usize, Conn) -> Fut + Clone + 'static,
     Fut: std::future::Future<Output = (bool, Conn)>,
 {
     let mut tasks = Vec::new();
     let conns = std::mem::take(&mut clients.conns);
     for (c, (conn, first)) in conns.into_iter().zip(clients.rounds.clone()).enumerate() {
-        let (step, until) = (step.clone(), count(c));
+        let (step, go_on, done) = (step.clone(), go_on.clone(), done.clone());
         tasks.push(actix_web::rt::spawn(async move {
             let mut conn = conn;
             let mut round = first;
-            while round < until {
+            while go_on(c, round) {
+                let t = Instant::now();
                 let (ok, back) = step(c, round, conn).await;
-                assert!(ok, "a warm-up request failed");
                 conn = back;
+                done(
+                    ok,
+                    u32::try_from(t.elapsed().as_micros()).unwrap_or(u32::MAX),
+                );
                 round += 1;
             }
             (conn, round)
@@ -852,7 +864,7 @@ fn main() {
                     let (n, clients) = (a.cases, a.clients);
                     warm(
                         &mut writers,
-                        |c| (n - c).div_ceil(clients),
+                        move |c| (n - c).div_ceil(clients),
                         append.clone(),
                     )
                     .await;

@@ -373,13 +373,7 @@ async fn a_filing_from_opening_to_filed() {
     assert_eq!(r.body["case"]["seq"], 2);
     assert_eq!(r.header("etag").unwrap(), "\"2\"");
 
-    let r = app
-        .act(
-            &id,
-            "judicial",
-            json!({"action": "find_lawful", "documents": [doc("review_opinion")], "expected_seq": 2}),
-        )
-        .await;
+    let r = app.find_lawful(&id, "judicial", 2).await;
     assert_eq!(r.status, 201, "{}", r.text);
     assert_eq!(r.body["case"]["state"], "filed");
     assert_eq!(r.body["case"]["closed"], true);
@@ -445,7 +439,7 @@ async fn who_may_do_what() {
         json!({"action": "order_correction", "payload": {"round": 1, "findings": "第三条违法"},
                "documents": [doc("review_opinion"), doc("correction_order")], "expected_seq": seq})
     };
-    let lawful = |seq: u64| json!({"action": "find_lawful", "documents": [doc("review_opinion")], "expected_seq": seq});
+    let lawful = helpers::lawful_at;
     let cases: Vec<(&str, Value, u16)> = vec![
         ("village", lawful(2), 403),
         ("town", lawful(2), 403),
@@ -926,9 +920,7 @@ async fn cases_survive_a_restart() {
     assert_eq!(r.body["state"], "submitted");
     assert_eq!(r.body["seq"], 2);
     assert_eq!(r.body["head"], before.body["chain"]["head"]);
-    let r = app2
-        .act(&id, "judicial", json!({"action": "find_lawful", "documents": [doc("review_opinion")], "expected_seq": 2}))
-        .await;
+    let r = app2.find_lawful(&id, "judicial", 2).await;
     assert_eq!(r.status, 201, "{}", r.text);
 }
 

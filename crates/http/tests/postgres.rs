@@ -49,13 +49,8 @@ async fn two_servers_on_one_database_never_serve_a_stale_case() {
     let url = db();
     let a = spawn_pg(&url).await;
     let b = spawn_pg(&url).await;
-    let id = a.open(&today()).await;
-    // B reads the case (and keeps it in memory at seq 1).
-    let r = b.get(&format!("/v1/cases/{id}"), "town").await;
-    assert_eq!(r.body["seq"], 1, "{}", r.text);
-    // A moves it on.
-    let r = a.submit(&id, 1).await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    // B reads the case (and keeps it in memory at seq 1); A moves it on.
+    let id = moved_behind(&a, &b).await;
     // B shows the write it did not make.
     let r = b.get(&format!("/v1/cases/{id}"), "town").await;
     assert_eq!(r.body["seq"], 2, "{}", r.text);
@@ -63,13 +58,7 @@ async fn two_servers_on_one_database_never_serve_a_stale_case() {
     // A stale expected_seq through B is a 409; the right one is a write A then sees.
     let r = b.submit(&id, 1).await;
     assert_eq!(r.status, 409, "{}", r.text);
-    let r = b
-        .act(
-            &id,
-            "judicial",
-            json!({"action": "find_lawful", "documents": [doc("review_opinion")], "expected_seq": 2}),
-        )
-        .await;
+    let r = b.find_lawful(&id, "judicial", 2).await;
     assert_eq!(r.status, 201, "{}", r.text);
     let r = a.get(&format!("/v1/cases/{id}"), "town").await;
     assert_eq!(r.body["seq"], 3, "{}", r.text);
@@ -102,11 +91,7 @@ async fn an_append_decided_on_a_case_another_node_moved_is_a_409() {
     let url = db();
     let a = spawn_pg(&url).await;
     let b = spawn_pg(&url).await;
-    let id = a.open(&today()).await;
-    let r = b.get(&format!("/v1/cases/{id}"), "town").await;
-    assert_eq!(r.body["seq"], 1, "{}", r.text);
-    let r = a.submit(&id, 1).await;
-    assert_eq!(r.status, 201, "{}", r.text);
+    let id = moved_behind(&a, &b).await;
     // B has the case at seq 1, as the request expects: submitting is allowed there, the
     // claim in the database is not.
     let r = b.submit(&id, 1).await;
@@ -118,13 +103,7 @@ async fn an_append_decided_on_a_case_another_node_moved_is_a_409() {
         (Some(2), Some("submitted"))
     );
     // B has it at seq 2; A moves it on to 3.
-    let r = a
-        .act(
-            &id,
-            "judicial",
-            json!({"action": "find_lawful", "documents": [doc("review_opinion")], "expected_seq": 2}),
-        )
-        .await;
+    let r = a.find_lawful(&id, "judicial", 2).await;
     assert_eq!(r.status, 201, "{}", r.text);
     // Submitting again is refused on B's stale case (submitted: not a state it is taken
     // in): the 409.
@@ -138,19 +117,24 @@ async fn an_append_decided_on_a_case_another_node_moved_is_a_409() {
     assert_eq!(r.status, 422, "{}", r.text);
     // An action the village's roles may not take, on a case another node moved: the 409;
     // on the case as stored: the 403.
-    let other = a.open(&today()).await;
-    let r = b.get(&format!("/v1/cases/{other}"), "town").await;
-    assert_eq!(r.body["seq"], 1, "{}", r.text);
-    let r = a.submit(&other, 1).await;
-    assert_eq!(r.status, 201, "{}", r.text);
-    let lawful = |seq: u64| json!({"action": "find_lawful", "documents": [doc("review_opinion")], "expected_seq": seq});
-    let r = b.act(&other, "village", lawful(1)).await;
+    let other = moved_behind(&a, &b).await;
+    let r = b.find_lawful(&other, "village", 1).await;
     assert_eq!(r.status, 409, "{}", r.text);
     assert_eq!(r.body["current_seq"], 2, "{}", r.text);
-    let r = b.act(&other, "village", lawful(2)).await;
+    let r = b.find_lawful(&other, "village", 2).await;
     assert_eq!(r.status, 403, "{}", r.text);
     a.handle.stop(true).await;
     b.handle.stop(true).await;
+}
+
+/// A case A opened, B read (and keeps in memory at seq 1), and A then submitted (seq 2).
+async fn moved_behind(a: &helpers::TestApp, b: &helpers::TestApp) -> String {
+    let id = a.open(&today()).await;
+    let r = b.get(&format!("/v1/cases/{id}"), "town").await;
+    assert_eq!(r.body["seq"], 1, "{}", r.text);
+    let r = a.submit(&id, 1).await;
+    assert_eq!(r.status, 201, "{}", r.text);
+    id
 }
 
 /// `/healthz` until it answers `status` (bounded: at most 30 s, polled every 100 ms; the

@@ -694,6 +694,7 @@ impl Call {
     /// tells a replay or a conflict from the mistake).
     fn of(a: &Append) -> (Call, Option<StoreError>) {
         let mut problem = check_append(a).err();
+        let board = crate::postgres_board::one_per_rule(&a.deadlines);
         let mut num = |n: u64| match to_i64(n) {
             Ok(v) => v,
             Err(e) => {
@@ -752,15 +753,9 @@ impl Call {
                 .flat_map(|e| e.named.iter().cloned())
                 .collect(),
             migrated: migrates(a),
-            board: Vec::new(),
-            board_digest: String::new(),
-            deadlines: String::new(),
-        };
-        let board = crate::postgres_board::one_per_rule(&a.deadlines);
-        let call = Call {
             board_digest: crate::postgres_board::board_digest(&board),
             board,
-            ..call
+            deadlines: String::new(),
         };
         (call, problem)
     }

@@ -265,10 +265,20 @@ impl TestApp {
         .await
     }
 
+    /// `token` finds the filing lawful (`find_lawful`, with its review opinion) at `seq`.
+    pub async fn find_lawful(&self, case: &str, token: &str, seq: u64) -> Resp {
+        self.act(case, token, lawful_at(seq)).await
+    }
+
     pub async fn event_count(&self, case: &str) -> usize {
         let r = self.get(&format!("/v1/cases/{case}/events"), "town").await;
         r.body["events"].as_array().map_or(0, Vec::len)
     }
+}
+
+/// The body of `find_lawful` (with its review opinion) expecting the case at `seq`.
+pub fn lawful_at(seq: u64) -> Value {
+    json!({"action": "find_lawful", "documents": [doc("review_opinion")], "expected_seq": seq})
 }
 
 pub fn today() -> String {
