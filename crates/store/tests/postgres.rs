@@ -112,6 +112,70 @@ async fn nodes_starting_together_migrate_once() {
     assert_eq!(conformance::grow(&s, "c", 2).await.len(), 64);
 }
 
+/// An append updates its case's summary row in place (a HOT update, schema migration 4): no
+/// index of `cases` reads a column the claim sets, and its pages leave room for the next
+/// version of their rows. An index on `state` or `next_due` (as before migration 4) would make
+/// every append write an entry in every index of `cases`, the costliest step of an append at
+/// 100,000 cases.
+#[tokio::test]
+async fn an_append_updates_its_case_row_in_place() {
+    let url = db();
+    let s = open(&url);
+    conformance::grow(&s, "c", 2).await;
+    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    // What the claim of `fazhi_write_batch` sets (see `MIGRATION_WRITE`).
+    let set = [
+        "procedure_version",
+        "state",
+        "tracks",
+        "seq",
+        "head",
+        "last_at",
+        "next_due",
+        "closed",
+        "board",
+        "board_head",
+    ];
+    let rows = client
+        .query(
+            "SELECT i.relname::text, a.attname::text, pg_get_indexdef(x.indexrelid) \
+             FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid \
+             JOIN pg_attribute a ON a.attrelid = x.indrelid \
+             WHERE x.indrelid = 'cases'::regclass AND a.attnum > 0 AND NOT a.attisdropped \
+             AND (a.attnum = ANY(x.indkey) \
+                 OR pg_get_expr(x.indpred, x.indrelid) ~ ('\\m' || a.attname || '\\M'))",
+            &[],
+        )
+        .await
+        .unwrap();
+    let indexed: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert!(
+        indexed.iter().any(|(_, c, _)| c == "id"),
+        "the primary key is found: {indexed:?}"
+    );
+    for (index, column, def) in &indexed {
+        assert!(
+            !set.contains(&column.as_str()),
+            "{index} reads `{column}`, which every append sets: {def}"
+        );
+    }
+    let options: Option<Vec<String>> = client
+        .query_one(
+            "SELECT reloptions FROM pg_class WHERE oid = 'cases'::regclass",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(options, Some(vec!["fillfactor=70".to_owned()]));
+}
+
 /// A server that cannot be reached: opening is a typed error, no panic.
 #[test]
 fn an_unreachable_server_is_an_error() {
