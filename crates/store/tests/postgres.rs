@@ -27,6 +27,20 @@ async fn postgres_passes_the_conformance_suite() {
     conformance::run_all(&|| open(&db())).await;
 }
 
+/// The same with two writers taking turns at the queue (two batches of one node in flight,
+/// two transactions ordered by their claims in the database).
+#[tokio::test]
+async fn postgres_passes_the_conformance_suite_with_two_writers() {
+    conformance::run_all(&|| {
+        PgStore::open(PgOptions {
+            writers: 2,
+            ..PgOptions::new(db())
+        })
+        .unwrap()
+    })
+    .await;
+}
+
 fn record(key: &str, hash: &str) -> IdempotencyRecord {
     IdempotencyRecord {
         principal: "alice".into(),
