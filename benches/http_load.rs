@@ -40,12 +40,11 @@
 //!
 //! ## PostgreSQL figures (issue 16), 64 clients, 10 s of each kind
 //!
-//! On this project's 2-core machine with nothing else running (load average from `uptime`
-//! 1.9–3.4 before each run: the run's own threads), release build, PostgreSQL 15 from
-//! Debian on the same 2 cores (`--pg new`: `fsync` and `synchronous_commit` on), the driver
-//! in the same process. SQLite's figures are from the same minutes. 2026-12-05/06, the
-//! code of the commit "who takes part is remembered per store" (the commit before it, the
-//! same without that change: 100,000 cases 5,031/s p99 47 ms, `--warm` 5,480/s p99 29 ms):
+//! On this project's 2-core machine with nothing else running, release build, PostgreSQL
+//! 15 from Debian on the same 2 cores (`--pg new`: `fsync` and `synchronous_commit` on), the
+//! driver in the same process. SQLite's figures are from the same minutes. 2026-12-06, the
+//! code of the commit "one writer per node by default" (schema migration 4, HOT updates of
+//! the case rows, and one writer):
 //!
 //! ```text
 //! cargo bench --bench http_load --no-run     # once; then the binary it names:
@@ -54,35 +53,48 @@
 //! target/release/deps/http_load-* --clients 64 --seconds 10 --cases 1000        # SQLite
 //! ```
 //!
-//! | run | appends/s | p50 | p99 | CPU µs/append (database) |
-//! |---|---|---|---|---|
-//! | **PG 1 node, 1,000 cases** (6 runs) | **5,544 – 6,537** (5 of 6 over 6,100) | 9.3–10.4 ms | 19–46 ms | 243–281 (95–105) |
-//! | SQLite, 1,000 (2 runs) | 7,813 – 8,430 | 7.4–7.8 ms | 13–14 ms | 179–187 |
-//! | **PG 1 node, 100,000** (4 runs) | **4,825 – 5,266** (2 of 4 over 5,000) | 11.4–12.3 ms | 42–46 ms | 287–321 (138–153) |
-//! | PG 1 node, 100,000, `--warm` (2 runs) | 5,146 – 5,211 | 11.7–11.9 ms | 30–41 ms | 306–315 (137–141) |
-//! | SQLite, 100,000 | 7,279 | 8.3 ms | 16.4 ms | 190 |
-//! | **PG 2 nodes, 1,000** (2 runs) | **5,515 – 5,656** (0.88–0.89 of one) | 10.6–11.0 ms | 23–30 ms | 322–330 (145–151) |
-//! | **PG 2 nodes, 100,000** (2 runs) | **4,674 – 4,734** (0.92–0.94 of one at 100,000) | 12.0–12.8 ms | 43–48 ms | 358–375 (187–193) |
-//! | PG 2 nodes, 100,000, `--any-node` | 3,276 (0.68) | 17.4 ms | 50 ms | 552 (320) |
+//! | run | appends/s | p99 | CPU µs/append (database) |
+//! |---|---|---|---|
+//! | **PG 1 node, 1,000 cases** (2 runs) | **6,211 – 6,239** | 16 – 27 ms | 224 – 228 (64 – 66) |
+//! | **PG 1 node, 100,000** (3 runs) | **5,228 – 5,614** (0.84 – 0.90 of 1,000) | 17 – 21 ms | 239 – 249 (89 – 94) |
+//! | PG 1 node, 100,000, `--warm` | 6,702 (1.07 of 1,000) | 19 ms | 221 (72) |
+//! | **PG 2 nodes, 1,000** (3 runs) | **5,791 – 6,577** (0.93 – 1.05 of one) | 18 – 29 ms | 263 – 299 (95 – 107) |
+//! | **PG 2 nodes, 100,000** (2 runs) | **5,217 – 5,434** (0.93 – 0.97 of one) | 23 – 27 ms | 294 – 301 (128 – 131) |
+//! | SQLite, 1,000 | 7,868 | 14 ms | 187 |
+//! | SQLite, 100,000 | 6,245 | 19 ms | 211 |
 //!
-//! Where one append's CPU goes on one node, 1,000 cases: PostgreSQL ~100 µs, fazhi's HTTP
-//! workers ~115 (the same as on SQLite: parsing, deciding, the case in the answer, the
-//! socket), the store's client ~23, the driver ~16. At 100,000 cases the database spends
-//! ~50 µs more: each timed append is its case's first, and rewrites its board rows
-//! (~37 µs), and the rows are spread over more pages. Reads: 13,000–15,700/s on PostgreSQL
-//! (one batched summary lookup each), 17,200–18,500 on SQLite.
+//! The cold 100,000-case run differs from 1,000 only by what a case's first appends do:
+//! each timed append is its case's first after opening, which rewrites its deadline board
+//! row (the opening's filing deadline is met, late: a delete and an insert, ~45 µs of the
+//! database). With `--warm` (two appends to every case first, one by each party) the same
+//! kind of append as at 1,000 runs as fast (database 72 µs against 64–66).
 //!
-//! What got it there from 3,227 appends/s (1,000 cases, the same machine, the session's
-//! first run): `fazhi_write_batch` (schema migration 3) rewrites a case's board rows only
+//! Where one append's CPU goes on one node, 1,000 cases: PostgreSQL ~65 µs, fazhi's HTTP
+//! workers ~120 (the same as on SQLite: parsing, deciding, the case in the answer, the
+//! socket), the store's client ~20, the driver ~16. One node does not use both cores (about
+//! 1.4 of 2): the one writer's commits follow one another, and 64 clients wait on them.
+//!
+//! What got it there, this session (2026-12-06, measured with `pg_stat_statements` during the
+//! timed appends, `pg_stat_statements.track = all`): schema migration 4 drops the indexes on `state` and
+//! `next_due` and sets `fillfactor = 70`, so that the claim updates the case row in place
+//! (HOT; at 100,000 cases the `UPDATE` went from 66 to 27 µs per append); one writer per node
+//! instead of two (batches twice as large; the database's CPU per append from 90–94 to 64–66
+//! µs at 1,000 cases, and two nodes from 0.80 of one to 0.93–1.05). With two writers, the
+//! same day: one node 1,000 cases 5,837–6,407/s, 100,000 cases 4,726–5,605/s (5 of 8 runs
+//! over 5,000), two nodes 0.80–0.81 of one at 1,000 cases.
+//!
+//! Before (2026-12-05/06, two writers, before migration 4): one node 1,000 cases 5,544–6,537/s,
+//! 100,000 cases 4,825–5,266/s, two nodes 0.88–0.94 of one. From 3,227 appends/s at the start
+//! of that session: `fazhi_write_batch` (schema migration 3) rewrites a case's board rows only
 //! when they changed (a digest kept on the case; −80 µs of database CPU per append), an
 //! append at the seq of the case in memory skips the staleness lookup (its claim in the
 //! database decides), whether the caller may read the case is asked only to hide a refusal,
 //! and who takes part is remembered per store (−12 µs). Before that, in the session before
 //! (busy machine): one set-based call per batch instead of a `fazhi_append` call per append
-//! (834 → 2,001/s), summary lookups batched, two writers, index scans forced in the batch
-//! function (at 100,000 cases its plans had scanned the whole `cases` table).
+//! (834 → 2,001/s), summary lookups batched, index scans forced in the batch function (at
+//! 100,000 cases its plans had scanned the whole `cases` table).
 //!
-//! Every figure moves by ±5% from one run to the next on this machine, p99 by more. The
+//! Every figure moves by 5–10% from one run to the next on this machine, p99 by more. The
 //! example requests in every case answer (`examples`) cost 3–9 µs of the workers' CPU per
 //! request (SQLite, 1,000 cases, with and without them, two runs each: appends 117 → 112 and
 //! 121 → 118 µs, reads 92 → 87 and 100 → 91 µs). Sending `BEGIN` together with the batch's
