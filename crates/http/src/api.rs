@@ -201,11 +201,11 @@ pub(crate) fn state_of(req: &HttpRequest) -> Result<web::Data<AppState>, ApiErro
 /// the store is reopening its file after a fault, or the file was removed under it).
 #[utoipa::path(get, path = "/healthz", tag = "service", responses((status = 200, description = "up", body = Object)))]
 pub async fn healthz(req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    if let Some((zh, en)) = state_of(&req)?.store.status().refusing {
+    if let Some(r) = state_of(&req)?.store.status().refusing {
         return Err(ApiError::StoreUnavailable {
-            kind: "fenced",
-            zh,
-            en,
+            kind: r.kind.label(),
+            zh: r.zh,
+            en: r.en,
         });
     }
     Ok(HttpResponse::Ok()

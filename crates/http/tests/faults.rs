@@ -252,6 +252,15 @@ async fn a_database_file_removed_while_serving_stops_writes() {
     actix_web::rt::time::sleep(Duration::from_millis(100)).await;
     let health = app.send("GET", "/healthz", None, &[], None).await;
     is_503(&health, "unavailable");
+    // Counted as what it is (the file changed), the same as a write refused for it.
+    let metrics = app.send("GET", "/metrics", None, &[], None).await.text;
+    assert!(
+        metrics.contains(
+            r#"fazhi_http_store_faults_total{kind="file_changed",problem="unavailable"}"#
+        ),
+        "{metrics}"
+    );
+    assert!(!metrics.contains(r#"kind="fenced""#), "{metrics}");
     let r = app.post("/v1/cases", "village", &body).await;
     is_503(&r, "unavailable");
     assert!(

@@ -193,6 +193,14 @@ async fn healthz_says_when_the_database_cannot_be_reached() {
         "{}",
         r.text
     );
+    // Counted as what it is (the server unreachable), not as a fenced SQLite file.
+    let metrics = app.send("GET", "/metrics", None, &[], None).await.text;
+    assert!(
+        metrics
+            .contains(r#"fazhi_http_store_faults_total{kind="unavailable",problem="unavailable"}"#),
+        "{metrics}"
+    );
+    assert!(!metrics.contains(r#"kind="fenced""#), "{metrics}");
     // A write meanwhile is not acknowledged.
     let r = app
         .post(

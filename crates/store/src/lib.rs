@@ -216,11 +216,24 @@ impl StoreError {
 /// Whether a store accepts writes, and how often it has reopened its file.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StoreStatus {
-    /// Why it refuses writes now (Chinese, English), or `None` when it accepts them.
-    pub refusing: Option<(String, String)>,
+    /// Why it refuses writes now, or `None` when it accepts them.
+    pub refusing: Option<Refusing>,
     /// How many times it has reopened its file after a fault: cases read before a change of
     /// this number may be stale and are read again.
     pub reopened: u64,
+}
+
+/// Why a store refuses writes now ([`StoreStatus::refusing`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusing {
+    /// The fault: the database file removed or replaced (`file_changed`), a fault being
+    /// recovered from (`io`, `disk_full`, …), the server unreachable (`unavailable`) or a
+    /// read-only standby (`read_only`). Its [`FaultKind::label`] is the `kind` of metrics.
+    pub kind: FaultKind,
+    /// Why, in Chinese, with what to do.
+    pub zh: String,
+    /// Why, in English, with what to do.
+    pub en: String,
 }
 
 /// One event to append: the stored bytes and the columns kept beside them for queries.

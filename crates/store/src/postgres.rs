@@ -297,7 +297,7 @@ enum Msg {
 /// writes (Chinese, English), or `None`.
 #[derive(Debug, Default)]
 pub(crate) struct Health {
-    refusing: Mutex<Option<(String, String)>>,
+    refusing: Mutex<Option<crate::Refusing>>,
     /// How many batches ran again one `fazhi_append` call per append.
     fallbacks: std::sync::atomic::AtomicU64,
     /// Who was seen taking part in which case (kept here, beside the rest the store's
@@ -306,11 +306,13 @@ pub(crate) struct Health {
 }
 
 impl Health {
-    fn set(&self, refusing: Option<(String, String)>) {
+    fn set(&self, refusing: Option<crate::Refusing>) {
         if let Ok(mut r) = self.refusing.lock() {
             if r.is_none() != refusing.is_none() {
                 match &refusing {
-                    Some((_, en)) => tracing::error!("the store refuses writes: {en}"),
+                    Some(r) => {
+                        tracing::error!(kind = r.kind.label(), "the store refuses writes: {}", r.en)
+                    }
                     None => tracing::info!("the PostgreSQL server answers again: writes resume"),
                 }
             }
@@ -318,20 +320,21 @@ impl Health {
         }
     }
 
-    fn get(&self) -> Option<(String, String)> {
+    fn get(&self) -> Option<crate::Refusing> {
         self.refusing.lock().ok().and_then(|r| r.clone())
     }
 
     /// The server could not be reached (`detail` says how).
     fn unreachable(&self, detail: &str) {
-        self.set(Some((
-            format!(
+        self.set(Some(crate::Refusing {
+            kind: FaultKind::Unavailable,
+            zh: format!(
                 "无法连接 PostgreSQL 数据库服务器，暂停写入：{detail}。请检查数据库服务器是否运行、`--db` 的地址与口令；服务器恢复后自动继续写入"
             ),
-            format!(
+            en: format!(
                 "the PostgreSQL server cannot be reached: {detail}; writes are refused until it answers again (check that the server runs, and the address and password in `--db`)"
             ),
-        )));
+        }));
     }
 }
 
@@ -351,10 +354,11 @@ async fn probe(cfg: &Config, client: &mut Option<Client>, health: &Health, wait:
     let Some(c) = client.as_ref() else { return };
     match tokio::time::timeout(wait, c.query_one("SELECT pg_is_in_recovery()", &[])).await {
         Ok(Ok(row)) => match row.try_get::<_, bool>(0) {
-            Ok(true) => health.set(Some((
-                "PostgreSQL 服务器是只读的备用服务器（正在恢复），暂停写入：请将 `--db` 指向主服务器".into(),
-                "the PostgreSQL server is a read-only standby (in recovery): writes are refused; point `--db` at the primary".into(),
-            ))),
+            Ok(true) => health.set(Some(crate::Refusing {
+                kind: FaultKind::ReadOnly,
+                zh: "PostgreSQL 服务器是只读的备用服务器（正在恢复），暂停写入：请将 `--db` 指向主服务器".into(),
+                en: "the PostgreSQL server is a read-only standby (in recovery): writes are refused; point `--db` at the primary".into(),
+            })),
             Ok(false) => health.set(None),
             Err(e) => health.unreachable(&describe(&e)),
         },

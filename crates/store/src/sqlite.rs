@@ -2179,7 +2179,11 @@ impl EventStore for SqliteStore {
 
     fn status(&self) -> StoreStatus {
         StoreStatus {
-            refusing: self.shared.fence().map(|f| (f.zh, f.en)),
+            refusing: self.shared.fence().map(|f| crate::Refusing {
+                kind: f.kind,
+                zh: f.zh,
+                en: f.en,
+            }),
             reopened: self.shared.reopened.load(Ordering::SeqCst),
         }
     }
