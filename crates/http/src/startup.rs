@@ -303,6 +303,33 @@ pub(crate) fn get_or_head() -> actix_web::Route {
 #[derive(Debug, Clone, Copy)]
 struct Route(&'static str);
 
+/// The handles of the per-request metrics, kept per worker thread (each worker builds its
+/// own `App`) by method, route and status: recording through a handle is one atomic add,
+/// where `metrics::counter!` with labels builds and looks up its key on every request.
+#[derive(Default, Clone)]
+struct RequestMetrics(std::rc::Rc<std::cell::RefCell<MetricHandles>>);
+
+/// The handles by (method, route, status): the count and the duration.
+type MetricHandles = std::collections::HashMap<
+    (&'static str, &'static str, u16),
+    (metrics::Counter, metrics::Histogram),
+>;
+
+impl RequestMetrics {
+    /// Counts one answered request and records how long it took.
+    fn record(&self, method: &'static str, route: &'static str, status: u16, seconds: f64) {
+        let mut handles = self.0.borrow_mut();
+        let (count, took) = handles.entry((method, route, status)).or_insert_with(|| {
+            (
+                metrics::counter!("fazhi_http_requests_total", "method" => method, "route" => route, "status" => status.to_string()),
+                metrics::histogram!("fazhi_http_request_duration_seconds", "route" => route),
+            )
+        });
+        count.increment(1);
+        took.record(seconds);
+    }
+}
+
 /// A resource at `full` (a path under `/v1` is registered inside the `/v1` scope) answering
 /// 405, with `Allow: allow`, to methods it has no route for.
 pub(crate) fn resource(full: &'static str, allow: &'static str) -> actix_web::Resource {
@@ -399,6 +426,7 @@ impl Application {
         });
         let document = web::Data::new(Document(Arc::from(crate::openapi::json_for(&state.rules))));
         let mut server = HttpServer::new(move || {
+            let request_metrics = RequestMetrics::default();
             App::new()
                 .app_data(state.clone())
                 .app_data(document.clone())
@@ -411,7 +439,7 @@ impl Application {
                 .app_data(web::PathConfig::default().error_handler(|err, _| {
                     ApiError::malformed("path", format!("bad path: {err}")).into()
                 }))
-                .wrap_fn(|req, srv| {
+                .wrap_fn(move |req, srv| {
                     // One span per request with its id (also sent back as `x-request-id`),
                     // then the request's metrics.
                     let started = Instant::now();
@@ -424,6 +452,7 @@ impl Application {
                     let method = req.method().clone();
                     let span = tracing::info_span!("request", request_id = %id, method = %method, path = %req.path());
                     let fut = span.in_scope(|| srv.call(req));
+                    let request_metrics = request_metrics.clone();
                     async move {
                         let mut res = fut.await?;
                         // A problem in the language asked for: Chinese unless English. (A
@@ -440,10 +469,12 @@ impl Application {
                             .request()
                             .app_data::<Route>()
                             .map_or("unmatched", |r| r.0);
-                        let status = res.status().as_u16().to_string();
-                        metrics::counter!("fazhi_http_requests_total", "method" => method_label(&method), "route" => route, "status" => status).increment(1);
-                        metrics::histogram!("fazhi_http_request_duration_seconds", "route" => route)
-                            .record(started.elapsed().as_secs_f64());
+                        request_metrics.record(
+                            method_label(&method),
+                            route,
+                            res.status().as_u16(),
+                            started.elapsed().as_secs_f64(),
+                        );
                         if let Ok(v) = HeaderValue::from_str(&id.to_string()) {
                             res.headers_mut().insert(
                                 actix_web::http::header::HeaderName::from_static("x-request-id"),
