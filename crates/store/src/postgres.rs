@@ -256,7 +256,7 @@ pub struct PgOptions {
     /// the default: the appends that arrive while it commits wait in the queue and make the
     /// next batch larger, which costs the database less per append than two smaller batches
     /// in flight (issue 16, `benches/http_load.rs`: the same appends/s on one node at 30%
-    /// less database CPU per append, and two nodes at 0.93-0.96 of one instead of 0.80).
+    /// less database CPU per append, and two nodes at 0.93-1.05 of one instead of 0.80).
     pub writers: usize,
     /// How long to wait for a connection before an operation fails.
     pub connect_timeout: Duration,
