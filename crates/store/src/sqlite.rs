@@ -303,12 +303,11 @@ fn wal_path(path: &Path) -> PathBuf {
     PathBuf::from(p)
 }
 
-/// Why the store refuses writes.
+/// Why the store refuses writes, and for how long.
 #[derive(Debug, Clone)]
 struct Fence {
-    kind: FaultKind,
-    zh: String,
-    en: String,
+    /// Why (what [`EventStore::status`] tells).
+    why: crate::Refusing,
     /// Not lifted by reopening (the database file itself was removed or replaced).
     permanent: bool,
 }
@@ -359,13 +358,14 @@ impl Shared {
             return;
         }
         tracing::error!(
-            kind = fence.kind.label(),
+            kind = fence.why.kind.label(),
             db = %self.path.display(),
-            reason = %fence.en,
+            reason = %fence.why.en,
             "the store refuses writes until it has reopened its file: {}",
-            fence.zh
+            fence.why.zh
         );
-        metrics::counter!("fazhi_store_fenced_total", "kind" => fence.kind.label()).increment(1);
+        metrics::counter!("fazhi_store_fenced_total", "kind" => fence.why.kind.label())
+            .increment(1);
         *f = Some(fence);
     }
 
@@ -380,9 +380,9 @@ impl Shared {
     /// The error an append gets while the store is fenced.
     fn refusal(fence: &Fence) -> StoreError {
         StoreError::Fenced {
-            kind: fence.kind,
-            zh: fence.zh.clone(),
-            en: fence.en.clone(),
+            kind: fence.why.kind,
+            zh: fence.why.zh.clone(),
+            en: fence.why.en.clone(),
         }
     }
 }
@@ -631,15 +631,17 @@ impl SqliteStore {
         if db.is_none() || db != files.db {
             drop(files);
             self.shared.set_fence(Fence {
-                kind: FaultKind::FileChanged,
-                zh: format!(
-                    "数据库文件`{}`在服务运行中被删除或替换，已停止写入：请停止服务，放回原文件（或恢复备份）后重新启动",
-                    self.path.display()
-                ),
-                en: format!(
-                    "the database file `{}` was removed or replaced while the service ran: writes are refused; stop the service, put the file back (or restore a backup) and start it again",
-                    self.path.display()
-                ),
+                why: crate::Refusing {
+                    kind: FaultKind::FileChanged,
+                    zh: format!(
+                        "数据库文件`{}`在服务运行中被删除或替换，已停止写入：请停止服务，放回原文件（或恢复备份）后重新启动",
+                        self.path.display()
+                    ),
+                    en: format!(
+                        "the database file `{}` was removed or replaced while the service ran: writes are refused; stop the service, put the file back (or restore a backup) and start it again",
+                        self.path.display()
+                    ),
+                },
                 permanent: true,
             });
             let _ = self.send(Msg::Wake);
@@ -652,15 +654,17 @@ impl SqliteStore {
             _ => {
                 drop(files);
                 self.shared.set_fence(Fence {
-                    kind: FaultKind::FileChanged,
-                    zh: format!(
-                        "预写日志文件`{}-wal`被删除或替换，暂停写入，正在重新打开数据库",
-                        self.path.display()
-                    ),
-                    en: format!(
-                        "the WAL file `{}-wal` was removed or replaced: writes are refused until the store has copied its committed pages into the database and opened a new WAL",
-                        self.path.display()
-                    ),
+                    why: crate::Refusing {
+                        kind: FaultKind::FileChanged,
+                        zh: format!(
+                            "预写日志文件`{}-wal`被删除或替换，暂停写入，正在重新打开数据库",
+                            self.path.display()
+                        ),
+                        en: format!(
+                            "the WAL file `{}-wal` was removed or replaced: writes are refused until the store has copied its committed pages into the database and opened a new WAL",
+                            self.path.display()
+                        ),
+                    },
                     permanent: false,
                 });
                 let _ = self.send(Msg::Wake);
@@ -2018,15 +2022,17 @@ fn writer_loop(
                 let as_opened = || shared.files_as_opened();
                 if let Some(kind) = commit_batch(conn, &mut w.injected, batch, &as_opened) {
                     shared.set_fence(Fence {
-                        kind,
-                        zh: format!(
-                            "存储故障（{}），暂停写入，正在重新打开数据库文件",
-                            kind.zh()
-                        ),
-                        en: format!(
-                            "a store fault ({}): writes are refused until the store has reopened its file",
-                            kind.label()
-                        ),
+                        why: crate::Refusing {
+                            kind,
+                            zh: format!(
+                                "存储故障（{}），暂停写入，正在重新打开数据库文件",
+                                kind.zh()
+                            ),
+                            en: format!(
+                                "a store fault ({}): writes are refused until the store has reopened its file",
+                                kind.label()
+                            ),
+                        },
                         permanent: false,
                     });
                 } else if let Some(c) = &w.checkpointer {
@@ -2035,12 +2041,14 @@ fn writer_loop(
             }
             (_, fence) => {
                 let fence = fence.unwrap_or(Fence {
-                    kind: FaultKind::CantOpen,
-                    zh: "数据库文件尚未重新打开，暂停写入".into(),
-                    en: "the database file is not open again yet: writes are refused".into(),
+                    why: crate::Refusing {
+                        kind: FaultKind::CantOpen,
+                        zh: "数据库文件尚未重新打开，暂停写入".into(),
+                        en: "the database file is not open again yet: writes are refused".into(),
+                    },
                     permanent: false,
                 });
-                record_fault(fence.kind, "refused", batch.len(), &fence.en);
+                record_fault(fence.why.kind, "refused", batch.len(), &fence.why.en);
                 for (_, reply) in batch {
                     let _ = reply.send(Err(Shared::refusal(&fence)));
                 }
@@ -2083,7 +2091,7 @@ impl EventStore for SqliteStore {
             return ready(Err(StoreError::Closed));
         }
         if let Some(fence) = self.shared.fence() {
-            record_fault(fence.kind, "refused", 1, &fence.en);
+            record_fault(fence.why.kind, "refused", 1, &fence.why.en);
             return ready(Err(Shared::refusal(&fence)));
         }
         let (tx, rx) = oneshot::channel();
@@ -2179,11 +2187,7 @@ impl EventStore for SqliteStore {
 
     fn status(&self) -> StoreStatus {
         StoreStatus {
-            refusing: self.shared.fence().map(|f| crate::Refusing {
-                kind: f.kind,
-                zh: f.zh,
-                en: f.en,
-            }),
+            refusing: self.shared.fence().map(|f| f.why),
             reopened: self.shared.reopened.load(Ordering::SeqCst),
         }
     }

@@ -22,6 +22,16 @@ fn open(url: &str) -> PgStore {
     PgStore::open(PgOptions::new(url)).unwrap()
 }
 
+/// A connection of the test's own to the database at `url` (for catalog queries, `ANALYZE`,
+/// or a change made by hand).
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, conn) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    client
+}
+
 #[tokio::test]
 async fn postgres_passes_the_conformance_suite() {
     conformance::run_all(&|| open(&db())).await;
@@ -136,10 +146,7 @@ async fn an_append_updates_its_case_row_in_place() {
     let url = db();
     let s = open(&url);
     conformance::grow(&s, "c", 2).await;
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let client = connect(&url).await;
     // What the claim of `fazhi_write_batch` sets (see `MIGRATION_WRITE`).
     let set = [
         "procedure_version",
@@ -221,10 +228,7 @@ async fn listings_use_an_index() {
         p.await.unwrap();
     }
     // Fresh statistics, as autovacuum would have.
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let client = connect(&url).await;
     client.batch_execute("ANALYZE").await.unwrap();
     let plan = |q: CaseQuery| fazhi_store::explain_pg_list(&s, q);
     for q in [
@@ -265,10 +269,7 @@ async fn the_board_uses_its_index() {
     for p in pending {
         p.await.unwrap();
     }
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let client = connect(&url).await;
     client.batch_execute("ANALYZE").await.unwrap();
     let now = conformance::t0() + chrono::Duration::hours(200);
     let base = DeadlineQuery::running(now, 50);
@@ -541,10 +542,7 @@ async fn board_rows_written_elsewhere_are_rewritten() {
     let page = board(&store).await.unwrap();
     assert_eq!(page.deadlines.len(), 1);
     // Another writer moves the head and takes the rows away, leaving the digest.
-    let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
-        .await
-        .unwrap();
-    tokio::spawn(conn);
+    let client = connect(&url).await;
     client
         .batch_execute(
             "UPDATE cases SET head = 'moved by another writer' WHERE id = 'elsewhere';
